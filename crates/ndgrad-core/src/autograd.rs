@@ -1,0 +1,414 @@
+//! The gradient tape: recording state, graph nodes, and the backward walk.
+//!
+//! The tape is a graph of reference-counted nodes rather than a flat list: an
+//! op recorded under `record` hangs a `Node` on its output, and the node holds
+//! its inputs' places in the graph plus the tensors its backward formula
+//! needs. A graph therefore lives exactly as long as something can still
+//! reach it (an output array, or a later node), so a graph that is abandoned
+//! without `backward` is freed with its outputs, and `backward` without
+//! `retain_graph` frees it at once (MXNet's semantics).
+//!
+//! Backward formulas (in `ops`) are written with the same differentiable ops
+//! as forward, so the walk can record them (`create_graph`) for higher-order
+//! gradients.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::ops::{self, Op};
+use crate::shape::fmt_shape;
+use crate::storage::Tensor;
+
+thread_local! {
+    static RECORDING: Cell<bool> = const { Cell::new(false) };
+    static TRAINING: Cell<bool> = const { Cell::new(false) };
+    static LIVE_NODES: Cell<usize> = const { Cell::new(0) };
+}
+
+pub fn is_recording() -> bool {
+    RECORDING.with(|c| c.get())
+}
+pub fn is_training() -> bool {
+    TRAINING.with(|c| c.get())
+}
+/// Set the recording flag; returns the previous value (MXNet's `set_recording`).
+pub fn set_recording(on: bool) -> bool {
+    RECORDING.with(|c| c.replace(on))
+}
+/// Set the training flag; returns the previous value (MXNet's `set_training`).
+pub fn set_training(on: bool) -> bool {
+    TRAINING.with(|c| c.replace(on))
+}
+/// Recorded nodes whose graph has not been freed yet.
+pub fn live_nodes() -> usize {
+    LIVE_NODES.with(|c| c.get())
+}
+
+/// Restores the recording and training flags when dropped, so an error in the
+/// middle of a backward pass leaves the state as it was.
+struct ModeGuard {
+    recording: bool,
+    training: bool,
+}
+impl ModeGuard {
+    fn set(recording: bool, training: bool) -> ModeGuard {
+        ModeGuard {
+            recording: set_recording(recording),
+            training: set_training(training),
+        }
+    }
+}
+impl Drop for ModeGuard {
+    fn drop(&mut self) {
+        set_recording(self.recording);
+        set_training(self.training);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GradReq {
+    Null = 0,
+    Write = 1,
+    Add = 2,
+}
+
+impl GradReq {
+    pub fn from_code(code: u32) -> Option<GradReq> {
+        match code {
+            0 => Some(GradReq::Null),
+            1 => Some(GradReq::Write),
+            2 => Some(GradReq::Add),
+            _ => None,
+        }
+    }
+}
+
+/// A variable: an array with an attached gradient buffer.
+pub struct Leaf {
+    /// The gradient; its buffer is shared with the `.grad` handles given out,
+    /// so backward writes into it in place.
+    pub grad: Tensor,
+    pub req: Cell<GradReq>,
+}
+
+/// A recorded operation.
+pub struct Node {
+    pub op: Op,
+    inputs: RefCell<Vec<Option<AgRef>>>,
+    saved: RefCell<Vec<Tensor>>,
+    freed: Cell<bool>,
+}
+
+/// Where an array sits in the graph.
+#[derive(Clone)]
+pub enum AgRef {
+    Leaf(Rc<Leaf>),
+    Node(Rc<Node>),
+}
+
+impl AgRef {
+    fn requires_grad(&self) -> bool {
+        match self {
+            AgRef::Leaf(l) => l.req.get() != GradReq::Null,
+            AgRef::Node(_) => true,
+        }
+    }
+    fn key(&self) -> usize {
+        match self {
+            AgRef::Leaf(l) => Rc::as_ptr(l) as *const () as usize,
+            AgRef::Node(n) => Rc::as_ptr(n) as *const () as usize,
+        }
+    }
+}
+
+impl Node {
+    fn new(op: Op, inputs: Vec<Option<AgRef>>, saved: Vec<Tensor>) -> Rc<Node> {
+        for t in &saved {
+            t.buf.add_tape_ref();
+        }
+        LIVE_NODES.with(|c| c.set(c.get() + 1));
+        Rc::new(Node {
+            op,
+            inputs: RefCell::new(inputs),
+            saved: RefCell::new(saved),
+            freed: Cell::new(false),
+        })
+    }
+
+    pub fn is_freed(&self) -> bool {
+        self.freed.get()
+    }
+
+    /// Drop what the node holds; return its children so the caller can free
+    /// a long chain iteratively instead of recursing through `Drop`.
+    fn release(&self) -> Vec<AgRef> {
+        if !self.freed.replace(true) {
+            LIVE_NODES.with(|c| c.set(c.get().saturating_sub(1)));
+        }
+        let mut children: Vec<AgRef> = Vec::new();
+        if let Ok(mut inputs) = self.inputs.try_borrow_mut() {
+            children.extend(inputs.drain(..).flatten());
+        }
+        if let Ok(mut saved) = self.saved.try_borrow_mut() {
+            for mut t in saved.drain(..) {
+                t.buf.drop_tape_ref();
+                if let Some(ag) = t.ag.take() {
+                    children.push(ag);
+                }
+            }
+        }
+        children
+    }
+}
+
+/// Free a set of graph references without deep recursion.
+fn release_all(mut stack: Vec<AgRef>) {
+    while let Some(r) = stack.pop() {
+        if let AgRef::Node(n) = r {
+            if let Ok(node) = Rc::try_unwrap(n) {
+                stack.extend(node.release());
+                // `node` drops here with nothing left to drop recursively.
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let children = self.release();
+        release_all(children);
+    }
+}
+
+/// Attach a fresh zero gradient to `t` (MXNet's `attach_grad`).
+pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
+    let grad = Tensor::zeros(&t.shape)?;
+    t.ag = Some(AgRef::Leaf(Rc::new(Leaf {
+        grad,
+        req: Cell::new(req),
+    })));
+    Ok(())
+}
+
+/// The gradient buffer of a variable, as a tensor sharing it.
+pub fn grad_of(t: &Tensor) -> Option<Tensor> {
+    match &t.ag {
+        Some(AgRef::Leaf(l)) => Some(l.grad.detached()),
+        _ => None,
+    }
+}
+
+/// Hang a node on `out` if recording and any input needs a gradient.
+/// `saved` is only evaluated when a node is actually created.
+pub fn record(op: Op, inputs: &[&Tensor], saved: impl FnOnce() -> Vec<Tensor>, out: &mut Tensor) {
+    if !is_recording() {
+        return;
+    }
+    let ins: Vec<Option<AgRef>> = inputs
+        .iter()
+        .map(|t| t.ag.as_ref().filter(|a| a.requires_grad()).cloned())
+        .collect();
+    if ins.iter().all(Option::is_none) {
+        return;
+    }
+    out.ag = Some(AgRef::Node(Node::new(op, ins, saved())));
+}
+
+const NOT_IN_GRAPH: &str = "Cannot differentiate node because it is not in a computational graph. \
+You need to set is_recording to true or use autograd.record() to save computational graphs for backward. \
+If you want to differentiate the same graph twice, you need to pass retain_graph=True to backward.";
+
+/// MXNet's `autograd.backward`: accumulate d(heads)/d(variables) into the
+/// variables' gradient buffers according to their `grad_req`.
+pub fn backward(
+    heads: &[Tensor],
+    head_grads: &[Option<Tensor>],
+    retain_graph: bool,
+    train_mode: bool,
+) -> Result<()> {
+    if heads.is_empty() {
+        return Err(Error::invalid("backward: no heads given"));
+    }
+    if head_grads.len() != heads.len() {
+        return Err(Error::invalid(format!(
+            "backward: {} heads but {} head gradients",
+            heads.len(),
+            head_grads.len()
+        )));
+    }
+    // Validate every head before touching anything.
+    let mut roots: Vec<(Rc<Node>, Tensor)> = Vec::with_capacity(heads.len());
+    {
+        let _mode = ModeGuard::set(false, train_mode);
+        for (h, g) in heads.iter().zip(head_grads) {
+            let node = match &h.ag {
+                Some(AgRef::Node(n)) if !n.is_freed() => n.clone(),
+                _ => return Err(Error::autograd(format!("backward: {NOT_IN_GRAPH}"))),
+            };
+            let g = match g {
+                Some(g) => {
+                    if g.shape != h.shape {
+                        return Err(Error::shape(format!(
+                            "backward: head gradient of shape {} does not match the head's shape {}",
+                            fmt_shape(&g.shape),
+                            fmt_shape(&h.shape)
+                        )));
+                    }
+                    g.detached()
+                }
+                None => Tensor::full(&h.shape, 1.0)?,
+            };
+            roots.push((node, g));
+        }
+    }
+
+    let order = topo_order(roots.iter().map(|(n, _)| n.clone()).collect())?;
+
+    let _mode = ModeGuard::set(false, train_mode);
+    let mut node_grads: HashMap<usize, Tensor> = HashMap::new();
+    for (n, g) in roots {
+        let key = Rc::as_ptr(&n) as *const () as usize;
+        accumulate(&mut node_grads, key, g)?;
+    }
+    let mut leaf_grads: Vec<(Rc<Leaf>, Tensor)> = Vec::new();
+    let mut leaf_index: HashMap<usize, usize> = HashMap::new();
+
+    for node in order.iter().rev() {
+        let key = Rc::as_ptr(node) as *const () as usize;
+        let Some(dy) = node_grads.remove(&key) else {
+            continue;
+        };
+        let input_grads = {
+            let saved = node
+                .saved
+                .try_borrow()
+                .map_err(|_| Error::internal("backward: graph is busy"))?;
+            node.op.backward(&saved, &dy)?
+        };
+        let inputs = node
+            .inputs
+            .try_borrow()
+            .map_err(|_| Error::internal("backward: graph is busy"))?;
+        if input_grads.len() != inputs.len() {
+            return Err(Error::internal(format!(
+                "backward of {} returned {} gradients for {} inputs",
+                node.op.name(),
+                input_grads.len(),
+                inputs.len()
+            )));
+        }
+        for (inp, g) in inputs.iter().zip(input_grads) {
+            let (Some(inp), Some(g)) = (inp, g) else {
+                continue;
+            };
+            match inp {
+                AgRef::Node(n) => {
+                    accumulate(&mut node_grads, Rc::as_ptr(n) as *const () as usize, g)?
+                }
+                AgRef::Leaf(l) => {
+                    let k = inp.key();
+                    if let Some(&i) = leaf_index.get(&k) {
+                        let sum = ops::add(&leaf_grads[i].1, &g)?;
+                        leaf_grads[i].1 = sum;
+                    } else {
+                        leaf_index.insert(k, leaf_grads.len());
+                        leaf_grads.push((l.clone(), g));
+                    }
+                }
+            }
+        }
+    }
+
+    for (leaf, g) in &leaf_grads {
+        write_grad(leaf, g)?;
+    }
+    if !retain_graph {
+        for node in &order {
+            release_all(node.release());
+        }
+    }
+    Ok(())
+}
+
+fn accumulate(map: &mut HashMap<usize, Tensor>, key: usize, g: Tensor) -> Result<()> {
+    let g = match map.remove(&key) {
+        Some(prev) => ops::add(&prev, &g)?,
+        None => g,
+    };
+    map.insert(key, g);
+    Ok(())
+}
+
+/// Store a computed gradient in a variable's buffer, in place.
+fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
+    let req = leaf.req.get();
+    if req == GradReq::Null {
+        return Ok(());
+    }
+    if g.shape != leaf.grad.shape {
+        return Err(Error::internal(format!(
+            "backward: gradient of shape {} for a variable of shape {}",
+            fmt_shape(&g.shape),
+            fmt_shape(&leaf.grad.shape)
+        )));
+    }
+    // The computed gradient may share the destination buffer (e.g. a head
+    // gradient that is a view of this very `.grad`): copy it out first.
+    let src: Vec<f32> = g.data()?.clone();
+    let mut dst = leaf.grad.buf.write()?;
+    match req {
+        GradReq::Write => dst.copy_from_slice(&src),
+        GradReq::Add => {
+            for (d, s) in dst.iter_mut().zip(&src) {
+                *d += *s;
+            }
+        }
+        GradReq::Null => {}
+    }
+    Ok(())
+}
+
+/// Nodes reachable from `roots`, each after all nodes it feeds (so walking
+/// the result backwards visits a node only once all its consumers are done).
+fn topo_order(roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
+    let mut order: Vec<Rc<Node>> = Vec::new();
+    let mut state: HashMap<usize, bool> = HashMap::new(); // false: open, true: done
+    let mut stack: Vec<(Rc<Node>, bool)> = roots.into_iter().map(|n| (n, false)).collect();
+    while let Some((node, expanded)) = stack.pop() {
+        let key = Rc::as_ptr(&node) as *const () as usize;
+        if expanded {
+            state.insert(key, true);
+            order.push(node);
+            continue;
+        }
+        if state.contains_key(&key) {
+            continue;
+        }
+        if node.is_freed() {
+            return Err(Error::autograd(format!("backward: {NOT_IN_GRAPH}")));
+        }
+        state.insert(key, false);
+        let inputs = node
+            .inputs
+            .try_borrow()
+            .map_err(|_| Error::internal("backward: graph is busy"))?;
+        let children: Vec<Rc<Node>> = inputs
+            .iter()
+            .filter_map(|i| match i {
+                Some(AgRef::Node(n)) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        drop(inputs);
+        stack.push((node, true));
+        for c in children {
+            let ck = Rc::as_ptr(&c) as *const () as usize;
+            if !state.contains_key(&ck) {
+                stack.push((c, false));
+            }
+        }
+    }
+    Ok(order)
+}

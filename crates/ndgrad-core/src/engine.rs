@@ -1,0 +1,297 @@
+//! The engine: the arena of live arrays plus every operation addressed by
+//! handle. This is the whole surface the FFI crate exposes; each method is
+//! one call from JavaScript.
+
+use crate::arena::Arena;
+use crate::autograd::{self, AgRef, GradReq};
+use crate::error::{Error, Result};
+use crate::kernels::{self, BinOp, RedOp, UnOp};
+use crate::ops;
+use crate::random;
+use crate::shape::{can_broadcast_to, checked_size, fmt_shape};
+use crate::storage::{self, alloc_zeroed, Tensor};
+
+#[derive(Default)]
+pub struct Engine {
+    arena: Arena,
+}
+
+/// Live counts, for `nd.memory()` and leak tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryInfo {
+    pub arrays: usize,
+    pub bytes: usize,
+    pub tape_nodes: usize,
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    pub fn memory(&self) -> MemoryInfo {
+        MemoryInfo {
+            arrays: self.arena.live(),
+            bytes: storage::live_bytes(),
+            tape_nodes: autograd::live_nodes(),
+        }
+    }
+
+    pub fn get(&self, h: u32) -> Result<&Tensor> {
+        self.arena.get(h)
+    }
+
+    fn put(&mut self, t: Tensor) -> Result<u32> {
+        self.arena.insert(t)
+    }
+
+    /// Run `f` on the tensor behind `h` and store its result; `op` names the
+    /// operation in errors.
+    fn map1(&mut self, op: &str, h: u32, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<u32> {
+        let x = self.arena.get(h).map_err(|e| e.in_op(op))?;
+        let t = f(x).map_err(|e| e.in_op(op))?;
+        self.put(t)
+    }
+
+    fn map2(
+        &mut self,
+        op: &str,
+        a: u32,
+        b: u32,
+        f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<u32> {
+        let x = self.arena.get(a).map_err(|e| e.in_op(op))?;
+        let y = self.arena.get(b).map_err(|e| e.in_op(op))?;
+        let t = f(x, y).map_err(|e| e.in_op(op))?;
+        self.put(t)
+    }
+
+    pub fn free(&mut self, h: u32) -> bool {
+        self.arena.remove(h).is_some()
+    }
+
+    // ---- creation ----
+
+    pub fn from_data(&mut self, shape: &[usize], data: &[f32]) -> Result<u32> {
+        let n = checked_size(shape).map_err(|e| e.in_op("array"))?;
+        if n != data.len() {
+            return Err(Error::invalid(format!(
+                "array: {} values do not fill shape {}",
+                data.len(),
+                fmt_shape(shape)
+            )));
+        }
+        let v = storage::alloc_copy(data).map_err(|e| e.in_op("array"))?;
+        self.put(Tensor::from_vec(shape.to_vec(), v)?)
+    }
+
+    /// An uninitialised-to-zero array the caller fills through `data_mut`.
+    pub fn alloc(&mut self, shape: &[usize]) -> Result<u32> {
+        let t = Tensor::zeros(shape).map_err(|e| e.in_op("array"))?;
+        self.put(t)
+    }
+
+    pub fn full(&mut self, shape: &[usize], v: f32) -> Result<u32> {
+        let t = Tensor::full(shape, v).map_err(|e| e.in_op("full"))?;
+        self.put(t)
+    }
+
+    /// NumPy/MXNet `arange(start, stop, step)`.
+    pub fn arange(&mut self, start: f64, stop: f64, step: f64) -> Result<u32> {
+        if !(start.is_finite() && stop.is_finite() && step.is_finite()) {
+            return Err(Error::invalid(format!(
+                "arange: start, stop and step must be finite (got {start}, {stop}, {step})"
+            )));
+        }
+        if step == 0.0 {
+            return Err(Error::invalid("arange: step must not be 0"));
+        }
+        let n = ((stop - start) / step).ceil().max(0.0);
+        if n > crate::shape::MAX_ELEMENTS as f64 {
+            return Err(Error::invalid(format!("arange: {n} elements is too many")));
+        }
+        let n = n as usize;
+        let mut v = alloc_zeroed(n).map_err(|e| e.in_op("arange"))?;
+        for (i, o) in v.iter_mut().enumerate() {
+            *o = (start + i as f64 * step) as f32;
+        }
+        self.put(Tensor::from_vec(vec![n], v)?)
+    }
+
+    pub fn random_seed(&mut self, s: u64) {
+        random::seed(s);
+    }
+
+    pub fn random_uniform(&mut self, low: f64, high: f64, shape: &[usize]) -> Result<u32> {
+        self.random("uniform", low, high, shape, random::uniform)
+    }
+
+    pub fn random_normal(&mut self, loc: f64, scale: f64, shape: &[usize]) -> Result<u32> {
+        if scale < 0.0 {
+            return Err(Error::invalid(format!(
+                "normal: scale must be >= 0 (got {scale})"
+            )));
+        }
+        self.random("normal", loc, scale, shape, random::normal)
+    }
+
+    fn random(
+        &mut self,
+        op: &str,
+        p: f64,
+        q: f64,
+        shape: &[usize],
+        fill: fn(f64, f64, &mut [f32]),
+    ) -> Result<u32> {
+        if !p.is_finite() || !q.is_finite() {
+            return Err(Error::invalid(format!(
+                "{op}: parameters must be finite (got {p}, {q})"
+            )));
+        }
+        let n = checked_size(shape).map_err(|e| e.in_op(op))?;
+        let mut v = alloc_zeroed(n).map_err(|e| e.in_op(op))?;
+        fill(p, q, &mut v);
+        self.put(Tensor::from_vec(shape.to_vec(), v)?)
+    }
+
+    // ---- operators ----
+
+    pub fn binary(&mut self, op: BinOp, a: u32, b: u32) -> Result<u32> {
+        self.map2(op.name(), a, b, |x, y| ops::binary(op, x, y))
+    }
+
+    pub fn binary_scalar(&mut self, op: BinOp, a: u32, s: f64, reverse: bool) -> Result<u32> {
+        self.map1(op.name(), a, |x| {
+            ops::binary_scalar(op, x, s as f32, reverse)
+        })
+    }
+
+    pub fn unary(&mut self, op: UnOp, a: u32) -> Result<u32> {
+        self.map1(op.name(), a, |x| ops::unary(op, x))
+    }
+
+    pub fn reduce(
+        &mut self,
+        op: RedOp,
+        a: u32,
+        axes: Option<&[i64]>,
+        keepdims: bool,
+    ) -> Result<u32> {
+        self.map1(op.name(), a, |x| ops::reduce(op, x, axes, keepdims))
+    }
+
+    pub fn reshape(&mut self, a: u32, spec: &[i64]) -> Result<u32> {
+        self.map1("reshape", a, |x| ops::reshape(x, spec))
+    }
+
+    pub fn transpose(&mut self, a: u32, axes: Option<&[i64]>) -> Result<u32> {
+        self.map1("transpose", a, |x| ops::transpose(x, axes))
+    }
+
+    pub fn broadcast_to(&mut self, a: u32, shape: &[usize]) -> Result<u32> {
+        self.map1("broadcastTo", a, |x| ops::broadcast_to(x, shape))
+    }
+
+    pub fn slice(&mut self, a: u32, begin: Option<i64>, end: Option<i64>) -> Result<u32> {
+        self.map1("slice", a, |x| ops::slice_axis0(x, begin, end))
+    }
+
+    pub fn at(&mut self, a: u32, i: i64) -> Result<u32> {
+        self.map1("at", a, |x| ops::at(x, i))
+    }
+
+    pub fn copy(&mut self, a: u32) -> Result<u32> {
+        self.map1("copy", a, ops::copy)
+    }
+
+    pub fn dot(&mut self, a: u32, b: u32) -> Result<u32> {
+        self.map2("dot", a, b, ops::dot)
+    }
+
+    pub fn detach(&mut self, a: u32) -> Result<u32> {
+        self.map1("detach", a, |x| Ok(x.detached()))
+    }
+
+    /// MXNet's `x[:] = v`: write `src` (broadcast to `dst`'s shape) into
+    /// `dst`'s buffer in place.
+    pub fn set(&mut self, dst: u32, src: u32) -> Result<()> {
+        let s = self.arena.get(src).map_err(|e| e.in_op("set"))?;
+        let d = self.arena.get(dst).map_err(|e| e.in_op("set"))?;
+        if !can_broadcast_to(&s.shape, &d.shape) {
+            return Err(Error::shape(format!(
+                "set: cannot broadcast a value of shape {} into an array of shape {}",
+                s.shape_str(),
+                d.shape_str()
+            )));
+        }
+        let mut tmp = alloc_zeroed(d.size()).map_err(|e| e.in_op("set"))?;
+        kernels::broadcast_copy(&s.data()?, &s.shape, &d.shape, &mut tmp);
+        Self::write_into(d, &tmp)
+    }
+
+    pub fn set_scalar(&mut self, dst: u32, v: f64) -> Result<()> {
+        let d = self.arena.get(dst).map_err(|e| e.in_op("set"))?;
+        let tmp = vec![v as f32; d.size()];
+        Self::write_into(d, &tmp)
+    }
+
+    fn write_into(d: &Tensor, values: &[f32]) -> Result<()> {
+        if d.buf.tape_refs() > 0 {
+            return Err(Error::autograd(format!(
+                "set: cannot write in place to an array of shape {} that a recorded graph still needs for backward; \
+                 call backward first, or write to a copy",
+                d.shape_str()
+            )));
+        }
+        if autograd::is_recording() && matches!(d.ag, Some(AgRef::Node(_))) {
+            return Err(Error::autograd(
+                "set: in-place operations (x[:] = v) are not supported on recorded arrays while recording with autograd",
+            ));
+        }
+        d.buf.write()?.copy_from_slice(values);
+        Ok(())
+    }
+
+    // ---- autograd ----
+
+    pub fn attach_grad(&mut self, h: u32, req: GradReq) -> Result<()> {
+        let t = self.arena.get_mut(h).map_err(|e| e.in_op("attachGrad"))?;
+        autograd::attach_grad(t, req).map_err(|e| e.in_op("attachGrad"))
+    }
+
+    /// Whether `h` has an attached gradient (errors if `h` is not live).
+    pub fn grad_handle_exists(&self, h: u32) -> Result<bool> {
+        let t = self.arena.get(h).map_err(|e| e.in_op("grad"))?;
+        Ok(autograd::grad_of(t).is_some())
+    }
+
+    /// A new handle onto `h`'s gradient buffer, or None without `attachGrad`.
+    pub fn grad(&mut self, h: u32) -> Result<Option<u32>> {
+        let t = self.arena.get(h).map_err(|e| e.in_op("grad"))?;
+        match autograd::grad_of(t) {
+            Some(g) => Ok(Some(self.put(g)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn backward(
+        &mut self,
+        heads: &[u32],
+        head_grads: &[Option<u32>],
+        retain_graph: bool,
+        train_mode: bool,
+    ) -> Result<()> {
+        let mut hs = Vec::with_capacity(heads.len());
+        for &h in heads {
+            hs.push(self.arena.get(h).map_err(|e| e.in_op("backward"))?.clone());
+        }
+        let mut gs = Vec::with_capacity(head_grads.len());
+        for g in head_grads {
+            gs.push(match g {
+                Some(h) => Some(self.arena.get(*h).map_err(|e| e.in_op("backward"))?.clone()),
+                None => None,
+            });
+        }
+        autograd::backward(&hs, &gs, retain_graph, train_mode)
+    }
+}

@@ -1,0 +1,143 @@
+//! Operators: each forward function computes, then records a tape node when
+//! autograd is recording; each op's backward formula sits next to its
+//! forward, written with the same differentiable ops, so that recording the
+//! backward pass gives higher-order gradients.
+//!
+//! | op | gradient |
+//! |---|---|
+//! | binary `add sub mul div pow maximum minimum` | elementwise rules, summed back to each input's shape (`sum_to`) |
+//! | comparisons, `sign` | none (not recorded) |
+//! | scalar forms `x op s`, `s op x` | as binary, w.r.t. `x` only |
+//! | unary `neg exp log sqrt square abs sigmoid tanh relu` | elementwise rules |
+//! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |
+//! | `reshape transpose broadcast_to slice pad copy` | the inverse movement |
+//! | `dot` | `dy·Bᵀ`, `Aᵀ·dy` |
+
+mod elementwise;
+mod linalg;
+mod movement;
+mod reduce;
+
+pub use elementwise::{binary, binary_scalar, unary};
+pub use linalg::dot;
+pub use movement::{
+    at, broadcast_to, copy, pad_axis0, reshape, reshape_to, slice_axis0, sum_to, transpose,
+};
+pub use reduce::reduce;
+
+use crate::error::{Error, Result};
+use crate::kernels::{BinOp, RedOp, UnOp};
+use crate::storage::Tensor;
+
+/// A recorded operation and what its backward needs besides saved tensors.
+pub enum Op {
+    Binary {
+        op: BinOp,
+        a_shape: Vec<usize>,
+        b_shape: Vec<usize>,
+    },
+    Scalar {
+        op: BinOp,
+        s: f32,
+        reverse: bool,
+    },
+    Unary(UnOp),
+    Reduce {
+        op: RedOp,
+        in_shape: Vec<usize>,
+        axes: Vec<usize>,
+    },
+    Reshape {
+        in_shape: Vec<usize>,
+    },
+    Transpose {
+        perm: Vec<usize>,
+    },
+    BroadcastTo {
+        in_shape: Vec<usize>,
+    },
+    SliceAxis0 {
+        begin: usize,
+        in_rows: usize,
+    },
+    PadAxis0 {
+        begin: usize,
+        rows: usize,
+    },
+    Copy,
+    Dot,
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Binary { op, .. } | Op::Scalar { op, .. } => op.name(),
+            Op::Unary(op) => op.name(),
+            Op::Reduce { op, .. } => op.name(),
+            Op::Reshape { .. } => "reshape",
+            Op::Transpose { .. } => "transpose",
+            Op::BroadcastTo { .. } => "broadcastTo",
+            Op::SliceAxis0 { .. } => "slice",
+            Op::PadAxis0 { .. } => "pad",
+            Op::Copy => "copy",
+            Op::Dot => "dot",
+        }
+    }
+
+    /// Gradients w.r.t. each input (None: no gradient flows), given the
+    /// gradient `dy` of the output and the tensors saved at record time.
+    pub fn backward(&self, saved: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let r = match self {
+            Op::Binary {
+                op,
+                a_shape,
+                b_shape,
+            } => elementwise::binary_backward(*op, a_shape, b_shape, saved, dy),
+            Op::Scalar { op, s, reverse } => {
+                elementwise::scalar_backward(*op, *s, *reverse, saved, dy)
+            }
+            Op::Unary(op) => elementwise::unary_backward(*op, saved, dy),
+            Op::Reduce { op, in_shape, axes } => {
+                reduce::reduce_backward(*op, in_shape, axes, saved, dy)
+            }
+            Op::Reshape { in_shape } => Ok(vec![Some(reshape_to(dy, in_shape)?)]),
+            Op::Transpose { perm } => movement::transpose_backward(perm, dy),
+            Op::BroadcastTo { in_shape } => Ok(vec![Some(sum_to(dy, in_shape)?)]),
+            Op::SliceAxis0 { begin, in_rows } => Ok(vec![Some(pad_axis0(dy, *begin, *in_rows)?)]),
+            Op::PadAxis0 { begin, rows } => Ok(vec![Some(movement::slice_rows(
+                dy,
+                *begin,
+                *begin + *rows,
+            )?)]),
+            Op::Copy => Ok(vec![Some(dy.clone())]),
+            Op::Dot => linalg::dot_backward(saved, dy),
+        };
+        r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
+    }
+}
+
+/// The `i`-th saved tensor, or an internal error (never a panic).
+fn saved(s: &[Tensor], i: usize) -> Result<&Tensor> {
+    s.get(i)
+        .ok_or_else(|| Error::internal(format!("saved tensor {i} missing")))
+}
+
+// Short names for backward formulas.
+pub(crate) fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Add, a, b)
+}
+pub(crate) fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Mul, a, b)
+}
+pub(crate) fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Div, a, b)
+}
+pub(crate) fn neg(a: &Tensor) -> Result<Tensor> {
+    unary(UnOp::Neg, a)
+}
+pub(crate) fn scalar(op: BinOp, a: &Tensor, s: f32) -> Result<Tensor> {
+    binary_scalar(op, a, s, false)
+}
+pub(crate) fn rscalar(op: BinOp, s: f32, a: &Tensor) -> Result<Tensor> {
+    binary_scalar(op, a, s, true)
+}

@@ -1,0 +1,253 @@
+//! Shape and movement ops: reshape, transpose, broadcast, slicing on axis 0.
+
+use super::{reduce, Op};
+use crate::autograd::record;
+use crate::error::{Error, Result};
+use crate::kernels::{self, RedOp};
+use crate::shape::{can_broadcast_to, checked_size, fmt_shape, normalize_axis, size};
+use crate::storage::{alloc_copy, alloc_zeroed, Tensor};
+
+/// MXNet/NumPy `reshape`: one `-1` is inferred; the result shares the buffer.
+pub fn reshape(x: &Tensor, spec: &[i64]) -> Result<Tensor> {
+    let bad = |msg: String| Error::shape(format!("reshape: {msg}"));
+    let n = x.size();
+    let mut infer: Option<usize> = None;
+    let mut known: usize = 1;
+    let mut shape = Vec::with_capacity(spec.len());
+    for (i, &d) in spec.iter().enumerate() {
+        if d == -1 {
+            if infer.is_some() {
+                return Err(bad("can only specify one unknown dimension (-1)".into()));
+            }
+            infer = Some(i);
+            shape.push(0);
+        } else if d < 0 {
+            return Err(bad(format!("invalid dimension {d} in the target shape")));
+        } else {
+            shape.push(d as usize);
+            known = known.saturating_mul(d as usize);
+        }
+    }
+    if let Some(i) = infer {
+        if known == 0 || !n.is_multiple_of(known) {
+            return Err(bad(format!(
+                "cannot reshape array of shape {} into shape {:?}",
+                x.shape_str(),
+                spec
+            )));
+        }
+        shape[i] = n / known;
+    }
+    checked_size(&shape).map_err(|e| e.in_op("reshape"))?;
+    if size(&shape) != n {
+        return Err(bad(format!(
+            "cannot reshape array of shape {} (size {n}) into shape {}",
+            x.shape_str(),
+            fmt_shape(&shape)
+        )));
+    }
+    reshape_to(x, &shape)
+}
+
+/// Reshape to a known shape of the same size.
+pub fn reshape_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if size(shape) != x.size() {
+        return Err(Error::shape(format!(
+            "reshape: cannot reshape array of shape {} into shape {}",
+            x.shape_str(),
+            fmt_shape(shape)
+        )));
+    }
+    let mut t = x.with_shape(shape.to_vec());
+    record(
+        Op::Reshape {
+            in_shape: x.shape.clone(),
+        },
+        &[x],
+        Vec::new,
+        &mut t,
+    );
+    Ok(t)
+}
+
+/// Permute axes (default: reverse them), copying into a new buffer.
+pub fn transpose(x: &Tensor, axes: Option<&[i64]>) -> Result<Tensor> {
+    let nd = x.ndim();
+    let perm: Vec<usize> = match axes {
+        None => (0..nd).rev().collect(),
+        Some(a) => {
+            if a.len() != nd {
+                return Err(Error::invalid(format!(
+                    "transpose: axes {:?} do not match an array of shape {}",
+                    a,
+                    x.shape_str()
+                )));
+            }
+            let mut p = Vec::with_capacity(nd);
+            for &ax in a {
+                let ax = normalize_axis(ax, nd).map_err(|e| e.in_op("transpose"))?;
+                if p.contains(&ax) {
+                    return Err(Error::invalid(format!("transpose: repeated axis in {a:?}")));
+                }
+                p.push(ax);
+            }
+            p
+        }
+    };
+    let oshape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
+    let mut out = alloc_zeroed(x.size()).map_err(|e| e.in_op("transpose"))?;
+    kernels::transpose(&x.data()?, &x.shape, &perm, &mut out);
+    let mut t = Tensor::from_vec(oshape, out)?;
+    record(Op::Transpose { perm }, &[x], Vec::new, &mut t);
+    Ok(t)
+}
+
+pub(super) fn transpose_backward(perm: &[usize], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let mut inv = vec![0i64; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i as i64;
+    }
+    Ok(vec![Some(transpose(dy, Some(&inv))?)])
+}
+
+pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if !can_broadcast_to(&x.shape, shape) {
+        return Err(Error::shape(format!(
+            "broadcastTo: cannot broadcast an array of shape {} to shape {}",
+            x.shape_str(),
+            fmt_shape(shape)
+        )));
+    }
+    let n = checked_size(shape).map_err(|e| e.in_op("broadcastTo"))?;
+    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("broadcastTo"))?;
+    kernels::broadcast_copy(&x.data()?, &x.shape, shape, &mut out);
+    let mut t = Tensor::from_vec(shape.to_vec(), out)?;
+    record(
+        Op::BroadcastTo {
+            in_shape: x.shape.clone(),
+        },
+        &[x],
+        Vec::new,
+        &mut t,
+    );
+    Ok(t)
+}
+
+/// Sum `g` down to `shape` (the inverse of broadcasting `shape` up to `g`'s).
+pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.shape == shape {
+        return Ok(g.clone());
+    }
+    if !can_broadcast_to(shape, &g.shape) {
+        return Err(Error::internal(format!(
+            "cannot sum a gradient of shape {} to shape {}",
+            g.shape_str(),
+            fmt_shape(shape)
+        )));
+    }
+    let lead = g.ndim() - shape.len();
+    let axes: Vec<i64> = (0..g.ndim())
+        .filter(|&i| i < lead || (shape[i - lead] == 1 && g.shape[i] != 1))
+        .map(|i| i as i64)
+        .collect();
+    let r = if axes.is_empty() {
+        g.clone()
+    } else {
+        reduce(RedOp::Sum, g, Some(&axes), true)?
+    };
+    reshape_to(&r, shape)
+}
+
+fn rows_of(x: &Tensor, op: &str) -> Result<usize> {
+    match x.shape.first() {
+        Some(&r) => Ok(r),
+        None => Err(Error::invalid(format!("{op}: cannot index a 0-d array"))),
+    }
+}
+
+/// Rows `begin..end` of axis 0 (indices already resolved and in range).
+pub(super) fn slice_rows(x: &Tensor, begin: usize, end: usize) -> Result<Tensor> {
+    let rows = rows_of(x, "slice")?;
+    if begin > end || end > rows {
+        return Err(Error::internal(format!(
+            "slice rows {begin}..{end} of {rows}"
+        )));
+    }
+    let row = x.size().checked_div(rows).unwrap_or(0);
+    let data = alloc_copy(&x.data()?[begin * row..end * row]).map_err(|e| e.in_op("slice"))?;
+    let mut shape = x.shape.clone();
+    shape[0] = end - begin;
+    let mut t = Tensor::from_vec(shape, data)?;
+    record(
+        Op::SliceAxis0 {
+            begin,
+            in_rows: rows,
+        },
+        &[x],
+        Vec::new,
+        &mut t,
+    );
+    Ok(t)
+}
+
+/// Python slicing `x[begin:end]` on axis 0: negative indices count from the
+/// end, out-of-range bounds are clamped, an empty range gives 0 rows.
+pub fn slice_axis0(x: &Tensor, begin: Option<i64>, end: Option<i64>) -> Result<Tensor> {
+    let rows = rows_of(x, "slice")? as i64;
+    let clamp = |v: i64| -> i64 {
+        let v = if v < 0 { v + rows } else { v };
+        v.clamp(0, rows)
+    };
+    let b = begin.map_or(0, clamp);
+    let e = end.map_or(rows, clamp).max(b);
+    slice_rows(x, b as usize, e as usize)
+}
+
+/// MXNet `x[i]`: row `i` of axis 0 (negative counts from the end); a 1-D
+/// array gives shape `[1]`, as MXNet 1.x does.
+pub fn at(x: &Tensor, i: i64) -> Result<Tensor> {
+    let rows = rows_of(x, "at")?;
+    let r = rows as i64;
+    if i < -r || i >= r {
+        return Err(Error::invalid(format!(
+            "at: index {i} is out of bounds for axis 0 with size {rows} (shape {})",
+            x.shape_str()
+        )));
+    }
+    let i = if i < 0 { i + r } else { i } as usize;
+    let row = slice_rows(x, i, i + 1)?;
+    let shape: Vec<usize> = if x.ndim() == 1 {
+        vec![1]
+    } else {
+        x.shape[1..].to_vec()
+    };
+    reshape_to(&row, &shape)
+}
+
+/// Zero-pad `x` on axis 0 into `total` rows, placing it at row `begin`
+/// (the gradient of slicing).
+pub fn pad_axis0(x: &Tensor, begin: usize, total: usize) -> Result<Tensor> {
+    let rows = rows_of(x, "pad")?;
+    if begin + rows > total {
+        return Err(Error::internal(format!(
+            "pad rows {begin}+{rows} > {total}"
+        )));
+    }
+    let mut shape = x.shape.clone();
+    shape[0] = total;
+    let n = checked_size(&shape)?;
+    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("pad"))?;
+    let row = n.checked_div(total).unwrap_or(0);
+    out[begin * row..(begin + rows) * row].copy_from_slice(&x.data()?);
+    let mut t = Tensor::from_vec(shape, out)?;
+    record(Op::PadAxis0 { begin, rows }, &[x], Vec::new, &mut t);
+    Ok(t)
+}
+
+/// A copy with its own buffer (differentiable, like MXNet's `copy`).
+pub fn copy(x: &Tensor) -> Result<Tensor> {
+    let data = alloc_copy(&x.data()?).map_err(|e| e.in_op("copy"))?;
+    let mut t = Tensor::from_vec(x.shape.clone(), data)?;
+    record(Op::Copy, &[x], Vec::new, &mut t);
+    Ok(t)
+}

@@ -1,0 +1,182 @@
+//! Tensor storage: reference-counted float32 buffers and the `Tensor` value.
+//!
+//! Every tensor is contiguous and row-major. Buffers are shared (`Rc`) by
+//! arrays that alias (reshape, detach, a variable and its `.grad` handle) and
+//! by the autograd graph, which keeps what backward needs alive even after
+//! JavaScript disposed the array.
+
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::rc::Rc;
+
+use crate::autograd::AgRef;
+use crate::error::{Error, Result};
+use crate::shape;
+
+thread_local! {
+    static LIVE_BYTES: Cell<usize> = const { Cell::new(0) };
+    static LIVE_BUFFERS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Bytes held by live tensor buffers (including those only the tape holds).
+pub fn live_bytes() -> usize {
+    LIVE_BYTES.with(|c| c.get())
+}
+
+/// Number of live tensor buffers.
+pub fn live_buffers() -> usize {
+    LIVE_BUFFERS.with(|c| c.get())
+}
+
+/// Allocate `n` zeroed floats, reporting failure instead of aborting: memory
+/// that cannot grow must be an `Error`, never a trap.
+pub fn alloc_zeroed(n: usize) -> Result<Vec<f32>> {
+    let mut v: Vec<f32> = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::oom(n.saturating_mul(4)))?;
+    v.resize(n, 0.0);
+    Ok(v)
+}
+
+/// Copy a slice into a freshly allocated vector, fallibly.
+pub fn alloc_copy(src: &[f32]) -> Result<Vec<f32>> {
+    let mut v: Vec<f32> = Vec::new();
+    v.try_reserve_exact(src.len())
+        .map_err(|_| Error::oom(src.len().saturating_mul(4)))?;
+    v.extend_from_slice(src);
+    Ok(v)
+}
+
+pub struct Buffer {
+    data: RefCell<Vec<f32>>,
+    /// How many tape nodes saved this buffer for backward; an in-place write
+    /// while this is non-zero would corrupt a gradient, so it is refused.
+    tape_refs: Cell<usize>,
+}
+
+impl Buffer {
+    pub fn new(data: Vec<f32>) -> Rc<Buffer> {
+        let bytes = data.capacity() * 4;
+        LIVE_BYTES.with(|c| c.set(c.get() + bytes));
+        LIVE_BUFFERS.with(|c| c.set(c.get() + 1));
+        Rc::new(Buffer {
+            data: RefCell::new(data),
+            tape_refs: Cell::new(0),
+        })
+    }
+
+    /// Read access. Buffers are only borrowed mutably inside one in-place
+    /// write that never calls out, so this cannot fail in practice; it still
+    /// reports instead of panicking.
+    pub fn read(&self) -> Result<Ref<'_, Vec<f32>>> {
+        self.data
+            .try_borrow()
+            .map_err(|_| Error::internal("buffer is being written"))
+    }
+
+    pub fn write(&self) -> Result<RefMut<'_, Vec<f32>>> {
+        self.data
+            .try_borrow_mut()
+            .map_err(|_| Error::internal("buffer is in use"))
+    }
+
+    pub fn tape_refs(&self) -> usize {
+        self.tape_refs.get()
+    }
+    pub(crate) fn add_tape_ref(&self) {
+        self.tape_refs.set(self.tape_refs.get() + 1);
+    }
+    pub(crate) fn drop_tape_ref(&self) {
+        self.tape_refs.set(self.tape_refs.get().saturating_sub(1));
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let bytes = self.data.get_mut().capacity() * 4;
+        LIVE_BYTES.with(|c| c.set(c.get().saturating_sub(bytes)));
+        LIVE_BUFFERS.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// A tensor value: shape, shared buffer, and its place in the autograd graph.
+/// Cloning is cheap (reference counts).
+#[derive(Clone)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub buf: Rc<Buffer>,
+    pub ag: Option<AgRef>,
+}
+
+impl Tensor {
+    /// A tensor owning `data`, which must have `size(shape)` elements.
+    pub fn from_vec(shape: Vec<usize>, data: Vec<f32>) -> Result<Tensor> {
+        let n = shape::checked_size(&shape)?;
+        if data.len() != n {
+            return Err(Error::invalid(format!(
+                "data has {} elements but shape {} needs {n}",
+                data.len(),
+                shape::fmt_shape(&shape)
+            )));
+        }
+        Ok(Tensor {
+            shape,
+            buf: Buffer::new(data),
+            ag: None,
+        })
+    }
+
+    pub fn zeros(shape: &[usize]) -> Result<Tensor> {
+        let n = shape::checked_size(shape)?;
+        Tensor::from_vec(shape.to_vec(), alloc_zeroed(n)?)
+    }
+
+    pub fn full(shape: &[usize], v: f32) -> Result<Tensor> {
+        let n = shape::checked_size(shape)?;
+        let mut data = alloc_zeroed(n)?;
+        data.fill(v);
+        Tensor::from_vec(shape.to_vec(), data)
+    }
+
+    pub fn scalar(v: f32) -> Result<Tensor> {
+        Tensor::full(&[1], v)
+    }
+
+    pub fn size(&self) -> usize {
+        shape::size(&self.shape)
+    }
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The values, read-only.
+    pub fn data(&self) -> Result<Ref<'_, Vec<f32>>> {
+        self.buf.read()
+    }
+
+    /// A copy of the values (tests and small reads).
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.buf.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// The same values and shape, cut from the graph (MXNet's `detach`).
+    pub fn detached(&self) -> Tensor {
+        Tensor {
+            shape: self.shape.clone(),
+            buf: self.buf.clone(),
+            ag: None,
+        }
+    }
+
+    /// The same buffer viewed with another shape of equal size.
+    pub fn with_shape(&self, shape: Vec<usize>) -> Tensor {
+        Tensor {
+            shape,
+            buf: self.buf.clone(),
+            ag: None,
+        }
+    }
+
+    pub fn shape_str(&self) -> String {
+        shape::fmt_shape(&self.shape)
+    }
+}

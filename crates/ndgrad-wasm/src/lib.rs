@@ -1,0 +1,469 @@
+//! Thin C-ABI exports of `ndgrad-core` for WebAssembly. No logic lives here
+//! beyond converting handles, pointers, numbers and errors.
+//!
+//! ## Calling convention
+//! - Arrays are `u32` handles; 0 is never a valid handle.
+//! - Small integer arguments (shapes, axes, head lists) are written by the
+//!   caller into the I/O area at `nd_io()` (256 `i32`s) before the call; an
+//!   op that returns a handle writes the result's shape there as
+//!   `[ndim, d0, d1, ...]`, so reading it costs no second call.
+//! - Bulk data moves through `nd_data_ptr(h)`: the caller copies in or out
+//!   right away (memory growth detaches JavaScript views).
+//! - Failure returns 0 (handles) or a negative status, and leaves an error
+//!   code (`nd_error_code`) and a UTF-8 message (`nd_error_ptr`/`nd_error_len`)
+//!   that name the operation and the shapes. Nothing panics across the
+//!   boundary: every input is validated in `ndgrad-core`.
+//!
+//! A typical sequence: write `[2, 2]` to the I/O area, `nd_alloc(2)` → `h`,
+//! fill `nd_data_ptr(h)`, `nd_attach_grad(h, 1)`, `nd_set_recording(1)`,
+//! `nd_binary_scalar(MUL, h, 2, 0)` → `y`, `nd_set_recording(0)`,
+//! write `[y, 0]`, `nd_backward(1, 0, 1)`, `nd_grad(h)` → `g`, read
+//! `nd_data_ptr(g)`, `nd_free(...)`.
+
+use std::cell::{RefCell, UnsafeCell};
+
+use ndgrad_core::autograd::{self, GradReq};
+use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
+use ndgrad_core::{Engine, Error, ErrorKind, Result};
+
+const IO_LEN: usize = 256;
+
+/// Memory shared with JavaScript for small arguments and results.
+struct Io(UnsafeCell<[i32; IO_LEN]>);
+// SAFETY: WebAssembly without threads runs one thread; the cell is only
+// touched by exports (never re-entered) and by JavaScript between calls.
+unsafe impl Sync for Io {}
+static IO: Io = Io(UnsafeCell::new([0; IO_LEN]));
+
+fn io_read(n: usize) -> Result<Vec<i32>> {
+    if n > IO_LEN {
+        return Err(Error::invalid(format!("too many dimensions or axes ({n})")));
+    }
+    // SAFETY: no reference into IO is alive during an export (see `Io`).
+    let io = unsafe { &*IO.0.get() };
+    Ok(io[..n].to_vec())
+}
+
+fn io_write(values: &[i32]) {
+    // SAFETY: as in `io_read`; at most IO_LEN values are written.
+    let io = unsafe { &mut *IO.0.get() };
+    let n = values.len().min(IO_LEN);
+    io[..n].copy_from_slice(&values[..n]);
+}
+
+thread_local! {
+    static ENGINE: RefCell<Engine> = RefCell::new(Engine::new());
+    static ERROR: RefCell<(u32, String)> = const { RefCell::new((0, String::new())) };
+}
+
+fn set_error(e: Error) {
+    ERROR.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            *c = (e.kind.code(), e.message);
+        }
+    });
+}
+
+fn clear_error() {
+    ERROR.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.0 = 0;
+            c.1.clear();
+        }
+    });
+}
+
+/// Run `f` on the engine; on error record it and return `fail`.
+fn run<T>(fail: T, f: impl FnOnce(&mut Engine) -> Result<T>) -> T {
+    ENGINE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut eng) => match f(&mut eng) {
+            Ok(v) => v,
+            Err(e) => {
+                set_error(e);
+                fail
+            }
+        },
+        Err(_) => {
+            set_error(Error::internal("the engine was re-entered"));
+            fail
+        }
+    })
+}
+
+/// Run an op that yields a handle, then publish the result's shape.
+fn op(f: impl FnOnce(&mut Engine) -> Result<u32>) -> u32 {
+    run(0, |e| {
+        let h = f(e)?;
+        let t = e.get(h)?;
+        let mut out = Vec::with_capacity(t.shape.len() + 1);
+        out.push(t.shape.len() as i32);
+        out.extend(t.shape.iter().map(|&d| d as i32));
+        io_write(&out);
+        Ok(h)
+    })
+}
+
+/// Status for exports without a result: 0 ok, -1 error.
+fn status(f: impl FnOnce(&mut Engine) -> Result<()>) -> i32 {
+    run(-1, |e| f(e).map(|_| 0))
+}
+
+fn shape_arg(ndim: i32) -> Result<Vec<usize>> {
+    if ndim < 0 {
+        return Err(Error::invalid(format!("invalid rank {ndim}")));
+    }
+    io_read(ndim as usize)?
+        .into_iter()
+        .map(|d| {
+            usize::try_from(d)
+                .map_err(|_| Error::invalid(format!("negative dimension {d} in shape")))
+        })
+        .collect()
+}
+
+/// Axes from the I/O area; a negative count means "not given".
+fn axes_arg(n: i32) -> Result<Option<Vec<i64>>> {
+    if n < 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        io_read(n as usize)?.into_iter().map(i64::from).collect(),
+    ))
+}
+
+/// An integer index passed as a double (JavaScript numbers).
+fn index_arg(what: &str, v: f64) -> Result<i64> {
+    if !v.is_finite() || v.fract() != 0.0 || v.abs() > 9.0e15 {
+        return Err(Error::invalid(format!(
+            "{what} must be an integer (got {v})"
+        )));
+    }
+    Ok(v as i64)
+}
+
+fn bin_op(code: u32) -> Result<BinOp> {
+    BinOp::from_code(code).ok_or_else(|| Error::invalid(format!("unknown binary op {code}")))
+}
+
+// ---- I/O, errors, introspection ----
+
+#[no_mangle]
+pub extern "C" fn nd_io() -> *mut i32 {
+    IO.0.get() as *mut i32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_io_len() -> u32 {
+    IO_LEN as u32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_error_code() -> u32 {
+    ERROR.with(|c| {
+        c.try_borrow()
+            .map(|c| c.0)
+            .unwrap_or(ErrorKind::Internal.code())
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_error_ptr() -> *const u8 {
+    ERROR.with(|c| {
+        c.try_borrow()
+            .map(|c| c.1.as_ptr())
+            .unwrap_or(std::ptr::null())
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_error_len() -> u32 {
+    ERROR.with(|c| c.try_borrow().map(|c| c.1.len() as u32).unwrap_or(0))
+}
+
+/// Put the name of error kind `code` in the message buffer; returns 0 if the
+/// code is unknown. The TypeScript side builds its table of names from this.
+#[no_mangle]
+pub extern "C" fn nd_error_kind_name(code: u32) -> u32 {
+    match ErrorKind::from_code(code) {
+        Some(k) => {
+            ERROR.with(|c| {
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    *c = (0, k.name().to_string());
+                }
+            });
+            1
+        }
+        None => 0,
+    }
+}
+
+/// Name of op `code` of `family` (0 binary, 1 unary, 2 reduce) into the
+/// message buffer, so the TypeScript op codes come from Rust too.
+#[no_mangle]
+pub extern "C" fn nd_op_name(family: u32, code: u32) -> u32 {
+    let name = match family {
+        0 => BinOp::from_code(code).map(BinOp::name),
+        1 => UnOp::from_code(code).map(UnOp::name),
+        2 => RedOp::from_code(code).map(RedOp::name),
+        _ => None,
+    };
+    match name {
+        Some(n) => {
+            ERROR.with(|c| {
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    *c = (0, n.to_string());
+                }
+            });
+            1
+        }
+        None => 0,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn nd_simd_enabled() -> u32 {
+    simd::NATIVE_SIMD as u32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_kernel_selftest() -> u32 {
+    kernels::selftest() as u32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_live_arrays() -> u32 {
+    run(0, |e| Ok(e.memory().arrays as u32))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_live_bytes() -> f64 {
+    run(0.0, |e| Ok(e.memory().bytes as f64))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_tape_nodes() -> u32 {
+    run(0, |e| Ok(e.memory().tape_nodes as u32))
+}
+
+// ---- arrays ----
+
+#[no_mangle]
+pub extern "C" fn nd_free(h: u32) -> u32 {
+    run(0, |e| Ok(e.free(h) as u32))
+}
+
+/// Shape of `h` into the I/O area; returns the rank, or -1.
+#[no_mangle]
+pub extern "C" fn nd_shape(h: u32) -> i32 {
+    run(-1, |e| {
+        let t = e.get(h)?;
+        let dims: Vec<i32> = t.shape.iter().map(|&d| d as i32).collect();
+        io_write(&dims);
+        Ok(dims.len() as i32)
+    })
+}
+
+/// Address of `h`'s values (float32, row-major); 0 on error.
+#[no_mangle]
+pub extern "C" fn nd_data_ptr(h: u32) -> *mut f32 {
+    run(std::ptr::null_mut(), |e| {
+        let t = e.get(h)?;
+        let ptr = t.data()?.as_ptr() as *mut f32;
+        Ok(ptr)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_alloc(ndim: i32) -> u32 {
+    op(|e| e.alloc(&shape_arg(ndim)?))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_full(ndim: i32, v: f64) -> u32 {
+    op(|e| e.full(&shape_arg(ndim)?, v as f32))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_arange(start: f64, stop: f64, step: f64) -> u32 {
+    op(|e| e.arange(start, stop, step))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_random_seed(lo: u32, hi: u32) {
+    run((), |e| {
+        e.random_seed(((hi as u64) << 32) | lo as u64);
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_random_uniform(ndim: i32, low: f64, high: f64) -> u32 {
+    op(|e| e.random_uniform(low, high, &shape_arg(ndim)?))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_random_normal(ndim: i32, loc: f64, scale: f64) -> u32 {
+    op(|e| e.random_normal(loc, scale, &shape_arg(ndim)?))
+}
+
+// ---- operators ----
+
+#[no_mangle]
+pub extern "C" fn nd_binary(code: u32, a: u32, b: u32) -> u32 {
+    op(|e| e.binary(bin_op(code)?, a, b))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_binary_scalar(code: u32, a: u32, s: f64, reverse: u32) -> u32 {
+    op(|e| e.binary_scalar(bin_op(code)?, a, s, reverse != 0))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_unary(code: u32, a: u32) -> u32 {
+    op(|e| {
+        let u = UnOp::from_code(code)
+            .ok_or_else(|| Error::invalid(format!("unknown unary op {code}")))?;
+        e.unary(u, a)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_reduce(code: u32, a: u32, naxes: i32, keepdims: u32) -> u32 {
+    op(|e| {
+        let r = RedOp::from_code(code)
+            .ok_or_else(|| Error::invalid(format!("unknown reduction {code}")))?;
+        let axes = axes_arg(naxes)?;
+        e.reduce(r, a, axes.as_deref(), keepdims != 0)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_reshape(a: u32, ndim: i32) -> u32 {
+    op(|e| {
+        let spec = axes_arg(ndim)?.unwrap_or_default();
+        e.reshape(a, &spec)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_transpose(a: u32, naxes: i32) -> u32 {
+    op(|e| {
+        let axes = axes_arg(naxes)?;
+        e.transpose(a, axes.as_deref())
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_broadcast_to(a: u32, ndim: i32) -> u32 {
+    op(|e| e.broadcast_to(a, &shape_arg(ndim)?))
+}
+
+/// `x[begin:end]` on axis 0; NaN stands for an omitted bound.
+#[no_mangle]
+pub extern "C" fn nd_slice(a: u32, begin: f64, end: f64) -> u32 {
+    op(|e| {
+        let b = if begin.is_nan() {
+            None
+        } else {
+            Some(index_arg("slice: begin", begin)?)
+        };
+        let en = if end.is_nan() {
+            None
+        } else {
+            Some(index_arg("slice: end", end)?)
+        };
+        e.slice(a, b, en)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_at(a: u32, i: f64) -> u32 {
+    op(|e| e.at(a, index_arg("at: index", i)?))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_copy(a: u32) -> u32 {
+    op(|e| e.copy(a))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_dot(a: u32, b: u32) -> u32 {
+    op(|e| e.dot(a, b))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_detach(a: u32) -> u32 {
+    op(|e| e.detach(a))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_set(dst: u32, src: u32) -> i32 {
+    status(|e| e.set(dst, src))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_set_scalar(dst: u32, v: f64) -> i32 {
+    status(|e| e.set_scalar(dst, v))
+}
+
+// ---- autograd ----
+
+#[no_mangle]
+pub extern "C" fn nd_attach_grad(h: u32, req: u32) -> i32 {
+    status(|e| {
+        let r = GradReq::from_code(req)
+            .ok_or_else(|| Error::invalid(format!("attachGrad: unknown grad_req {req}")))?;
+        e.attach_grad(h, r)
+    })
+}
+
+/// A handle onto `h`'s gradient; 0 with `nd_error_code() == 0` when `h` has
+/// no attached gradient.
+#[no_mangle]
+pub extern "C" fn nd_grad(h: u32) -> u32 {
+    clear_error();
+    let has_grad = run(false, |e| e.grad_handle_exists(h));
+    if !has_grad {
+        return 0;
+    }
+    op(|e| e.grad(h)?.ok_or_else(|| Error::internal("grad vanished")))
+}
+
+/// Heads in I/O[0..n], head gradients (0: ones) in I/O[n..2n].
+#[no_mangle]
+pub extern "C" fn nd_backward(n: i32, retain_graph: u32, train_mode: u32) -> i32 {
+    status(|e| {
+        if n <= 0 || (n as usize) * 2 > IO_LEN {
+            return Err(Error::invalid(format!(
+                "backward: invalid number of heads {n}"
+            )));
+        }
+        let ids = io_read(2 * n as usize)?;
+        let heads: Vec<u32> = ids[..n as usize].iter().map(|&h| h as u32).collect();
+        let grads: Vec<Option<u32>> = ids[n as usize..]
+            .iter()
+            .map(|&h| if h == 0 { None } else { Some(h as u32) })
+            .collect();
+        e.backward(&heads, &grads, retain_graph != 0, train_mode != 0)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_set_recording(on: u32) -> u32 {
+    autograd::set_recording(on != 0) as u32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_set_training(on: u32) -> u32 {
+    autograd::set_training(on != 0) as u32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_is_recording() -> u32 {
+    autograd::is_recording() as u32
+}
+
+#[no_mangle]
+pub extern "C" fn nd_is_training() -> u32 {
+    autograd::is_training() as u32
+}

@@ -1,0 +1,20 @@
+import { readFileSync } from "node:fs";
+import { expect } from "vitest";
+import { nd } from "ndgrad";
+
+/** Every test frees what it creates: the engine's live counts are back to zero. */
+export function expectNoLeaks(): void {
+  const m = nd.memory();
+  expect({ arrays: m.arrays, tapeNodes: m.tapeNodes }).toEqual({ arrays: 0, tapeNodes: 0 });
+  expect(m.bytes).toBe(0);
+}
+
+/** A committed reference-vector file from tests/vectors. */
+export function vectors<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), "utf8")) as T;
+}
+
+/** The seed notebook's text (a committed copy of shared/seed/autograd-tutorial.txt). */
+export function seedText(): string {
+  return readFileSync(new URL("../fixtures/autograd-tutorial.txt", import.meta.url), "utf8");
+}

@@ -1,0 +1,22 @@
+/**
+ * ndgrad: MXNet's `nd` + `autograd` for JavaScript and TypeScript, computed
+ * by a Rust engine compiled to WebAssembly (SIMD).
+ *
+ * ```ts
+ * import { nd, autograd } from "ndgrad";
+ * const x = nd.array([[1, 2], [3, 4]]);
+ * x.attachGrad();
+ * const y = autograd.record(() => x.mul(2).mul(x));
+ * y.backward();
+ * console.log(x.grad); // [[ 4.  8.] [12. 16.]]
+ * ```
+ */
+export { nd, array, zeros, ones, full, arange, zerosLike, onesLike, random } from "./nd.js";
+export type { ArrayOptions } from "./nd.js";
+export { autograd } from "./autograd.js";
+export type { ModeOptions, AutogradBackwardOptions } from "./autograd.js";
+export { NDArray } from "./ndarray.js";
+export type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "./ndarray.js";
+export { NDGradError } from "./ffi.js";
+export { formatArray, formatScalar } from "./format.js";
+export type { MemoryInfo } from "./memory.js";

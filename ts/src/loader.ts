@@ -1,0 +1,75 @@
+// Finds and instantiates ndgrad.wasm in Node, browsers and workers. The
+// literal `new URL("./ndgrad.wasm", import.meta.url)` is kept as is so that
+// bundlers (Vite, webpack) rewrite it to the emitted asset.
+
+/** The raw exports of ndgrad.wasm (see crates/ndgrad-wasm). */
+export interface Exports {
+  memory: WebAssembly.Memory;
+  nd_io(): number;
+  nd_io_len(): number;
+  nd_error_code(): number;
+  nd_error_ptr(): number;
+  nd_error_len(): number;
+  nd_error_kind_name(code: number): number;
+  nd_op_name(family: number, code: number): number;
+  nd_simd_enabled(): number;
+  nd_kernel_selftest(): number;
+  nd_live_arrays(): number;
+  nd_live_bytes(): number;
+  nd_tape_nodes(): number;
+  nd_free(h: number): number;
+  nd_shape(h: number): number;
+  nd_data_ptr(h: number): number;
+  nd_alloc(ndim: number): number;
+  nd_full(ndim: number, v: number): number;
+  nd_arange(start: number, stop: number, step: number): number;
+  nd_random_seed(lo: number, hi: number): void;
+  nd_random_uniform(ndim: number, low: number, high: number): number;
+  nd_random_normal(ndim: number, loc: number, scale: number): number;
+  nd_binary(code: number, a: number, b: number): number;
+  nd_binary_scalar(code: number, a: number, s: number, reverse: number): number;
+  nd_unary(code: number, a: number): number;
+  nd_reduce(code: number, a: number, naxes: number, keepdims: number): number;
+  nd_reshape(a: number, ndim: number): number;
+  nd_transpose(a: number, naxes: number): number;
+  nd_broadcast_to(a: number, ndim: number): number;
+  nd_slice(a: number, begin: number, end: number): number;
+  nd_at(a: number, i: number): number;
+  nd_copy(a: number): number;
+  nd_dot(a: number, b: number): number;
+  nd_detach(a: number): number;
+  nd_set(dst: number, src: number): number;
+  nd_set_scalar(dst: number, v: number): number;
+  nd_attach_grad(h: number, req: number): number;
+  nd_grad(h: number): number;
+  nd_backward(n: number, retainGraph: number, trainMode: number): number;
+  nd_set_recording(on: number): number;
+  nd_set_training(on: number): number;
+  nd_is_recording(): number;
+  nd_is_training(): number;
+}
+
+async function wasmModule(): Promise<WebAssembly.Module> {
+  const url = new URL("./ndgrad.wasm", import.meta.url);
+  if (url.protocol === "file:") {
+    // Node (and Deno/Bun): read the file; Node 20's fetch cannot read file: URLs.
+    const fsName = "node:fs/promises";
+    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import("node:fs/promises");
+    return WebAssembly.compile(await fs.readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`ndgrad: could not load ${url.href} (HTTP ${response.status})`);
+  }
+  if (response.headers.get("content-type")?.startsWith("application/wasm")) {
+    return WebAssembly.compileStreaming(response);
+  }
+  // Servers that send another MIME type: compile from bytes instead.
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+export async function instantiate(): Promise<Exports> {
+  const module = await wasmModule();
+  const instance = await WebAssembly.instantiate(module, {});
+  return instance.exports as unknown as Exports;
+}

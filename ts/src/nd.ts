@@ -1,0 +1,255 @@
+// The `nd` namespace: creation, functional forms of every op, random, memory.
+import { describe, numArg, shapeArg } from "./args.js";
+import { f32View, wasm, writeInts } from "./ffi.js";
+import { formatScalar, type DType } from "./format.js";
+import { keep, memory, scope } from "./memory.js";
+import {
+  NDArray,
+  binary,
+  dot,
+  full,
+  reduce,
+  result,
+  unary,
+  type Axis,
+  type ReduceOptions,
+} from "./ndarray.js";
+
+export interface ArrayOptions {
+  dtype?: DType;
+  /** Required shape; mandatory-free for nested arrays, defaults to [length] for typed arrays. */
+  shape?: number[] | number;
+}
+
+function checkDtype(op: string, dtype: unknown): void {
+  if (dtype !== undefined && dtype !== "float32") {
+    throw new Error(`${op}: dtype ${describe(dtype)} is not supported (ndgrad arrays are float32)`);
+  }
+}
+
+/** Shape of nested arrays, checking they are rectangular and numeric. */
+function nestedShape(data: unknown[]): number[] {
+  const shape: number[] = [];
+  let level: unknown = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0];
+  }
+  return shape;
+}
+
+function flatten(data: unknown[], shape: number[], out: Float32Array): void {
+  let pos = 0;
+  const walk = (v: unknown, d: number, path: number[]): void => {
+    if (d === shape.length) {
+      if (typeof v !== "number") {
+        throw new Error(`array: element at [${path.join(",")}] is not a number (got ${describe(v)})`);
+      }
+      out[pos++] = v;
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[d]) {
+      throw new Error(
+        `array: jagged nested array: expected ${shape[d]} elements at [${path.join(",")}] ` +
+          `(shape [${shape.join(",")}] from the first elements), got ${Array.isArray(v) ? v.length : describe(v)}`,
+      );
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], d + 1, [...path, i]);
+  };
+  walk(data, 0, []);
+}
+
+/** Copy values into a new engine array of `shape`. */
+function fromValues(values: ArrayLike<number>, shape: number[]): NDArray {
+  writeInts(shape);
+  const a = result(wasm.nd_alloc(shape.length));
+  if (values.length > 0) f32View(a.handleFor("array"), values.length).set(values);
+  return a;
+}
+
+/**
+ * An array from a number (shape [1], as MXNet 1.x), nested arrays, a typed
+ * array (with `{shape}`), or another NDArray (copied).
+ */
+export function array(data: unknown, options: ArrayOptions = {}): NDArray {
+  checkDtype("array", options.dtype);
+  const want = options.shape === undefined ? null : shapeArg("array", options.shape);
+  let values: ArrayLike<number>;
+  let shape: number[];
+  if (data instanceof NDArray) {
+    values = data.data();
+    shape = data.shape;
+  } else if (typeof data === "number") {
+    values = [data];
+    shape = [1];
+  } else if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    if (typeof (data as unknown as { [i: number]: unknown })[0] === "bigint") {
+      throw new Error("array: BigInt typed arrays are not supported");
+    }
+    values = data as unknown as ArrayLike<number>;
+    shape = [values.length];
+  } else if (Array.isArray(data)) {
+    shape = nestedShape(data);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n > 2 ** 30) throw new Error(`array: shape [${shape.join(",")}] is too large`);
+    const flat = new Float32Array(n);
+    flatten(data, shape, flat);
+    values = flat;
+  } else {
+    throw new Error(`array: expected a number, nested arrays of numbers, a typed array or an NDArray (got ${describe(data)})`);
+  }
+  if (want !== null) {
+    const n = want.reduce((a, b) => a * b, 1);
+    if (n !== values.length) {
+      throw new Error(`array: ${values.length} values cannot fill shape [${want.join(",")}] (size ${n})`);
+    }
+    shape = want;
+  }
+  return fromValues(values, shape);
+}
+
+export function zeros(shape: number[] | number, options: { dtype?: DType } = {}): NDArray {
+  checkDtype("zeros", options.dtype);
+  return full(shape, 0);
+}
+export function ones(shape: number[] | number, options: { dtype?: DType } = {}): NDArray {
+  checkDtype("ones", options.dtype);
+  return full(shape, 1);
+}
+export function zerosLike(x: NDArray): NDArray {
+  return full(likeShape("zerosLike", x), 0);
+}
+export function onesLike(x: NDArray): NDArray {
+  return full(likeShape("onesLike", x), 1);
+}
+function likeShape(op: string, x: unknown): number[] {
+  if (!(x instanceof NDArray)) throw new Error(`${op}: expected an NDArray (got ${describe(x)})`);
+  x.handleFor(op);
+  return x.shape;
+}
+export { full };
+
+/** Evenly spaced values in [start, stop) (or [0, start) with one argument). */
+export function arange(start: number, stop?: number | null, step = 1): NDArray {
+  let a = numArg("arange", "start", start);
+  let b: number;
+  if (stop === undefined || stop === null) {
+    b = a;
+    a = 0;
+  } else {
+    b = numArg("arange", "stop", stop);
+  }
+  return result(wasm.nd_arange(a, b, numArg("arange", "step", step)));
+}
+
+function shapeOption(op: string, shape: unknown): number[] {
+  if (shape !== null && typeof shape === "object" && !Array.isArray(shape) && !ArrayBuffer.isView(shape)) {
+    return shapeArg(op, (shape as { shape?: unknown }).shape ?? [1]);
+  }
+  return shapeArg(op, shape ?? [1]);
+}
+
+export const random = {
+  /** Uniform samples in [low, high). */
+  uniform(low = 0, high = 1, shape: number[] | number | { shape?: number[] | number } = [1]): NDArray {
+    const dims = shapeOption("uniform", shape);
+    writeInts(dims);
+    return result(wasm.nd_random_uniform(dims.length, numArg("uniform", "low", low), numArg("uniform", "high", high)));
+  },
+  /** Normal samples with mean `loc` and standard deviation `scale`. */
+  normal(loc = 0, scale = 1, shape: number[] | number | { shape?: number[] | number } = [1]): NDArray {
+    const dims = shapeOption("normal", shape);
+    writeInts(dims);
+    return result(wasm.nd_random_normal(dims.length, numArg("normal", "loc", loc), numArg("normal", "scale", scale)));
+  },
+  /** Seed the generator: the same seed gives the same samples everywhere. */
+  seed(n: number): void {
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+      throw new Error(`seed: expected a non-negative integer (got ${describe(n)})`);
+    }
+    wasm.nd_random_seed(n >>> 0, Math.floor(n / 2 ** 32) >>> 0);
+  },
+};
+
+// Start unpredictable, as MXNet does, until the user seeds.
+{
+  const words = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(words);
+  wasm.nd_random_seed(words[0]!, words[1]!);
+}
+
+type Operand = NDArray | number;
+const bin = (op: string) => (a: Operand, b: Operand): NDArray => binary(op, a, b);
+const un = (op: string) => (x: NDArray): NDArray => unary(op, x);
+const red = (op: string) => (x: NDArray, axis?: Axis | ReduceOptions, keepdims?: boolean): NDArray => {
+  if (!(x instanceof NDArray)) throw new Error(`${op}: expected an NDArray (got ${describe(x)})`);
+  return reduce(op, x, axis, keepdims);
+};
+
+function arrayArg(op: string, x: unknown): NDArray {
+  if (!(x instanceof NDArray)) throw new Error(`${op}: expected an NDArray (got ${describe(x)})`);
+  return x;
+}
+
+/** MXNet's `nd` module. */
+export const nd = {
+  array,
+  zeros,
+  ones,
+  full,
+  arange,
+  zerosLike,
+  onesLike,
+  random,
+  add: bin("add"),
+  sub: bin("sub"),
+  mul: bin("mul"),
+  div: bin("div"),
+  pow: bin("pow"),
+  maximum: bin("maximum"),
+  minimum: bin("minimum"),
+  equal: bin("equal"),
+  notEqual: bin("notEqual"),
+  greater: bin("greater"),
+  greaterEqual: bin("greaterEqual"),
+  lesser: bin("lesser"),
+  lesserEqual: bin("lesserEqual"),
+  neg: un("neg"),
+  negative: un("neg"),
+  exp: un("exp"),
+  log: un("log"),
+  sqrt: un("sqrt"),
+  square: un("square"),
+  abs: un("abs"),
+  sigmoid: un("sigmoid"),
+  tanh: un("tanh"),
+  relu: un("relu"),
+  sign: un("sign"),
+  sum: red("sum"),
+  mean: red("mean"),
+  max: red("max"),
+  min: red("min"),
+  prod: red("prod"),
+  norm: red("norm"),
+  dot,
+  reshape: (x: NDArray, shape: number[]): NDArray => arrayArg("reshape", x).reshape(shape),
+  transpose: (x: NDArray, axes?: number[]): NDArray =>
+    axes === undefined ? arrayArg("transpose", x).transpose() : arrayArg("transpose", x).transpose(axes),
+  expandDims: (x: NDArray, axis: number): NDArray => arrayArg("expandDims", x).expandDims(axis),
+  squeeze: (x: NDArray, axis?: Axis): NDArray => arrayArg("squeeze", x).squeeze(axis),
+  broadcastTo: (x: NDArray, shape: number[] | number): NDArray => arrayArg("broadcastTo", x).broadcastTo(shape),
+  /** Free every array created in `fn` except its result and variables. */
+  scope,
+  keep,
+  memory,
+  /** MXNet's `waitall`: ndgrad computes eagerly, so there is nothing to wait for. */
+  waitall(): void {},
+  /** How NumPy prints a scalar of `dtype` (e.g. what Python prints for `x.asscalar()`). */
+  formatScalar(v: number, dtype: DType = "float32"): string {
+    return formatScalar(numArg("formatScalar", "value", v), dtype);
+  },
+  /** Whether the engine runs WebAssembly SIMD kernels. */
+  simd(): boolean {
+    return wasm.nd_simd_enabled() !== 0;
+  },
+};
