@@ -82,7 +82,9 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Internal, message)
     }
-    pub fn oom(bytes: usize) -> Error {
+    /// `elements` float32 values could not be allocated.
+    pub fn oom(elements: usize) -> Error {
+        let bytes = elements as u64 * 4;
         Error::new(
             ErrorKind::OutOfMemory,
             format!("out of memory: could not allocate {bytes} bytes for a tensor"),

@@ -32,7 +32,7 @@ pub fn live_buffers() -> usize {
 pub fn alloc_zeroed(n: usize) -> Result<Vec<f32>> {
     let mut v: Vec<f32> = Vec::new();
     v.try_reserve_exact(n)
-        .map_err(|_| Error::oom(n.saturating_mul(4)))?;
+        .map_err(|_| Error::oom(n))?;
     v.resize(n, 0.0);
     Ok(v)
 }
@@ -41,7 +41,7 @@ pub fn alloc_zeroed(n: usize) -> Result<Vec<f32>> {
 pub fn alloc_copy(src: &[f32]) -> Result<Vec<f32>> {
     let mut v: Vec<f32> = Vec::new();
     v.try_reserve_exact(src.len())
-        .map_err(|_| Error::oom(src.len().saturating_mul(4)))?;
+        .map_err(|_| Error::oom(src.len()))?;
     v.extend_from_slice(src);
     Ok(v)
 }
