@@ -31,8 +31,7 @@ pub fn live_buffers() -> usize {
 /// that cannot grow must be an `Error`, never a trap.
 pub fn alloc_zeroed(n: usize) -> Result<Vec<f32>> {
     let mut v: Vec<f32> = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| Error::oom(n))?;
+    v.try_reserve_exact(n).map_err(|_| Error::oom(n))?;
     v.resize(n, 0.0);
     Ok(v)
 }
