@@ -88,7 +88,9 @@ export function writeInts(values: readonly number[], offset = 0): void {
 export function resultShape(): number[] {
   const v = io();
   const n = v[0]!;
-  return Array.from(v.subarray(1, 1 + n));
+  const shape = new Array<number>(n);
+  for (let i = 0; i < n; i++) shape[i] = v[i + 1]!;
+  return shape;
 }
 
 /** A float32 view of an array's values; use it at once (memory may grow). */

@@ -39,24 +39,40 @@ function nestedShape(data: unknown[]): number[] {
 }
 
 function flatten(data: unknown[], shape: number[], out: Float32Array): void {
+  const depth = shape.length;
+  const index = new Array<number>(depth).fill(0);
   let pos = 0;
-  const walk = (v: unknown, d: number, path: number[]): void => {
-    if (d === shape.length) {
-      if (typeof v !== "number") {
-        throw new Error(`array: element at [${path.join(",")}] is not a number (got ${describe(v)})`);
+  const walk = (v: unknown[], d: number): void => {
+    if (v.length !== shape[d]) jagged(shape, index, d, v);
+    if (d === depth - 1) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x !== "number") {
+          index[d] = i;
+          throw new Error(`array: element at [${index.join(",")}] is not a number (got ${describe(x)})`);
+        }
+        out[pos++] = x;
       }
-      out[pos++] = v;
       return;
     }
-    if (!Array.isArray(v) || v.length !== shape[d]) {
-      throw new Error(
-        `array: jagged nested array: expected ${shape[d]} elements at [${path.join(",")}] ` +
-          `(shape [${shape.join(",")}] from the first elements), got ${Array.isArray(v) ? v.length : describe(v)}`,
-      );
+    for (let i = 0; i < v.length; i++) {
+      index[d] = i;
+      const child = v[i];
+      if (!Array.isArray(child)) jagged(shape, index, d + 1, child);
+      walk(child as unknown[], d + 1);
     }
-    for (let i = 0; i < v.length; i++) walk(v[i], d + 1, [...path, i]);
   };
-  walk(data, 0, []);
+  if (depth === 0) return;
+  walk(data, 0);
+}
+
+function jagged(shape: number[], index: number[], d: number, got: unknown): never {
+  const at = index.slice(0, d).join(",");
+  const what = Array.isArray(got) ? `a list of ${got.length}` : `the value ${describe(got)}`;
+  throw new Error(
+    `array: jagged nested array: expected a list of ${shape[d]} at [${at}] ` +
+      `(shape [${shape.join(",")}] from the first elements), got ${what}`,
+  );
 }
 
 /** Copy values into a new engine array of `shape`. */
