@@ -356,7 +356,7 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
     }
     // The computed gradient may share the destination buffer (e.g. a head
     // gradient that is a view of this very `.grad`): copy it out first.
-    let src: Vec<f32> = g.data()?.clone();
+    let src = crate::storage::alloc_copy(&g.data()?)?;
     let mut dst = leaf.grad.buf.write()?;
     match req {
         GradReq::Write => dst.copy_from_slice(&src),

@@ -226,16 +226,17 @@ impl Engine {
         }
         let mut tmp = alloc_zeroed(d.size()).map_err(|e| e.in_op("set"))?;
         kernels::broadcast_copy(&s.data()?, &s.shape, &d.shape, &mut tmp);
-        Self::write_into(d, &tmp)
+        Self::write_with(d, |out| out.copy_from_slice(&tmp))
     }
 
     pub fn set_scalar(&mut self, dst: u32, v: f64) -> Result<()> {
         let d = self.arena.get(dst).map_err(|e| e.in_op("set"))?;
-        let tmp = vec![v as f32; d.size()];
-        Self::write_into(d, &tmp)
+        Self::write_with(d, |out| out.fill(v as f32))
     }
 
-    fn write_into(d: &Tensor, values: &[f32]) -> Result<()> {
+    /// In-place writes are refused while a recorded graph needs the buffer
+    /// (the gradient would silently change), as MXNet refuses them.
+    fn write_with(d: &Tensor, fill: impl FnOnce(&mut [f32])) -> Result<()> {
         if d.buf.tape_refs() > 0 {
             return Err(Error::autograd(format!(
                 "set: cannot write in place to an array of shape {} that a recorded graph still needs for backward; \
@@ -248,7 +249,7 @@ impl Engine {
                 "set: in-place operations (x[:] = v) are not supported on recorded arrays while recording with autograd",
             ));
         }
-        d.buf.write()?.copy_from_slice(values);
+        fill(&mut d.buf.write()?);
         Ok(())
     }
 

@@ -45,11 +45,12 @@ pub fn next_unit() -> f64 {
 }
 
 pub fn uniform(low: f64, high: f64, out: &mut [f32]) {
+    let top = high as f32;
     for o in out.iter_mut() {
         let v = (low + (high - low) * next_unit()) as f32;
-        // Rounding to float32 can land on `high`; keep the interval half-open.
-        *o = if v as f64 >= high && high > low {
-            low.max(high - (high - low) * 1e-7) as f32
+        // Rounding to float32 can land on `high`: keep the interval half-open.
+        *o = if v >= top && high > low {
+            top.next_down().max(low as f32)
         } else {
             v
         };
