@@ -180,21 +180,23 @@ pub extern "C" fn nd_error_len() -> u32 {
     ERROR.with(|c| c.try_borrow().map(|c| c.1.len() as u32).unwrap_or(0))
 }
 
+/// Put `name` in the message buffer (error code 0) for the TypeScript side to
+/// read; returns whether there was a name.
+fn publish_name(name: Option<&str>) -> u32 {
+    let Some(n) = name else { return 0 };
+    ERROR.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            *c = (0, n.to_string());
+        }
+    });
+    1
+}
+
 /// Put the name of error kind `code` in the message buffer; returns 0 if the
 /// code is unknown. The TypeScript side builds its table of names from this.
 #[no_mangle]
 pub extern "C" fn nd_error_kind_name(code: u32) -> u32 {
-    match ErrorKind::from_code(code) {
-        Some(k) => {
-            ERROR.with(|c| {
-                if let Ok(mut c) = c.try_borrow_mut() {
-                    *c = (0, k.name().to_string());
-                }
-            });
-            1
-        }
-        None => 0,
-    }
+    publish_name(ErrorKind::from_code(code).map(ErrorKind::name))
 }
 
 /// Name of op `code` of `family` (0 binary, 1 unary, 2 reduce) into the
@@ -207,17 +209,7 @@ pub extern "C" fn nd_op_name(family: u32, code: u32) -> u32 {
         2 => RedOp::from_code(code).map(RedOp::name),
         _ => None,
     };
-    match name {
-        Some(n) => {
-            ERROR.with(|c| {
-                if let Ok(mut c) = c.try_borrow_mut() {
-                    *c = (0, n.to_string());
-                }
-            });
-            1
-        }
-        None => 0,
-    }
+    publish_name(name)
 }
 
 #[no_mangle]

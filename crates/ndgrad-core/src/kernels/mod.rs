@@ -12,6 +12,44 @@ use simd::F32x4;
 
 use crate::shape::{broadcast_strides, strides};
 
+/// Walks the outer axes (all but the last) of `shape` in row-major order,
+/// keeping one element offset per operand: `step` moves to the next row and
+/// returns the offsets of the row it arrives at. The innermost axis is left
+/// to the caller's vector loop.
+struct Rows<'a, const K: usize> {
+    shape: &'a [usize],
+    strides: [&'a [usize]; K],
+    idx: Vec<usize>,
+    off: [usize; K],
+}
+
+impl<'a, const K: usize> Rows<'a, K> {
+    fn new(shape: &'a [usize], strides: [&'a [usize]; K]) -> Self {
+        Rows {
+            shape,
+            strides,
+            idx: vec![0; shape.len().saturating_sub(1)],
+            off: [0; K],
+        }
+    }
+
+    fn step(&mut self) {
+        for d in (0..self.idx.len()).rev() {
+            self.idx[d] += 1;
+            for k in 0..K {
+                self.off[k] += self.strides[k][d];
+            }
+            if self.idx[d] < self.shape[d] {
+                return;
+            }
+            for k in 0..K {
+                self.off[k] -= self.strides[k][d] * self.shape[d];
+            }
+            self.idx[d] = 0;
+        }
+    }
+}
+
 /// `out = a op b` where `a` and `b` broadcast to `oshape` (`out`'s shape).
 /// The innermost axis runs as a vector loop: same-shape, scalar-vector or
 /// vector-scalar, so broadcasting never materialises the smaller operand.
@@ -36,28 +74,16 @@ pub fn binary_broadcast(
     let sb = broadcast_strides(bshape, oshape);
     let inner = oshape[nd - 1];
     let (ia, ib) = (sa[nd - 1], sb[nd - 1]);
-    let outer = out.len() / inner;
-    let mut idx = vec![0usize; nd - 1];
-    let (mut offa, mut offb) = (0usize, 0usize);
-    for o in 0..outer {
-        let dst = &mut out[o * inner..(o + 1) * inner];
+    let mut rows = Rows::new(oshape, [&sa, &sb]);
+    for dst in out.chunks_exact_mut(inner) {
+        let [offa, offb] = rows.off;
         match (ia, ib) {
             (0, 0) => dst.fill(op.apply(a[offa], b[offb])),
             (0, _) => vector::binary_scalar(op, &b[offb..offb + inner], a[offa], true, dst),
             (_, 0) => vector::binary_scalar(op, &a[offa..offa + inner], b[offb], false, dst),
             _ => vector::binary_same(op, &a[offa..offa + inner], &b[offb..offb + inner], dst),
         }
-        for d in (0..nd - 1).rev() {
-            idx[d] += 1;
-            offa += sa[d];
-            offb += sb[d];
-            if idx[d] < oshape[d] {
-                break;
-            }
-            offa -= sa[d] * oshape[d];
-            offb -= sb[d] * oshape[d];
-            idx[d] = 0;
-        }
+        rows.step();
     }
 }
 
@@ -180,23 +206,14 @@ pub fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
     let ist: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
     let inner = oshape[nd - 1];
     let istep = ist[nd - 1];
-    let mut idx = vec![0usize; nd - 1];
-    let mut off = 0usize;
+    let mut rows = Rows::new(&oshape, [&ist]);
     for row in out.chunks_exact_mut(inner) {
-        let mut p = off;
+        let mut p = rows.off[0];
         for o in row.iter_mut() {
             *o = x[p];
             p += istep;
         }
-        for d in (0..nd - 1).rev() {
-            idx[d] += 1;
-            off += ist[d];
-            if idx[d] < oshape[d] {
-                break;
-            }
-            off -= ist[d] * oshape[d];
-            idx[d] = 0;
-        }
+        rows.step();
     }
 }
 
@@ -245,23 +262,15 @@ pub fn broadcast_copy(x: &[f32], xshape: &[usize], oshape: &[usize], out: &mut [
     let sx = broadcast_strides(xshape, oshape);
     let inner = oshape[nd - 1];
     let step = sx[nd - 1];
-    let mut idx = vec![0usize; nd - 1];
-    let mut off = 0usize;
+    let mut rows = Rows::new(oshape, [&sx]);
     for row in out.chunks_exact_mut(inner) {
+        let off = rows.off[0];
         if step == 0 {
             row.fill(x[off]);
         } else {
             row.copy_from_slice(&x[off..off + inner]);
         }
-        for d in (0..nd - 1).rev() {
-            idx[d] += 1;
-            off += sx[d];
-            if idx[d] < oshape[d] {
-                break;
-            }
-            off -= sx[d] * oshape[d];
-            idx[d] = 0;
-        }
+        rows.step();
     }
 }
 

@@ -1,0 +1,435 @@
+//! Shared helpers for the reference-vector tests: a minimal JSON reader (the
+//! crate has no dependencies), the `tests/vectors/ops.json` case model, and
+//! the tolerance rule documented in `tests/vectors/gen_ops.py`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// A parsed JSON value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(BTreeMap<String, Json>),
+}
+
+impl Json {
+    pub fn parse(text: &str) -> Result<Json, String> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing characters at byte {}", p.i));
+        }
+        Ok(v)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(m) => m.get(key).filter(|v| **v != Json::Null),
+            _ => None,
+        }
+    }
+
+    pub fn field(&self, key: &str) -> Result<&Json, String> {
+        self.get(key).ok_or_else(|| format!("missing field {key:?}"))
+    }
+
+    pub fn as_f64(&self) -> Result<f64, String> {
+        match self {
+            Json::Num(v) => Ok(*v),
+            other => Err(format!("expected a number, got {other:?}")),
+        }
+    }
+
+    pub fn as_i64(&self) -> Result<i64, String> {
+        let v = self.as_f64()?;
+        if v.fract() != 0.0 {
+            return Err(format!("expected an integer, got {v}"));
+        }
+        Ok(v as i64)
+    }
+
+    pub fn as_str(&self) -> Result<&str, String> {
+        match self {
+            Json::Str(s) => Ok(s),
+            other => Err(format!("expected a string, got {other:?}")),
+        }
+    }
+
+    pub fn as_bool(&self) -> Result<bool, String> {
+        match self {
+            Json::Bool(b) => Ok(*b),
+            other => Err(format!("expected a bool, got {other:?}")),
+        }
+    }
+
+    pub fn as_arr(&self) -> Result<&[Json], String> {
+        match self {
+            Json::Arr(a) => Ok(a),
+            other => Err(format!("expected an array, got {other:?}")),
+        }
+    }
+
+    /// An integer or a list of integers, as a list.
+    pub fn as_ints(&self) -> Result<Vec<i64>, String> {
+        match self {
+            Json::Arr(a) => a.iter().map(Json::as_i64).collect(),
+            other => Ok(vec![other.as_i64()?]),
+        }
+    }
+
+    /// A float32 value: a number, or "nan", "inf", "-inf", "-0".
+    pub fn as_f32(&self) -> Result<f32, String> {
+        match self {
+            Json::Num(v) => Ok(*v as f32),
+            Json::Str(s) => match s.as_str() {
+                "nan" => Ok(f32::NAN),
+                "inf" => Ok(f32::INFINITY),
+                "-inf" => Ok(f32::NEG_INFINITY),
+                "-0" => Ok(-0.0),
+                _ => Err(format!("bad float32 value {s:?}")),
+            },
+            other => Err(format!("expected a float32 value, got {other:?}")),
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected {:?} at byte {}", c as char, self.i))
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Json) -> Result<Json, String> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(format!("bad literal at byte {}", self.i))
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        match self.peek() {
+            Some(b'{') => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(Json::Obj(m));
+                }
+                loop {
+                    let Json::Str(k) = self.string()? else {
+                        unreachable!()
+                    };
+                    self.expect(b':')?;
+                    let v = self.value()?;
+                    m.insert(k, v);
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Obj(m));
+                        }
+                        _ => return Err(format!("expected , or }} at byte {}", self.i)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut a = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(Json::Arr(a));
+                }
+                loop {
+                    a.push(self.value()?);
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Arr(a));
+                        }
+                        _ => return Err(format!("expected , or ] at byte {}", self.i)),
+                    }
+                }
+            }
+            Some(b'"') => self.string(),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(c) if c == b'-' || c.is_ascii_digit() => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    self.i += 1;
+                }
+                let t = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
+                t.parse::<f64>()
+                    .map(Json::Num)
+                    .map_err(|e| format!("bad number {t:?}: {e}"))
+            }
+            _ => Err(format!("unexpected input at byte {}", self.i)),
+        }
+    }
+
+    fn string(&mut self) -> Result<Json, String> {
+        self.expect(b'"')?;
+        let mut out = String::new();
+        loop {
+            let Some(&c) = self.s.get(self.i) else {
+                return Err("unterminated string".into());
+            };
+            self.i += 1;
+            match c {
+                b'"' => return Ok(Json::Str(out)),
+                b'\\' => {
+                    let e = *self.s.get(self.i).ok_or("bad escape")?;
+                    self.i += 1;
+                    match e {
+                        b'n' => out.push('\n'),
+                        b't' => out.push('\t'),
+                        b'r' => out.push('\r'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'u' => {
+                            let hex = self.s.get(self.i..self.i + 4).ok_or("bad \\u escape")?;
+                            let hex = std::str::from_utf8(hex).map_err(|e| e.to_string())?;
+                            let code = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                            self.i += 4;
+                        }
+                        other => out.push(other as char),
+                    }
+                }
+                _ => {
+                    // Multi-byte UTF-8: copy the whole sequence.
+                    let start = self.i - 1;
+                    let mut end = self.i;
+                    while end < self.s.len() && (self.s[end] & 0xC0) == 0x80 {
+                        end += 1;
+                    }
+                    out.push_str(std::str::from_utf8(&self.s[start..end]).map_err(|e| e.to_string())?);
+                    self.i = end;
+                }
+            }
+        }
+    }
+}
+
+/// An array of the vectors file: shape and flat float32 values.
+#[derive(Clone, Debug)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// An expected array with its tolerance.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    pub array: Array,
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+/// One case of `ops.json` (see the schema in `tests/vectors/gen_ops.py`).
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub name: String,
+    pub op: String,
+    pub kind: String,
+    pub params: Json,
+    pub inputs: Vec<Array>,
+    pub output: Expected,
+    /// The head gradient and the expected input gradients (differentiable ops).
+    pub grad: Option<(Array, Vec<Expected>)>,
+}
+
+impl Case {
+    pub fn param(&self, key: &str) -> Option<&Json> {
+        self.params.get(key)
+    }
+}
+
+fn array(j: &Json) -> Result<Array, String> {
+    let shape = j
+        .field("shape")?
+        .as_arr()?
+        .iter()
+        .map(|d| d.as_i64().map(|d| d as usize))
+        .collect::<Result<Vec<_>, _>>()?;
+    let data = j
+        .field("data")?
+        .as_arr()?
+        .iter()
+        .map(Json::as_f32)
+        .collect::<Result<Vec<_>, _>>()?;
+    if shape.iter().product::<usize>() != data.len() {
+        return Err(format!("{} values for shape {shape:?}", data.len()));
+    }
+    Ok(Array { shape, data })
+}
+
+fn expected(j: &Json) -> Result<Expected, String> {
+    let rtol = j.field("rtol")?.as_f64()?;
+    let atol = j.field("atol")?.as_f64()?;
+    // A guard against loosening the file by hand: no tolerance in the
+    // generator is looser than 1e-5 relative.
+    if !(rtol > 0.0 && rtol <= 1e-5) {
+        return Err(format!("rtol {rtol} outside (0, 1e-5]"));
+    }
+    Ok(Expected {
+        array: array(j)?,
+        rtol,
+        atol,
+    })
+}
+
+fn case(j: &Json) -> Result<Case, String> {
+    let name = j.field("name")?.as_str()?.to_string();
+    let wrap = |e: String| format!("{name}: {e}");
+    let inputs = j
+        .field("inputs")?
+        .as_arr()?
+        .iter()
+        .map(array)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(wrap)?;
+    let grad = match j.get("head") {
+        Some(h) => {
+            let grads = j
+                .field("grads")?
+                .as_arr()?
+                .iter()
+                .map(expected)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(wrap)?;
+            if grads.len() != inputs.len() {
+                return Err(wrap(format!("{} grads for {} inputs", grads.len(), inputs.len())));
+            }
+            Some((array(h).map_err(wrap)?, grads))
+        }
+        None => None,
+    };
+    Ok(Case {
+        op: j.field("op")?.as_str()?.to_string(),
+        kind: j.field("kind")?.as_str()?.to_string(),
+        params: j.get("params").cloned().unwrap_or(Json::Null),
+        output: expected(j.field("output")?).map_err(wrap)?,
+        inputs,
+        grad,
+        name,
+    })
+}
+
+/// Every case of `tests/vectors/ops.json`.
+pub fn load_cases() -> Vec<Case> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/ops.json");
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tests/vectors/gen_ops.py)"));
+    let json = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    json.as_arr()
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .iter()
+        .map(|c| case(c).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .collect()
+}
+
+/// How far a comparison was from failing, for the summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Worst {
+    /// max |got - want| / |want| over finite, nonzero `want` above `atol`.
+    pub rel: f64,
+    /// max |got - want| / (atol + rtol·|want|): 1.0 is the limit.
+    pub used: f64,
+}
+
+impl Worst {
+    pub fn merge(&mut self, o: Worst) {
+        self.rel = self.rel.max(o.rel);
+        self.used = self.used.max(o.used);
+    }
+}
+
+/// Compare `got` with `want` under the rule of gen_ops.py:
+/// NaN must be NaN, ±inf must be equal, otherwise
+/// `|got - want| <= atol + rtol·|want|`.
+pub fn compare(what: &str, shape: &[usize], got: &[f32], want: &Expected) -> Result<Worst, String> {
+    if shape != want.array.shape.as_slice() {
+        return Err(format!(
+            "{what}: shape {shape:?}, expected {:?}",
+            want.array.shape
+        ));
+    }
+    if got.len() != want.array.data.len() {
+        return Err(format!(
+            "{what}: {} values, expected {}",
+            got.len(),
+            want.array.data.len()
+        ));
+    }
+    let mut worst = Worst::default();
+    let mut bad = String::new();
+    let mut nbad = 0;
+    for (i, (&g, &w)) in got.iter().zip(&want.array.data).enumerate() {
+        let (g, w) = (g as f64, w as f64);
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else if w.is_infinite() {
+            g == w
+        } else if !g.is_finite() {
+            false
+        } else {
+            let err = (g - w).abs();
+            let lim = want.atol + want.rtol * w.abs();
+            worst.used = worst.used.max(err / lim);
+            if w != 0.0 && w.abs() > want.atol {
+                worst.rel = worst.rel.max(err / w.abs());
+            }
+            err <= lim
+        };
+        if !ok {
+            nbad += 1;
+            if nbad <= 4 {
+                let _ = write!(bad, " [{i}] got {g:e} want {w:e};");
+            }
+        }
+    }
+    if nbad > 0 {
+        return Err(format!(
+            "{what}: {nbad} of {} values out of tolerance (rtol {:e}, atol {:e}):{bad}",
+            got.len(),
+            want.rtol,
+            want.atol
+        ));
+    }
+    Ok(worst)
+}
