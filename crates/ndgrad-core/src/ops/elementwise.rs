@@ -160,11 +160,11 @@ pub(super) fn scalar_backward(
             )?
         }
         (BinOp::Pow, true) => {
+            // d(s^x) = dy·s^x·ln(s); a zero base contributes 0, not 0·(-inf),
+            // as in the array form.
             let x = saved(s, 0)?;
-            mul(
-                dy,
-                &scalar(BinOp::Mul, &rscalar(BinOp::Pow, sv, x)?, sv.ln())?,
-            )?
+            let ln_s = if sv == 0.0 { 0.0 } else { sv.ln() };
+            mul(dy, &scalar(BinOp::Mul, &rscalar(BinOp::Pow, sv, x)?, ln_s)?)?
         }
         (BinOp::Maximum, _) => mul(dy, &scalar(BinOp::GreaterEqual, saved(s, 0)?, sv)?)?,
         (BinOp::Minimum, _) => mul(dy, &scalar(BinOp::LesserEqual, saved(s, 0)?, sv)?)?,

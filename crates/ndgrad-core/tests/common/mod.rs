@@ -38,7 +38,8 @@ impl Json {
     }
 
     pub fn field(&self, key: &str) -> Result<&Json, String> {
-        self.get(key).ok_or_else(|| format!("missing field {key:?}"))
+        self.get(key)
+            .ok_or_else(|| format!("missing field {key:?}"))
     }
 
     pub fn as_f64(&self) -> Result<f64, String> {
@@ -188,7 +189,10 @@ impl Parser<'_> {
             Some(c) if c == b'-' || c.is_ascii_digit() => {
                 let start = self.i;
                 while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
                 {
                     self.i += 1;
                 }
@@ -237,7 +241,9 @@ impl Parser<'_> {
                     while end < self.s.len() && (self.s[end] & 0xC0) == 0x80 {
                         end += 1;
                     }
-                    out.push_str(std::str::from_utf8(&self.s[start..end]).map_err(|e| e.to_string())?);
+                    out.push_str(
+                        std::str::from_utf8(&self.s[start..end]).map_err(|e| e.to_string())?,
+                    );
                     self.i = end;
                 }
             }
@@ -333,7 +339,11 @@ fn case(j: &Json) -> Result<Case, String> {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(wrap)?;
             if grads.len() != inputs.len() {
-                return Err(wrap(format!("{} grads for {} inputs", grads.len(), inputs.len())));
+                return Err(wrap(format!(
+                    "{} grads for {} inputs",
+                    grads.len(),
+                    inputs.len()
+                )));
             }
             Some((array(h).map_err(wrap)?, grads))
         }
@@ -366,7 +376,8 @@ pub fn load_cases() -> Vec<Case> {
 /// How far a comparison was from failing, for the summary.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Worst {
-    /// max |got - want| / |want| over finite, nonzero `want` above `atol`.
+    /// max |got - want| / |want| over elements not dominated by cancellation
+    /// (|want| >= 1% of the largest sum of |terms|, i.e. 100·rtol·|want| >= atol).
     pub rel: f64,
     /// max |got - want| / (atol + rtol·|want|): 1.0 is the limit.
     pub used: f64,
@@ -411,7 +422,7 @@ pub fn compare(what: &str, shape: &[usize], got: &[f32], want: &Expected) -> Res
             let err = (g - w).abs();
             let lim = want.atol + want.rtol * w.abs();
             worst.used = worst.used.max(err / lim);
-            if w != 0.0 && w.abs() > want.atol {
+            if w != 0.0 && 100.0 * want.rtol * w.abs() >= want.atol {
                 worst.rel = worst.rel.max(err / w.abs());
             }
             err <= lim

@@ -1,0 +1,498 @@
+// Finite-difference gradient checks: for every differentiable op (and a few
+// compositions), the gradient autograd computes is compared with central
+// differences of the scalar loss
+//
+//     L(x) = Σ_j f(x)_j · head_j          (head: a fixed random array)
+//
+// evaluated with ndgrad forwards (float32), and summed in float64 in
+// JavaScript.
+//
+// Step: h = 2^(e-7) with 2^e <= max(|x_i|, 1) < 2^(e+1), about 0.8% of the
+// value (a power of two, so x ± h is almost always exact in float32; the
+// denominator is the actual difference of the two float32 inputs anyway).
+// The largest step reaches 2h = 2^(e-6), and every input is kept further than
+// that from non-differentiable points (0 for abs/relu/sign, ties for
+// maximum/minimum/max/min, branch switches in control flow).
+//
+// Tolerance for element i of an input's gradient:
+//
+//     |D(h) - g| <= 1e-3·|g| + 2·|D(h) - D(2h)| + 4·noise
+//
+// * g: the autograd gradient; D(h): the central difference with step h.
+// * truncation: D(h) = L' + h²L'''/6 + ..., so |D(2h) - D(h)| ≈ 3× the
+//   truncation error of D(h) (Richardson); 2× that difference bounds it with
+//   margin, and adapts to each function's curvature instead of a fixed rtol.
+// * noise: float32 rounding of the forward outputs. With u = 2^-19 (16 half
+//   ulps, enough for chains of ~16 float32 ops), |ΔL| <= u·S where
+//   S = Σ_j |f_j · head_j|, so the difference of two evaluations is off by at
+//   most 2·u·S / (x+ - x-).
+// * 1e-3·|g|: a floor for what the two estimates above can miss; any real
+//   gradient bug (wrong formula, wrong broadcasting axis, missing term) is an
+//   O(1) relative error.
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { autograd, nd, NDArray } from "ndgrad";
+import { expectNoLeaks, vectors } from "./helpers.js";
+
+afterEach(expectNoLeaks);
+
+// ---------------------------------------------------------------------------
+// deterministic inputs
+// ---------------------------------------------------------------------------
+
+/** mulberry32: a small seeded PRNG (same sequence everywhere). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+let rand = prng(1);
+
+const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+interface Input {
+  shape: number[];
+  values: number[]; // float32 values
+}
+const input = (shape: number[], f: (i: number) => number): Input => ({
+  shape,
+  values: Array.from({ length: size(shape) }, (_, i) => Math.fround(f(i))),
+});
+/** Uniform in [lo, hi). */
+const U = (shape: number[], lo = -2, hi = 2): Input => input(shape, () => lo + (hi - lo) * rand());
+/** Random sign times uniform in [lo, hi): away from 0. */
+const away = (shape: number[], lo = 0.3, hi = 2): Input =>
+  input(shape, () => (rand() < 0.5 ? -1 : 1) * (lo + (hi - lo) * rand()));
+/** Shuffled, evenly spaced values in [lo, hi): no two closer than (hi-lo)/n. */
+const distinct = (shape: number[], lo = -2, hi = 2): Input => {
+  const n = size(shape);
+  const v = Array.from({ length: n }, (_, i) => lo + ((i + 0.25 + 0.5 * rand()) * (hi - lo)) / n);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [v[i], v[j]] = [v[j]!, v[i]!];
+  }
+  return input(shape, (i) => v[i]!);
+};
+/** `base` (broadcast to `shape`) plus a random offset of magnitude in [lo, hi). */
+const offsetFrom = (base: Input, shape: number[], lo = 0.3, hi = 1.5): Input => {
+  const bs = base.shape;
+  return input(shape, (i) => {
+    // index of the broadcast element of `base`
+    let rem = i;
+    let bi = 0;
+    let stride = 1;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      const k = rem % shape[d]!;
+      rem = Math.floor(rem / shape[d]!);
+      const bd = d - (shape.length - bs.length);
+      if (bd >= 0) {
+        if (bs[bd] !== 1) bi += k * stride;
+        stride *= bs[bd]!;
+      }
+    }
+    return base.values[bi]! + (rand() < 0.5 ? -1 : 1) * (lo + (hi - lo) * rand());
+  });
+};
+const fixed = (shape: number[], values: number[]): Input => input(shape, (i) => values[i]!);
+
+// ---------------------------------------------------------------------------
+// the checks: one list, every differentiable op at least once
+// ---------------------------------------------------------------------------
+
+type F = (...xs: NDArray[]) => NDArray;
+interface Check {
+  name: string;
+  /** The differentiable API names this check exercises. */
+  ops: string[];
+  inputs: () => Input[];
+  f: F;
+}
+
+/** The tutorial's f(a): doubling until the norm reaches 1000, then a branch. */
+function tutorialF(a: NDArray): NDArray {
+  let b = a.mul(2);
+  while (b.norm().asscalar() < 1000) b = b.mul(2);
+  return b.sum().asscalar() >= 0 ? b.at(0) : b.at(1);
+}
+
+const CHECKS: Check[] = [
+  // binary, with broadcasting in both directions
+  { name: "add [2,3]+[3]", ops: ["add"], inputs: () => [U([2, 3]), U([3])], f: (a, b) => a.add(b) },
+  { name: "nd.add [1]+[2,2,3]", ops: ["add"], inputs: () => [U([1]), U([2, 2, 3])], f: (a, b) => nd.add(a, b) },
+  { name: "sub [3,1]-[1,4]", ops: ["sub"], inputs: () => [U([3, 1]), U([1, 4])], f: (a, b) => a.sub(b) },
+  { name: "mul [2,3,1]*[4]", ops: ["mul"], inputs: () => [U([2, 3, 1]), U([4])], f: (a, b) => a.mul(b) },
+  { name: "div [2,3]/[2,1]", ops: ["div"], inputs: () => [U([2, 3]), away([2, 1], 0.5, 2)], f: (a, b) => a.div(b) },
+  { name: "div [3]/[2,3]", ops: ["div"], inputs: () => [U([3]), away([2, 3], 0.5, 2)], f: (a, b) => nd.div(a, b) },
+  {
+    name: "pow [2,3]^[3]",
+    ops: ["pow"],
+    inputs: () => [U([2, 3], 0.5, 2), U([3], -1.5, 2.5)],
+    f: (a, b) => a.pow(b),
+  },
+  {
+    name: "pow [2,1]^[3,1,4]",
+    ops: ["pow"],
+    inputs: () => [U([2, 1], 0.5, 2), U([3, 1, 4], -1, 3)],
+    f: (a, b) => nd.pow(a, b),
+  },
+  {
+    name: "maximum [2,3] vs [3]",
+    ops: ["maximum"],
+    inputs: () => {
+      const b = U([3]);
+      return [offsetFrom(b, [2, 3]), b];
+    },
+    f: (a, b) => a.maximum(b),
+  },
+  {
+    name: "minimum [3] vs [2,3]",
+    ops: ["minimum"],
+    inputs: () => {
+      const a = U([3]);
+      return [a, offsetFrom(a, [2, 3])];
+    },
+    f: (a, b) => nd.minimum(a, b),
+  },
+  // scalar forms, number on either side
+  { name: "x.add(2.5)", ops: ["add"], inputs: () => [U([2, 3])], f: (x) => x.add(2.5) },
+  { name: "nd.sub(2, x)", ops: ["sub"], inputs: () => [U([4])], f: (x) => nd.sub(2, x) },
+  { name: "x.sub(0.5)", ops: ["sub"], inputs: () => [U([4])], f: (x) => x.sub(0.5) },
+  { name: "nd.mul(-1.5, x)", ops: ["mul"], inputs: () => [U([2, 2])], f: (x) => nd.mul(-1.5, x) },
+  { name: "x.div(4)", ops: ["div"], inputs: () => [U([3])], f: (x) => x.div(4) },
+  { name: "nd.div(2, x)", ops: ["div"], inputs: () => [away([2, 3], 0.5, 2)], f: (x) => nd.div(2, x) },
+  { name: "x.pow(3)", ops: ["pow"], inputs: () => [U([2, 3])], f: (x) => x.pow(3) },
+  { name: "x.pow(0.5)", ops: ["pow"], inputs: () => [U([5], 0.5, 3)], f: (x) => x.pow(0.5) },
+  { name: "nd.pow(2, x)", ops: ["pow"], inputs: () => [U([2, 3])], f: (x) => nd.pow(2, x) },
+  { name: "nd.pow(0.5, x)", ops: ["pow"], inputs: () => [U([4])], f: (x) => nd.pow(0.5, x) },
+  {
+    name: "x.maximum(0.25)",
+    ops: ["maximum"],
+    inputs: () => [offsetFrom(fixed([1], [0.25]), [2, 3])],
+    f: (x) => x.maximum(0.25),
+  },
+  {
+    name: "nd.maximum(0.25, x)",
+    ops: ["maximum"],
+    inputs: () => [offsetFrom(fixed([1], [0.25]), [5])],
+    f: (x) => nd.maximum(0.25, x),
+  },
+  {
+    name: "nd.minimum(-0.5, x)",
+    ops: ["minimum"],
+    inputs: () => [offsetFrom(fixed([1], [-0.5]), [2, 3])],
+    f: (x) => nd.minimum(-0.5, x),
+  },
+  {
+    name: "x.minimum(1)",
+    ops: ["minimum"],
+    inputs: () => [offsetFrom(fixed([1], [1]), [5])],
+    f: (x) => x.minimum(1),
+  },
+  // unary
+  { name: "neg", ops: ["neg"], inputs: () => [U([2, 3])], f: (x) => x.neg() },
+  { name: "nd.negative", ops: ["negative"], inputs: () => [U([3])], f: (x) => nd.negative(x) },
+  { name: "exp", ops: ["exp"], inputs: () => [U([2, 3], -3, 3)], f: (x) => x.exp() },
+  { name: "log", ops: ["log"], inputs: () => [U([2, 3], 0.5, 5)], f: (x) => x.log() },
+  { name: "sqrt", ops: ["sqrt"], inputs: () => [U([2, 3], 0.5, 5)], f: (x) => nd.sqrt(x) },
+  { name: "square", ops: ["square"], inputs: () => [U([2, 1, 3])], f: (x) => x.square() },
+  { name: "abs", ops: ["abs"], inputs: () => [away([2, 3])], f: (x) => x.abs() },
+  { name: "sigmoid", ops: ["sigmoid"], inputs: () => [U([2, 3], -4, 4)], f: (x) => x.sigmoid() },
+  { name: "tanh", ops: ["tanh"], inputs: () => [U([2, 3], -2, 2)], f: (x) => nd.tanh(x) },
+  { name: "relu", ops: ["relu"], inputs: () => [away([2, 3])], f: (x) => x.relu() },
+  // reductions
+  { name: "sum()", ops: ["sum"], inputs: () => [U([2, 3])], f: (x) => x.sum() },
+  { name: "sum(1)", ops: ["sum"], inputs: () => [U([2, 3, 2])], f: (x) => x.sum(1) },
+  { name: "mean([0,2], keepdims)", ops: ["mean"], inputs: () => [U([2, 3, 2])], f: (x) => x.mean([0, 2], true) },
+  { name: "nd.mean(x)", ops: ["mean"], inputs: () => [U([4])], f: (x) => nd.mean(x) },
+  { name: "max(-1)", ops: ["max"], inputs: () => [distinct([3, 4])], f: (x) => x.max(-1) },
+  { name: "max()", ops: ["max"], inputs: () => [distinct([2, 3])], f: (x) => x.max() },
+  { name: "min(0, keepdims)", ops: ["min"], inputs: () => [distinct([3, 4])], f: (x) => x.min(0, true) },
+  { name: "min([0,1])", ops: ["min"], inputs: () => [distinct([2, 3, 2])], f: (x) => x.min([0, 1]) },
+  { name: "prod(1)", ops: ["prod"], inputs: () => [away([2, 3], 0.5, 1.5)], f: (x) => x.prod(1) },
+  { name: "prod()", ops: ["prod"], inputs: () => [away([4], 0.5, 1.5)], f: (x) => x.prod() },
+  { name: "norm()", ops: ["norm"], inputs: () => [U([2, 3])], f: (x) => x.norm() },
+  { name: "norm(1, keepdims)", ops: ["norm"], inputs: () => [U([3, 4])], f: (x) => x.norm(1, true) },
+  // shape, indexing, linear algebra
+  { name: "reshape(-1, 2)", ops: ["reshape"], inputs: () => [U([2, 3, 2])], f: (x) => x.reshape(-1, 2) },
+  { name: "nd.reshape", ops: ["reshape"], inputs: () => [U([6])], f: (x) => nd.reshape(x, [3, -1]) },
+  { name: "transpose([1,0,2])", ops: ["transpose"], inputs: () => [U([2, 3, 2])], f: (x) => x.transpose([1, 0, 2]) },
+  { name: "transpose()", ops: ["transpose"], inputs: () => [U([2, 3])], f: (x) => x.transpose() },
+  { name: "T", ops: ["T"], inputs: () => [U([2, 3, 4])], f: (x) => x.T },
+  { name: "broadcastTo", ops: ["broadcastTo"], inputs: () => [U([2, 1])], f: (x) => x.broadcastTo([3, 2, 4]) },
+  { name: "nd.broadcastTo", ops: ["broadcastTo"], inputs: () => [U([3])], f: (x) => nd.broadcastTo(x, [2, 3]) },
+  { name: "dot [2,3].[3,4]", ops: ["dot"], inputs: () => [U([2, 3]), U([3, 4])], f: (a, b) => a.dot(b) },
+  { name: "dot [4].[4]", ops: ["dot"], inputs: () => [U([4]), U([4])], f: (a, b) => nd.dot(a, b) },
+  { name: "dot [3].[3,2]", ops: ["dot"], inputs: () => [U([3]), U([3, 2])], f: (a, b) => a.dot(b) },
+  { name: "dot [2,2,3].[3,2]", ops: ["dot"], inputs: () => [U([2, 2, 3]), U([3, 2])], f: (a, b) => a.dot(b) },
+  { name: "dot [2,3].[3,2,2]", ops: ["dot"], inputs: () => [U([2, 3]), U([3, 2, 2])], f: (a, b) => a.dot(b) },
+  { name: "at(1)", ops: ["at"], inputs: () => [U([3, 2])], f: (x) => x.at(1) },
+  { name: "at(-1) of 1-D", ops: ["at"], inputs: () => [U([4])], f: (x) => x.at(-1) },
+  { name: "slice(1, 3)", ops: ["slice"], inputs: () => [U([4, 2])], f: (x) => x.slice(1, 3) },
+  { name: "slice(-2)", ops: ["slice"], inputs: () => [U([5])], f: (x) => x.slice(-2) },
+  { name: "copy", ops: ["copy"], inputs: () => [U([2, 3])], f: (x) => x.copy() },
+  { name: "astype", ops: ["astype"], inputs: () => [U([3])], f: (x) => x.astype("float32") },
+  { name: "expandDims(1)", ops: ["expandDims"], inputs: () => [U([2, 3])], f: (x) => x.expandDims(1) },
+  { name: "nd.expandDims(-1)", ops: ["expandDims"], inputs: () => [U([3])], f: (x) => nd.expandDims(x, -1) },
+  { name: "squeeze()", ops: ["squeeze"], inputs: () => [U([1, 3, 1])], f: (x) => x.squeeze() },
+  { name: "nd.squeeze(0)", ops: ["squeeze"], inputs: () => [U([1, 2, 2])], f: (x) => nd.squeeze(x, 0) },
+
+  // compositions
+  {
+    name: "tutorial: 2*x*x",
+    ops: ["mul"],
+    inputs: () => [fixed([2, 2], [1, 2, 3, 4])],
+    f: (x) => nd.mul(2, x).mul(x),
+  },
+  {
+    name: "sigmoid(dot(x, w)).sum()",
+    ops: ["sigmoid", "dot", "sum"],
+    inputs: () => [U([4, 3]), U([3, 2])],
+    f: (x, w) => x.dot(w).sigmoid().sum(),
+  },
+  {
+    name: "broadcasting chain: exp((x + b) * c).mean(0)",
+    ops: ["add", "mul", "exp", "mean"],
+    inputs: () => [U([2, 3], -1, 1), U([3], -1, 1), U([2, 1], -1, 1)],
+    f: (x, b, c) => x.add(b).mul(c).exp().mean(0),
+  },
+  {
+    name: "variance: (x - x.mean(1, keepdims))² summed",
+    ops: ["sub", "mean", "square", "sum"],
+    inputs: () => [U([3, 4])],
+    f: (x) => x.sub(x.mean(1, true)).square().sum(1),
+  },
+  {
+    name: "log-softmax over axis 1",
+    ops: ["exp", "sum", "log", "sub"],
+    inputs: () => [U([2, 4])],
+    f: (x) => x.sub(x.exp().sum(1, true).log()),
+  },
+  {
+    name: "two-layer net: tanh(x·w1 + b1)·w2",
+    ops: ["dot", "add", "tanh"],
+    inputs: () => [U([3, 4], -1, 1), U([4, 5], -1, 1), U([5], -1, 1), U([5, 2], -1, 1)],
+    f: (x, w1, b1, w2) => x.dot(w1).add(b1).tanh().dot(w2),
+  },
+  {
+    name: "the same input on both sides: x*x + x/exp(x)",
+    ops: ["mul", "div", "exp", "add"],
+    inputs: () => [U([2, 3])],
+    f: (x) => x.mul(x).add(x.div(x.exp())),
+  },
+  {
+    name: "comparisons and sign pass no gradient: x*(x>0) + x*sign(x) + (x==x)",
+    ops: ["mul", "add"],
+    inputs: () => [away([2, 3])],
+    f: (x) => x.mul(x.greater(0)).add(x.mul(x.sign())).add(x.equal(x)).add(nd.lesserEqual(x, 0.1)),
+  },
+  {
+    name: "movement chain: broadcastTo(expandDims(x)).T.reshape.squeeze",
+    ops: ["expandDims", "broadcastTo", "T", "reshape", "squeeze"],
+    inputs: () => [U([2, 3])],
+    f: (x) => x.expandDims(0).broadcastTo([4, 2, 3]).T.reshape(1, 3, 8).squeeze().mul(x.sum(0).reshape(3, 1)),
+  },
+  {
+    name: "tutorial control flow f(a), at inside while/if",
+    ops: ["mul", "norm", "sum", "at"],
+    inputs: () => [fixed([2], [0.9273255, -0.45468742])],
+    f: tutorialF,
+  },
+  {
+    name: "tutorial control flow f(a), the other branch",
+    ops: ["mul", "at"],
+    inputs: () => [fixed([2], [-0.5, 0.25])],
+    f: tutorialF,
+  },
+  {
+    name: "slice inside if, loop over rows with at",
+    ops: ["slice", "at", "sum", "square", "mul", "add"],
+    inputs: () => [U([4, 3], 0.5, 1.5)],
+    f: (x) => {
+      let acc = x.slice(0, 1).square().sum();
+      for (let i = 1; i < x.shape[0]!; i++) {
+        const row = x.at(i);
+        acc = row.sum().asscalar() > 3 ? acc.add(row.mul(row).sum()) : acc.mul(row.max());
+      }
+      return x.sum().asscalar() > 0 ? acc.add(x.slice(-2).prod()) : acc;
+    },
+  },
+  {
+    name: "maximum/minimum/relu/abs chain",
+    ops: ["maximum", "minimum", "relu", "abs", "sub"],
+    inputs: () => {
+      const a = U([3], -1, 1);
+      return [a, offsetFrom(a, [2, 3], 0.3, 1)];
+    },
+    f: (a, b) => nd.maximum(a, b).sub(nd.minimum(b, a).mul(0.5)).abs().add(a.sub(0.1).relu()),
+  },
+];
+
+// ---------------------------------------------------------------------------
+// what must be covered
+// ---------------------------------------------------------------------------
+
+/** API names that compute no gradient by definition. */
+const NOT_DIFFERENTIABLE = ["equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "sign", "detach"];
+/** API names that are not array -> array computations. */
+const NOT_OPS = [
+  // NDArray
+  "constructor", "handleFor", "shape", "size", "ndim", "context", "isDisposed", "grad", "attachGrad",
+  "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
+  // nd
+  "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep",
+  "memory", "waitall", "formatScalar", "simd",
+];
+
+/**
+ * Every differentiable name: the ops with gradient vectors in ops.json, and
+ * every NDArray method and `nd` function that is neither NOT_DIFFERENTIABLE
+ * nor NOT_OPS (so a new op added to the API fails here until it is checked).
+ */
+function differentiableOps(): Set<string> {
+  const fromVectors = vectors<{ op: string; grads?: unknown }[]>("ops.json")
+    .filter((c) => c.grads !== undefined)
+    .map((c) => c.op);
+  const fromApi = [...Object.getOwnPropertyNames(NDArray.prototype), ...Object.keys(nd)].filter(
+    (n) => !NOT_DIFFERENTIABLE.includes(n) && !NOT_OPS.includes(n),
+  );
+  return new Set([...fromVectors, ...fromApi]);
+}
+
+// ---------------------------------------------------------------------------
+// the check itself
+// ---------------------------------------------------------------------------
+
+const U_FWD = 2 ** -19;
+const stats = { elements: 0, worstUse: 0, worstUseName: "", worstRel: 0, worstRelName: "" };
+
+function load(x: Input): NDArray {
+  return nd.array(Float32Array.from(x.values), { shape: x.shape });
+}
+
+/** Forward only: f's output values, in float64. */
+function evaluate(f: F, inputs: Input[]): Float64Array {
+  return nd.scope(() => Float64Array.from(f(...inputs.map(load)).data()));
+}
+
+function stepFor(x: number): number {
+  const e = Math.floor(Math.log2(Math.max(Math.abs(x), 1)));
+  return 2 ** (e - 7);
+}
+
+interface Failure {
+  input: number;
+  index: number;
+  analytic: number;
+  numeric: number;
+  tol: number;
+}
+
+function gradcheck(c: Check, record = true): Failure[] {
+  rand = prng([...c.name].reduce((h, ch) => (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0, 7));
+  const inputs = c.inputs();
+  const y0 = evaluate(c.f, inputs);
+  const head = Float64Array.from({ length: y0.length }, () => Math.fround(rand() * 2 - 1));
+  expect(y0.every(Number.isFinite), `${c.name}: forward is finite`).toBe(true);
+
+  // autograd
+  const xs = inputs.map(load);
+  let analytic: Float64Array[];
+  try {
+    analytic = nd.scope(() => {
+      for (const x of xs) x.attachGrad();
+      const y = autograd.record(() => c.f(...xs));
+      expect(y.size, `${c.name}: output size`).toBe(y0.length);
+      y.backward(nd.array(Float32Array.from(head), { shape: y.shape }));
+      return xs.map((x) => Float64Array.from(x.grad!.data()));
+    });
+  } finally {
+    for (const x of xs) x.dispose();
+  }
+
+  // central differences in float64 of float32 forwards
+  const loss = (ins: Input[]): { L: number; S: number } => {
+    const y = evaluate(c.f, ins);
+    let L = 0;
+    let S = 0;
+    for (let j = 0; j < y.length; j++) {
+      L += y[j]! * head[j]!;
+      S += Math.abs(y[j]! * head[j]!);
+    }
+    return { L, S };
+  };
+  const S0 = loss(inputs).S;
+  const failures: Failure[] = [];
+  inputs.forEach((inp, k) => {
+    for (let i = 0; i < inp.values.length; i++) {
+      const x = inp.values[i]!;
+      const h = stepFor(x);
+      const D = (step: number): { d: number; S: number } => {
+        const xp = Math.fround(x + step);
+        const xm = Math.fround(x - step);
+        const at = (v: number): Input[] =>
+          inputs.map((q, kk) => (kk === k ? { shape: q.shape, values: q.values.map((w, ii) => (ii === i ? v : w)) } : q));
+        const p = loss(at(xp));
+        const m = loss(at(xm));
+        return { d: (p.L - m.L) / (xp - xm), S: Math.max(p.S, m.S) / (xp - xm) };
+      };
+      const d1 = D(h);
+      const d2 = D(2 * h);
+      const g = analytic[k]![i]!;
+      const noise = 2 * U_FWD * Math.max(d1.S, S0 / (2 * h));
+      const tol = 1e-3 * Math.abs(g) + 2 * Math.abs(d1.d - d2.d) + 4 * noise;
+      const err = Math.abs(d1.d - g);
+      if (record) stats.elements++;
+      if (record && err / tol > stats.worstUse) {
+        stats.worstUse = err / tol;
+        stats.worstUseName = `${c.name} input ${k}[${i}]`;
+      }
+      if (record && Math.abs(g) > 1e-3 && err / Math.abs(g) > stats.worstRel) {
+        stats.worstRel = err / Math.abs(g);
+        stats.worstRelName = `${c.name} input ${k}[${i}]`;
+      }
+      if (!(err <= tol)) failures.push({ input: k, index: i, analytic: g, numeric: d1.d, tol });
+    }
+  });
+  return failures;
+}
+
+describe("finite differences", () => {
+  it("cover every differentiable op", () => {
+    const covered = new Set(CHECKS.flatMap((c) => c.ops));
+    const all = differentiableOps();
+    const missing = [...all].filter((op) => !covered.has(op));
+    expect(missing, "differentiable ops without a finite-difference check (add them to CHECKS)").toEqual([]);
+    const unknown = [...covered].filter((op) => !all.has(op));
+    expect(unknown, "CHECKS name ops that are not differentiable API names").toEqual([]);
+    expect(new Set(CHECKS.map((c) => c.name)).size).toBe(CHECKS.length);
+  });
+
+  it("would catch a wrong gradient (the harness itself)", () => {
+    // detach() hides x from autograd on one side: autograd says x, the true
+    // derivative of x·x is 2x; every element must be reported.
+    const failures = gradcheck({ name: "detach(x)*x", ops: [], inputs: () => [U([4], 0.5, 2)], f: (x) => x.detach().mul(x) }, false);
+    expect(failures).toHaveLength(4);
+    for (const f of failures) expect(f.numeric / f.analytic).toBeCloseTo(2, 2);
+  });
+
+  it.each(CHECKS.map((c) => ({ name: c.name, c })))("$name", ({ c }) => {
+    const failures = gradcheck(c);
+    const msg = failures
+      .slice(0, 6)
+      .map((f) => `input ${f.input}[${f.index}]: autograd ${f.analytic}, finite difference ${f.numeric} (tolerance ${f.tol.toExponential(2)})`)
+      .join("\n  ");
+    expect(failures.length, `${c.name}:\n  ${msg}`).toBe(0);
+  });
+});
+
+afterAll(() => {
+  console.log(
+    `[gradcheck] ${CHECKS.length} checks, ${stats.elements} gradient elements; ` +
+      `worst |fd - autograd|/|autograd| ${stats.worstRel.toExponential(2)} (${stats.worstRelName}); ` +
+      `worst tolerance use ${stats.worstUse.toFixed(3)} (${stats.worstUseName})`,
+  );
+});
