@@ -1,6 +1,6 @@
 // MXNet's `autograd` module: recording scopes, modes and backward.
 import { describe } from "./args.js";
-import { wasm } from "./ffi.js";
+import { checkStatus, io, wasm, writeInts } from "./ffi.js";
 import { NDArray, runBackward, type BackwardOptions } from "./ndarray.js";
 
 export interface ModeOptions {
@@ -46,6 +46,35 @@ export interface AutogradBackwardOptions extends BackwardOptions {
   headGrads?: (NDArray | null)[] | NDArray | null;
 }
 
+export interface GradOptions extends AutogradBackwardOptions {
+  /** Record the backward pass, so the gradients can be differentiated again. */
+  createGraph?: boolean;
+}
+
+function headsAndGrads(op: string, heads: unknown, options: AutogradBackwardOptions): [NDArray[], (NDArray | null)[]] {
+  const hs = Array.isArray(heads) ? heads : [heads];
+  if (hs.length === 0 || !hs.every((h) => h instanceof NDArray)) {
+    throw new Error(`${op}: heads must be an NDArray or a non-empty array of NDArrays (got ${describe(heads)})`);
+  }
+  const hg = options.headGrads;
+  const gs = hg === undefined || hg === null ? hs.map(() => null) : Array.isArray(hg) ? hg : [hg];
+  if (gs.length !== hs.length) {
+    throw new Error(`${op}: ${hs.length} heads but ${gs.length} head gradients`);
+  }
+  for (const g of gs) {
+    if (g !== null && !(g instanceof NDArray)) {
+      throw new Error(`${op}: head gradients must be NDArrays or null (got ${describe(g)})`);
+    }
+  }
+  return [hs as NDArray[], gs as (NDArray | null)[]];
+}
+
+function flag(op: string, name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") throw new Error(`${op}: ${name} must be a boolean (got ${describe(v)})`);
+  return v;
+}
+
 export const autograd = {
   /** MXNet's `with autograd.record():` — ops inside are recorded. */
   record<T>(fn: () => T, options?: ModeOptions): T {
@@ -71,18 +100,31 @@ export const autograd = {
   },
   /** Backward from several heads at once. */
   backward(heads: NDArray | NDArray[], options: AutogradBackwardOptions = {}): void {
-    const hs = Array.isArray(heads) ? heads : [heads];
-    if (hs.length === 0 || !hs.every((h) => h instanceof NDArray)) {
-      throw new Error(`backward: heads must be an NDArray or a non-empty array of NDArrays (got ${describe(heads)})`);
-    }
-    const hg = options.headGrads;
-    const gs = hg === undefined || hg === null ? hs.map(() => null) : Array.isArray(hg) ? hg : [hg];
-    if (gs.length !== hs.length) {
-      throw new Error(`backward: ${hs.length} heads but ${gs.length} head gradients`);
-    }
-    for (const g of gs) {
-      if (g !== null && !(g instanceof NDArray)) throw new Error(`backward: head gradients must be NDArrays or null (got ${describe(g)})`);
-    }
+    const [hs, gs] = headsAndGrads("backward", heads, options);
     runBackward(hs, gs, options);
+  },
+  /**
+   * The gradients of `heads` w.r.t. `variables` as new arrays (the
+   * variables' `.grad` is left untouched). `retainGraph` defaults to
+   * `createGraph`, as in MXNet; with `createGraph` the results can be
+   * differentiated again (higher-order gradients).
+   */
+  grad(heads: NDArray | NDArray[], variables: NDArray | NDArray[], options: GradOptions = {}): NDArray[] {
+    const [hs, gs] = headsAndGrads("grad", heads, options);
+    const vs = Array.isArray(variables) ? variables : [variables];
+    if (vs.length === 0 || !vs.every((v) => v instanceof NDArray)) {
+      throw new Error(`grad: variables must be an NDArray or a non-empty array of NDArrays (got ${describe(variables)})`);
+    }
+    const create = flag("grad", "createGraph", options.createGraph, false);
+    const retain = flag("grad", "retainGraph", options.retainGraph, create);
+    const train = flag("grad", "trainMode", options.trainMode, true);
+    writeInts([
+      ...hs.map((h) => h.handleFor("grad")),
+      ...gs.map((g) => (g === null ? 0 : g.handleFor("grad"))),
+      ...vs.map((v) => v.handleFor("grad")),
+    ]);
+    checkStatus(wasm.nd_grad_of(hs.length, vs.length, retain ? 1 : 0, create ? 1 : 0, train ? 1 : 0));
+    const ids = io();
+    return vs.map((v, i) => new NDArray(ids[i]!, v.shape));
   },
 };

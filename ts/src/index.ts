@@ -14,7 +14,7 @@
 export { nd, array, zeros, ones, full, arange, zerosLike, onesLike, random } from "./nd.js";
 export type { ArrayOptions } from "./nd.js";
 export { autograd } from "./autograd.js";
-export type { ModeOptions, AutogradBackwardOptions } from "./autograd.js";
+export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autograd.js";
 export { NDArray } from "./ndarray.js";
 export type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "./ndarray.js";
 export { NDGradError } from "./ffi.js";

@@ -43,6 +43,7 @@ export interface Exports {
   nd_attach_grad(h: number, req: number): number;
   nd_grad(h: number): number;
   nd_backward(n: number, retainGraph: number, trainMode: number): number;
+  nd_grad_of(n: number, m: number, retainGraph: number, createGraph: number, trainMode: number): number;
   nd_set_recording(on: number): number;
   nd_set_training(on: number): number;
   nd_is_recording(): number;

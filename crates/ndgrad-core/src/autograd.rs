@@ -228,12 +228,85 @@ pub fn backward(
     retain_graph: bool,
     train_mode: bool,
 ) -> Result<()> {
+    let leaf_grads = walk(
+        "backward",
+        heads,
+        head_grads,
+        retain_graph,
+        false,
+        train_mode,
+    )?;
+    for (leaf, g) in &leaf_grads {
+        write_grad(leaf, g)?;
+    }
+    Ok(())
+}
+
+/// MXNet's `autograd.grad`: the gradients of `heads` w.r.t. `variables`,
+/// returned as new tensors; the variables' `.grad` buffers are untouched.
+/// With `create_graph` the backward pass is itself recorded, so the results
+/// can be differentiated again. A variable the heads do not depend on gets
+/// zeros.
+pub fn grad(
+    heads: &[Tensor],
+    head_grads: &[Option<Tensor>],
+    variables: &[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    train_mode: bool,
+) -> Result<Vec<Tensor>> {
+    if variables.is_empty() {
+        return Err(Error::invalid("grad: no variables given"));
+    }
+    let mut leaves = Vec::with_capacity(variables.len());
+    for (i, v) in variables.iter().enumerate() {
+        match &v.ag {
+            Some(AgRef::Leaf(l)) => leaves.push(l.clone()),
+            _ => {
+                return Err(Error::autograd(format!(
+                    "grad: Cannot differentiate with respect to the {}-th variable because it does not require gradient \
+                     (call attachGrad() on it before recording)",
+                    i + 1
+                )))
+            }
+        }
+    }
+    let leaf_grads = walk(
+        "grad",
+        heads,
+        head_grads,
+        retain_graph,
+        create_graph,
+        train_mode,
+    )?;
+    leaves
+        .iter()
+        .zip(variables)
+        .map(
+            |(l, v)| match leaf_grads.iter().find(|(k, _)| Rc::ptr_eq(k, l)) {
+                Some((_, g)) => Ok(g.clone()),
+                None => Tensor::zeros(&v.shape),
+            },
+        )
+        .collect()
+}
+
+/// The backward walk shared by `backward` and `grad`: returns the gradient
+/// reaching each variable (leaf) of the graph.
+fn walk(
+    op: &str,
+    heads: &[Tensor],
+    head_grads: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    train_mode: bool,
+) -> Result<Vec<(Rc<Leaf>, Tensor)>> {
     if heads.is_empty() {
-        return Err(Error::invalid("backward: no heads given"));
+        return Err(Error::invalid(format!("{op}: no heads given")));
     }
     if head_grads.len() != heads.len() {
         return Err(Error::invalid(format!(
-            "backward: {} heads but {} head gradients",
+            "{op}: {} heads but {} head gradients",
             heads.len(),
             head_grads.len()
         )));
@@ -245,18 +318,24 @@ pub fn backward(
         for (h, g) in heads.iter().zip(head_grads) {
             let node = match &h.ag {
                 Some(AgRef::Node(n)) if !n.is_freed() => n.clone(),
-                _ => return Err(Error::autograd(format!("backward: {NOT_IN_GRAPH}"))),
+                _ => return Err(Error::autograd(format!("{op}: {NOT_IN_GRAPH}"))),
             };
             let g = match g {
                 Some(g) => {
                     if g.shape != h.shape {
                         return Err(Error::shape(format!(
-                            "backward: head gradient of shape {} does not match the head's shape {}",
+                            "{op}: head gradient of shape {} does not match the head's shape {}",
                             fmt_shape(&g.shape),
                             fmt_shape(&h.shape)
                         )));
                     }
-                    g.detached()
+                    // A recorded head gradient stays in the graph when the
+                    // backward pass is itself recorded.
+                    if create_graph {
+                        g.clone()
+                    } else {
+                        g.detached()
+                    }
                 }
                 None => Tensor::full(&h.shape, 1.0)?,
             };
@@ -264,9 +343,11 @@ pub fn backward(
         }
     }
 
-    let order = topo_order(roots.iter().map(|(n, _)| n.clone()).collect())?;
+    let order = topo_order(op, roots.iter().map(|(n, _)| n.clone()).collect())?;
 
-    let _mode = ModeGuard::set(false, train_mode);
+    // Backward formulas are ops: recording them (create_graph) builds the
+    // graph of the gradient itself.
+    let _mode = ModeGuard::set(create_graph, train_mode);
     let mut node_grads: HashMap<usize, Tensor> = HashMap::new();
     for (n, g) in roots {
         let key = Rc::as_ptr(&n) as *const () as usize;
@@ -284,13 +365,13 @@ pub fn backward(
             let saved = node
                 .saved
                 .try_borrow()
-                .map_err(|_| Error::internal("backward: graph is busy"))?;
+                .map_err(|_| Error::internal(format!("{op}: graph is busy")))?;
             node.op.backward(&saved, &dy)?
         };
         let inputs = node
             .inputs
             .try_borrow()
-            .map_err(|_| Error::internal("backward: graph is busy"))?;
+            .map_err(|_| Error::internal(format!("{op}: graph is busy")))?;
         if input_grads.len() != inputs.len() {
             return Err(Error::internal(format!(
                 "backward of {} returned {} gradients for {} inputs",
@@ -321,15 +402,12 @@ pub fn backward(
         }
     }
 
-    for (leaf, g) in &leaf_grads {
-        write_grad(leaf, g)?;
-    }
     if !retain_graph {
         for node in &order {
             release_all(node.release());
         }
     }
-    Ok(())
+    Ok(leaf_grads)
 }
 
 fn accumulate(map: &mut HashMap<usize, Tensor>, key: usize, g: Tensor) -> Result<()> {
@@ -372,7 +450,7 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
 
 /// Nodes reachable from `roots`, each after all nodes it feeds (so walking
 /// the result backwards visits a node only once all its consumers are done).
-fn topo_order(roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
+fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
     let mut order: Vec<Rc<Node>> = Vec::new();
     let mut state: HashMap<usize, bool> = HashMap::new(); // false: open, true: done
     let mut stack: Vec<(Rc<Node>, bool)> = roots.into_iter().map(|n| (n, false)).collect();
@@ -387,13 +465,13 @@ fn topo_order(roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
             continue;
         }
         if node.is_freed() {
-            return Err(Error::autograd(format!("backward: {NOT_IN_GRAPH}")));
+            return Err(Error::autograd(format!("{op}: {NOT_IN_GRAPH}")));
         }
         state.insert(key, false);
         let inputs = node
             .inputs
             .try_borrow()
-            .map_err(|_| Error::internal("backward: graph is busy"))?;
+            .map_err(|_| Error::internal(format!("{op}: graph is busy")))?;
         let children: Vec<Rc<Node>> = inputs
             .iter()
             .filter_map(|i| match i {

@@ -275,6 +275,27 @@ impl Engine {
         }
     }
 
+    fn tensors(&self, op: &str, handles: &[u32]) -> Result<Vec<Tensor>> {
+        handles
+            .iter()
+            .map(|&h| self.arena.get(h).cloned().map_err(|e| e.in_op(op)))
+            .collect()
+    }
+
+    fn optional_tensors(&self, op: &str, handles: &[Option<u32>]) -> Result<Vec<Option<Tensor>>> {
+        handles
+            .iter()
+            .map(|h| match h {
+                Some(h) => self
+                    .arena
+                    .get(*h)
+                    .map(|t| Some(t.clone()))
+                    .map_err(|e| e.in_op(op)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
     pub fn backward(
         &mut self,
         heads: &[u32],
@@ -282,17 +303,37 @@ impl Engine {
         retain_graph: bool,
         train_mode: bool,
     ) -> Result<()> {
-        let mut hs = Vec::with_capacity(heads.len());
-        for &h in heads {
-            hs.push(self.arena.get(h).map_err(|e| e.in_op("backward"))?.clone());
-        }
-        let mut gs = Vec::with_capacity(head_grads.len());
-        for g in head_grads {
-            gs.push(match g {
-                Some(h) => Some(self.arena.get(*h).map_err(|e| e.in_op("backward"))?.clone()),
-                None => None,
-            });
-        }
+        let hs = self.tensors("backward", heads)?;
+        let gs = self.optional_tensors("backward", head_grads)?;
         autograd::backward(&hs, &gs, retain_graph, train_mode)
+    }
+
+    /// MXNet's `autograd.grad`: new arrays holding d(heads)/d(variables).
+    pub fn grad_of(
+        &mut self,
+        heads: &[u32],
+        head_grads: &[Option<u32>],
+        variables: &[u32],
+        retain_graph: bool,
+        create_graph: bool,
+        train_mode: bool,
+    ) -> Result<Vec<u32>> {
+        let hs = self.tensors("grad", heads)?;
+        let gs = self.optional_tensors("grad", head_grads)?;
+        let vs = self.tensors("grad", variables)?;
+        let grads = autograd::grad(&hs, &gs, &vs, retain_graph, create_graph, train_mode)?;
+        let mut out = Vec::with_capacity(grads.len());
+        for g in grads {
+            match self.put(g) {
+                Ok(h) => out.push(h),
+                Err(e) => {
+                    for h in out {
+                        self.free(h);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
     }
 }

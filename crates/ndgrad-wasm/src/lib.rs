@@ -440,6 +440,44 @@ pub extern "C" fn nd_backward(n: i32, retain_graph: u32, train_mode: u32) -> i32
     })
 }
 
+/// Heads in I/O[0..n], head gradients (0: ones) in I/O[n..2n], variables
+/// in I/O[2n..2n+m]; on success the gradient handles replace I/O[0..m].
+#[no_mangle]
+pub extern "C" fn nd_grad_of(
+    n: i32,
+    m: i32,
+    retain_graph: u32,
+    create_graph: u32,
+    train_mode: u32,
+) -> i32 {
+    status(|e| {
+        if n <= 0 || m <= 0 || (2 * n as usize) + (m as usize) > IO_LEN {
+            return Err(Error::invalid(format!(
+                "grad: invalid number of heads ({n}) or variables ({m})"
+            )));
+        }
+        let (n, m) = (n as usize, m as usize);
+        let ids = io_read(2 * n + m)?;
+        let heads: Vec<u32> = ids[..n].iter().map(|&h| h as u32).collect();
+        let grads: Vec<Option<u32>> = ids[n..2 * n]
+            .iter()
+            .map(|&h| if h == 0 { None } else { Some(h as u32) })
+            .collect();
+        let vars: Vec<u32> = ids[2 * n..].iter().map(|&h| h as u32).collect();
+        let out = e.grad_of(
+            &heads,
+            &grads,
+            &vars,
+            retain_graph != 0,
+            create_graph != 0,
+            train_mode != 0,
+        )?;
+        let out: Vec<i32> = out.into_iter().map(|h| h as i32).collect();
+        io_write(&out);
+        Ok(())
+    })
+}
+
 #[no_mangle]
 pub extern "C" fn nd_set_recording(on: u32) -> u32 {
     autograd::set_recording(on != 0) as u32
