@@ -38,6 +38,8 @@ export interface Exports {
   nd_copy(a: number): number;
   nd_dot(a: number, b: number): number;
   nd_detach(a: number): number;
+  nd_concat(n: number, axis: number): number;
+  nd_batch_dot(a: number, b: number): number;
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_attach_grad(h: number, req: number): number;

@@ -5,11 +5,14 @@ import { formatScalar, type DType } from "./format.js";
 import { keep, memory, scope } from "./memory.js";
 import {
   NDArray,
+  batchDot,
   binary,
+  concat,
   dot,
   full,
   reduce,
   result,
+  stack,
   unary,
   type Axis,
   type ReduceOptions,
@@ -248,6 +251,9 @@ export const nd = {
   prod: red("prod"),
   norm: red("norm"),
   dot,
+  batchDot,
+  concat,
+  stack,
   reshape: (x: NDArray, shape: number[]): NDArray => arrayArg("reshape", x).reshape(shape),
   transpose: (x: NDArray, axes?: number[]): NDArray =>
     axes === undefined ? arrayArg("transpose", x).transpose() : arrayArg("transpose", x).transpose(axes),

@@ -403,6 +403,47 @@ export function dot(a: unknown, b: unknown): NDArray {
   return result(wasm.nd_dot(a.handleFor("dot"), b.handleFor("dot")));
 }
 
+/** MXNet's `concat`: join arrays along an existing axis (default 1, as MXNet). */
+export function concat(arrays: NDArray[], axis = 1): NDArray {
+  if (!Array.isArray(arrays) || arrays.length === 0 || !arrays.every((a) => a instanceof NDArray)) {
+    throw new Error(`concat: expected a non-empty array of NDArrays (got ${describe(arrays)})`);
+  }
+  const ax = intArg("concat", "axis", axis);
+  writeInts(arrays.map((a) => a.handleFor("concat")));
+  return result(wasm.nd_concat(arrays.length, ax));
+}
+
+/** MXNet's `stack`: join arrays along a new axis (default 0). */
+export function stack(arrays: NDArray[], axis = 0): NDArray {
+  if (!Array.isArray(arrays) || arrays.length === 0 || !arrays.every((a) => a instanceof NDArray)) {
+    throw new Error(`stack: expected a non-empty array of NDArrays (got ${describe(arrays)})`);
+  }
+  const first = arrays[0]!.shape;
+  for (const a of arrays) {
+    const s = a.shape;
+    if (s.length !== first.length || s.some((d, i) => d !== first[i])) {
+      throw new Error(`stack: all arrays must have the same shape: [${first.join(",")}] vs [${s.join(",")}]`);
+    }
+  }
+  const nd = first.length + 1;
+  const ax = intArg("stack", "axis", axis);
+  if (ax < -nd || ax >= nd) throw new Error(`stack: axis ${ax} is out of bounds for the result of dimension ${nd}`);
+  const expanded = arrays.map((a) => a.expandDims(ax));
+  try {
+    return concat(expanded, ax < 0 ? ax + nd : ax);
+  } finally {
+    for (const e of expanded) e.dispose();
+  }
+}
+
+/** MXNet's `batch_dot`: (B,M,K)·(B,K,N) → (B,M,N). */
+export function batchDot(a: unknown, b: unknown): NDArray {
+  if (!(a instanceof NDArray) || !(b instanceof NDArray)) {
+    throw new Error(`batchDot: expected two NDArrays (got ${describe(a)} and ${describe(b)})`);
+  }
+  return result(wasm.nd_batch_dot(a.handleFor("batchDot"), b.handleFor("batchDot")));
+}
+
 export function full(shape: number[] | number, value: number): NDArray {
   const dims = shapeArg("full", shape);
   const v = numArg("full", "value", value);

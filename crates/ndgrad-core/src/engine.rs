@@ -208,6 +208,17 @@ impl Engine {
         self.map2("dot", a, b, ops::dot)
     }
 
+    pub fn concat(&mut self, arrays: &[u32], axis: i64) -> Result<u32> {
+        let ts = self.tensors("concat", arrays)?;
+        let refs: Vec<&Tensor> = ts.iter().collect();
+        let t = ops::concat(&refs, axis).map_err(|e| e.in_op("concat"))?;
+        self.put(t)
+    }
+
+    pub fn batch_dot(&mut self, a: u32, b: u32) -> Result<u32> {
+        self.map2("batchDot", a, b, ops::batch_dot)
+    }
+
     pub fn detach(&mut self, a: u32) -> Result<u32> {
         self.map1("detach", a, |x| Ok(x.detached()))
     }

@@ -383,6 +383,23 @@ pub extern "C" fn nd_dot(a: u32, b: u32) -> u32 {
     op(|e| e.dot(a, b))
 }
 
+/// Arrays in I/O[0..n], joined along `axis`.
+#[no_mangle]
+pub extern "C" fn nd_concat(n: i32, axis: i32) -> u32 {
+    op(|e| {
+        if n <= 0 {
+            return Err(Error::invalid("concat: no arrays given"));
+        }
+        let ids: Vec<u32> = io_read(n as usize)?.into_iter().map(|h| h as u32).collect();
+        e.concat(&ids, i64::from(axis))
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_batch_dot(a: u32, b: u32) -> u32 {
+    op(|e| e.batch_dot(a, b))
+}
+
 #[no_mangle]
 pub extern "C" fn nd_detach(a: u32) -> u32 {
     op(|e| e.detach(a))

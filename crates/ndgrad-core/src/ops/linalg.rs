@@ -63,3 +63,47 @@ pub(super) fn dot_backward(s: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tenso
         Some(reshape_to(&gb, &b.shape)?),
     ])
 }
+
+/// MXNet's `batch_dot`: `(B, M, K) · (B, K, N) → (B, M, N)`.
+pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let bad = || {
+        Error::shape(format!(
+            "batchDot: expected (B,M,K) and (B,K,N) arrays, got shapes {} and {}",
+            a.shape_str(),
+            b.shape_str()
+        ))
+    };
+    let (&[bs, m, k], &[bs2, k2, n]) = (a.shape.as_slice(), b.shape.as_slice()) else {
+        return Err(bad());
+    };
+    if bs != bs2 || k != k2 {
+        return Err(bad());
+    }
+    let shape = vec![bs, m, n];
+    let size = checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
+    let mut out = alloc_zeroed(size).map_err(|e| e.in_op("batchDot"))?;
+    if m * n > 0 {
+        let (ad, bd) = (a.data()?, b.data()?);
+        for (i, o) in out.chunks_exact_mut(m * n).enumerate() {
+            kernels::gemm(
+                m,
+                n,
+                k,
+                &ad[i * m * k..(i + 1) * m * k],
+                &bd[i * k * n..(i + 1) * k * n],
+                o,
+            );
+        }
+    }
+    let mut t = Tensor::from_vec(shape, out)?;
+    record(Op::BatchDot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
+    Ok(t)
+}
+
+pub(super) fn batch_dot_backward(s: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let (a, b) = (saved(s, 0)?, saved(s, 1)?);
+    let swap: [i64; 3] = [0, 2, 1];
+    let ga = batch_dot(dy, &transpose(b, Some(&swap))?)?;
+    let gb = batch_dot(&transpose(a, Some(&swap))?, dy)?;
+    Ok(vec![Some(ga), Some(gb)])
+}

@@ -10,8 +10,8 @@
 //! | scalar forms `x op s`, `s op x` | as binary, w.r.t. `x` only |
 //! | unary `neg exp log sqrt square abs sigmoid tanh relu` | elementwise rules |
 //! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |
-//! | `reshape transpose broadcast_to slice pad copy` | the inverse movement |
-//! | `dot` | `dy·Bᵀ`, `Aᵀ·dy` |
+//! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
+//! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
 
 mod elementwise;
 mod linalg;
@@ -19,9 +19,10 @@ mod movement;
 mod reduce;
 
 pub use elementwise::{binary, binary_scalar, unary};
-pub use linalg::dot;
+pub use linalg::{batch_dot, dot};
 pub use movement::{
-    at, broadcast_to, copy, pad_axis0, reshape, reshape_to, slice_axis0, sum_to, transpose,
+    at, broadcast_to, concat, copy, pad_axis, reshape, reshape_to, slice_axis, slice_axis0, sum_to,
+    transpose,
 };
 pub use reduce::reduce;
 
@@ -56,16 +57,23 @@ pub enum Op {
     BroadcastTo {
         in_shape: Vec<usize>,
     },
-    SliceAxis0 {
+    SliceAxis {
+        axis: usize,
         begin: usize,
-        in_rows: usize,
+        in_dim: usize,
     },
-    PadAxis0 {
+    PadAxis {
+        axis: usize,
         begin: usize,
-        rows: usize,
+        len: usize,
+    },
+    Concat {
+        axis: usize,
+        dims: Vec<usize>,
     },
     Copy,
     Dot,
+    BatchDot,
 }
 
 impl Op {
@@ -77,10 +85,12 @@ impl Op {
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
             Op::BroadcastTo { .. } => "broadcastTo",
-            Op::SliceAxis0 { .. } => "slice",
-            Op::PadAxis0 { .. } => "pad",
+            Op::SliceAxis { .. } => "slice",
+            Op::PadAxis { .. } => "pad",
+            Op::Concat { .. } => "concat",
             Op::Copy => "copy",
             Op::Dot => "dot",
+            Op::BatchDot => "batchDot",
         }
     }
 
@@ -103,14 +113,18 @@ impl Op {
             Op::Reshape { in_shape } => Ok(vec![Some(reshape_to(dy, in_shape)?)]),
             Op::Transpose { perm } => movement::transpose_backward(perm, dy),
             Op::BroadcastTo { in_shape } => Ok(vec![Some(sum_to(dy, in_shape)?)]),
-            Op::SliceAxis0 { begin, in_rows } => Ok(vec![Some(pad_axis0(dy, *begin, *in_rows)?)]),
-            Op::PadAxis0 { begin, rows } => Ok(vec![Some(movement::slice_rows(
-                dy,
-                *begin,
-                *begin + *rows,
-            )?)]),
+            Op::SliceAxis {
+                axis,
+                begin,
+                in_dim,
+            } => Ok(vec![Some(pad_axis(dy, *axis, *begin, *in_dim)?)]),
+            Op::PadAxis { axis, begin, len } => {
+                Ok(vec![Some(slice_axis(dy, *axis, *begin, *begin + *len)?)])
+            }
+            Op::Concat { axis, dims } => movement::concat_backward(*axis, dims, dy),
             Op::Copy => Ok(vec![Some(dy.clone())]),
             Op::Dot => linalg::dot_backward(saved, dy),
+            Op::BatchDot => linalg::batch_dot_backward(saved, dy),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }

@@ -165,28 +165,68 @@ fn rows_of(x: &Tensor, op: &str) -> Result<usize> {
     }
 }
 
-/// Rows `begin..end` of axis 0 (indices already resolved and in range).
-pub(super) fn slice_rows(x: &Tensor, begin: usize, end: usize) -> Result<Tensor> {
-    let rows = rows_of(x, "slice")?;
-    if begin > end || end > rows {
+/// `(outer, dim, inner)`: the shape seen as blocks around `axis`.
+fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (size(&shape[..axis]), shape[axis], size(&shape[axis + 1..]))
+}
+
+/// Indices `begin..end` of `axis` (already resolved and in range).
+pub fn slice_axis(x: &Tensor, axis: usize, begin: usize, end: usize) -> Result<Tensor> {
+    if axis >= x.ndim() || begin > end || end > x.shape[axis] {
         return Err(Error::internal(format!(
-            "slice rows {begin}..{end} of {rows}"
+            "slice {begin}..{end} of axis {axis} of shape {}",
+            x.shape_str()
         )));
     }
-    let row = x.size().checked_div(rows).unwrap_or(0);
-    let data = alloc_copy(&x.data()?[begin * row..end * row]).map_err(|e| e.in_op("slice"))?;
+    let (outer, dim, inner) = around(&x.shape, axis);
+    let len = end - begin;
     let mut shape = x.shape.clone();
-    shape[0] = end - begin;
-    let mut t = Tensor::from_vec(shape, data)?;
+    shape[axis] = len;
+    let mut out = alloc_zeroed(outer * len * inner).map_err(|e| e.in_op("slice"))?;
+    if len * inner > 0 {
+        let data = x.data()?;
+        for (o, dst) in out.chunks_exact_mut(len * inner).enumerate() {
+            let src = o * dim * inner + begin * inner;
+            dst.copy_from_slice(&data[src..src + len * inner]);
+        }
+    }
+    let mut t = Tensor::from_vec(shape, out)?;
     record(
-        Op::SliceAxis0 {
+        Op::SliceAxis {
+            axis,
             begin,
-            in_rows: rows,
+            in_dim: dim,
         },
         &[x],
         Vec::new,
         &mut t,
     );
+    Ok(t)
+}
+
+/// Zero-pad `x` along `axis` to `total`, placing it at index `begin`
+/// (the gradient of slicing).
+pub fn pad_axis(x: &Tensor, axis: usize, begin: usize, total: usize) -> Result<Tensor> {
+    if axis >= x.ndim() || begin + x.shape[axis] > total {
+        return Err(Error::internal(format!(
+            "pad axis {axis} of shape {} at {begin} to {total}",
+            x.shape_str()
+        )));
+    }
+    let (outer, len, inner) = around(&x.shape, axis);
+    let mut shape = x.shape.clone();
+    shape[axis] = total;
+    let n = checked_size(&shape)?;
+    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("pad"))?;
+    if len * inner > 0 {
+        let data = x.data()?;
+        for (o, src) in data.chunks_exact(len * inner).enumerate().take(outer) {
+            let dst = o * total * inner + begin * inner;
+            out[dst..dst + len * inner].copy_from_slice(src);
+        }
+    }
+    let mut t = Tensor::from_vec(shape, out)?;
+    record(Op::PadAxis { axis, begin, len }, &[x], Vec::new, &mut t);
     Ok(t)
 }
 
@@ -200,7 +240,7 @@ pub fn slice_axis0(x: &Tensor, begin: Option<i64>, end: Option<i64>) -> Result<T
     };
     let b = begin.map_or(0, clamp);
     let e = end.map_or(rows, clamp).max(b);
-    slice_rows(x, b as usize, e as usize)
+    slice_axis(x, 0, b as usize, e as usize)
 }
 
 /// MXNet `x[i]`: row `i` of axis 0 (negative counts from the end); a 1-D
@@ -215,7 +255,7 @@ pub fn at(x: &Tensor, i: i64) -> Result<Tensor> {
         )));
     }
     let i = if i < 0 { i + r } else { i } as usize;
-    let row = slice_rows(x, i, i + 1)?;
+    let row = slice_axis(x, 0, i, i + 1)?;
     let shape: Vec<usize> = if x.ndim() == 1 {
         vec![1]
     } else {
@@ -224,24 +264,69 @@ pub fn at(x: &Tensor, i: i64) -> Result<Tensor> {
     reshape_to(&row, &shape)
 }
 
-/// Zero-pad `x` on axis 0 into `total` rows, placing it at row `begin`
-/// (the gradient of slicing).
-pub fn pad_axis0(x: &Tensor, begin: usize, total: usize) -> Result<Tensor> {
-    let rows = rows_of(x, "pad")?;
-    if begin + rows > total {
-        return Err(Error::internal(format!(
-            "pad rows {begin}+{rows} > {total}"
-        )));
+/// MXNet's `concat`: join arrays along an existing axis.
+pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
+    let Some(first) = xs.first() else {
+        return Err(Error::invalid("concat: no arrays given"));
+    };
+    let nd = first.ndim();
+    if nd == 0 {
+        return Err(Error::invalid("concat: cannot concatenate 0-d arrays"));
     }
-    let mut shape = x.shape.clone();
-    shape[0] = total;
-    let n = checked_size(&shape)?;
-    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("pad"))?;
-    let row = n.checked_div(total).unwrap_or(0);
-    out[begin * row..(begin + rows) * row].copy_from_slice(&x.data()?);
+    let ax = normalize_axis(axis, nd).map_err(|e| e.in_op("concat"))?;
+    let mut total = 0usize;
+    for x in xs {
+        let same = x.ndim() == nd
+            && x.shape
+                .iter()
+                .zip(&first.shape)
+                .enumerate()
+                .all(|(i, (a, b))| i == ax || a == b);
+        if !same {
+            return Err(Error::shape(format!(
+                "concat: all arrays must have the same shape except along axis {ax}: {} vs {}",
+                first.shape_str(),
+                x.shape_str()
+            )));
+        }
+        total += x.shape[ax];
+    }
+    let mut shape = first.shape.clone();
+    shape[ax] = total;
+    let n = checked_size(&shape).map_err(|e| e.in_op("concat"))?;
+    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("concat"))?;
+    let (outer, _, inner) = around(&shape, ax);
+    let mut offset = 0usize;
+    let mut dims = Vec::with_capacity(xs.len());
+    for x in xs {
+        let len = x.shape[ax] * inner;
+        if len > 0 {
+            let data = x.data()?;
+            for (o, src) in data.chunks_exact(len).enumerate().take(outer) {
+                let dst = o * total * inner + offset * inner;
+                out[dst..dst + len].copy_from_slice(src);
+            }
+        }
+        dims.push(x.shape[ax]);
+        offset += x.shape[ax];
+    }
     let mut t = Tensor::from_vec(shape, out)?;
-    record(Op::PadAxis0 { begin, rows }, &[x], Vec::new, &mut t);
+    record(Op::Concat { axis: ax, dims }, xs, Vec::new, &mut t);
     Ok(t)
+}
+
+pub(super) fn concat_backward(
+    axis: usize,
+    dims: &[usize],
+    dy: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
+    let mut begin = 0;
+    let mut out = Vec::with_capacity(dims.len());
+    for &d in dims {
+        out.push(Some(slice_axis(dy, axis, begin, begin + d)?));
+        begin += d;
+    }
+    Ok(out)
 }
 
 /// A copy with its own buffer (differentiable, like MXNet's `copy`).
