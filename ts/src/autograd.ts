@@ -1,6 +1,7 @@
 // MXNet's `autograd` module: recording scopes, modes and backward.
 import { describe } from "./args.js";
-import { checkStatus, io, wasm, writeInts } from "./ffi.js";
+import { checkStatus, io, wasm, withHostErrors, writeInts } from "./ffi.js";
+import { Function } from "./function.js";
 import { NDArray, runBackward, type BackwardOptions } from "./ndarray.js";
 
 export interface ModeOptions {
@@ -76,6 +77,7 @@ function flag(op: string, name: string, v: unknown, dflt: boolean): boolean {
 }
 
 export const autograd = {
+  Function,
   /** MXNet's `with autograd.record():` — ops inside are recorded. */
   record<T>(fn: () => T, options?: ModeOptions): T {
     return withMode("record", true, train("record", options, true), fn);
@@ -123,7 +125,7 @@ export const autograd = {
       ...gs.map((g) => (g === null ? 0 : g.handleFor("grad"))),
       ...vs.map((v) => v.handleFor("grad")),
     ]);
-    checkStatus(wasm.nd_grad_of(hs.length, vs.length, retain ? 1 : 0, create ? 1 : 0, train ? 1 : 0));
+    withHostErrors(() => checkStatus(wasm.nd_grad_of(hs.length, vs.length, retain ? 1 : 0, create ? 1 : 0, train ? 1 : 0)));
     const ids = io();
     return vs.map((v, i) => new NDArray(ids[i]!, v.shape));
   },

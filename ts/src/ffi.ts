@@ -99,3 +99,29 @@ export function f32View(h: number, size: number): Float32Array {
   if (ptr === 0) raise();
   return new Float32Array(wasm.memory.buffer, ptr, size);
 }
+
+/** An exception thrown by JavaScript the engine called back (a custom
+ *  Function's backward); the engine reports a failure and we rethrow this. */
+let hostError: { error: unknown } | null = null;
+
+export function setHostError(error: unknown): void {
+  hostError = { error };
+}
+
+function takeHostError(): { error: unknown } | null {
+  const h = hostError;
+  hostError = null;
+  return h;
+}
+
+/** Run an engine call that may call back into JavaScript, rethrowing the
+ *  callback's own exception rather than the engine's summary of it. */
+export function withHostErrors<T>(f: () => T): T {
+  hostError = null;
+  try {
+    return f();
+  } catch (e) {
+    const h = takeHostError();
+    throw h === null ? e : h.error;
+  }
+}

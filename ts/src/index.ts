@@ -16,6 +16,7 @@ export type { ArrayOptions } from "./nd.js";
 export { autograd } from "./autograd.js";
 export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autograd.js";
 export { NDArray } from "./ndarray.js";
+export { Function } from "./function.js";
 export type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "./ndarray.js";
 export { NDGradError } from "./ffi.js";
 export { formatArray, formatScalar } from "./format.js";

@@ -46,6 +46,9 @@ export interface Exports {
   nd_grad(h: number): number;
   nd_backward(n: number, retainGraph: number, trainMode: number): number;
   nd_grad_of(n: number, m: number, retainGraph: number, createGraph: number, trainMode: number): number;
+  nd_init(): void;
+  nd_custom_record(id: number, nIn: number, nOut: number): number;
+  nd_alias(h: number): number;
   nd_set_recording(on: number): number;
   nd_set_training(on: number): number;
   nd_is_recording(): number;
@@ -71,8 +74,28 @@ async function wasmModule(): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
+/** What the engine calls in JavaScript: the backward of `autograd.Function`s. */
+export interface Host {
+  customBackward(id: number, output: number, dy: number): number;
+  customRelease(id: number, output: number): void;
+}
+
+/** Filled in by the module that implements `autograd.Function`. */
+export const host: Host = {
+  customBackward: () => -1,
+  customRelease: () => {},
+};
+
 export async function instantiate(): Promise<Exports> {
   const module = await wasmModule();
-  const instance = await WebAssembly.instantiate(module, {});
-  return instance.exports as unknown as Exports;
+  const imports = {
+    ndgrad: {
+      custom_backward: (id: number, output: number, dy: number): number => host.customBackward(id, output, dy),
+      custom_release: (id: number, output: number): void => host.customRelease(id, output),
+    },
+  };
+  const instance = await WebAssembly.instantiate(module, imports);
+  const exports = instance.exports as unknown as Exports;
+  exports.nd_init();
+  return exports;
 }

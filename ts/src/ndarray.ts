@@ -11,6 +11,7 @@ import {
   raise,
   resultShape,
   wasm,
+  withHostErrors,
   writeInts,
 } from "./ffi.js";
 import { formatArray, type DType } from "./format.js";
@@ -458,5 +459,5 @@ export function runBackward(heads: NDArray[], headGrads: (NDArray | null)[], opt
   const ids = heads.map((h) => h.handleFor("backward"));
   const gs = headGrads.map((g) => (g === null ? 0 : g.handleFor("backward")));
   writeInts([...ids, ...gs]);
-  checkStatus(wasm.nd_backward(heads.length, retain ? 1 : 0, train ? 1 : 0));
+  withHostErrors(() => checkStatus(wasm.nd_backward(heads.length, retain ? 1 : 0, train ? 1 : 0)));
 }

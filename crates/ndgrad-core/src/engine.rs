@@ -286,14 +286,57 @@ impl Engine {
         }
     }
 
-    fn tensors(&self, op: &str, handles: &[u32]) -> Result<Vec<Tensor>> {
+    /// Record a custom function (`autograd.Function`) applied to `inputs`
+    /// that produced `outputs`; returns whether a node was recorded.
+    pub fn custom_record(&mut self, id: u32, inputs: &[u32], outputs: &[u32]) -> Result<bool> {
+        let ins = self.tensors("Function", inputs)?;
+        for (i, o) in outputs.iter().enumerate() {
+            if inputs.contains(o) || outputs[..i].contains(o) {
+                return Err(Error::invalid(
+                    "Function: forward must return new arrays, each once (not its inputs)",
+                ));
+            }
+        }
+        let mut outs = self.tensors("Function", outputs)?;
+        let refs: Vec<&Tensor> = ins.iter().collect();
+        let mut out_refs: Vec<&mut Tensor> = outs.iter_mut().collect();
+        let recorded = crate::custom::record(id, &refs, &mut out_refs)?;
+        for (h, t) in outputs.iter().zip(outs) {
+            self.arena.get_mut(*h)?.ag = t.ag;
+        }
+        Ok(recorded)
+    }
+
+    /// A second handle onto the same tensor, graph place included.
+    pub fn alias(&mut self, h: u32) -> Result<u32> {
+        let t = self.arena.get(h)?.clone();
+        self.put(t)
+    }
+
+    /// Store a tensor computed outside the arena; returns its handle.
+    pub fn adopt(&mut self, t: Tensor) -> Result<u32> {
+        self.put(t)
+    }
+
+    /// Remove a handle and hand its tensor to the caller.
+    pub fn take(&mut self, h: u32) -> Result<Tensor> {
+        self.arena.remove(h).ok_or_else(|| {
+            Error::handle("the array has been disposed (or is not a live ndgrad array)")
+        })
+    }
+
+    pub fn tensors(&self, op: &str, handles: &[u32]) -> Result<Vec<Tensor>> {
         handles
             .iter()
             .map(|&h| self.arena.get(h).cloned().map_err(|e| e.in_op(op)))
             .collect()
     }
 
-    fn optional_tensors(&self, op: &str, handles: &[Option<u32>]) -> Result<Vec<Option<Tensor>>> {
+    pub fn optional_tensors(
+        &self,
+        op: &str,
+        handles: &[Option<u32>],
+    ) -> Result<Vec<Option<Tensor>>> {
         handles
             .iter()
             .map(|h| match h {

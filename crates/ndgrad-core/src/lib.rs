@@ -24,6 +24,7 @@
 
 pub mod arena;
 pub mod autograd;
+pub mod custom;
 pub mod engine;
 pub mod error;
 pub mod kernels;

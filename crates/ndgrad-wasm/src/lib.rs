@@ -21,10 +21,12 @@
 //! `nd_data_ptr(g)`, `nd_free(...)`.
 
 use std::cell::{RefCell, UnsafeCell};
+use std::rc::Rc;
 
 use ndgrad_core::autograd::{self, GradReq};
+use ndgrad_core::custom::{self, CustomHooks};
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
-use ndgrad_core::{Engine, Error, ErrorKind, Result};
+use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
 
 const IO_LEN: usize = 256;
 
@@ -438,22 +440,53 @@ pub extern "C" fn nd_grad(h: u32) -> u32 {
     op(|e| e.grad(h)?.ok_or_else(|| Error::internal("grad vanished")))
 }
 
+/// Heads and head gradients from the I/O area: `n` heads, then `n` head
+/// gradients (0: ones), then `m` more handles.
+type HeadArgs = (Vec<u32>, Vec<Option<u32>>, Vec<u32>);
+
+fn heads_arg(op: &str, n: i32, m: usize) -> Result<HeadArgs> {
+    if n <= 0 || 2 * (n as usize) + m > IO_LEN {
+        return Err(Error::invalid(format!(
+            "{op}: invalid number of heads ({n})"
+        )));
+    }
+    let n = n as usize;
+    let ids = io_read(2 * n + m)?;
+    let heads = ids[..n].iter().map(|&h| h as u32).collect();
+    let grads = ids[n..2 * n]
+        .iter()
+        .map(|&h| if h == 0 { None } else { Some(h as u32) })
+        .collect();
+    let rest = ids[2 * n..].iter().map(|&h| h as u32).collect();
+    Ok((heads, grads, rest))
+}
+
+/// Run a backward walk without holding the engine: custom functions call
+/// back into JavaScript, which calls the engine again.
+fn detached<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
+    match f() {
+        Ok(v) => v,
+        Err(e) => {
+            set_error(e);
+            fail
+        }
+    }
+}
+
 /// Heads in I/O[0..n], head gradients (0: ones) in I/O[n..2n].
 #[no_mangle]
 pub extern "C" fn nd_backward(n: i32, retain_graph: u32, train_mode: u32) -> i32 {
-    status(|e| {
-        if n <= 0 || (n as usize) * 2 > IO_LEN {
-            return Err(Error::invalid(format!(
-                "backward: invalid number of heads {n}"
-            )));
-        }
-        let ids = io_read(2 * n as usize)?;
-        let heads: Vec<u32> = ids[..n as usize].iter().map(|&h| h as u32).collect();
-        let grads: Vec<Option<u32>> = ids[n as usize..]
-            .iter()
-            .map(|&h| if h == 0 { None } else { Some(h as u32) })
-            .collect();
-        e.backward(&heads, &grads, retain_graph != 0, train_mode != 0)
+    let args = run(None, |e| {
+        let (heads, grads, _) = heads_arg("backward", n, 0)?;
+        Ok(Some((
+            e.tensors("backward", &heads)?,
+            e.optional_tensors("backward", &grads)?,
+        )))
+    });
+    let Some((hs, gs)) = args else { return -1 };
+    detached(-1, || {
+        autograd::backward(&hs, &gs, retain_graph != 0, train_mode != 0)?;
+        Ok(0)
     })
 }
 
@@ -467,32 +500,154 @@ pub extern "C" fn nd_grad_of(
     create_graph: u32,
     train_mode: u32,
 ) -> i32 {
-    status(|e| {
-        if n <= 0 || m <= 0 || (2 * n as usize) + (m as usize) > IO_LEN {
+    let args = run(None, |e| {
+        if m <= 0 {
             return Err(Error::invalid(format!(
-                "grad: invalid number of heads ({n}) or variables ({m})"
+                "grad: invalid number of variables ({m})"
             )));
         }
-        let (n, m) = (n as usize, m as usize);
-        let ids = io_read(2 * n + m)?;
-        let heads: Vec<u32> = ids[..n].iter().map(|&h| h as u32).collect();
-        let grads: Vec<Option<u32>> = ids[n..2 * n]
-            .iter()
-            .map(|&h| if h == 0 { None } else { Some(h as u32) })
-            .collect();
-        let vars: Vec<u32> = ids[2 * n..].iter().map(|&h| h as u32).collect();
-        let out = e.grad_of(
-            &heads,
-            &grads,
-            &vars,
+        let (heads, grads, vars) = heads_arg("grad", n, m as usize)?;
+        Ok(Some((
+            e.tensors("grad", &heads)?,
+            e.optional_tensors("grad", &grads)?,
+            e.tensors("grad", &vars)?,
+        )))
+    });
+    let Some((hs, gs, vs)) = args else { return -1 };
+    let grads = detached(None, || {
+        autograd::grad(
+            &hs,
+            &gs,
+            &vs,
             retain_graph != 0,
             create_graph != 0,
             train_mode != 0,
-        )?;
-        let out: Vec<i32> = out.into_iter().map(|h| h as i32).collect();
+        )
+        .map(Some)
+    });
+    let Some(grads) = grads else { return -1 };
+    status(|e| {
+        let mut out: Vec<i32> = Vec::with_capacity(grads.len());
+        for g in grads {
+            match e.adopt(g) {
+                Ok(h) => out.push(h as i32),
+                Err(err) => {
+                    for &h in &out {
+                        e.free(h as u32);
+                    }
+                    return Err(err);
+                }
+            }
+        }
         io_write(&out);
         Ok(())
     })
+}
+
+// ---- custom functions (autograd.Function) ----
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "ndgrad")]
+extern "C" {
+    /// JavaScript runs `Function.backward` for output `output` of function
+    /// `id`, whose gradient is the array `dy` (a handle JavaScript owns and
+    /// frees); it writes one handle per input (0: no gradient) to the I/O
+    /// area and returns their count, or -1 if `backward` threw.
+    fn custom_backward(id: u32, output: u32, dy: u32) -> i32;
+    /// The node of output `output` of function `id` is gone.
+    fn custom_release(id: u32, output: u32);
+}
+
+// Native builds (cargo test of this crate) have no JavaScript host.
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn custom_backward(_id: u32, _output: u32, _dy: u32) -> i32 {
+    -1
+}
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn custom_release(_id: u32, _output: u32) {}
+
+struct JsHooks;
+
+impl CustomHooks for JsHooks {
+    fn backward(
+        &self,
+        id: u32,
+        output: usize,
+        dy: &Tensor,
+        n_inputs: usize,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let h = run(0, |e| e.adopt(dy.clone()));
+        if h == 0 {
+            return Err(Error::internal(
+                "Function.backward: could not pass the output gradient",
+            ));
+        }
+        // SAFETY: an import with no pointer arguments; the engine is not
+        // borrowed here, so JavaScript may call back into any export.
+        let n = unsafe { custom_backward(id, output as u32, h) };
+        if n < 0 {
+            return Err(Error::autograd(
+                "Function.backward threw (the error is rethrown by backward)",
+            ));
+        }
+        let n = n as usize;
+        if n != n_inputs {
+            return Err(Error::invalid(format!(
+                "Function.backward returned {n} gradients for {n_inputs} inputs"
+            )));
+        }
+        let ids = io_read(n)?;
+        run(None, |e| {
+            let mut out = Vec::with_capacity(n);
+            for id in ids {
+                out.push(if id == 0 {
+                    None
+                } else {
+                    Some(e.take(id as u32)?)
+                });
+            }
+            Ok(Some(out))
+        })
+        .ok_or_else(|| Error::internal("Function.backward: gradients vanished"))
+    }
+
+    fn release(&self, id: u32, output: usize) {
+        // SAFETY: an import with no pointer arguments that only updates a
+        // JavaScript table (it never calls back into the engine).
+        unsafe { custom_release(id, output as u32) }
+    }
+}
+
+/// Install the JavaScript host for custom functions (called once at load).
+#[no_mangle]
+pub extern "C" fn nd_init() {
+    custom::set_hooks(Some(Rc::new(JsHooks)));
+}
+
+/// Inputs in I/O[0..n_in], outputs in I/O[n_in..n_in+n_out]: record custom
+/// function `id`. Returns 1 if recorded, 0 if not (not recording, or no
+/// input needs a gradient), -1 on error.
+#[no_mangle]
+pub extern "C" fn nd_custom_record(id: u32, n_in: i32, n_out: i32) -> i32 {
+    run(-1, |e| {
+        if n_in < 0 || n_out <= 0 || (n_in + n_out) as usize > IO_LEN {
+            return Err(Error::invalid(format!(
+                "Function: invalid counts ({n_in} inputs, {n_out} outputs)"
+            )));
+        }
+        let ids: Vec<u32> = io_read((n_in + n_out) as usize)?
+            .into_iter()
+            .map(|h| h as u32)
+            .collect();
+        let (ins, outs) = ids.split_at(n_in as usize);
+        Ok(e.custom_record(id, ins, outs)? as i32)
+    })
+}
+
+/// A second handle onto the same array (graph place included).
+#[no_mangle]
+pub extern "C" fn nd_alias(h: u32) -> u32 {
+    op(|e| e.alias(h))
 }
 
 #[no_mangle]

@@ -74,6 +74,8 @@ pub enum Op {
     Copy,
     Dot,
     BatchDot,
+    /// One output of an `autograd.Function`.
+    Custom(crate::custom::CustomOp),
 }
 
 impl Op {
@@ -91,6 +93,7 @@ impl Op {
             Op::Copy => "copy",
             Op::Dot => "dot",
             Op::BatchDot => "batchDot",
+            Op::Custom(_) => "Function",
         }
     }
 
@@ -125,6 +128,7 @@ impl Op {
             Op::Copy => Ok(vec![Some(dy.clone())]),
             Op::Dot => linalg::dot_backward(saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy),
+            Op::Custom(c) => c.backward(dy),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }

@@ -1,0 +1,144 @@
+// MXNet's `autograd.Function`: a custom operation with a hand-written
+// gradient. `forward` runs with recording paused; when recording, the engine
+// records one node per output, and during backward it calls back here to run
+// `backward` (which may itself use any op, and is recorded with createGraph).
+import { describe } from "./args.js";
+import { checkStatus, setHostError, wasm, writeInts } from "./ffi.js";
+import { host } from "./loader.js";
+import { NDArray, full } from "./ndarray.js";
+
+interface Pending {
+  fn: Function;
+  inShapes: number[][];
+  outShapes: number[][];
+  live: number;
+}
+
+const functions = new Map<number, Pending>();
+let nextId = 1;
+
+function asList(op: string, v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [v];
+}
+
+host.customBackward = (id, output, dyHandle) => {
+  const p = functions.get(id);
+  const created: NDArray[] = [];
+  try {
+    if (p === undefined) throw new Error(`Function: backward of an unknown function (${id})`);
+    const dys = p.outShapes.map((shape, k) => {
+      const a = k === output ? new NDArray(dyHandle, shape) : full(shape, 0);
+      created.push(a);
+      return a;
+    });
+    const grads = asList("backward", p.fn.backward(...dys));
+    const name = p.fn.constructor.name;
+    if (grads.length !== p.inShapes.length) {
+      throw new Error(`${name}.backward: returned ${grads.length} gradients for ${p.inShapes.length} inputs`);
+    }
+    const handles = grads.map((g, i) => {
+      if (g === null || g === undefined) return 0;
+      if (!(g instanceof NDArray)) {
+        throw new Error(`${name}.backward: gradient ${i} must be an NDArray or null (got ${describe(g)})`);
+      }
+      const want = p.inShapes[i]!;
+      const got = g.shape;
+      if (got.length !== want.length || got.some((d, j) => d !== want[j])) {
+        throw new Error(`${name}.backward: gradient ${i} has shape [${got.join(",")}] but input ${i} has shape [${want.join(",")}]`);
+      }
+      // A fresh handle the engine takes over, so the user's arrays stay theirs.
+      const h = wasm.nd_alias(g.handleFor("backward"));
+      if (h === 0) checkStatus(-1);
+      return h;
+    });
+    writeInts(handles);
+    return handles.length;
+  } catch (e) {
+    setHostError(e);
+    return -1;
+  } finally {
+    for (const a of created) a.dispose();
+  }
+};
+
+host.customRelease = (id) => {
+  const p = functions.get(id);
+  if (p !== undefined && --p.live <= 0) functions.delete(id);
+};
+
+/**
+ * A custom differentiable operation, like MXNet's `autograd.Function`:
+ *
+ * ```ts
+ * class Sigmoid extends autograd.Function {
+ *   forward(x: NDArray) { const y = nd.sigmoid(x); this.saveForBackward(y); return y; }
+ *   backward(dy: NDArray) { const [y] = this.savedTensors; return dy.mul(y).mul(nd.sub(1, y)); }
+ * }
+ * const y = autograd.record(() => new Sigmoid().apply(x));
+ * ```
+ * `forward` runs with recording paused and must return new arrays;
+ * `backward` gets one gradient per output and returns one per input (null
+ * for none). Arrays passed to `saveForBackward` stay owned by the caller.
+ */
+export class Function {
+  #saved: NDArray[] = [];
+
+  forward(...inputs: NDArray[]): NDArray | NDArray[] {
+    void inputs;
+    throw new Error(`${this.constructor.name}.forward is not implemented`);
+  }
+
+  backward(...outputGrads: NDArray[]): NDArray | null | (NDArray | null)[] {
+    void outputGrads;
+    throw new Error(`${this.constructor.name}.backward is not implemented`);
+  }
+
+  saveForBackward(...arrays: NDArray[]): void {
+    this.#saved = arrays;
+  }
+
+  get savedTensors(): NDArray[] {
+    return this.#saved;
+  }
+
+  /** Run the function on `inputs` (MXNet's `f(*inputs)`). */
+  apply(...inputs: NDArray[]): NDArray | NDArray[] {
+    const name = this.constructor.name;
+    for (const [i, x] of inputs.entries()) {
+      if (!(x instanceof NDArray)) throw new Error(`${name}: input ${i} must be an NDArray (got ${describe(x)})`);
+      x.handleFor(name);
+    }
+    const prevRec = wasm.nd_set_recording(0);
+    let out: NDArray | NDArray[];
+    try {
+      out = this.forward(...inputs);
+    } finally {
+      wasm.nd_set_recording(prevRec);
+    }
+    const outs = asList(name, out);
+    if (outs.length === 0 || !outs.every((o) => o instanceof NDArray)) {
+      throw new Error(`${name}.forward must return an NDArray or a non-empty array of NDArrays (got ${describe(out)})`);
+    }
+    const arrays = outs as NDArray[];
+    if (prevRec !== 0) {
+      const id = nextId++;
+      writeInts([...inputs.map((x) => x.handleFor(name)), ...arrays.map((o) => o.handleFor(name))]);
+      const r = wasm.nd_custom_record(id, inputs.length, arrays.length);
+      checkStatus(r);
+      if (r === 1) {
+        functions.set(id, {
+          fn: this,
+          inShapes: inputs.map((x) => x.shape),
+          outShapes: arrays.map((o) => o.shape),
+          live: arrays.length,
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/** @internal Live custom-function records (for leak tests). */
+export function liveFunctions(): number {
+  return functions.size;
+}
