@@ -217,3 +217,25 @@ describe("backward options and modes", () => {
     });
   });
 });
+
+describe("autograd.markVariables", () => {
+  it("writes gradients into the given buffers, with each gradReq", () => {
+    nd.scope(() => {
+      const x = nd.array([1, 2]);
+      const y = nd.array([3]);
+      const gx = nd.zeros([2]);
+      const gy = nd.full([1], 100);
+      autograd.markVariables([x, y], [gx, gy], ["write", "add"]);
+      autograd.record(() => x.mul(y).sum()).backward();
+      expect(gx.toArray()).toEqual([3, 3]);
+      expect(gy.toArray()).toEqual([103]);
+      expect(x.grad!.toArray()).toEqual([3, 3]); // the same buffer
+      expect(() => autograd.markVariables([x], [nd.zeros([3])])).toThrow(
+        "markVariables: gradient of shape [3] for a variable of shape [2]",
+      );
+      expect(() => autograd.markVariables([x, y], [gx])).toThrow(/same length/);
+      x.dispose();
+      y.dispose();
+    });
+  });
+});

@@ -2,7 +2,7 @@
 import { describe } from "./args.js";
 import { checkStatus, io, wasm, withHostErrors, writeInts } from "./ffi.js";
 import { Function } from "./function.js";
-import { NDArray, runBackward, type BackwardOptions } from "./ndarray.js";
+import { NDArray, runBackward, type BackwardOptions, type GradReq } from "./ndarray.js";
 
 export interface ModeOptions {
   trainMode?: boolean;
@@ -99,6 +99,32 @@ export const autograd = {
   },
   isTraining(): boolean {
     return wasm.nd_is_training() !== 0;
+  },
+  /**
+   * MXNet's `mark_variables`: make each array a variable whose gradient is
+   * written into the matching array of `gradients` (`gradReqs`: one for all,
+   * or one each; default "write").
+   */
+  markVariables(
+    variables: NDArray | NDArray[],
+    gradients: NDArray | NDArray[],
+    gradReqs: GradReq | GradReq[] = "write",
+  ): void {
+    const vs = Array.isArray(variables) ? variables : [variables];
+    const gs = Array.isArray(gradients) ? gradients : [gradients];
+    const rs = Array.isArray(gradReqs) ? gradReqs : vs.map(() => gradReqs);
+    if (gs.length !== vs.length || rs.length !== vs.length) {
+      throw new Error(
+        `markVariables: ${vs.length} variables, ${gs.length} gradients and ${rs.length} gradReqs must have the same length`,
+      );
+    }
+    vs.forEach((v, i) => {
+      const g = gs[i];
+      if (!(v instanceof NDArray) || !(g instanceof NDArray)) {
+        throw new Error(`markVariables: variables and gradients must be NDArrays (got ${describe(v)} and ${describe(g)})`);
+      }
+      v.markVariable(g, rs[i]!);
+    });
   },
   /** Backward from several heads at once. */
   backward(heads: NDArray | NDArray[], options: AutogradBackwardOptions = {}): void {

@@ -49,6 +49,7 @@ export interface Exports {
   nd_init(): void;
   nd_custom_record(id: number, nIn: number, nOut: number): number;
   nd_alias(h: number): number;
+  nd_mark_variable(h: number, grad: number, req: number): number;
   nd_set_recording(on: number): number;
   nd_set_training(on: number): number;
   nd_is_recording(): number;

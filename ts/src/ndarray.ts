@@ -296,11 +296,18 @@ export class NDArray {
 
   // ---- autograd ----
   attachGrad(gradReq: GradReq = "write"): void {
-    const req = GRAD_REQ[gradReq];
-    if (req === undefined || !Object.hasOwn(GRAD_REQ, gradReq)) {
-      throw new Error(`attachGrad: gradReq must be "write", "add" or "null" (got ${describe(gradReq)})`);
-    }
-    checkStatus(wasm.nd_attach_grad(this.handleFor("attachGrad"), req));
+    checkStatus(wasm.nd_attach_grad(this.handleFor("attachGrad"), gradReqCode("attachGrad", gradReq)));
+    this.#becameVariable();
+  }
+
+  /** @internal `autograd.markVariables`: `grad` becomes this array's gradient buffer. */
+  markVariable(grad: NDArray, gradReq: GradReq): void {
+    const req = gradReqCode("markVariables", gradReq);
+    checkStatus(wasm.nd_mark_variable(this.handleFor("markVariables"), grad.handleFor("markVariables"), req));
+    this.#becameVariable();
+  }
+
+  #becameVariable(): void {
     markVariable(this);
     this.#grad?.dispose();
     this.#grad = null;
@@ -351,6 +358,13 @@ export class NDArray {
   get [Symbol.toStringTag](): string {
     return "NDArray";
   }
+}
+
+function gradReqCode(op: string, gradReq: unknown): number {
+  if (typeof gradReq !== "string" || !Object.hasOwn(GRAD_REQ, gradReq)) {
+    throw new Error(`${op}: gradReq must be "write", "add" or "null" (got ${describe(gradReq)})`);
+  }
+  return GRAD_REQ[gradReq as GradReq];
 }
 
 /** Wrap a handle an op returned (its shape is in the I/O area). */

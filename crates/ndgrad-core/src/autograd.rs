@@ -192,6 +192,23 @@ pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
     Ok(())
 }
 
+/// MXNet's `mark_variables`: make `t` a variable whose gradient is written
+/// into `grad`'s buffer (shared, so `grad` sees every backward).
+pub fn mark_variable(t: &mut Tensor, grad: &Tensor, req: GradReq) -> Result<()> {
+    if grad.shape != t.shape {
+        return Err(Error::shape(format!(
+            "markVariables: gradient of shape {} for a variable of shape {}",
+            fmt_shape(&grad.shape),
+            fmt_shape(&t.shape)
+        )));
+    }
+    t.ag = Some(AgRef::Leaf(Rc::new(Leaf {
+        grad: grad.detached(),
+        req: Cell::new(req),
+    })));
+    Ok(())
+}
+
 /// The gradient buffer of a variable, as a tensor sharing it.
 pub fn grad_of(t: &Tensor) -> Option<Tensor> {
     match &t.ag {

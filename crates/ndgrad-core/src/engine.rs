@@ -271,6 +271,19 @@ impl Engine {
         autograd::attach_grad(t, req).map_err(|e| e.in_op("attachGrad"))
     }
 
+    pub fn mark_variable(&mut self, h: u32, grad: u32, req: GradReq) -> Result<()> {
+        let g = self
+            .arena
+            .get(grad)
+            .map_err(|e| e.in_op("markVariables"))?
+            .clone();
+        let t = self
+            .arena
+            .get_mut(h)
+            .map_err(|e| e.in_op("markVariables"))?;
+        autograd::mark_variable(t, &g, req)
+    }
+
     /// Whether `h` has an attached gradient (errors if `h` is not live).
     pub fn grad_handle_exists(&self, h: u32) -> Result<bool> {
         let t = self.arena.get(h).map_err(|e| e.in_op("grad"))?;

@@ -428,6 +428,15 @@ pub extern "C" fn nd_attach_grad(h: u32, req: u32) -> i32 {
     })
 }
 
+#[no_mangle]
+pub extern "C" fn nd_mark_variable(h: u32, grad: u32, req: u32) -> i32 {
+    status(|e| {
+        let r = GradReq::from_code(req)
+            .ok_or_else(|| Error::invalid(format!("markVariables: unknown grad_req {req}")))?;
+        e.mark_variable(h, grad, r)
+    })
+}
+
 /// A handle onto `h`'s gradient; 0 with `nd_error_code() == 0` when `h` has
 /// no attached gradient.
 #[no_mangle]
