@@ -239,3 +239,32 @@ describe("autograd.markVariables", () => {
     });
   });
 });
+
+describe("nd.dropout and the train/predict modes", () => {
+  it("is the identity in predict mode and a scaled, seeded mask in train mode", () => {
+    nd.scope(() => {
+      const x = nd.ones([1000]);
+      x.attachGrad();
+      expect(nd.dropout(x, 0.3).toArray()).toEqual(x.toArray()); // not recording: predict mode
+      nd.random.seed(7);
+      const y = autograd.record(() => nd.dropout(x, 0.3));
+      const v = y.data();
+      const kept = v.filter((e) => e !== 0);
+      expect(kept.every((e) => Math.abs(e - 1 / 0.7) < 1e-6)).toBe(true);
+      expect(Math.abs(kept.length / 1000 - 0.7)).toBeLessThan(0.06);
+      y.backward();
+      expect(Array.from(x.grad!.data())).toEqual(Array.from(v)); // the gradient is the mask
+      nd.random.seed(7);
+      const again = autograd.record(() => nd.dropout(x, 0.3));
+      expect(Array.from(again.data())).toEqual(Array.from(v));
+      const inPredict = autograd.record(() => nd.dropout(x, 0.3), { trainMode: false });
+      expect(inPredict.toArray()).toEqual(x.toArray());
+      const viaPredictMode = autograd.record(() => autograd.predictMode(() => nd.dropout(x, 0.3)));
+      expect(viaPredictMode.toArray()).toEqual(x.toArray());
+      const viaTrainMode = autograd.trainMode(() => nd.dropout(x, 0.3));
+      expect(viaTrainMode.data().some((e) => e === 0)).toBe(true);
+      expect(() => nd.dropout(x, 1)).toThrow("dropout: p must be in [0, 1) (got 1)");
+      x.dispose();
+    });
+  });
+});

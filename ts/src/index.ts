@@ -11,7 +11,7 @@
  * console.log(x.grad); // [[ 4.  8.] [12. 16.]]
  * ```
  */
-export { nd, array, zeros, ones, full, arange, zerosLike, onesLike, random } from "./nd.js";
+export { nd, array, zeros, ones, full, arange, zerosLike, onesLike, random, dropout } from "./nd.js";
 export type { ArrayOptions } from "./nd.js";
 export { autograd } from "./autograd.js";
 export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autograd.js";

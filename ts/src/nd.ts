@@ -210,6 +210,24 @@ function arrayArg(op: string, x: unknown): NDArray {
   return x;
 }
 
+/**
+ * MXNet's `Dropout`: in training mode (`autograd.record` or
+ * `autograd.trainMode`) each element is zeroed with probability `p` and the
+ * rest are scaled by 1/(1-p), using the seeded generator; in predict mode it
+ * is the identity (a copy). The gradient is the same mask.
+ */
+export function dropout(x: NDArray, p = 0.5): NDArray {
+  if (!(x instanceof NDArray)) throw new Error(`dropout: expected an NDArray (got ${describe(x)})`);
+  const rate = numArg("dropout", "p", p);
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: p must be in [0, 1) (got ${rate})`);
+  x.handleFor("dropout");
+  if (wasm.nd_is_training() === 0 || rate === 0) return x.copy();
+  return scope(() => {
+    const keepMask = random.uniform(0, 1, x.shape).greaterEqual(rate).mul(1 / (1 - rate));
+    return x.mul(keepMask);
+  });
+}
+
 /** MXNet's `nd` module. */
 export const nd = {
   array,
@@ -254,6 +272,7 @@ export const nd = {
   batchDot,
   concat,
   stack,
+  dropout,
   reshape: (x: NDArray, shape: number[]): NDArray => arrayArg("reshape", x).reshape(shape),
   transpose: (x: NDArray, axes?: number[]): NDArray =>
     axes === undefined ? arrayArg("transpose", x).transpose() : arrayArg("transpose", x).transpose(axes),
