@@ -239,6 +239,105 @@ const CHECKS: Check[] = [
   { name: "nd.expandDims(-1)", ops: ["expandDims"], inputs: () => [U([3])], f: (x) => nd.expandDims(x, -1) },
   { name: "squeeze()", ops: ["squeeze"], inputs: () => [U([1, 3, 1])], f: (x) => x.squeeze() },
   { name: "nd.squeeze(0)", ops: ["squeeze"], inputs: () => [U([1, 2, 2])], f: (x) => nd.squeeze(x, 0) },
+  // dropout: the mask is drawn from the seeded generator, so reseeding inside
+  // f gives every evaluation (plain, recorded, perturbed) the same mask and L
+  // is linear in x; in predict mode dropout is the identity.
+  {
+    name: "nd.dropout(x, 0.5) in train mode, seeded mask",
+    ops: ["dropout"],
+    inputs: () => [U([4, 5])],
+    f: (x) => {
+      nd.random.seed(11);
+      return autograd.trainMode(() => nd.dropout(x, 0.5));
+    },
+  },
+  {
+    name: "nd.dropout(x, 0.3) in predict mode: identity",
+    ops: ["dropout"],
+    inputs: () => [U([2, 3])],
+    f: (x) => autograd.predictMode(() => nd.dropout(x, 0.3)),
+  },
+  // joining arrays and batched products: linear (concat, stack) and bilinear
+  // (batchDot) in each input element, so the truncation term is ~0 and the
+  // tolerance is the float32 noise of the forwards plus the 1e-3 floor.
+  {
+    name: "nd.concat (default axis 1) [2,3]+[2,1]+[2,2]",
+    ops: ["concat"],
+    inputs: () => [U([2, 3]), U([2, 1]), U([2, 2])],
+    f: (a, b, c) => nd.concat([a, b, c]),
+  },
+  {
+    name: "nd.concat(-3) [1,2,3]+[2,2,3]",
+    ops: ["concat"],
+    inputs: () => [U([1, 2, 3]), U([2, 2, 3])],
+    f: (a, b) => nd.concat([a, b], -3),
+  },
+  {
+    name: "nd.concat(2) [2,1,2,2]+[2,1,1,2]",
+    ops: ["concat"],
+    inputs: () => [U([2, 1, 2, 2]), U([2, 1, 1, 2])],
+    f: (a, b) => nd.concat([a, b], 2),
+  },
+  {
+    name: "nd.concat(0) with a zero-length piece [3]+[0]+[2]",
+    ops: ["concat"],
+    inputs: () => [U([3]), U([0]), U([2])],
+    f: (...xs) => nd.concat(xs, 0),
+  },
+  {
+    name: "nd.concat([x, y, x], -1): one input twice",
+    ops: ["concat"],
+    inputs: () => [U([2, 2]), U([2, 3])],
+    f: (x, y) => nd.concat([x, y, x], -1),
+  },
+  {
+    name: "nd.stack (default axis 0) 3 x [3]",
+    ops: ["stack"],
+    inputs: () => [U([3]), U([3]), U([3])],
+    f: (...xs) => nd.stack(xs),
+  },
+  {
+    name: "nd.stack(-1) 2 x [2,3]",
+    ops: ["stack"],
+    inputs: () => [U([2, 3]), U([2, 3])],
+    f: (a, b) => nd.stack([a, b], -1),
+  },
+  {
+    name: "nd.stack(1) 4 x [2,1,2]",
+    ops: ["stack"],
+    inputs: () => [U([2, 1, 2]), U([2, 1, 2]), U([2, 1, 2]), U([2, 1, 2])],
+    f: (...xs) => nd.stack(xs, 1),
+  },
+  {
+    name: "nd.stack([x, x], -2): one input twice",
+    ops: ["stack"],
+    inputs: () => [U([2, 3])],
+    f: (x) => nd.stack([x, x], -2),
+  },
+  {
+    name: "batchDot [2,2,3].[2,3,4]",
+    ops: ["batchDot"],
+    inputs: () => [U([2, 2, 3]), U([2, 3, 4])],
+    f: (a, b) => nd.batchDot(a, b),
+  },
+  {
+    name: "batchDot B=1 [1,3,2].[1,2,3]",
+    ops: ["batchDot"],
+    inputs: () => [U([1, 3, 2]), U([1, 2, 3])],
+    f: (a, b) => nd.batchDot(a, b),
+  },
+  {
+    name: "batchDot K=1 [3,2,1].[3,1,2]",
+    ops: ["batchDot"],
+    inputs: () => [U([3, 2, 1]), U([3, 1, 2])],
+    f: (a, b) => nd.batchDot(a, b),
+  },
+  {
+    name: "batchDot M=N=1 [2,1,4].[2,4,1]",
+    ops: ["batchDot"],
+    inputs: () => [U([2, 1, 4]), U([2, 4, 1])],
+    f: (a, b) => nd.batchDot(a, b),
+  },
 
   // compositions
   {
@@ -321,6 +420,24 @@ const CHECKS: Check[] = [
     },
   },
   {
+    name: "batched Gram matrix: batchDot(t, tᵀ), t = tanh(x)",
+    ops: ["tanh", "transpose", "batchDot"],
+    inputs: () => [U([2, 3, 2], -1, 1)],
+    f: (x) => {
+      const t = x.tanh();
+      return nd.batchDot(t, t.transpose([0, 2, 1]));
+    },
+  },
+  {
+    name: "stack -> batchDot -> concat with sigmoid",
+    ops: ["stack", "batchDot", "concat", "sigmoid"],
+    inputs: () => [U([2, 3]), U([2, 3]), U([2, 3, 2])],
+    f: (q, k, w) => {
+      const s = nd.stack([q, k]); // [2,2,3]
+      return nd.concat([nd.batchDot(s, w).sigmoid(), s], 2); // [2,2,2+3]
+    },
+  },
+  {
     name: "maximum/minimum/relu/abs chain",
     ops: ["maximum", "minimum", "relu", "abs", "sub"],
     inputs: () => {
@@ -340,7 +457,7 @@ const NOT_DIFFERENTIABLE = ["equal", "notEqual", "greater", "greaterEqual", "les
 /** API names that are not array -> array computations. */
 const NOT_OPS = [
   // NDArray
-  "constructor", "handleFor", "shape", "size", "ndim", "context", "isDisposed", "grad", "attachGrad",
+  "constructor", "handleFor", "shape", "size", "ndim", "context", "isDisposed", "grad", "attachGrad", "markVariable",
   "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep",

@@ -4,7 +4,10 @@
 //
 // Each case runs three times through the built .wasm: the functional form
 // (`nd.add(a, b)`), the method form (`a.add(b)`) under `autograd.record`, and
-// then `backward(head)` for the input gradients.
+// then `backward(head)` for the input gradients. concat, stack and batchDot
+// exist only as `nd.*` functions: there the "method" run is `nd.concat(xs)`
+// / `nd.stack(xs)` with the axis left out when the case's axis is MXNet's
+// default (1 for concat, 0 for stack), so the defaults are checked too.
 //
 // Tolerance: every expected tensor carries `rtol` and `atol` (chosen by the
 // generator, where the reasoning is written out). An element passes when
@@ -12,12 +15,13 @@
 //   want is ±inf  -> got === want
 //   otherwise     -> got is finite and |got - want| <= atol + rtol·|want|.
 // rtol is 2^-20 (8 float32 ulps) for ops made of correctly rounded float32
-// arithmetic and 1e-5 for exp/log/tanh/sigmoid/pow/norm/dot, whose float32
-// kernels are only accurate to a few ulps. atol is the smallest normal
-// float32 (2^-126) except where float32 terms are summed and can cancel
-// (broadcast gradients, dot, sum/mean, 1-y in sigmoid/tanh gradients): there
-// it is rtol times the largest sum of |terms|. The test refuses a file whose
-// rtol is looser than 1e-5, so the tolerances cannot be loosened silently.
+// arithmetic (concat and stack are exact copies) and 1e-5 for
+// exp/log/tanh/sigmoid/pow/norm/dot/batchDot, whose float32 kernels are only
+// accurate to a few ulps. atol is the smallest normal float32 (2^-126) except
+// where float32 terms are summed and can cancel (broadcast gradients,
+// dot/batchDot, sum/mean, 1-y in sigmoid/tanh gradients): there it is rtol
+// times the largest sum of |terms|. The test refuses a file whose rtol is
+// looser than 1e-5, so the tolerances cannot be loosened silently.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { autograd, nd, NDArray } from "ndgrad";
 import { expectNoLeaks, vectors } from "./helpers.js";
@@ -60,6 +64,7 @@ const SURFACE = [
   "neg", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "sign",
   "sum", "mean", "max", "min", "prod", "norm",
   "reshape", "transpose", "broadcastTo", "dot", "at", "slice", "copy", "expandDims", "squeeze",
+  "concat", "stack", "batchDot",
 ];
 const NOT_DIFFERENTIABLE = new Set(["equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "sign"]);
 
@@ -133,6 +138,12 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray {
       return m ? x.expandDims(p.axis as number) : nd.expandDims(x, p.axis as number);
     case "squeeze":
       return m ? x.squeeze(p.axis) : nd.squeeze(x, p.axis);
+    case "concat":
+      return m && p.axis === 1 ? nd.concat(xs) : nd.concat(xs, p.axis as number);
+    case "stack":
+      return m && p.axis === 0 ? nd.stack(xs) : nd.stack(xs, p.axis as number);
+    case "batchDot":
+      return nd.batchDot(x, xs[1]);
     default:
       throw new Error(`unknown kind ${c.kind}`);
   }
@@ -229,6 +240,26 @@ describe("the reference vectors", () => {
     expect(red.some((c) => typeof c.params.axis === "number" && c.params.axis < 0)).toBe(true);
     const ranks = new Set(cases.flatMap((c) => c.inputs.map((a) => a.shape.length)));
     for (const r of [1, 2, 3, 4]) expect(ranks.has(r), `rank ${r}`).toBe(true);
+  });
+
+  it("join arrays along every axis (negative too) from 1-4 inputs, with empty pieces; batch B = 1, B > 2, K = 1", () => {
+    const kinds = (k: string) => cases.filter((c) => c.kind === k);
+    for (const [kind, ranks] of [["concat", [1, 2, 3, 4]], ["stack", [2, 3, 4]]] as const) {
+      const list = kinds(kind);
+      for (const n of [1, 2, 3, 4]) expect(list.some((c) => c.inputs.length === n), `${kind}: ${n} inputs`).toBe(true);
+      for (const r of ranks) {
+        for (let a = -r; a < r; a++) {
+          const hit = list.some((c) => c.output.shape.length === r && c.params.axis === a);
+          expect(hit, `${kind}: rank-${r} result along axis ${a}`).toBe(true);
+        }
+      }
+    }
+    const emptyPiece = kinds("concat").some((c) => c.inputs.some((x) => x.data.length === 0) && c.output.data.length > 0);
+    expect(emptyPiece, "concat: a zero-length piece").toBe(true);
+    const bd = kinds("batchDot");
+    expect(bd.some((c) => c.inputs[0]!.shape[0] === 1), "batchDot: B = 1").toBe(true);
+    expect(bd.some((c) => c.inputs[0]!.shape[0]! > 2), "batchDot: B > 2").toBe(true);
+    expect(bd.some((c) => c.inputs[0]!.shape[2] === 1), "batchDot: K = 1").toBe(true);
   });
 });
 

@@ -45,18 +45,22 @@ Each expected tensor carries `rtol` and `atol`; an element `got` passes when
 * 2^-20 (8 float32 ulps) for ops built from correctly rounded IEEE float32
   arithmetic (+ - * / sqrt, selections, data movement, float64-accumulated
   sums): output and gradient formulas chain at most ~4 roundings of half an
-  ulp each, so 8 ulps leaves a 2x margin;
+  ulp each, so 8 ulps leaves a 2x margin. concat and stack are pure data
+  movement both ways (the gradients are the slices of the head), so they are
+  exact and 8 ulps is only the common bound;
 * 1e-5 (~84 ulps) for exp, log, tanh, sigmoid, pow (float32 libm kernels
   within a few ulps, whose gradients reuse those values), norm (MXNet's
-  scaled-sum-of-squares algorithm, not correctly rounded), and dot (float32
-  accumulation).
+  scaled-sum-of-squares algorithm, not correctly rounded), and dot and
+  batchDot (float32 accumulation; batchDot is one dot per batch, with the
+  gradients dY·Bᵀ and Aᵀ·dY per batch).
 `atol` is 2^-126 (the smallest normal float32: results in the subnormal range
 are not claimed to be accurate, e.g. sigmoid(-90)) unless the computation
 sums terms that can cancel. Then `atol = rtol · max_i m_i`, where `m_i` is the
 sum of the absolute values of the terms that make element i: float32 rounding
 of the terms gives an absolute error proportional to that sum, not to the
 (possibly tiny) result. This covers broadcast gradients (summed over
-broadcast axes), dot (Σ|a||b|), sum/mean (Σ|x|), and the `1 - y` and
+broadcast axes), dot and batchDot (Σ|a||b| over K, per batch; for the
+gradients Σ|dy||b| and Σ|a||dy|), sum/mean (Σ|x|), and the `1 - y` and
 `1 - y²` inside the sigmoid and tanh gradients (terms 1 and y).
 
 JSON schema
@@ -70,18 +74,26 @@ ops.json is a JSON list of cases, one per line:
                           neg exp log sqrt square abs sigmoid tanh relu sign
                           sum mean max min prod norm reshape transpose
                           broadcastTo dot at slice copy expandDims squeeze
+                          concat stack batchDot
       "kind":   str,      how to call it:
                   "binary"  op(a, b), two arrays, NumPy broadcasting
                   "scalar"  op(x, s), or op(s, x) when params.reverse
                   "unary"   op(x)
                   "reduce"  op(x, params.axis, params.keepdims)
+                  "concat"  nd.concat(inputs, params.axis): any number (>= 1)
+                            of arrays, equal shapes except along the axis
+                            (a piece may have length 0 there)
+                  "stack"   nd.stack(inputs, params.axis): any number (>= 1)
+                            of arrays of one shape; params.axis indexes the
+                            result's new axis (-(ndim+1) <= axis <= ndim)
+                  "batchDot" nd.batchDot(a, b), (B,M,K)·(B,K,N) -> (B,M,N)
                   otherwise the op name itself (one array, or two for dot)
       "params": {         only the keys the kind uses:
                   "scalar": number   (rounded to float32 by the op,
                                       as MXNet's DType(scalar)) [scalar]
                   "reverse": bool    number on the left        [scalar]
                   "axis": null | int | [int...]   null = all   [reduce, squeeze]
-                          int                                  [expandDims]
+                          int                   [expandDims, concat, stack]
                   "keepdims": bool                             [reduce]
                   "shape": [int...]  reshape spec (one -1 allowed) or target
                                      of broadcastTo            [reshape, broadcastTo]
@@ -102,7 +114,8 @@ shortest decimal that rounds to the float32 value (integral values are
 written as integers); reading them as float64 and rounding to float32
 (`Math.fround`, `as f32`) gives the exact float32 value (checked here).
 A full reduction has shape [1] (MXNet 1.x); so does dot of two 1-D arrays
-and `at` on a 1-D array. Empty arrays (a 0-row slice) have data [].
+and `at` on a 1-D array. Empty arrays (a 0-row slice, a zero-length concat
+piece) have data [].
 """
 
 import json
@@ -123,10 +136,10 @@ RTOL = {
     **{op: ELEM for op in ("add", "sub", "mul", "div", "maximum", "minimum")},
     **{op: ELEM for op in ("equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual")},
     **{op: ELEM for op in ("neg", "sqrt", "square", "abs", "relu", "sign")},
-    **{op: TRANS for op in ("exp", "log", "sigmoid", "tanh", "pow", "norm", "dot")},
+    **{op: TRANS for op in ("exp", "log", "sigmoid", "tanh", "pow", "norm", "dot", "batchDot")},
     **{op: ELEM for op in ("sum", "mean", "max", "min", "prod")},
     **{op: ELEM for op in ("reshape", "transpose", "broadcastTo", "at", "slice", "copy",
-                           "expandDims", "squeeze")},
+                           "expandDims", "squeeze", "concat", "stack")},
 }
 COMPARISONS = {
     "equal": np.equal, "notEqual": np.not_equal, "greater": np.greater,
@@ -407,6 +420,18 @@ def dot_grads(a, b, dy):
     return ga, ga_mag, gb, gb_mag
 
 
+def batch_dot_ref(a, b, dy):
+    """MXNet's batch_dot (B,M,K)·(B,K,N): output, its Σ|a||b| magnitudes, and
+    the gradients dY·Bᵀ, Aᵀ·dY per batch with their magnitudes."""
+    a, b, dy = d64(a), d64(b), d64(dy)
+    aa, ab, ady = np.abs(a), np.abs(b), np.abs(dy)
+    bt, at_ = np.swapaxes(b, 1, 2), np.swapaxes(a, 1, 2)
+    out, mag = a @ b, aa @ ab
+    ga, gam = dy @ bt, ady @ np.swapaxes(ab, 1, 2)
+    gb, gbm = at_ @ dy, np.swapaxes(aa, 1, 2) @ ady
+    return out, mag, (ga, gam), (gb, gbm)
+
+
 # ---------------------------------------------------------------------------
 # case builders
 # ---------------------------------------------------------------------------
@@ -488,6 +513,40 @@ def reduce_case(op, x, axis, keepdims, name=None):
     y, ymag, g, gmag = reduce_ref(op, x, axis, keepdims, dy)
     emit(name, op, "reduce", {"axis": axis, "keepdims": keepdims}, [x], y, ymag,
          (dy, [(g, gmag)]))
+
+
+def concat_case(pieces, axis, name=None):
+    """nd.concat(pieces, axis); the gradient of piece i is its slice of dy."""
+    if name is None:
+        name = "+".join(shape_of(p.shape) for p in pieces) + f"/ax{axis}"
+    out = np.concatenate([d64(p) for p in pieces], axis=axis)
+    ax = axis % out.ndim
+    dy = head_for(out.shape)
+    cuts = np.cumsum([p.shape[ax] for p in pieces])[:-1]
+    gs = np.split(d64(dy), cuts, axis=ax)
+    emit(name, "concat", "concat", {"axis": axis}, pieces, out, None,
+         (dy, [(g, None) for g in gs]))
+
+
+def stack_case(shape, n, axis, name=None):
+    """nd.stack of n arrays of `shape`; the gradient of array i is dy's
+    index i along the new axis."""
+    xs = [U(shape) for _ in range(n)]
+    if name is None:
+        name = f"{n}x{shape_of(shape)}/ax{axis}"
+    out = np.stack([d64(x) for x in xs], axis=axis)
+    ax = axis % out.ndim
+    dy = head_for(out.shape)
+    gs = [np.take(d64(dy), i, axis=ax) for i in range(n)]
+    emit(name, "stack", "stack", {"axis": axis}, xs, out, None, (dy, [(g, None) for g in gs]))
+
+
+def batch_dot_case(a, b, name=None):
+    if name is None:
+        name = f"{shape_of(a.shape)}.{shape_of(b.shape)}"
+    dy = head_for((a.shape[0], a.shape[1], b.shape[2]))
+    out, mag, ga, gb = batch_dot_ref(a, b, dy)
+    emit(name, "batchDot", "batchDot", {}, [a, b], out, mag, (dy, [ga, gb]))
 
 
 def movement_case(op, name, x, params, out, grad_fn, grad_mag_fn=None):
@@ -797,6 +856,89 @@ for sa, sb in [((9, 17), (17, 13)), ((33,), (33, 5)), ((4, 3, 10), (10, 6))]:
 x = U((6, 5, 4))
 movement_case("transpose", "larger/6x5x4/2,0,1", x, {"axes": [2, 0, 1]}, np.transpose(d64(x), [2, 0, 1]),
               lambda dy: np.transpose(dy, np.argsort([2, 0, 1])))
+
+
+# ---------------------------------------------------------------------------
+# concat, stack, batchDot (appended after every other case, so that the
+# random draws, and so the values, of the cases above are unchanged)
+# ---------------------------------------------------------------------------
+
+# concat: ranks 1-4, every axis of each rank both as a positive and as a
+# negative number, 1-4 pieces of different lengths along the axis (the
+# coverage is asserted by both test suites).
+CONCAT_SPECS = [
+    # (piece shapes, axis)
+    ([(4,)], 0),
+    ([(3,), (2,)], 0),
+    ([(3,), (1,), (2,)], -1),
+    ([(2, 3)], 1),  # one piece: a copy
+    ([(2, 3), (2, 1), (2, 2)], 1),
+    ([(2, 3), (2, 4)], -1),
+    ([(2, 3), (1, 3), (3, 3), (2, 3)], 0),
+    ([(1, 3), (2, 3)], -2),
+    ([(2, 3, 4), (1, 3, 4)], 0),
+    ([(2, 3, 4), (2, 1, 4), (2, 2, 4)], 1),
+    ([(2, 3, 4), (2, 3, 2)], 2),
+    ([(2, 3, 4), (2, 3, 1), (2, 3, 3), (2, 3, 1)], -1),
+    ([(2, 2, 4), (2, 1, 4)], -2),
+    ([(1, 3, 2), (2, 3, 2), (1, 3, 2)], -3),
+    ([(1, 2, 2, 2), (3, 2, 2, 2)], 0),
+    ([(2, 1, 3, 2), (2, 2, 3, 2)], 1),
+    ([(2, 2, 1, 3), (2, 2, 2, 3), (2, 2, 1, 3), (2, 2, 3, 3)], 2),
+    ([(2, 1, 3, 2), (2, 1, 3, 1), (2, 1, 3, 3)], 3),
+    ([(2, 1, 3, 2), (2, 1, 3, 1)], -1),
+    ([(2, 2, 1, 3), (2, 2, 2, 3)], -2),
+    ([(2, 2, 2, 3), (2, 1, 2, 3)], -3),
+    ([(1, 2, 2, 2), (2, 2, 2, 2)], -4),
+    # zero-length pieces (first, middle, last), and nothing but empty pieces
+    ([(2, 0, 3), (2, 2, 3)], 1),
+    ([(2, 2), (2, 0), (2, 1)], -1),
+    ([(3,), (0,)], 0),
+    ([(0, 3), (2, 3), (0, 3)], 0),
+    ([(2, 0), (2, 0)], 1),
+    # larger pieces (row copies with remainders)
+    ([(5, 7, 9), (5, 3, 9), (5, 11, 9)], 1),
+    ([(6, 13), (6, 1), (6, 20)], -1),
+]
+for shapes, axis in CONCAT_SPECS:
+    concat_case([U(s) for s in shapes], axis)
+# concat moves bits: NaN, ±inf and -0 come out unchanged
+concat_case([vals((4,), [float("nan"), float("inf"), -0.0, float("-inf")]), U((2,))], 0,
+            name="special_values/4+2/ax0")
+
+# stack: 1-4 arrays of ranks 1-4, every position of the new axis in results
+# of ranks 2-4, positive and negative.
+STACK_SPECS = [
+    # (shape of each array, number of arrays, axis)
+    ((3,), 1, 0), ((3,), 2, 0), ((3,), 2, 1), ((3,), 3, -1), ((3,), 2, -2),
+    ((2, 3), 3, 0), ((2, 3), 2, 1), ((2, 3), 4, 2), ((2, 3), 2, -1), ((2, 3), 3, -3),
+    ((2, 3), 1, -2),
+    ((2, 1, 3), 2, 1), ((2, 3, 2), 3, 3), ((2, 3, 2), 2, -2), ((2, 3, 2), 4, -4),
+    ((2, 3, 2), 2, 0), ((2, 3, 2), 3, 2), ((2, 1, 3), 2, -1), ((2, 1, 3), 4, -3),
+    ((1, 2, 2, 2), 2, 4), ((1, 2, 2, 2), 3, -5), ((2, 1, 2, 3), 2, 2),
+    ((2, 0), 2, 1),  # empty arrays
+    ((5, 9), 4, 1),  # larger
+]
+for shp, n, axis in STACK_SPECS:
+    stack_case(shp, n, axis)
+
+# batchDot: B = 1 and larger batches, K = 1 (outer products), M = 1, N = 1.
+for sa, sb in [((1, 2, 3), (1, 3, 4)), ((1, 1, 1), (1, 1, 1)), ((3, 2, 4), (3, 4, 5)),
+               ((2, 3, 1), (2, 1, 4)), ((1, 8, 1), (1, 1, 8)), ((4, 1, 5), (4, 5, 1)),
+               ((2, 1, 1), (2, 1, 3)), ((5, 3, 3), (5, 3, 3)), ((6, 2, 1), (6, 1, 2)),
+               ((2, 4, 7), (2, 7, 1))]:
+    batch_dot_case(U(sa), U(sb))
+# larger: the kernel's vector loops with remainders, longer K
+for sa, sb in [((5, 9, 17), (5, 17, 13)), ((3, 7, 33), (3, 33, 6)), ((2, 16, 16), (2, 16, 16))]:
+    batch_dot_case(U(sa), U(sb), name=f"larger/{shape_of(sa)}.{shape_of(sb)}")
+# cancellation inside a batch: the exact result is 0 although the terms are
+# not (dot's values; batch 1 swaps the rows of a and the columns of b, so its
+# output is batch 0's reversed both ways: a batch mix-up shows, and the atol,
+# one per tensor, stays of the size of the terms of every batch)
+a0 = vals((2, 3), [1, 2, 3, 1e4, -1e4, 1])
+b0 = vals((3, 2), [1, 1e4, 1, 1, -1, 1e-4])
+a, b = np.stack([a0, a0[::-1]]), np.stack([b0, b0[:, ::-1]])
+batch_dot_case(a, b, name="cancel/2x2x3.2x3x2")
 
 
 # ---------------------------------------------------------------------------

@@ -134,7 +134,7 @@ mod tests {
         assert!(record(7, &[&x], &mut [&mut y]).unwrap());
         let loss = ops::reduce(crate::kernels::RedOp::Sum, &y, None, false).unwrap();
         set_recording(false);
-        autograd::backward(&[loss.clone()], &[None], false, true).unwrap();
+        autograd::backward(std::slice::from_ref(&loss), &[None], false, true).unwrap();
         assert_eq!(grad_of(&x).unwrap().to_vec(), vec![3.0, 3.0]);
         assert_eq!(host.released.get(), 0, "the node lives while y does");
         drop((y, loss));

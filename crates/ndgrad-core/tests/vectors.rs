@@ -7,6 +7,11 @@
 //!
 //! Run with `cargo test -p ndgrad-core --release -- --nocapture` to see the
 //! worst errors per family.
+//!
+//! `stack` has no engine entry point (the TypeScript layer builds it from
+//! expandDims and concat); here it is run the same way, as a reshape of each
+//! input followed by `Engine::concat`, so its cases check concat's forward and
+//! backward through a chain of recorded ops.
 
 mod common;
 
@@ -55,6 +60,9 @@ const SURFACE: &[&str] = &[
     "copy",
     "expandDims",
     "squeeze",
+    "concat",
+    "stack",
+    "batchDot",
 ];
 
 /// Ops without a gradient (0/1 comparisons and sign).
@@ -147,6 +155,42 @@ fn squeeze_shape(shape: &[usize], axis: Option<Vec<i64>>) -> Result<Vec<usize>, 
     Ok(out)
 }
 
+/// MXNet's stack, as the TS layer does it: each input reshaped to
+/// `expand_dims(x, axis)`, then concatenated along the new axis. The
+/// intermediate handles are freed (the tape keeps what backward needs).
+fn stack(e: &mut Engine, xs: &[u32], axis: i64) -> Result<u32, String> {
+    let mut parts = Vec::with_capacity(xs.len());
+    let mut result = Ok(0);
+    for &x in xs {
+        let step = shape_of(e, x).and_then(|s| expand_dims_shape(&s, axis));
+        let spec = match step {
+            Ok(s) => s.iter().map(|&d| d as i64).collect::<Vec<i64>>(),
+            Err(msg) => {
+                result = Err(msg);
+                break;
+            }
+        };
+        match e.reshape(x, &spec) {
+            Ok(h) => parts.push(h),
+            Err(err) => {
+                result = Err(format!("engine error: {err}"));
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        let nd = shape_of(e, parts[0])?.len() as i64;
+        let ax = if axis < 0 { axis + nd } else { axis };
+        result = e
+            .concat(&parts, ax)
+            .map_err(|err| format!("engine error: {err}"));
+    }
+    for h in parts {
+        e.free(h);
+    }
+    result
+}
+
 /// Run the case's op on the input handles.
 fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<u32, String> {
     let ints = |key: &str| -> Result<Option<Vec<i64>>, String> {
@@ -188,6 +232,9 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<u32, String> {
         "slice" => e.slice(xs[0], int("begin")?, int("end")?),
         "copy" => e.copy(xs[0]),
         "dot" => e.dot(xs[0], xs[1]),
+        "batchDot" => e.batch_dot(xs[0], xs[1]),
+        "concat" => e.concat(xs, int("axis")?.ok_or_else(|| need("axis"))?),
+        "stack" => return stack(e, xs, int("axis")?.ok_or_else(|| need("axis"))?),
         "expandDims" => {
             let s = expand_dims_shape(
                 &shape_of(e, xs[0])?,
@@ -406,4 +453,62 @@ fn shape_and_indexing() {
 #[test]
 fn dot() {
     run_family("dot", &["dot"]);
+}
+
+#[test]
+fn concat_and_stack() {
+    run_family("concat", &["concat", "stack"]);
+}
+
+#[test]
+fn batch_dot() {
+    run_family("batchDot", &["batchDot"]);
+}
+
+/// The concat/stack/batchDot vectors keep the edge cases they were written
+/// for: every axis (negative too), 1 to 4 inputs, zero-length concat pieces,
+/// B = 1 and larger batches, K = 1.
+#[test]
+fn concat_stack_batch_dot_cases_cover_their_edges() {
+    let cases = load_cases();
+    let of = |kind: &str| -> Vec<&Case> { cases.iter().filter(|c| c.kind == kind).collect() };
+    let axis = |c: &Case| c.param("axis").unwrap().as_i64().unwrap();
+    for (kind, ranks) in [("concat", 1..=4i64), ("stack", 2..=4i64)] {
+        let list = of(kind);
+        for n in 1..=4 {
+            assert!(
+                list.iter().any(|c| c.inputs.len() == n),
+                "{kind}: no case with {n} inputs"
+            );
+        }
+        // every axis of the result, for ranks 1-4 (2-4 for stack), both signs
+        for rank in ranks {
+            for a in -rank..rank {
+                assert!(
+                    list.iter()
+                        .any(|c| c.output.array.shape.len() as i64 == rank && axis(c) == a),
+                    "{kind}: no rank-{rank} result joined along axis {a}"
+                );
+            }
+        }
+    }
+    assert!(
+        of("concat")
+            .iter()
+            .any(|c| c.inputs.iter().any(|x| x.data.is_empty()) && !c.output.array.data.is_empty()),
+        "concat: no zero-length piece"
+    );
+    let bd = of("batchDot");
+    assert!(
+        bd.iter().any(|c| c.inputs[0].shape[0] == 1),
+        "batchDot: B = 1"
+    );
+    assert!(
+        bd.iter().any(|c| c.inputs[0].shape[0] > 2),
+        "batchDot: B > 2"
+    );
+    assert!(
+        bd.iter().any(|c| c.inputs[0].shape[2] == 1),
+        "batchDot: K = 1"
+    );
 }
