@@ -10,6 +10,9 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
+/** The largest rank (NumPy's limit too). */
+export const MAX_RANK = 32;
+
 /** A shape: a non-negative integer (1-D) or a list of them. */
 export function shapeArg(op: string, shape: unknown): number[] {
   const dims = typeof shape === "number" ? [shape] : shape;
@@ -22,7 +25,7 @@ export function shapeArg(op: string, shape: unknown): number[] {
       throw new Error(`${op}: shape dimensions must be non-negative integers (got ${describe(shape)})`);
     }
   }
-  if (out.length > 32) throw new Error(`${op}: rank ${out.length} exceeds the maximum of 32`);
+  if (out.length > MAX_RANK) throw new Error(`${op}: rank ${out.length} exceeds the maximum of ${MAX_RANK}`);
   return out as number[];
 }
 
@@ -41,6 +44,7 @@ export function axesArg(op: string, axis: unknown): number[] | null {
   if (!Array.isArray(list)) {
     throw new Error(`${op}: axis must be a number or an array of numbers (got ${describe(axis)})`);
   }
+  if (list.length > MAX_RANK) throw new Error(`${op}: ${list.length} axes given; an array has at most ${MAX_RANK}`);
   return list.map((a) => intArg(op, "axis", a));
 }
 

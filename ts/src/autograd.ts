@@ -146,7 +146,7 @@ export const autograd = {
     const create = flag("grad", "createGraph", options.createGraph, false);
     const retain = flag("grad", "retainGraph", options.retainGraph, create);
     const train = flag("grad", "trainMode", options.trainMode, true);
-    writeInts([
+    writeInts("grad", [
       ...hs.map((h) => h.handleFor("grad")),
       ...gs.map((g) => (g === null ? 0 : g.handleFor("grad"))),
       ...vs.map((v) => v.handleFor("grad")),

@@ -5,12 +5,12 @@ import { instantiate, type Exports } from "./loader.js";
 
 export const wasm: Exports = await instantiate();
 
-let ioView = new Int32Array(wasm.memory.buffer, wasm.nd_io(), wasm.nd_io_len());
+let ioView = new Int32Array(wasm.memory.buffer, wasm.nd_io() >>> 0, wasm.nd_io_len());
 
 /** The I/O area, re-viewed whenever memory growth detached the old view. */
 export function io(): Int32Array {
   if (ioView.buffer !== wasm.memory.buffer) {
-    ioView = new Int32Array(wasm.memory.buffer, wasm.nd_io(), wasm.nd_io_len());
+    ioView = new Int32Array(wasm.memory.buffer, wasm.nd_io() >>> 0, wasm.nd_io_len());
   }
   return ioView;
 }
@@ -19,7 +19,8 @@ const decoder = new TextDecoder();
 
 /** The message the last failing export left. */
 function errorMessage(): string {
-  const ptr = wasm.nd_error_ptr();
+  // Pointers are unsigned: above 2 GiB they arrive as negative i32s.
+  const ptr = wasm.nd_error_ptr() >>> 0;
   const len = wasm.nd_error_len();
   return decoder.decode(new Uint8Array(wasm.memory.buffer, ptr, len));
 }
@@ -75,11 +76,11 @@ export function checkStatus(s: number): void {
   if (s < 0) raise();
 }
 
-/** Write small integers (shape, axes) into the I/O area. */
-export function writeInts(values: readonly number[], offset = 0): void {
+/** Write small integers (shape, axes, handles) for `op` into the I/O area. */
+export function writeInts(op: string, values: readonly number[], offset = 0): void {
   const v = io();
   if (offset + values.length > v.length) {
-    throw new Error(`ndgrad: too many dimensions or axes (${values.length})`);
+    throw new Error(`${op}: too many arrays, dimensions or axes in one call (${values.length}; at most ${v.length})`);
   }
   for (let i = 0; i < values.length; i++) v[offset + i] = values[i]!;
 }
@@ -95,7 +96,7 @@ export function resultShape(): number[] {
 
 /** A float32 view of an array's values; use it at once (memory may grow). */
 export function f32View(h: number, size: number): Float32Array {
-  const ptr = wasm.nd_data_ptr(h);
+  const ptr = wasm.nd_data_ptr(h) >>> 0;
   if (ptr === 0) raise();
   return new Float32Array(wasm.memory.buffer, ptr, size);
 }

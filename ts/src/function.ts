@@ -51,7 +51,7 @@ host.customBackward = (id, output, dyHandle) => {
       if (h === 0) checkStatus(-1);
       return h;
     });
-    writeInts(handles);
+    writeInts("Function.backward", handles);
     return handles.length;
   } catch (e) {
     setHostError(e);
@@ -122,7 +122,7 @@ export class Function {
     const arrays = outs as NDArray[];
     if (prevRec !== 0) {
       const id = nextId++;
-      writeInts([...inputs.map((x) => x.handleFor(name)), ...arrays.map((o) => o.handleFor(name))]);
+      writeInts(name, [...inputs.map((x) => x.handleFor(name)), ...arrays.map((o) => o.handleFor(name))]);
       const r = wasm.nd_custom_record(id, inputs.length, arrays.length);
       checkStatus(r);
       if (r === 1) {

@@ -1,5 +1,5 @@
 // The `nd` namespace: creation, functional forms of every op, random, memory.
-import { describe, numArg, shapeArg } from "./args.js";
+import { MAX_RANK, describe, numArg, shapeArg } from "./args.js";
 import { f32View, wasm, writeInts } from "./ffi.js";
 import { formatScalar, type DType } from "./format.js";
 import { keep, memory, scope } from "./memory.js";
@@ -35,6 +35,10 @@ function nestedShape(data: unknown[]): number[] {
   const shape: number[] = [];
   let level: unknown = data;
   while (Array.isArray(level)) {
+    // Also what stops an array that contains itself.
+    if (shape.length === MAX_RANK) {
+      throw new Error(`array: nested arrays deeper than ${MAX_RANK} levels (the maximum rank; is the array cyclic?)`);
+    }
     shape.push(level.length);
     level = level[0];
   }
@@ -80,7 +84,7 @@ function jagged(shape: number[], index: number[], d: number, got: unknown): neve
 
 /** Copy values into a new engine array of `shape`. */
 function fromValues(values: ArrayLike<number>, shape: number[]): NDArray {
-  writeInts(shape);
+  writeInts("array", shape);
   const a = result(wasm.nd_alloc(shape.length));
   if (values.length > 0) f32View(a.handleFor("array"), values.length).set(values);
   return a;
@@ -96,6 +100,7 @@ export function array(data: unknown, options: ArrayOptions = {}): NDArray {
   let values: ArrayLike<number>;
   let shape: number[];
   if (data instanceof NDArray) {
+    data.handleFor("array");
     values = data.data();
     shape = data.shape;
   } else if (typeof data === "number") {
@@ -129,17 +134,17 @@ export function array(data: unknown, options: ArrayOptions = {}): NDArray {
 
 export function zeros(shape: number[] | number, options: { dtype?: DType } = {}): NDArray {
   checkDtype("zeros", options.dtype);
-  return full(shape, 0);
+  return full(shape, 0, "zeros");
 }
 export function ones(shape: number[] | number, options: { dtype?: DType } = {}): NDArray {
   checkDtype("ones", options.dtype);
-  return full(shape, 1);
+  return full(shape, 1, "ones");
 }
 export function zerosLike(x: NDArray): NDArray {
-  return full(likeShape("zerosLike", x), 0);
+  return full(likeShape("zerosLike", x), 0, "zerosLike");
 }
 export function onesLike(x: NDArray): NDArray {
-  return full(likeShape("onesLike", x), 1);
+  return full(likeShape("onesLike", x), 1, "onesLike");
 }
 function likeShape(op: string, x: unknown): number[] {
   if (!(x instanceof NDArray)) throw new Error(`${op}: expected an NDArray (got ${describe(x)})`);
@@ -172,13 +177,13 @@ export const random = {
   /** Uniform samples in [low, high). */
   uniform(low = 0, high = 1, shape: number[] | number | { shape?: number[] | number } = [1]): NDArray {
     const dims = shapeOption("uniform", shape);
-    writeInts(dims);
+    writeInts("uniform", dims);
     return result(wasm.nd_random_uniform(dims.length, numArg("uniform", "low", low), numArg("uniform", "high", high)));
   },
   /** Normal samples with mean `loc` and standard deviation `scale`. */
   normal(loc = 0, scale = 1, shape: number[] | number | { shape?: number[] | number } = [1]): NDArray {
     const dims = shapeOption("normal", shape);
-    writeInts(dims);
+    writeInts("normal", dims);
     return result(wasm.nd_random_normal(dims.length, numArg("normal", "loc", loc), numArg("normal", "scale", scale)));
   },
   /** Seed the generator: the same seed gives the same samples everywhere. */

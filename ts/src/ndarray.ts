@@ -1,6 +1,6 @@
 // The NDArray class: a handle into the engine plus its shape. Every method
 // is one call into WebAssembly; values never stay in JavaScript.
-import { axesArg, boolArg, describe, intArg, numArg, shapeArg } from "./args.js";
+import { MAX_RANK, axesArg, boolArg, describe, intArg, numArg, shapeArg } from "./args.js";
 import {
   BINARY,
   REDUCE,
@@ -170,8 +170,9 @@ export class NDArray {
   // ---- shape ----
   reshape(...shape: (number | number[])[]): NDArray {
     const spec = shape.length === 1 && Array.isArray(shape[0]) ? shape[0] : shape;
+    if (spec.length > MAX_RANK) throw new Error(`reshape: rank ${spec.length} exceeds the maximum of ${MAX_RANK}`);
     const dims = (spec as unknown[]).map((d) => intArg("reshape", "dimension", d));
-    writeInts(dims);
+    writeInts("reshape", dims);
     return result(wasm.nd_reshape(this.handleFor("reshape"), dims.length));
   }
   transpose(...axes: (number | number[])[]): NDArray {
@@ -180,14 +181,16 @@ export class NDArray {
       return result(wasm.nd_transpose(h, -1));
     }
     const list = axes.length === 1 && Array.isArray(axes[0]) ? axes[0] : axes;
+    if (list.length > MAX_RANK) throw new Error(`transpose: ${list.length} axes given; an array has at most ${MAX_RANK}`);
     const dims = (list as unknown[]).map((d) => intArg("transpose", "axis", d));
-    writeInts(dims);
+    writeInts("transpose", dims);
     return result(wasm.nd_transpose(h, dims.length));
   }
   get T(): NDArray {
     return this.transpose();
   }
   expandDims(axis: number): NDArray {
+    this.handleFor("expandDims");
     const nd = this.ndim + 1;
     let a = intArg("expandDims", "axis", axis);
     if (a < -nd || a >= nd) {
@@ -199,6 +202,7 @@ export class NDArray {
     return this.reshape(shape);
   }
   squeeze(axis?: Axis): NDArray {
+    this.handleFor("squeeze");
     const axes = axesArg("squeeze", axis);
     const shape = this.shape;
     const nd = shape.length;
@@ -221,7 +225,7 @@ export class NDArray {
   }
   broadcastTo(shape: number[] | number): NDArray {
     const dims = shapeArg("broadcastTo", shape);
-    writeInts(dims);
+    writeInts("broadcastTo", dims);
     return result(wasm.nd_broadcast_to(this.handleFor("broadcastTo"), dims.length));
   }
   dot(y: NDArray): NDArray {
@@ -268,6 +272,7 @@ export class NDArray {
   }
   /** Nested arrays of numbers, like `asnumpy().tolist()`. */
   toArray(): NestedArray[] {
+    this.handleFor("toArray");
     const flat = this.data();
     const shape = this.#shape;
     if (shape.length === 0) return [flat[0]!];
@@ -281,6 +286,7 @@ export class NDArray {
     return build(0);
   }
   astype(dtype: DType): NDArray {
+    this.handleFor("astype");
     if (dtype !== "float32") {
       throw new Error(`astype: dtype ${describe(dtype)} is not supported (ndgrad arrays are float32)`);
     }
@@ -327,7 +333,10 @@ export class NDArray {
   backward(outGrad?: NDArray | null | BackwardOptions, options: BackwardOptions = {}): void {
     let head: NDArray | null = null;
     if (outGrad instanceof NDArray) head = outGrad;
-    else if (outGrad !== undefined && outGrad !== null) options = outGrad;
+    else if (outGrad !== null && typeof outGrad === "object" && !Array.isArray(outGrad)) options = outGrad;
+    else if (outGrad !== undefined && outGrad !== null) {
+      throw new Error(`backward: outGrad must be an NDArray, null or an options object (got ${describe(outGrad)})`);
+    }
     runBackward([this], [head], options);
   }
 
@@ -407,7 +416,7 @@ export function reduce(op: string, x: NDArray, axis: Axis | ReduceOptions, keepd
   }
   const axes = axesArg(op, ax);
   const kd = boolArg(op, "keepdims", keep, false);
-  if (axes !== null) writeInts(axes);
+  if (axes !== null) writeInts(op, axes);
   return result(wasm.nd_reduce(REDUCE[op]!, x.handleFor(op), axes === null ? -1 : axes.length, kd ? 1 : 0));
 }
 
@@ -424,7 +433,7 @@ export function concat(arrays: NDArray[], axis = 1): NDArray {
     throw new Error(`concat: expected a non-empty array of NDArrays (got ${describe(arrays)})`);
   }
   const ax = intArg("concat", "axis", axis);
-  writeInts(arrays.map((a) => a.handleFor("concat")));
+  writeInts("concat", arrays.map((a) => a.handleFor("concat")));
   return result(wasm.nd_concat(arrays.length, ax));
 }
 
@@ -433,6 +442,7 @@ export function stack(arrays: NDArray[], axis = 0): NDArray {
   if (!Array.isArray(arrays) || arrays.length === 0 || !arrays.every((a) => a instanceof NDArray)) {
     throw new Error(`stack: expected a non-empty array of NDArrays (got ${describe(arrays)})`);
   }
+  for (const a of arrays) a.handleFor("stack");
   const first = arrays[0]!.shape;
   for (const a of arrays) {
     const s = a.shape;
@@ -459,10 +469,10 @@ export function batchDot(a: unknown, b: unknown): NDArray {
   return result(wasm.nd_batch_dot(a.handleFor("batchDot"), b.handleFor("batchDot")));
 }
 
-export function full(shape: number[] | number, value: number): NDArray {
-  const dims = shapeArg("full", shape);
-  const v = numArg("full", "value", value);
-  writeInts(dims);
+export function full(shape: number[] | number, value: number, op = "full"): NDArray {
+  const dims = shapeArg(op, shape);
+  const v = numArg(op, "value", value);
+  writeInts(op, dims);
   return result(wasm.nd_full(dims.length, v));
 }
 
@@ -472,6 +482,6 @@ export function runBackward(heads: NDArray[], headGrads: (NDArray | null)[], opt
   const train = boolArg("backward", "trainMode", options.trainMode, true);
   const ids = heads.map((h) => h.handleFor("backward"));
   const gs = headGrads.map((g) => (g === null ? 0 : g.handleFor("backward")));
-  writeInts([...ids, ...gs]);
+  writeInts("backward", [...ids, ...gs]);
   withHostErrors(() => checkStatus(wasm.nd_backward(heads.length, retain ? 1 : 0, train ? 1 : 0)));
 }

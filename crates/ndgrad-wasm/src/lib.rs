@@ -4,7 +4,7 @@
 //! ## Calling convention
 //! - Arrays are `u32` handles; 0 is never a valid handle.
 //! - Small integer arguments (shapes, axes, head lists) are written by the
-//!   caller into the I/O area at `nd_io()` (256 `i32`s) before the call; an
+//!   caller into the I/O area at `nd_io()` (4096 `i32`s) before the call; an
 //!   op that returns a handle writes the result's shape there as
 //!   `[ndim, d0, d1, ...]`, so reading it costs no second call.
 //! - Bulk data moves through `nd_data_ptr(h)`: the caller copies in or out
@@ -28,7 +28,7 @@ use ndgrad_core::custom::{self, CustomHooks};
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
 use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
 
-const IO_LEN: usize = 256;
+const IO_LEN: usize = 4096;
 
 /// Memory shared with JavaScript for small arguments and results.
 struct Io(UnsafeCell<[i32; IO_LEN]>);
