@@ -5,6 +5,7 @@
 import { describe } from "./args.js";
 import { checkStatus, setHostError, wasm, writeInts } from "./ffi.js";
 import { host } from "./loader.js";
+import { collectInto, keep } from "./memory.js";
 import { NDArray, full } from "./ndarray.js";
 
 interface Pending {
@@ -12,6 +13,8 @@ interface Pending {
   inShapes: number[][];
   outShapes: number[][];
   live: number;
+  /** Engine-owned aliases of what forward saved, freed with the record. */
+  saved: NDArray[];
 }
 
 const functions = new Map<number, Pending>();
@@ -23,15 +26,16 @@ function asList(op: string, v: unknown): unknown[] {
 
 host.customBackward = (id, output, dyHandle) => {
   const p = functions.get(id);
-  const created: NDArray[] = [];
+  const dys: NDArray[] = [];
+  const created = new Set<{ dispose(): void; readonly isDisposed: boolean }>();
   try {
     if (p === undefined) throw new Error(`Function: backward of an unknown function (${id})`);
-    const dys = p.outShapes.map((shape, k) => {
-      const a = k === output ? new NDArray(dyHandle, shape) : full(shape, 0);
-      created.push(a);
-      return a;
-    });
-    const grads = asList("backward", p.fn.backward(...dys));
+    for (const [k, shape] of p.outShapes.entries()) {
+      dys.push(k === output ? new NDArray(dyHandle, shape) : full(shape, 0));
+    }
+    // Everything the user's backward creates is freed once its gradients
+    // are handed to the engine (under their own handles).
+    const grads = asList("backward", collectInto(created, () => p.fn.backward(...dys)));
     const name = p.fn.constructor.name;
     if (grads.length !== p.inShapes.length) {
       throw new Error(`${name}.backward: returned ${grads.length} gradients for ${p.inShapes.length} inputs`);
@@ -58,12 +62,16 @@ host.customBackward = (id, output, dyHandle) => {
     return -1;
   } finally {
     for (const a of created) a.dispose();
+    for (const a of dys) a.dispose();
   }
 };
 
 host.customRelease = (id) => {
   const p = functions.get(id);
-  if (p !== undefined && --p.live <= 0) functions.delete(id);
+  if (p !== undefined && --p.live <= 0) {
+    functions.delete(id);
+    for (const a of p.saved) a.dispose();
+  }
 };
 
 /**
@@ -126,16 +134,31 @@ export class Function {
       const r = wasm.nd_custom_record(id, inputs.length, arrays.length);
       checkStatus(r);
       if (r === 1) {
+        // The engine-owned aliases keep what backward needs alive even if
+        // the caller disposes (or scopes away) the arrays it saved.
+        // A saved output is kept detached: with its graph place it would keep
+        // its own node (and so itself) alive.
+        const saved = this.#saved.map((a) => keep(new NDArray(checkedAlias(a, name, arrays.includes(a)), a.shape)));
+        this.#saved = saved;
         functions.set(id, {
           fn: this,
           inShapes: inputs.map((x) => x.shape),
           outShapes: arrays.map((o) => o.shape),
           live: arrays.length,
+          saved,
         });
       }
     }
     return out;
   }
+}
+
+function checkedAlias(a: NDArray, op: string, detach: boolean): number {
+  if (!(a instanceof NDArray)) throw new Error(`${op}.saveForBackward: expected NDArrays (got ${describe(a)})`);
+  const src = a.handleFor(`${op}.saveForBackward`);
+  const h = detach ? wasm.nd_detach(src) : wasm.nd_alias(src);
+  if (h === 0) checkStatus(-1);
+  return h;
 }
 
 /** @internal Live custom-function records (for leak tests). */

@@ -77,6 +77,17 @@ export function scope<T>(fn: () => T): T {
   return out;
 }
 
+/** @internal Run `fn`, adding every array it creates to `into` (also when
+ *  it throws); the caller decides what to free. */
+export function collectInto<T>(into: Set<Owned>, fn: () => T): T {
+  scopes.push(into);
+  try {
+    return fn();
+  } finally {
+    scopes.pop();
+  }
+}
+
 function release(arrays: Set<Owned>, kept: Set<unknown>): void {
   const parent = scopes[scopes.length - 1];
   for (const a of arrays) {

@@ -15,13 +15,18 @@ pub fn fmt_shape(shape: &[usize]) -> String {
     format!("[{}]", parts.join(","))
 }
 
-/// Number of elements, refusing overflow and sizes no memory can hold.
+/// Number of elements, refusing overflow and sizes no memory can hold. A
+/// shape with a 0 holds nothing whatever its other dims (NumPy accepts
+/// `(8, 2**62, 0)` as readily as `(0, 2**62, 8)`).
 pub fn checked_size(shape: &[usize]) -> Result<usize> {
     if shape.len() > MAX_NDIM {
         return Err(Error::invalid(format!(
             "rank {} exceeds the maximum of {MAX_NDIM}",
             shape.len()
         )));
+    }
+    if shape.contains(&0) {
+        return Ok(0);
     }
     let mut n: usize = 1;
     for &d in shape {
@@ -38,16 +43,18 @@ pub fn checked_size(shape: &[usize]) -> Result<usize> {
     Ok(n)
 }
 
-/// Size of a shape already validated (all stored tensors are).
+/// Product of dims, saturating: exact for every stored tensor and for any
+/// part of its shape, except parts of an empty tensor's shape (whose huge
+/// dims would overflow), which are never used to index anything.
 pub fn size(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
 }
 
 /// Row-major strides in elements.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
+        s[i] = s[i + 1].saturating_mul(shape[i + 1]);
     }
     s
 }

@@ -75,9 +75,11 @@ fn clear_error() {
     });
 }
 
-/// Run `f` on the engine; on error record it and return `fail`.
+/// Run `f` on the engine; on error record it and return `fail`. Releases of
+/// custom-function nodes that happened meanwhile are reported to JavaScript
+/// afterwards, when the engine is free to be called again.
 fn run<T>(fail: T, f: impl FnOnce(&mut Engine) -> Result<T>) -> T {
-    ENGINE.with(|cell| match cell.try_borrow_mut() {
+    let out = ENGINE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut eng) => match f(&mut eng) {
             Ok(v) => v,
             Err(e) => {
@@ -89,7 +91,9 @@ fn run<T>(fail: T, f: impl FnOnce(&mut Engine) -> Result<T>) -> T {
             set_error(Error::internal("the engine was re-entered"));
             fail
         }
-    })
+    });
+    flush_releases();
+    out
 }
 
 /// Run an op that yields a handle, then publish the result's shape.
@@ -473,13 +477,15 @@ fn heads_arg(op: &str, n: i32, m: usize) -> Result<HeadArgs> {
 /// Run a backward walk without holding the engine: custom functions call
 /// back into JavaScript, which calls the engine again.
 fn detached<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
-    match f() {
+    let out = match f() {
         Ok(v) => v,
         Err(e) => {
             set_error(e);
             fail
         }
-    }
+    };
+    flush_releases();
+    out
 }
 
 /// Heads in I/O[0..n], head gradients (0: ones) in I/O[n..2n].
@@ -621,9 +627,36 @@ impl CustomHooks for JsHooks {
     }
 
     fn release(&self, id: u32, output: usize) {
-        // SAFETY: an import with no pointer arguments that only updates a
-        // JavaScript table (it never calls back into the engine).
-        unsafe { custom_release(id, output as u32) }
+        // Nodes die inside engine calls (a free, the end of a backward);
+        // JavaScript hears of it once that call is over (`flush_releases`).
+        PENDING_RELEASES.with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                p.push((id, output as u32));
+            }
+        });
+    }
+}
+
+thread_local! {
+    static PENDING_RELEASES: RefCell<Vec<(u32, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Tell JavaScript which custom-function nodes died; it frees what it kept
+/// for them, calling the engine again, which is not borrowed any more here.
+fn flush_releases() {
+    loop {
+        let batch = PENDING_RELEASES.with(|p| {
+            p.try_borrow_mut()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default()
+        });
+        if batch.is_empty() {
+            return;
+        }
+        for (id, output) in batch {
+            // SAFETY: an import with no pointer arguments.
+            unsafe { custom_release(id, output) }
+        }
     }
 }
 

@@ -31,8 +31,8 @@ fn dims(a: &[usize], b: &[usize]) -> Result<Dims> {
             kb
         )));
     }
-    let m: usize = a[..a.len() - 1].iter().product();
-    let n: usize = b[1..].iter().product();
+    let m = crate::shape::size(&a[..a.len() - 1]);
+    let n = crate::shape::size(&b[1..]);
     let mut out: Vec<usize> = a[..a.len() - 1].iter().chain(&b[1..]).copied().collect();
     if out.is_empty() {
         out.push(1); // 1-D · 1-D gives shape [1] in MXNet 1.x
@@ -82,7 +82,7 @@ pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = vec![bs, m, n];
     let size = checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
     let mut out = alloc_zeroed(size).map_err(|e| e.in_op("batchDot"))?;
-    if m * n > 0 {
+    if size > 0 {
         let (ad, bd) = (a.data()?, b.data()?);
         for (i, o) in out.chunks_exact_mut(m * n).enumerate() {
             kernels::gemm(

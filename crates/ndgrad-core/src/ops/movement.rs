@@ -178,12 +178,13 @@ pub fn slice_axis(x: &Tensor, axis: usize, begin: usize, end: usize) -> Result<T
             x.shape_str()
         )));
     }
-    let (outer, dim, inner) = around(&x.shape, axis);
+    let (_, dim, inner) = around(&x.shape, axis);
     let len = end - begin;
     let mut shape = x.shape.clone();
     shape[axis] = len;
-    let mut out = alloc_zeroed(outer * len * inner).map_err(|e| e.in_op("slice"))?;
-    if len * inner > 0 {
+    let n = checked_size(&shape).map_err(|e| e.in_op("slice"))?;
+    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("slice"))?;
+    if n > 0 {
         let data = x.data()?;
         for (o, dst) in out.chunks_exact_mut(len * inner).enumerate() {
             let src = o * dim * inner + begin * inner;
@@ -218,7 +219,7 @@ pub fn pad_axis(x: &Tensor, axis: usize, begin: usize, total: usize) -> Result<T
     shape[axis] = total;
     let n = checked_size(&shape)?;
     let mut out = alloc_zeroed(n).map_err(|e| e.in_op("pad"))?;
-    if len * inner > 0 {
+    if n > 0 && len > 0 {
         let data = x.data()?;
         for (o, src) in data.chunks_exact(len * inner).enumerate().take(outer) {
             let dst = o * total * inner + begin * inner;
@@ -299,8 +300,8 @@ pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
     let mut offset = 0usize;
     let mut dims = Vec::with_capacity(xs.len());
     for x in xs {
-        let len = x.shape[ax] * inner;
-        if len > 0 {
+        let len = x.shape[ax].saturating_mul(inner);
+        if n > 0 && len > 0 {
             let data = x.data()?;
             for (o, src) in data.chunks_exact(len).enumerate().take(outer) {
                 let dst = o * total * inner + offset * inner;

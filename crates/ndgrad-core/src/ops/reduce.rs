@@ -4,7 +4,7 @@ use super::{broadcast_to, div, mul, reshape_to, saved, scalar, Op};
 use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::kernels::{self, BinOp, RedOp};
-use crate::shape::{normalize_axes, size};
+use crate::shape::{checked_size, normalize_axes, size};
 use crate::storage::{alloc_zeroed, Tensor};
 
 /// Output shape with reduced axes kept as 1.
@@ -24,7 +24,7 @@ pub fn reduce(op: RedOp, x: &Tensor, axis: Option<&[i64]>, keepdims: bool) -> Re
         Some(a) if !a.is_empty() => normalize_axes(a, nd).map_err(|e| e.in_op(name))?,
         _ => (0..nd).collect(),
     };
-    let len: usize = axes.iter().map(|&a| x.shape[a]).product();
+    let len = size(&axes.iter().map(|&a| x.shape[a]).collect::<Vec<_>>());
     if len == 0 && !op.has_identity() {
         return Err(Error::invalid(format!(
             "{name}: zero-size array (shape {}) to reduction operation {name} which has no identity",
@@ -32,7 +32,8 @@ pub fn reduce(op: RedOp, x: &Tensor, axis: Option<&[i64]>, keepdims: bool) -> Re
         )));
     }
     let kept: Vec<usize> = (0..nd).filter(|a| !axes.contains(a)).collect();
-    let rows: usize = kept.iter().map(|&a| x.shape[a]).product();
+    let rows = checked_size(&kept.iter().map(|&a| x.shape[a]).collect::<Vec<_>>())
+        .map_err(|e| e.in_op(name))?;
     let mut out = alloc_zeroed(rows).map_err(|e| e.in_op(name))?;
     {
         let data = x.data()?;
