@@ -18,3 +18,21 @@ export function vectors<T>(name: string): T {
 export function seedText(): string {
   return readFileSync(new URL("../fixtures/autograd-tutorial.txt", import.meta.url), "utf8");
 }
+
+/** A number as the vector files write it: NaN, ±inf and -0 as strings. */
+export type Value = number | "nan" | "inf" | "-inf" | "-0";
+
+export function decodeValue(v: Value): number {
+  switch (v) {
+    case "nan":
+      return NaN;
+    case "inf":
+      return Infinity;
+    case "-inf":
+      return -Infinity;
+    case "-0":
+      return -0;
+    default:
+      return v;
+  }
+}

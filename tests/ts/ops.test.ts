@@ -24,9 +24,8 @@
 // looser than 1e-5, so the tolerances cannot be loosened silently.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { autograd, nd, NDArray } from "ndgrad";
-import { expectNoLeaks, vectors } from "./helpers.js";
+import { decodeValue, expectNoLeaks, vectors, type Value } from "./helpers.js";
 
-type Value = number | "nan" | "inf" | "-inf" | "-0";
 interface Arr {
   shape: number[];
   data: Value[];
@@ -73,18 +72,7 @@ const cases = vectors<Case[]>("ops.json");
 afterEach(expectNoLeaks);
 
 function decode(v: Value): number {
-  switch (v) {
-    case "nan":
-      return NaN;
-    case "inf":
-      return Infinity;
-    case "-inf":
-      return -Infinity;
-    case "-0":
-      return -0;
-    default:
-      return Math.fround(v);
-  }
+  return Math.fround(decodeValue(v));
 }
 
 function load(a: Arr): NDArray {

@@ -3,11 +3,12 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DType } from "../../ts/src/format.ts";
+import { decodeValue, type Value } from "./helpers.js";
 
 // Vectors written by tests/vectors/gen_print.py with NumPy 1.24 (see the
 // format description at the top of that script).
 
-export type Value = number | "nan" | "inf" | "-inf" | "-0";
+export type { Value };
 type DataGen = { arange: [number, number] } | { lcg: [number, number, number] } | { lcgint: [number, number] };
 
 export interface ArrayCase {
@@ -30,20 +31,7 @@ export type Case = ArrayCase | ScalarCase;
 const vectorsPath = fileURLToPath(new URL("../vectors/print.json", import.meta.url));
 export const cases = JSON.parse(readFileSync(vectorsPath, "utf8")) as Case[];
 
-export function decode(v: Value): number {
-  switch (v) {
-    case "nan":
-      return NaN;
-    case "inf":
-      return Infinity;
-    case "-inf":
-      return -Infinity;
-    case "-0":
-      return -0;
-    default:
-      return v;
-  }
-}
+export const decode = decodeValue;
 
 function* lcg(seed: number, n: number): Generator<number> {
   let x = seed >>> 0;
