@@ -460,7 +460,7 @@ const NOT_OPS = [
   "constructor", "handleFor", "shape", "size", "ndim", "context", "isDisposed", "grad", "attachGrad", "markVariable",
   "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
   // nd
-  "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep",
+  "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd",
 ];
 

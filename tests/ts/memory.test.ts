@@ -282,17 +282,81 @@ describe("nd.scope", () => {
     k!.dispose();
   });
 
-  it("refuses an async function and keeps what it created alive", async () => {
+  it("an async scope frees what its own continuations created, once it settles", async () => {
+    let inside: NDArray | undefined;
+    let afterAwait: NDArray | undefined;
+    const kept = await nd.scope(async () => {
+      inside = nd.ones([2]);
+      await new Promise((r) => setTimeout(r, 1));
+      afterAwait = nd.ones([3]);
+      expect(inside.isDisposed).toBe(false);
+      return afterAwait.mul(2);
+    });
+    expect(inside!.isDisposed).toBe(true);
+    expect(afterAwait!.isDisposed).toBe(true);
+    expect(kept.toArray()).toEqual([2, 2, 2]);
+    kept.dispose();
+    expect(live()).toEqual({ arrays: 0, bytes: 0, tapeNodes: 0 });
+  });
+
+  it("concurrent async scopes and unscoped async work never take each other's arrays (Node)", async () => {
+    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 1));
+    let outside: NDArray | undefined;
+    const unscoped = (async () => {
+      await tick();
+      outside = nd.ones([4]); // created while both scopes are open
+      await tick();
+    })();
+    const a = nd.scope(async () => {
+      const t = nd.ones([1]);
+      await tick();
+      await tick();
+      return t.add(1);
+    });
+    const b = nd.scope(async () => {
+      await tick();
+      const u = nd.ones([1]);
+      await tick();
+      return u.add(2);
+    });
+    const [ra, rb] = await Promise.all([a, b, unscoped]);
+    expect(ra.toArray()).toEqual([2]);
+    expect(rb.toArray()).toEqual([3]);
+    expect(outside!.isDisposed).toBe(false);
+    for (const x of [ra, rb, outside!]) x.dispose();
+    expect(live()).toEqual({ arrays: 0, bytes: 0, tapeNodes: 0 });
+  });
+
+  it("an async scope that rejects frees everything it created", async () => {
     let made: NDArray | undefined;
-    expect(() =>
-      nd.scope((async () => {
+    await expect(
+      nd.scope(async () => {
         made = nd.ones([2]);
         await Promise.resolve();
-      }) as unknown as () => void),
-    ).toThrow(/scope/);
-    await Promise.resolve();
-    expect(made!.isDisposed).toBe(false);
-    made!.dispose();
+        throw new Error("async boom");
+      }),
+    ).rejects.toThrow("async boom");
+    expect(made!.isDisposed).toBe(true);
+    expect(live()).toEqual({ arrays: 0, bytes: 0, tapeNodes: 0 });
+  });
+});
+
+describe("nd.debug leak tracking", () => {
+  it("lists arrays created and never freed, with the stack where each was created", () => {
+    nd.debug.trackLeaks();
+    const freed = nd.ones([2]);
+    const leaked = nd.zeros([3, 1]);
+    freed.dispose();
+    const leaks = nd.debug.leaks();
+    expect(leaks).toHaveLength(1);
+    expect(leaks[0]!.shape).toEqual([3, 1]);
+    expect(leaks[0]!.stack).toContain("memory.test.ts");
+    leaked.dispose();
+    expect(nd.debug.leaks()).toHaveLength(0);
+    nd.debug.stopTrackingLeaks();
+    const untracked = nd.ones([1]);
+    expect(nd.debug.leaks()).toHaveLength(0);
+    untracked.dispose();
   });
 });
 

@@ -27,7 +27,7 @@ function asList(op: string, v: unknown): unknown[] {
 host.customBackward = (id, output, dyHandle) => {
   const p = functions.get(id);
   const dys: NDArray[] = [];
-  const created = new Set<{ dispose(): void; readonly isDisposed: boolean }>();
+  const created = new Set<NDArray>();
   try {
     if (p === undefined) throw new Error(`Function: backward of an unknown function (${id})`);
     for (const [k, shape] of p.outShapes.entries()) {

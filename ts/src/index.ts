@@ -20,4 +20,4 @@ export { Function } from "./function.js";
 export type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "./ndarray.js";
 export { NDGradError } from "./ffi.js";
 export { formatArray, formatScalar } from "./format.js";
-export type { MemoryInfo } from "./memory.js";
+export type { Leak, MemoryInfo } from "./memory.js";

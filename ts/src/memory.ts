@@ -1,10 +1,11 @@
-// Lifetimes: the FinalizationRegistry safety net, `nd.scope`, `nd.keep`,
-// and `nd.memory()`.
+// Lifetimes: the FinalizationRegistry safety net, `nd.scope` (sync and
+// async), `nd.keep`, leak tracking, and `nd.memory()`.
 import { wasm } from "./ffi.js";
 
 interface Owned {
   dispose(): void;
   readonly isDisposed: boolean;
+  readonly shape: number[];
 }
 
 /** Frees the engine handle of an array that became unreachable. */
@@ -12,18 +13,92 @@ const registry = new FinalizationRegistry<number>((h) => {
   wasm.nd_free(h);
 });
 
-const scopes: Set<Owned>[] = [];
 const variables = new WeakSet<Owned>();
+
+/** A scope: the arrays created in it, and where kept arrays go at its end. */
+class Scope {
+  readonly arrays = new Set<Owned>();
+  constructor(readonly parent: Scope | null) {}
+}
+
+// Which scope an array belongs to. In Node, from the first `nd.scope` on,
+// AsyncLocalStorage follows each scope's own async continuations exactly
+// (created lazily: it costs every promise a little). Without it (browsers) a
+// stack of open scopes is used and the innermost wins; see `scope` for what
+// that means for concurrent async work.
+interface ScopeStorage {
+  getStore(): Scope | undefined;
+  run<R>(store: Scope, fn: () => R): R;
+}
+const AsyncStorage: (new () => ScopeStorage) | null = await (async () => {
+  if (typeof process === "undefined" || typeof process.versions?.node !== "string") return null;
+  try {
+    const name = "node:async_hooks";
+    const mod = (await import(/* @vite-ignore */ name)) as { AsyncLocalStorage: new () => ScopeStorage };
+    return mod.AsyncLocalStorage;
+  } catch {
+    return null;
+  }
+})();
+let asyncStorage: ScopeStorage | null = null;
+const stack: Scope[] = [];
+const open = new Set<Scope>();
+
+function current(): Scope | null {
+  const s = asyncStorage?.getStore();
+  if (s !== undefined) return s;
+  return stack[stack.length - 1] ?? null;
+}
+
+function enter<T>(s: Scope, fn: () => T): T {
+  if (asyncStorage !== null) return asyncStorage.run(s, fn);
+  stack.push(s);
+  return fn();
+}
+
+function leave(s: Scope): void {
+  open.delete(s);
+  const i = stack.lastIndexOf(s);
+  if (i >= 0) stack.splice(i, 1);
+}
+
+// ---- leak tracking (opt-in) ----
+
+interface Tracked {
+  ref: WeakRef<Owned>;
+  stack: string;
+}
+// Keyed by serial number, so that the log never keeps an array alive.
+let leakLog: Map<number, Tracked> | null = null;
+const leakIds = new WeakMap<Owned, number>();
+let leakSerial = 0;
+
+/** An array created while leak tracking was on and still not freed. */
+export interface Leak {
+  shape: number[];
+  /** Where it was created. */
+  stack: string;
+}
+
+// ---- tracking every array ----
 
 /** @internal Called for every new array. */
 export function track(a: Owned, handle: number): void {
   registry.register(a, handle, a);
-  if (scopes.length > 0) scopes[scopes.length - 1]!.add(a);
+  current()?.arrays.add(a);
+  if (leakLog !== null) {
+    const where = (new Error().stack ?? "").split("\n").slice(2).join("\n");
+    const id = ++leakSerial;
+    leakIds.set(a, id);
+    leakLog.set(id, { ref: new WeakRef(a), stack: where });
+  }
 }
 
 /** @internal Called when an array is disposed. */
 export function untrack(a: Owned): void {
   registry.unregister(a);
+  const id = leakIds.get(a);
+  if (id !== undefined) leakLog?.delete(id);
 }
 
 /** @internal Arrays with an attached gradient survive scopes. */
@@ -31,9 +106,9 @@ export function markVariable(a: Owned): void {
   variables.add(a);
 }
 
-/** Let `x` escape the enclosing `nd.scope` (and every outer one). */
+/** Let `x` escape every open `nd.scope`: it stays alive until disposed. */
 export function keep<T extends Owned>(x: T): T {
-  for (const s of scopes) s.delete(x);
+  for (const s of open) s.arrays.delete(x);
   return x;
 }
 
@@ -46,53 +121,76 @@ function collect(v: unknown, into: Set<unknown>, depth = 0): void {
   } else if (v instanceof Map) for (const x of v.values()) collect(x, into, depth + 1);
 }
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** Free a finished scope's arrays except `result`'s and variables (which move to the parent). */
+function finish(s: Scope, result: unknown, failed: boolean): void {
+  leave(s);
+  const kept = new Set<unknown>();
+  if (!failed) collect(result, kept);
+  const parent = s.parent !== null && open.has(s.parent) ? s.parent : null;
+  for (const a of s.arrays) {
+    if (kept.has(a) || variables.has(a)) parent?.arrays.add(a);
+    else a.dispose();
+  }
+}
+
 /**
  * Run `fn` and free every array created inside it, except the arrays in its
- * result (found in arrays, plain objects and Maps) and arrays with an
- * attached gradient; those move to the enclosing scope. Scopes nest. `fn`
- * must be synchronous: an async function's later work would run outside the
- * scope, so a returned Promise is refused with an Error.
+ * result (found in arrays, plain objects and Maps, to depth 8) and arrays
+ * with an attached gradient; those move to the enclosing scope. Scopes nest,
+ * and an exception frees everything the scope created before rethrowing.
+ *
+ * `fn` may be async: the scope then ends when its promise settles, and
+ * `scope` returns a promise of the result. Which arrays an async scope owns:
+ * - in Node (AsyncLocalStorage), exactly the arrays created by `fn`'s own
+ *   code and its awaited continuations; concurrent work outside the scope is
+ *   never touched, and concurrent async scopes stay separate;
+ * - elsewhere (browsers), every array created while the scope is the
+ *   innermost open scope, including arrays that unrelated concurrent code
+ *   creates meanwhile: such code should `nd.keep` what it must keep, or not
+ *   overlap with an async scope.
  */
 export function scope<T>(fn: () => T): T {
   if (typeof fn !== "function") throw new Error("scope: expected a function");
-  const mine = new Set<Owned>();
-  scopes.push(mine);
+  if (asyncStorage === null && AsyncStorage !== null) asyncStorage = new AsyncStorage();
+  const s = new Scope(current());
+  open.add(s);
   let out: T;
   try {
-    out = fn();
+    out = enter(s, fn);
   } catch (e) {
-    scopes.pop();
-    release(mine, new Set());
+    finish(s, undefined, true);
     throw e;
   }
-  scopes.pop();
-  const kept = new Set<unknown>();
-  collect(out, kept);
-  if (kept.has(out) && typeof (out as { then?: unknown })?.then === "function") {
-    // Keep everything: the async work may still use it.
-    for (const a of mine) scopes[scopes.length - 1]?.add(a);
-    throw new Error("scope: fn returned a Promise; nd.scope only supports synchronous functions");
+  if (isThenable(out)) {
+    return Promise.resolve(out).then(
+      (v) => {
+        finish(s, v, false);
+        return v;
+      },
+      (e: unknown) => {
+        finish(s, undefined, true);
+        throw e;
+      },
+    ) as T;
   }
-  release(mine, kept);
+  finish(s, out, false);
   return out;
 }
 
 /** @internal Run `fn`, adding every array it creates to `into` (also when
  *  it throws); the caller decides what to free. */
-export function collectInto<T>(into: Set<Owned>, fn: () => T): T {
-  scopes.push(into);
+export function collectInto<T, A extends Owned>(into: Set<A>, fn: () => T): T {
+  const s = new Scope(current());
+  open.add(s);
   try {
-    return fn();
+    return enter(s, fn);
   } finally {
-    scopes.pop();
-  }
-}
-
-function release(arrays: Set<Owned>, kept: Set<unknown>): void {
-  const parent = scopes[scopes.length - 1];
-  for (const a of arrays) {
-    if (kept.has(a) || variables.has(a)) parent?.add(a);
-    else a.dispose();
+    leave(s);
+    for (const a of s.arrays) into.add(a as A);
   }
 }
 
@@ -115,3 +213,26 @@ export function memory(): MemoryInfo {
     wasmBytes: wasm.memory.buffer.byteLength,
   };
 }
+
+/** Opt-in leak detection: which arrays were created and never freed, and where. */
+export const debug = {
+  /** Start recording the creation stack of every new array (forgets earlier records). */
+  trackLeaks(): void {
+    leakLog = new Map();
+  },
+  /** Stop recording. */
+  stopTrackingLeaks(): void {
+    leakLog = null;
+  },
+  /** Arrays created since `trackLeaks()` that are still alive, with where each was created. */
+  leaks(): Leak[] {
+    if (leakLog === null) return [];
+    const out: Leak[] = [];
+    for (const [id, t] of leakLog) {
+      const a = t.ref.deref();
+      if (a === undefined || a.isDisposed) leakLog.delete(id);
+      else out.push({ shape: a.shape, stack: t.stack });
+    }
+    return out;
+  },
+};

@@ -2,7 +2,7 @@
 import { MAX_RANK, describe, numArg, shapeArg } from "./args.js";
 import { f32View, wasm, writeInts } from "./ffi.js";
 import { formatScalar, type DType } from "./format.js";
-import { keep, memory, scope } from "./memory.js";
+import { debug, keep, memory, scope } from "./memory.js";
 import {
   NDArray,
   batchDot,
@@ -288,6 +288,8 @@ export const nd = {
   scope,
   keep,
   memory,
+  /** Opt-in leak detection: `trackLeaks()`, then `leaks()` lists arrays never freed, with their creation stacks. */
+  debug,
   /** MXNet's `waitall`: ndgrad computes eagerly, so there is nothing to wait for. */
   waitall(): void {},
   /** How NumPy prints a scalar of `dtype` (e.g. what Python prints for `x.asscalar()`). */
