@@ -29,7 +29,10 @@ host.customBackward = (id, output, dyHandle) => {
   const dys: NDArray[] = [];
   const created = new Set<NDArray>();
   try {
-    if (p === undefined) throw new Error(`Function: backward of an unknown function (${id})`);
+    if (p === undefined) {
+      wasm.nd_free(dyHandle); // ours to free, whatever happens
+      throw new Error(`Function: backward of an unknown function (${id})`);
+    }
     for (const [k, shape] of p.outShapes.entries()) {
       dys.push(k === output ? new NDArray(dyHandle, shape) : full(shape, 0));
     }

@@ -458,9 +458,10 @@ pub extern "C" fn nd_grad(h: u32) -> u32 {
 type HeadArgs = (Vec<u32>, Vec<Option<u32>>, Vec<u32>);
 
 fn heads_arg(op: &str, n: i32, m: usize) -> Result<HeadArgs> {
-    if n <= 0 || 2 * (n as usize) + m > IO_LEN {
+    // Counts come from JavaScript: compare in u64 so that no sum can wrap.
+    if n <= 0 || 2 * n as u64 + m as u64 > IO_LEN as u64 {
         return Err(Error::invalid(format!(
-            "{op}: invalid number of heads ({n})"
+            "{op}: invalid number of heads ({n}) or variables ({m})"
         )));
     }
     let n = n as usize;
@@ -672,7 +673,7 @@ pub extern "C" fn nd_init() {
 #[no_mangle]
 pub extern "C" fn nd_custom_record(id: u32, n_in: i32, n_out: i32) -> i32 {
     run(-1, |e| {
-        if n_in < 0 || n_out <= 0 || (n_in + n_out) as usize > IO_LEN {
+        if n_in < 0 || n_out <= 0 || n_in as u64 + n_out as u64 > IO_LEN as u64 {
             return Err(Error::invalid(format!(
                 "Function: invalid counts ({n_in} inputs, {n_out} outputs)"
             )));
