@@ -169,3 +169,20 @@ describe("autograd.Function", () => {
     });
   });
 });
+
+describe("calling a Function instance", () => {
+  it("f(x) is f.apply(x), as MXNet's f(x)", () => {
+    nd.scope(() => {
+      const x = nd.array([3, -1]);
+      x.attachGrad();
+      const f = new Cube();
+      expect(typeof f).toBe("function");
+      expect(f).toBeInstanceOf(Cube);
+      expect(f).toBeInstanceOf(autograd.Function);
+      const y = autograd.record(() => (f(x) as NDArray).sum());
+      y.backward();
+      expect(x.grad!.toArray()).toEqual([27, 3]);
+      x.dispose();
+    });
+  });
+});

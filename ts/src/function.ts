@@ -91,8 +91,22 @@ host.customRelease = (id) => {
  * `backward` gets one gradient per output and returns one per input (null
  * for none). Arrays passed to `saveForBackward` stay owned by the caller.
  */
+/** What each Function instance saved (a WeakMap, not a private field: the
+ *  instance the constructor returns is a callable, not `this`). */
+const savedOf = new WeakMap<object, NDArray[]>();
+
+// Calling an instance, `f(x)`, is `f.apply(x)`, as MXNet's `f(x)`.
+export interface Function {
+  (...inputs: NDArray[]): NDArray | NDArray[];
+}
+
 export class Function {
-  #saved: NDArray[] = [];
+  constructor() {
+    const callable = (...inputs: NDArray[]): NDArray | NDArray[] => (callable as unknown as Function).apply(...inputs);
+    Object.setPrototypeOf(callable, new.target.prototype);
+    Object.defineProperty(callable, "name", { value: new.target.name });
+    return callable as unknown as Function;
+  }
 
   forward(...inputs: NDArray[]): NDArray | NDArray[] {
     void inputs;
@@ -105,11 +119,11 @@ export class Function {
   }
 
   saveForBackward(...arrays: NDArray[]): void {
-    this.#saved = arrays;
+    savedOf.set(this, arrays);
   }
 
   get savedTensors(): NDArray[] {
-    return this.#saved;
+    return savedOf.get(this) ?? [];
   }
 
   /** Run the function on `inputs` (MXNet's `f(*inputs)`). */
@@ -141,8 +155,8 @@ export class Function {
         // the caller disposes (or scopes away) the arrays it saved.
         // A saved output is kept detached: with its graph place it would keep
         // its own node (and so itself) alive.
-        const saved = this.#saved.map((a) => keep(new NDArray(checkedAlias(a, name, arrays.includes(a)), a.shape)));
-        this.#saved = saved;
+        const saved = this.savedTensors.map((a) => keep(new NDArray(checkedAlias(a, name, arrays.includes(a)), a.shape)));
+        savedOf.set(this, saved);
         functions.set(id, {
           fn: this,
           inShapes: inputs.map((x) => x.shape),
