@@ -186,3 +186,41 @@ describe("calling a Function instance", () => {
     });
   });
 });
+
+describe("autograd.checkGrad", () => {
+  it("passes correct gradients, built-in and custom", () => {
+    nd.scope(() => {
+      const x = nd.array([[0.3, -1.2, 2.1], [0.7, 1.4, -0.4]]);
+      const w = nd.array([[0.5], [-1], [0.25]]);
+      expect(autograd.checkGrad((a, b) => a.dot(b).tanh().mul(a.sum()), [x, w])).toBe(true);
+      expect(autograd.checkGrad((a) => new Sigmoid().apply(a) as NDArray, [x])).toBe(true);
+      expect(autograd.checkGrad((a) => new Cube()(a) as NDArray, [x])).toBe(true);
+      // The inputs are untouched and not made variables.
+      expect(x.grad).toBeNull();
+      expect(Array.from(x.data())).toEqual(Array.from(Float32Array.from([0.3, -1.2, 2.1, 0.7, 1.4, -0.4])));
+    });
+  });
+
+  it("catches a wrong gradient, naming the input and element", () => {
+    class WrongCube extends autograd.Function {
+      override forward(x: NDArray): NDArray {
+        this.saveForBackward(x);
+        return x.pow(3);
+      }
+      override backward(dy: NDArray): NDArray {
+        const [x] = this.savedTensors;
+        return dy.mul(x!.square()).mul(2.9); // should be 3
+      }
+    }
+    nd.scope(() => {
+      const x = nd.array([0.5, 1.5]);
+      expect(() => autograd.checkGrad((a) => new WrongCube()(a) as NDArray, [x])).toThrow(
+        /checkGrad: gradient of input 0 at flat index 0 \(shape \[2\]\): autograd gives .*, finite differences give/,
+      );
+      expect(autograd.checkGrad((a) => new WrongCube()(a) as NDArray, [x], { raiseException: false })).toBe(false);
+      // Detach hides the gradient: also caught.
+      expect(autograd.checkGrad((a) => a.mul(a.detach()), [x], { raiseException: false })).toBe(false);
+      expect(() => autograd.checkGrad((a) => a, [] as NDArray[])).toThrow("checkGrad: inputs must be a non-empty array");
+    });
+  });
+});

@@ -1,6 +1,7 @@
 // MXNet's `autograd` module: recording scopes, modes and backward.
 import { describe } from "./args.js";
 import { checkStatus, io, wasm, withHostErrors, writeInts } from "./ffi.js";
+import { checkGrad } from "./checkgrad.js";
 import { Function } from "./function.js";
 import { NDArray, runBackward, type BackwardOptions, type GradReq } from "./ndarray.js";
 
@@ -78,6 +79,7 @@ function flag(op: string, name: string, v: unknown, dflt: boolean): boolean {
 
 export const autograd = {
   Function,
+  checkGrad,
   /** MXNet's `with autograd.record():` — ops inside are recorded. */
   record<T>(fn: () => T, options?: ModeOptions): T {
     return withMode("record", true, train("record", options, true), fn);

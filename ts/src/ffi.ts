@@ -126,3 +126,11 @@ export function withHostErrors<T>(f: () => T): T {
     throw h === null ? e : h.error;
   }
 }
+
+/** Set the engine's recording and training flags; returns the previous ones. */
+export function setRecordingAndTraining(recording: boolean, training: boolean): { recording: boolean; training: boolean } {
+  return {
+    recording: wasm.nd_set_recording(recording ? 1 : 0) !== 0,
+    training: wasm.nd_set_training(training ? 1 : 0) !== 0,
+  };
+}

@@ -17,6 +17,7 @@ export { autograd } from "./autograd.js";
 export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autograd.js";
 export { NDArray } from "./ndarray.js";
 export { Function } from "./function.js";
+export type { CheckGradOptions } from "./checkgrad.js";
 export type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "./ndarray.js";
 export { NDGradError } from "./ffi.js";
 export { formatArray, formatScalar } from "./format.js";
