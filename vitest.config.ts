@@ -4,7 +4,11 @@ import { defineConfig } from "vitest/config";
 // Tests run against the built package (pkg/), exactly what users import.
 export default defineConfig({
   resolve: {
-    alias: { ndgrad: fileURLToPath(new URL("./pkg/index.js", import.meta.url)) },
+    // "ndgrad/worker" first: otherwise the "ndgrad" alias would rewrite it.
+    alias: {
+      "ndgrad/worker": fileURLToPath(new URL("./pkg/worker/index.js", import.meta.url)),
+      ndgrad: fileURLToPath(new URL("./pkg/index.js", import.meta.url)),
+    },
   },
   test: {
     include: ["tests/ts/**/*.test.ts"],
