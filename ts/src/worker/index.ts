@@ -34,7 +34,7 @@ import {
   type RemoteAutograd,
   type RemoteND,
 } from "./client.js";
-import type { InitReply, WorkerApi, WorkerStats } from "./protocol.js";
+import { READY, type InitReply, type WorkerApi, type WorkerStats } from "./protocol.js";
 
 export { Pending, RemoteNDArray, transfer };
 export type {
@@ -152,8 +152,9 @@ function workerExecArgv(argv: readonly string[]): string[] | undefined {
 
 /** Counts messages both ways (for `stats()`). */
 function counted(ep: Comlink.Endpoint, counters: ClientStats): Comlink.Endpoint {
-  ep.addEventListener("message", () => {
-    counters.messagesReceived++;
+  ep.addEventListener("message", (ev: Event) => {
+    // Not the browser worker's READY signal: only the replies count.
+    if (((ev as MessageEvent).data as Record<string, unknown> | null)?.[READY] !== true) counters.messagesReceived++;
   });
   return {
     postMessage(message: unknown, transfer?: Transferable[]) {
@@ -199,6 +200,8 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
   let stop: () => Promise<void>;
   let onDeath: (f: (e: Error) => void) => void;
   let stopping = false;
+  /** Resolves once the worker listens for messages (browsers: see READY). */
+  let ready: Promise<unknown> = Promise.resolve();
 
   if (isNode) {
     const name = "node:worker_threads";
@@ -238,12 +241,22 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
       });
     };
   } else if (typeof globalThis.Worker === "function") {
-    // The literal `new Worker(new URL(…, import.meta.url))` lets bundlers emit the worker.
+    // The literal `new Worker(new URL(…, import.meta.url), { type: "module", … })`
+    // lets bundlers emit the worker; Vite needs `type` static and after any spread,
+    // so no spread here (an undefined `name` is the default, "").
     const worker = new Worker(new URL("./worker.js", import.meta.url), {
       type: "module",
-      ...(options.name === undefined ? {} : { name: options.name }),
+      name: options.name,
     });
     endpoint = worker;
+    ready = new Promise<void>((resolve) => {
+      const onMessage = (ev: MessageEvent): void => {
+        if ((ev.data as Record<string, unknown> | null)?.[READY] !== true) return;
+        worker.removeEventListener("message", onMessage);
+        resolve();
+      };
+      worker.addEventListener("message", onMessage);
+    });
     host = { ref: () => {}, unref: () => {} };
     stop = async () => {
       stopping = true;
@@ -274,6 +287,7 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
 
   host.ref();
   try {
+    await Promise.race([ready, death]);
     const init = await Promise.race([api.init(href === undefined ? {} : { module: href }), death]);
     return new NDWorker<M>(session, init, stop);
   } catch (e) {

@@ -12,6 +12,10 @@ export const FN = "__ndgrad_fn";
 export const LOCAL = "__ndgrad_local";
 /** An array in a result (a module call's return value). */
 export const ARRAY = "__ndgrad_array";
+/** Posted by a browser worker once it listens: a module worker's messages
+ *  that arrive while its top-level await (loading the engine) runs go to
+ *  no listener, so the client sends nothing before this. */
+export const READY = "__ndgrad_ready";
 
 export interface Command {
   /** `x.add`, `nd.array`, `autograd.grad`, … or a protocol op: `free`,

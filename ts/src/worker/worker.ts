@@ -16,6 +16,7 @@ import {
   ARRAY,
   FN,
   LOCAL,
+  READY,
   REF,
   type Command,
   type InitOptions,
@@ -353,4 +354,5 @@ if (isNode) {
   Comlink.expose(api, nodeEndpoint(parentPort as unknown as NodeEndpoint));
 } else {
   Comlink.expose(api);
+  (globalThis as unknown as { postMessage(m: unknown): void }).postMessage({ [READY]: true });
 }
