@@ -36,6 +36,14 @@ pub fn alloc_zeroed(n: usize) -> Result<Vec<f32>> {
     Ok(v)
 }
 
+/// An empty vector with room for `n` floats, fallibly: the output of a
+/// kernel that appends every element (no zero-fill pass before it).
+pub fn alloc_empty(n: usize) -> Result<Vec<f32>> {
+    let mut v: Vec<f32> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::oom(n))?;
+    Ok(v)
+}
+
 /// Copy a slice into a freshly allocated vector, fallibly.
 pub fn alloc_copy(src: &[f32]) -> Result<Vec<f32>> {
     let mut v: Vec<f32> = Vec::new();

@@ -5,7 +5,7 @@ use crate::autograd::record;
 use crate::error::Result;
 use crate::kernels::{binary_broadcast, vector, BinOp, UnOp};
 use crate::shape::{broadcast_shapes, checked_size};
-use crate::storage::{alloc_zeroed, Tensor};
+use crate::storage::{alloc_empty, Tensor};
 
 fn needs_inputs(op: BinOp) -> bool {
     !matches!(op, BinOp::Add | BinOp::Sub)
@@ -15,7 +15,7 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let name = op.name();
     let oshape = broadcast_shapes(&a.shape, &b.shape).map_err(|e| e.in_op(name))?;
     let n = checked_size(&oshape).map_err(|e| e.in_op(name))?;
-    let mut out = alloc_zeroed(n).map_err(|e| e.in_op(name))?;
+    let mut out = alloc_empty(n).map_err(|e| e.in_op(name))?;
     {
         let (ad, bd) = (a.data()?, b.data()?);
         if a.shape == b.shape {
@@ -45,7 +45,7 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `a op s`, or `s op a` when `reverse` (MXNet's `_plus_scalar`, `_rminus_scalar`, ...).
 pub fn binary_scalar(op: BinOp, a: &Tensor, s: f32, reverse: bool) -> Result<Tensor> {
-    let mut out = alloc_zeroed(a.size()).map_err(|e| e.in_op(op.name()))?;
+    let mut out = alloc_empty(a.size()).map_err(|e| e.in_op(op.name()))?;
     vector::binary_scalar(op, &a.data()?, s, reverse, &mut out);
     let mut t = Tensor::from_vec(a.shape.clone(), out)?;
     if !op.is_comparison() {
@@ -62,7 +62,7 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, s: f32, reverse: bool) -> Result<Ten
 }
 
 pub fn unary(op: UnOp, x: &Tensor) -> Result<Tensor> {
-    let mut out = alloc_zeroed(x.size()).map_err(|e| e.in_op(op.name()))?;
+    let mut out = alloc_empty(x.size()).map_err(|e| e.in_op(op.name()))?;
     vector::unary(op, &x.data()?, &mut out);
     let mut t = Tensor::from_vec(x.shape.clone(), out)?;
     if op != UnOp::Sign {

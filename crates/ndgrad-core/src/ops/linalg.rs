@@ -6,7 +6,7 @@ use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::shape::checked_size;
-use crate::storage::{alloc_zeroed, Tensor};
+use crate::storage::{alloc_empty, Tensor};
 
 struct Dims {
     m: usize,
@@ -43,7 +43,7 @@ fn dims(a: &[usize], b: &[usize]) -> Result<Dims> {
 pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let d = dims(&a.shape, &b.shape)?;
     let size = checked_size(&d.out).map_err(|e| e.in_op("dot"))?;
-    let mut out = alloc_zeroed(size).map_err(|e| e.in_op("dot"))?;
+    let mut out = alloc_empty(size).map_err(|e| e.in_op("dot"))?;
     kernels::gemm(d.m, d.n, d.k, &a.data()?, &b.data()?, &mut out);
     let mut t = Tensor::from_vec(d.out, out)?;
     record(Op::Dot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
@@ -81,17 +81,17 @@ pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let shape = vec![bs, m, n];
     let size = checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
-    let mut out = alloc_zeroed(size).map_err(|e| e.in_op("batchDot"))?;
+    let mut out = alloc_empty(size).map_err(|e| e.in_op("batchDot"))?;
     if size > 0 {
         let (ad, bd) = (a.data()?, b.data()?);
-        for (i, o) in out.chunks_exact_mut(m * n).enumerate() {
+        for i in 0..bs {
             kernels::gemm(
                 m,
                 n,
                 k,
                 &ad[i * m * k..(i + 1) * m * k],
                 &bd[i * k * n..(i + 1) * k * n],
-                o,
+                &mut out,
             );
         }
     }

@@ -5,7 +5,7 @@ use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::kernels::{self, RedOp};
 use crate::shape::{can_broadcast_to, checked_size, fmt_shape, normalize_axis, size};
-use crate::storage::{alloc_copy, alloc_zeroed, Tensor};
+use crate::storage::{alloc_copy, alloc_empty, alloc_zeroed, Tensor};
 
 /// MXNet/NumPy `reshape`: one `-1` is inferred; the result shares the buffer.
 pub fn reshape(x: &Tensor, spec: &[i64]) -> Result<Tensor> {
@@ -95,7 +95,7 @@ pub fn transpose(x: &Tensor, axes: Option<&[i64]>) -> Result<Tensor> {
         }
     };
     let oshape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
-    let mut out = alloc_zeroed(x.size()).map_err(|e| e.in_op("transpose"))?;
+    let mut out = alloc_empty(x.size()).map_err(|e| e.in_op("transpose"))?;
     kernels::transpose(&x.data()?, &x.shape, &perm, &mut out);
     let mut t = Tensor::from_vec(oshape, out)?;
     record(Op::Transpose { perm }, &[x], Vec::new, &mut t);
@@ -119,8 +119,8 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         )));
     }
     let n = checked_size(shape).map_err(|e| e.in_op("broadcastTo"))?;
-    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("broadcastTo"))?;
-    kernels::broadcast_copy(&x.data()?, &x.shape, shape, &mut out);
+    let mut out = alloc_empty(n).map_err(|e| e.in_op("broadcastTo"))?;
+    kernels::broadcast_extend(&x.data()?, &x.shape, shape, &mut out);
     let mut t = Tensor::from_vec(shape.to_vec(), out)?;
     record(
         Op::BroadcastTo {

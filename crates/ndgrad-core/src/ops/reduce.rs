@@ -5,7 +5,7 @@ use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::kernels::{self, BinOp, RedOp};
 use crate::shape::{checked_size, normalize_axes, size};
-use crate::storage::{alloc_zeroed, Tensor};
+use crate::storage::{alloc_empty, alloc_zeroed, Tensor};
 
 /// Output shape with reduced axes kept as 1.
 fn keep_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
@@ -42,7 +42,7 @@ pub fn reduce(op: RedOp, x: &Tensor, axis: Option<&[i64]>, keepdims: bool) -> Re
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             kernels::reduce_rows(op, &data, len, &mut out);
         } else {
-            let mut tmp = alloc_zeroed(data.len()).map_err(|e| e.in_op(name))?;
+            let mut tmp = alloc_empty(data.len()).map_err(|e| e.in_op(name))?;
             kernels::transpose(&data, &x.shape, &perm, &mut tmp);
             kernels::reduce_rows(op, &tmp, len, &mut out);
         }

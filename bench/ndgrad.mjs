@@ -1,0 +1,146 @@
+// ndgrad worker: runs every row against the built package (pkg/).
+import { autograd, nd } from "../pkg/index.js";
+import { runWorker } from "./lib.mjs";
+import { sizes } from "./spec.mjs";
+
+const quick = process.argv.includes("--quick");
+const S = sizes(quick);
+nd.random.seed(42);
+
+// Force a result by reading one element back (ndgrad is eager; this keeps
+// the measurement honest for any backend that is not).
+const one = new Float32Array(1 << 12);
+function force(x) {
+  const r = x.at(0);
+  r.data(one);
+  r.dispose();
+}
+
+const inputs = new Map();
+function vec(n) {
+  if (!inputs.has(n)) inputs.set(n, [nd.random.uniform(-2, 2, [n]), nd.random.uniform(-2, 2, [n])]);
+  return inputs.get(n);
+}
+function freeInputs() {
+  for (const [a, b] of inputs.values()) {
+    a.dispose();
+    b.dispose();
+  }
+  inputs.clear();
+}
+
+async function impl(row) {
+  if (row.id.startsWith("matmul_")) {
+    freeInputs();
+    const a = nd.random.uniform(-1, 1, [row.n, row.n]);
+    const b = nd.random.uniform(-1, 1, [row.n, row.n]);
+    return {
+      fn() {
+        const c = a.dot(b);
+        force(c);
+        c.dispose();
+      },
+      after() {
+        a.dispose();
+        b.dispose();
+      },
+    };
+  }
+  if (row.op) {
+    const [a, b] = vec(row.n);
+    const f = {
+      add: () => a.add(b),
+      mul: () => a.mul(b),
+      exp: () => a.exp(),
+      relu: () => a.relu(),
+    }[row.op];
+    return {
+      fn() {
+        const c = f();
+        force(c);
+        c.dispose();
+      },
+    };
+  }
+  if (row.id.startsWith("sum_")) {
+    const [a] = vec(row.n);
+    return {
+      fn() {
+        const s = a.sum();
+        s.asscalar();
+        s.dispose();
+      },
+    };
+  }
+  if (row.id.startsWith("read_")) {
+    const [a] = vec(row.n);
+    if (row.id.endsWith("_reused")) {
+      const out = new Float32Array(row.n).fill(1);
+      return { fn: () => a.data(out), note: "x.data(out)" };
+    }
+    return { fn: () => a.data(), note: "x.data()" };
+  }
+  if (row.id === "add_2x2") {
+    freeInputs();
+    return {
+      fn() {
+        const x = nd.array([[1, 2], [3, 4]]);
+        const y = nd.array([[5, 6], [7, 8]]);
+        const z = x.add(y);
+        z.data();
+        x.dispose();
+        y.dispose();
+        z.dispose();
+      },
+    };
+  }
+  if (row.id === "grad_2x2") {
+    const x = nd.array([[1, 2], [3, 4]]);
+    x.attachGrad();
+    const out = new Float32Array(4);
+    return {
+      fn() {
+        nd.scope(() => {
+          const y = autograd.record(() => x.mul(2).mul(x));
+          y.backward();
+          x.grad.data(out);
+        });
+      },
+      after: () => x.dispose(),
+      note: "nd.scope + autograd.record + backward + x.grad.data(out)",
+    };
+  }
+  if (row.id === "mlp_step") {
+    const { batch, inp, hidden, out } = S.mlp;
+    const X = nd.random.uniform(0, 1, [batch, inp]);
+    const Y = nd.random.uniform(0, 1, [batch, out]);
+    const W1 = nd.random.normal(0, 0.05, [inp, hidden]);
+    const b1 = nd.zeros([hidden]);
+    const W2 = nd.random.normal(0, 0.05, [hidden, out]);
+    const b2 = nd.zeros([out]);
+    const params = [W1, b1, W2, b2];
+    for (const p of params) p.attachGrad();
+    const lr = 0.01;
+    return {
+      fn() {
+        nd.scope(() => {
+          const loss = autograd.record(() => {
+            const h = X.dot(W1).add(b1).relu();
+            return h.dot(W2).add(b2).sub(Y).square().mean();
+          });
+          loss.backward();
+          for (const p of params) p.set(p.sub(p.grad.mul(lr)));
+          loss.asscalar();
+        });
+      },
+      after() {
+        for (const p of [X, Y, ...params]) p.dispose();
+      },
+      note: "relu(X·W1+b1)·W2+b2, mean squared error, w[:] = w - lr·grad",
+    };
+  }
+  return { skip: "not implemented" };
+}
+
+await runWorker("ndgrad", impl, quick);
+freeInputs();

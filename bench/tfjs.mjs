@@ -1,0 +1,163 @@
+// TensorFlow.js worker: `node bench/tfjs.mjs wasm|cpu [--quick]`. One
+// backend per process; the same rows as bench/ndgrad.mjs.
+import { runWorker, emit } from "./lib.mjs";
+import { sizes } from "./spec.mjs";
+import { registerAllGradients } from "./tfjs-gradients.mjs";
+
+const which = process.argv[2];
+const quick = process.argv.includes("--quick");
+const S = sizes(quick);
+const name = `tfjs-${which}`;
+
+let tf;
+try {
+  // tfjs-core prints a hint about tfjs-node to the console; keep stdout clean.
+  const log = console.log;
+  console.log = (...a) => console.error(...a);
+  tf = await import("@tensorflow/tfjs-core");
+  await registerAllGradients();
+  if (which === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+  else await import("@tensorflow/tfjs-backend-cpu");
+  const ok = await tf.setBackend(which);
+  await tf.ready();
+  console.log = log;
+  if (!ok || tf.getBackend() !== which) throw new Error(`backend ${which} did not start`);
+} catch (e) {
+  emit({ backend: name, error: String(e?.message ?? e) });
+  process.exit(0);
+}
+
+// Force a result by reading one element back through the backend's own
+// reader (the wasm backend reads a range of its heap; the cpu backend hands
+// out its array). Not tf.slice: on the wasm backend slicing one element out
+// of 1M costs ~4 ms, which would swamp the op being measured.
+const backend = tf.backend();
+function force(x) {
+  const v = backend.readSync(x.dataId, 0, 1);
+  if (v.length < 1) throw new Error("empty read");
+}
+
+const inputs = new Map();
+function vec(n) {
+  if (!inputs.has(n)) inputs.set(n, [tf.randomUniform([n], -2, 2), tf.randomUniform([n], -2, 2)]);
+  return inputs.get(n);
+}
+function freeInputs() {
+  for (const [a, b] of inputs.values()) {
+    a.dispose();
+    b.dispose();
+  }
+  inputs.clear();
+}
+
+async function impl(row) {
+  if (row.id.startsWith("matmul_")) {
+    freeInputs();
+    const a = tf.randomUniform([row.n, row.n], -1, 1);
+    const b = tf.randomUniform([row.n, row.n], -1, 1);
+    return {
+      fn() {
+        const c = tf.matMul(a, b);
+        force(c);
+        c.dispose();
+      },
+      after() {
+        a.dispose();
+        b.dispose();
+      },
+    };
+  }
+  if (row.op) {
+    const [a, b] = vec(row.n);
+    const f = {
+      add: () => tf.add(a, b),
+      mul: () => tf.mul(a, b),
+      exp: () => tf.exp(a),
+      relu: () => tf.relu(a),
+    }[row.op];
+    return {
+      fn() {
+        const c = f();
+        force(c);
+        c.dispose();
+      },
+    };
+  }
+  if (row.id.startsWith("sum_")) {
+    const [a] = vec(row.n);
+    return {
+      fn() {
+        const s = tf.sum(a);
+        s.dataSync();
+        s.dispose();
+      },
+    };
+  }
+  if (row.id.startsWith("read_")) {
+    const [a] = vec(row.n);
+    if (row.id.endsWith("_reused")) return { skip: "no API reads into a caller's array" };
+    if (a.dataSync() === a.dataSync()) return { skip: "dataSync() hands out the backend's own array: no copy to time" };
+    return { fn: () => a.dataSync(), note: "x.dataSync()" };
+  }
+  if (row.id === "add_2x2") {
+    freeInputs();
+    return {
+      fn() {
+        const x = tf.tensor2d([[1, 2], [3, 4]]);
+        const y = tf.tensor2d([[5, 6], [7, 8]]);
+        const z = tf.add(x, y);
+        z.dataSync();
+        x.dispose();
+        y.dispose();
+        z.dispose();
+      },
+    };
+  }
+  if (row.id === "grad_2x2") {
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const g = tf.grad((v) => tf.mul(tf.mul(v, 2), v));
+    return {
+      fn() {
+        const dx = g(x);
+        dx.dataSync();
+        dx.dispose();
+      },
+      after: () => x.dispose(),
+      note: "tf.grad(f)(x).dataSync()",
+    };
+  }
+  if (row.id === "mlp_step") {
+    const { batch, inp, hidden, out } = S.mlp;
+    const X = tf.randomUniform([batch, inp], 0, 1);
+    const Y = tf.randomUniform([batch, out], 0, 1);
+    const W1 = tf.variable(tf.randomNormal([inp, hidden], 0, 0.05));
+    const b1 = tf.variable(tf.zeros([hidden]));
+    const W2 = tf.variable(tf.randomNormal([hidden, out], 0, 0.05));
+    const b2 = tf.variable(tf.zeros([out]));
+    const vars = [W1, b1, W2, b2];
+    const opt = tf.train.sgd(0.01);
+    return {
+      fn() {
+        const loss = opt.minimize(
+          () => {
+            const h = tf.relu(tf.add(tf.matMul(X, W1), b1));
+            return tf.mean(tf.square(tf.sub(tf.add(tf.matMul(h, W2), b2), Y)));
+          },
+          true,
+          vars,
+        );
+        loss.dataSync();
+        loss.dispose();
+      },
+      after() {
+        for (const t of [X, Y, ...vars]) t.dispose();
+        opt.dispose();
+      },
+      note: "tf.train.sgd(0.01).minimize, mean squared error",
+    };
+  }
+  return { skip: "not implemented" };
+}
+
+await runWorker(name, impl, quick);
+freeInputs();
