@@ -927,3 +927,39 @@ describe("errors thrown by user code inside autograd.Function.backward", () => {
     }
   });
 });
+
+describe("engine calls from inside a Function's backward", () => {
+  it("a nested backward of the graph being walked is an Error, never a trap, and the engine keeps working", () => {
+    let outer: NDArray | null = null;
+    class Reenters extends autograd.Function {
+      forward(x: NDArray): NDArray {
+        return x.mul(3);
+      }
+      backward(dy: NDArray): NDArray {
+        outer!.backward(); // the graph this backward belongs to, mid-walk
+        return dy.mul(3);
+      }
+    }
+    const x = nd.array([1, 2]);
+    x.attachGrad();
+    try {
+      let caught: unknown;
+      try {
+        nd.scope(() => {
+          outer = autograd.record(() => (new Reenters().apply(x) as NDArray).sum());
+          outer.backward();
+        });
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(Error);
+      expect(caught).not.toBeInstanceOf(WebAssembly.RuntimeError);
+      expect(String((caught as Error).message)).toMatch(/backward/);
+      nd.scope(() => autograd.record(() => x.mul(x).sum()).backward());
+      expect(x.grad!.toArray()).toEqual([2, 4]);
+      expect(nd.memory().tapeNodes).toBe(0);
+    } finally {
+      x.dispose();
+    }
+  });
+});

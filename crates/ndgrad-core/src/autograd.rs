@@ -99,6 +99,9 @@ pub struct Node {
     inputs: RefCell<Vec<Option<AgRef>>>,
     saved: RefCell<Vec<Tensor>>,
     freed: Cell<bool>,
+    /// Part of a backward walk in progress (a custom Function's backward may
+    /// call back in: walking the same graph again would never end).
+    busy: Cell<bool>,
 }
 
 /// Where an array sits in the graph.
@@ -134,6 +137,7 @@ impl Node {
             inputs: RefCell::new(inputs),
             saved: RefCell::new(saved),
             freed: Cell::new(false),
+            busy: Cell::new(false),
         })
     }
 
@@ -361,6 +365,12 @@ fn walk(
     }
 
     let order = topo_order(op, roots.iter().map(|(n, _)| n.clone()).collect())?;
+    if order.iter().any(|n| n.busy.get()) {
+        return Err(Error::autograd(format!(
+            "{op}: this graph is already being differentiated (was backward called from inside a Function's backward?)"
+        )));
+    }
+    let _busy = BusyGuard::mark(&order);
 
     // Backward formulas are ops: recording them (create_graph) builds the
     // graph of the gradient itself.
@@ -425,6 +435,24 @@ fn walk(
         }
     }
     Ok(leaf_grads)
+}
+
+/// Marks the nodes of a walk busy, and clears them however the walk ends.
+struct BusyGuard<'a>(&'a [Rc<Node>]);
+impl<'a> BusyGuard<'a> {
+    fn mark(nodes: &'a [Rc<Node>]) -> BusyGuard<'a> {
+        for n in nodes {
+            n.busy.set(true);
+        }
+        BusyGuard(nodes)
+    }
+}
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        for n in self.0 {
+            n.busy.set(false);
+        }
+    }
 }
 
 fn accumulate(map: &mut HashMap<usize, Tensor>, key: usize, g: Tensor) -> Result<()> {
