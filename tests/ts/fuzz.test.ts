@@ -6,18 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { autograd, nd } from "ndgrad";
 import { io, wasm } from "../../pkg/ffi.js";
+import { prng } from "./helpers.js";
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Exports that return a new handle (0 on failure). */
 const MAKES_HANDLE = new Set([

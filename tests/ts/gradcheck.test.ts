@@ -31,7 +31,7 @@
 //   O(1) relative error.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { autograd, nd, NDArray } from "ndgrad";
-import { expectNoLeaks, vectors } from "./helpers.js";
+import { expectNoLeaks, prng, vectors } from "./helpers.js";
 
 afterEach(expectNoLeaks);
 
@@ -39,17 +39,6 @@ afterEach(expectNoLeaks);
 // deterministic inputs
 // ---------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG (same sequence everywhere). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let rand = prng(1);
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -416,6 +416,19 @@ pub fn math_sweep(count: usize) -> Vec<f32> {
     xs
 }
 
+/// Element `(i, j)` of `a (m×k) · b (k×n)` in float64, and the sum of the
+/// terms' magnitudes (what float32 rounding error is proportional to): the
+/// oracle for `gemm`, in the self-test and the native tests alike.
+fn gemm_reference(n: usize, k: usize, a: &[f32], b: &[f32], i: usize, j: usize) -> (f64, f64) {
+    let (mut exact, mut mag) = (0f64, 0f64);
+    for p in 0..k {
+        let t = a[i * k + p] as f64 * b[p * n + j] as f64;
+        exact += t;
+        mag += t.abs();
+    }
+    (exact, mag)
+}
+
 /// Compare every vector path with the scalar oracle on values that include
 /// NaN, ±0, subnormals and ±inf; returns the number of mismatching elements
 /// (bit-identical for the exactly rounded ops, within `vector::MATH_ULPS`
@@ -533,12 +546,7 @@ pub fn selftest() -> usize {
         bad += c.len().abs_diff(m * nn);
         for i in 0..m {
             for j in 0..nn {
-                let (mut exact, mut mag) = (0f64, 0f64);
-                for p in 0..k {
-                    let t = ga[i * k + p] as f64 * gb[p * nn + j] as f64;
-                    exact += t;
-                    mag += t.abs();
-                }
+                let (exact, mag) = gemm_reference(nn, k, &ga, &gb, i, j);
                 let got = c.get(i * nn + j).map_or(f64::NAN, |v| *v as f64);
                 bad += ((got - exact).abs() > mag * k as f64 * f64::from(f32::EPSILON)) as usize;
             }
@@ -926,12 +934,7 @@ mod tests {
             assert_eq!(c.len(), m * n, "{m}x{n}x{k}");
             for i in 0..m {
                 for j in 0..n {
-                    let (mut exact, mut mag) = (0f64, 0f64);
-                    for p in 0..k {
-                        let t = a[i * k + p] as f64 * b[p * n + j] as f64;
-                        exact += t;
-                        mag += t.abs();
-                    }
+                    let (exact, mag) = gemm_reference(n, k, &a, &b, i, j);
                     let got = c[i * n + j] as f64;
                     let tol = mag * k as f64 * f32::EPSILON as f64 + 1e-30;
                     assert!(
