@@ -13,7 +13,9 @@ import { prng } from "./helpers.js";
 const MAKES_HANDLE = new Set([
   "nd_alloc", "nd_full", "nd_arange", "nd_random_uniform", "nd_random_normal", "nd_binary", "nd_binary_scalar",
   "nd_unary", "nd_reduce", "nd_reshape", "nd_transpose", "nd_broadcast_to", "nd_slice", "nd_at", "nd_copy",
-  "nd_dot", "nd_concat", "nd_batch_dot", "nd_detach", "nd_grad", "nd_alias",
+  "nd_dot", "nd_concat", "nd_batch_dot", "nd_detach", "nd_grad", "nd_alias", "nd_astype",
+  "nd_where", "nd_clip", "nd_leaky_relu", "nd_softmax", "nd_take", "nd_pick", "nd_one_hot", "nd_argext", "nd_topk",
+  "nd_sort", "nd_tile", "nd_repeat", "nd_flip", "nd_slice_multi", "nd_slice_axis",
 ]);
 /** Exports whose arguments are (code or handle or count) — everything but these few is fuzzed. */
 const SKIP = new Set(["memory", "nd_init"]);

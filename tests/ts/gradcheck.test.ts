@@ -446,7 +446,7 @@ const NOT_DIFFERENTIABLE = ["equal", "notEqual", "greater", "greaterEqual", "les
 /** API names that are not array -> array computations. */
 const NOT_OPS = [
   // NDArray
-  "constructor", "handleFor", "shape", "size", "ndim", "context", "isDisposed", "grad", "attachGrad", "markVariable",
+  "constructor", "handleFor", "shape", "size", "ndim", "dtype", "context", "isDisposed", "grad", "attachGrad", "markVariable",
   "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",

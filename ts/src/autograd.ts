@@ -155,6 +155,6 @@ export const autograd = {
     ]);
     withHostErrors(() => checkStatus(wasm.nd_grad_of(hs.length, vs.length, retain ? 1 : 0, create ? 1 : 0, train ? 1 : 0)));
     const ids = io();
-    return vs.map((v, i) => new NDArray(ids[i]!, v.shape));
+    return vs.map((v, i) => new NDArray(ids[i]!, v.shape, v.dtype));
   },
 };

@@ -1,6 +1,8 @@
 // The typed boundary: the instance, the I/O area, error codes → Error, and
 // the op codes, all read from the Rust side at load time (no hand-kept
 // tables that could drift).
+import { describe } from "./args.js";
+import type { DType } from "./format.js";
 import { instantiate, type Exports } from "./loader.js";
 
 export const wasm: Exports = await instantiate();
@@ -94,11 +96,47 @@ export function resultShape(): number[] {
   return shape;
 }
 
-/** A float32 view of an array's values; use it at once (memory may grow). */
-export function f32View(h: number, size: number): Float32Array {
+/** The dtype after the shape in the I/O area (see `resultShape`). */
+export function resultDtype(): DType {
+  const v = io();
+  return DTYPES[v[v[0]! + 1]!] ?? "float32";
+}
+
+/** The element types, in the engine's code order. */
+export const DTYPES: readonly DType[] = ["float32", "float64", "int32"];
+
+/** Typed arrays of the three dtypes. */
+export type NDData = Float32Array | Float64Array | Int32Array;
+
+/** The engine code of `dtype`, or an Error naming `op`. */
+export function dtypeCode(op: string, dtype: unknown): number {
+  const i = DTYPES.indexOf(dtype as DType);
+  if (typeof dtype !== "string" || i < 0) {
+    throw new Error(`${op}: dtype must be "float32", "float64" or "int32" (got ${describe(dtype)})`);
+  }
+  return i;
+}
+
+/** The dtype a typed array holds natively (others are float32). */
+export function dtypeOfTyped(v: ArrayBufferView): DType {
+  if (v instanceof Float64Array) return "float64";
+  if (v instanceof Int32Array) return "int32";
+  return "float32";
+}
+
+/** A view of an array's values in its dtype; use it at once (memory may grow). */
+export function dataView(h: number, size: number, dtype: DType): NDData {
   const ptr = wasm.nd_data_ptr(h) >>> 0;
   if (ptr === 0) raise();
-  return new Float32Array(wasm.memory.buffer, ptr, size);
+  const buf = wasm.memory.buffer;
+  if (dtype === "float64") return new Float64Array(buf, ptr, size);
+  if (dtype === "int32") return new Int32Array(buf, ptr, size);
+  return new Float32Array(buf, ptr, size);
+}
+
+/** A float32 view of a float32 array's values; use it at once. */
+export function f32View(h: number, size: number): Float32Array {
+  return dataView(h, size, "float32") as Float32Array;
 }
 
 /** An exception thrown by JavaScript the engine called back (a custom

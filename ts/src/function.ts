@@ -6,12 +6,13 @@ import { describe } from "./args.js";
 import { checkStatus, setHostError, wasm, writeInts } from "./ffi.js";
 import { host } from "./loader.js";
 import { collectInto, keep } from "./memory.js";
-import { NDArray, full } from "./ndarray.js";
+import { NDArray, fill, type DType } from "./ndarray.js";
 
 interface Pending {
   fn: Function;
   inShapes: number[][];
   outShapes: number[][];
+  outDtypes: DType[];
   live: number;
   /** Engine-owned aliases of what forward saved, freed with the record. */
   saved: NDArray[];
@@ -34,7 +35,8 @@ host.customBackward = (id, output, dyHandle) => {
       throw new Error(`Function: backward of an unknown function (${id})`);
     }
     for (const [k, shape] of p.outShapes.entries()) {
-      dys.push(k === output ? new NDArray(dyHandle, shape) : full(shape, 0));
+      const dtype = p.outDtypes[k]!;
+      dys.push(k === output ? new NDArray(dyHandle, shape, dtype) : fill(shape, 0, dtype));
     }
     // Everything the user's backward creates is freed once its gradients
     // are handed to the engine (under their own handles).
@@ -155,12 +157,13 @@ export class Function {
         // the caller disposes (or scopes away) the arrays it saved.
         // A saved output is kept detached: with its graph place it would keep
         // its own node (and so itself) alive.
-        const saved = this.savedTensors.map((a) => keep(new NDArray(checkedAlias(a, name, arrays.includes(a)), a.shape)));
+        const saved = this.savedTensors.map((a) => keep(new NDArray(checkedAlias(a, name, arrays.includes(a)), a.shape, a.dtype)));
         savedOf.set(this, saved);
         functions.set(id, {
           fn: this,
           inShapes: inputs.map((x) => x.shape),
           outShapes: arrays.map((o) => o.shape),
+          outDtypes: arrays.map((o) => o.dtype),
           live: arrays.length,
           saved,
         });

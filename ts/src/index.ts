@@ -18,7 +18,24 @@ export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autogr
 export { NDArray } from "./ndarray.js";
 export { Function } from "./function.js";
 export type { CheckGradOptions } from "./checkgrad.js";
-export type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "./ndarray.js";
+export type {
+  ArgOptions,
+  Axis,
+  BackwardOptions,
+  DotOptions,
+  DType,
+  DTypeOptions,
+  GradReq,
+  NDData,
+  NestedArray,
+  NormOptions,
+  OneHotOptions,
+  PickOptions,
+  ReduceOptions,
+  SortOptions,
+  TakeOptions,
+  TopkOptions,
+} from "./ndarray.js";
 export { NDGradError } from "./ffi.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";

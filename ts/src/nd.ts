@@ -1,6 +1,6 @@
 // The `nd` namespace: creation, functional forms of every op, random, memory.
 import { MAX_RANK, describe, numArg, shapeArg } from "./args.js";
-import { f32View, wasm, writeInts } from "./ffi.js";
+import { dataView, dtypeCode, dtypeOfTyped, wasm, writeInts } from "./ffi.js";
 import { formatScalar, type DType } from "./format.js";
 import { debug, keep, memory, scope } from "./memory.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "./opnames.js";
@@ -10,13 +10,24 @@ import {
   binary,
   concat,
   dot,
+  dtypeOption,
+  fill,
   full,
+  oneHot,
   reduce,
   result,
   stack,
   unary,
+  where,
+  type ArgOptions,
   type Axis,
+  type DotOptions,
+  type NormOptions,
+  type PickOptions,
   type ReduceOptions,
+  type SortOptions,
+  type TakeOptions,
+  type TopkOptions,
 } from "./ndarray.js";
 
 export interface ArrayOptions {
@@ -25,11 +36,6 @@ export interface ArrayOptions {
   shape?: number[] | number;
 }
 
-function checkDtype(op: string, dtype: unknown): void {
-  if (dtype !== undefined && dtype !== "float32") {
-    throw new Error(`${op}: dtype ${describe(dtype)} is not supported (ndgrad arrays are float32)`);
-  }
-}
 
 /** Shape of nested arrays, checking they are rectangular and numeric. */
 function nestedShape(data: unknown[]): number[] {
@@ -46,7 +52,7 @@ function nestedShape(data: unknown[]): number[] {
   return shape;
 }
 
-function flatten(data: unknown[], shape: number[], out: Float32Array): void {
+function flatten(data: unknown[], shape: number[], out: Float64Array): void {
   const depth = shape.length;
   const index = new Array<number>(depth).fill(0);
   let pos = 0;
@@ -83,11 +89,19 @@ function jagged(shape: number[], index: number[], d: number, got: unknown): neve
   );
 }
 
-/** Copy values into a new engine array of `shape`. */
-function fromValues(values: ArrayLike<number>, shape: number[]): NDArray {
+/** Copy values into a new engine array of `shape` and `dtype` (float32
+ *  rounds to nearest; int32 truncates toward zero, as NumPy's astype). */
+function fromValues(values: ArrayLike<number>, shape: number[], dtype: DType): NDArray {
   writeInts("array", shape);
-  const a = result(wasm.nd_alloc(shape.length));
-  if (values.length > 0) f32View(a.handleFor("array"), values.length).set(values);
+  const a = result(wasm.nd_alloc(shape.length, dtypeCode("array", dtype)));
+  if (values.length > 0) {
+    const view = dataView(a.handleFor("array"), values.length, dtype);
+    if (dtype === "int32" && !(values instanceof Int32Array)) {
+      for (let i = 0; i < values.length; i++) view[i] = Math.trunc(values[i]!);
+    } else {
+      view.set(values);
+    }
+  }
   return a;
 }
 
@@ -96,7 +110,13 @@ function fromValues(values: ArrayLike<number>, shape: number[]): NDArray {
  * array (with `{shape}`), or another NDArray (copied).
  */
 export function array(data: unknown, options: ArrayOptions = {}): NDArray {
-  checkDtype("array", options.dtype);
+  if (options === null || typeof options !== "object") {
+    throw new Error(`array: options must be an object {dtype?, shape?} (got ${describe(options)})`);
+  }
+  if (options.dtype !== undefined) dtypeCode("array", options.dtype);
+  // MXNet: the source's dtype for NDArrays and typed arrays (NumPy arrays
+  // there), float32 for plain numbers and lists.
+  let dtype: DType = options.dtype ?? "float32";
   const want = options.shape === undefined ? null : shapeArg("array", options.shape);
   let values: ArrayLike<number>;
   let shape: number[];
@@ -104,6 +124,7 @@ export function array(data: unknown, options: ArrayOptions = {}): NDArray {
     data.handleFor("array");
     values = data.data();
     shape = data.shape;
+    dtype = options.dtype ?? data.dtype;
   } else if (typeof data === "number") {
     values = [data];
     shape = [1];
@@ -113,11 +134,12 @@ export function array(data: unknown, options: ArrayOptions = {}): NDArray {
     }
     values = data as unknown as ArrayLike<number>;
     shape = [values.length];
+    dtype = options.dtype ?? dtypeOfTyped(data);
   } else if (Array.isArray(data)) {
     shape = nestedShape(data);
     const n = shape.reduce((a, b) => a * b, 1);
     if (n > 2 ** 30) throw new Error(`array: shape [${shape.join(",")}] is too large`);
-    const flat = new Float32Array(n);
+    const flat = new Float64Array(n);
     flatten(data, shape, flat);
     values = flat;
   } else {
@@ -130,22 +152,22 @@ export function array(data: unknown, options: ArrayOptions = {}): NDArray {
     }
     shape = want;
   }
-  return fromValues(values, shape);
+  return fromValues(values, shape, dtype);
 }
 
-export function zeros(shape: number[] | number, options: { dtype?: DType } = {}): NDArray {
-  checkDtype("zeros", options.dtype);
-  return full(shape, 0, "zeros");
+export function zeros(shape: number[] | number, options?: { dtype?: DType } | DType): NDArray {
+  return fill(shape, 0, dtypeOption("zeros", options), "zeros");
 }
-export function ones(shape: number[] | number, options: { dtype?: DType } = {}): NDArray {
-  checkDtype("ones", options.dtype);
-  return full(shape, 1, "ones");
+export function ones(shape: number[] | number, options?: { dtype?: DType } | DType): NDArray {
+  return fill(shape, 1, dtypeOption("ones", options), "ones");
 }
+/** Zeros of `x`'s shape and dtype. */
 export function zerosLike(x: NDArray): NDArray {
-  return full(likeShape("zerosLike", x), 0, "zerosLike");
+  return fill(likeShape("zerosLike", x), 0, x.dtype, "zerosLike");
 }
+/** Ones of `x`'s shape and dtype. */
 export function onesLike(x: NDArray): NDArray {
-  return full(likeShape("onesLike", x), 1, "onesLike");
+  return fill(likeShape("onesLike", x), 1, x.dtype, "onesLike");
 }
 function likeShape(op: string, x: unknown): number[] {
   if (!(x instanceof NDArray)) throw new Error(`${op}: expected an NDArray (got ${describe(x)})`);
@@ -155,7 +177,16 @@ function likeShape(op: string, x: unknown): number[] {
 export { full };
 
 /** Evenly spaced values in [start, stop) (or [0, start) with one argument). */
-export function arange(start: number, stop?: number | null, step = 1): NDArray {
+export function arange(
+  start: number,
+  stop?: number | null,
+  step: number | { dtype?: DType } = 1,
+  options?: { dtype?: DType } | DType,
+): NDArray {
+  if (typeof step === "object" && step !== null) {
+    options = step;
+    step = 1;
+  }
   let a = numArg("arange", "start", start);
   let b: number;
   if (stop === undefined || stop === null) {
@@ -164,7 +195,18 @@ export function arange(start: number, stop?: number | null, step = 1): NDArray {
   } else {
     b = numArg("arange", "stop", stop);
   }
-  return result(wasm.nd_arange(a, b, numArg("arange", "step", step)));
+  const code = dtypeCode("arange", dtypeOption("arange", options));
+  return result(wasm.nd_arange(a, b, numArg("arange", "step", step), code));
+}
+
+/** The dtype of a random call: a trailing dtype string or `{dtype}` (also
+ *  inside the `{shape, dtype}` object form). */
+function randomDtype(op: string, shape: unknown, options: unknown): number {
+  let d: unknown = options;
+  if (d === undefined && shape !== null && typeof shape === "object" && !Array.isArray(shape) && !ArrayBuffer.isView(shape)) {
+    d = shape;
+  }
+  return dtypeCode(op, dtypeOption(op, d));
 }
 
 function shapeOption(op: string, shape: unknown): number[] {
@@ -176,16 +218,28 @@ function shapeOption(op: string, shape: unknown): number[] {
 
 export const random = {
   /** Uniform samples in [low, high). */
-  uniform(low = 0, high = 1, shape: number[] | number | { shape?: number[] | number } = [1]): NDArray {
+  uniform(
+    low = 0,
+    high = 1,
+    shape: number[] | number | { shape?: number[] | number; dtype?: DType } = [1],
+    options?: { dtype?: DType } | DType,
+  ): NDArray {
     const dims = shapeOption("uniform", shape);
+    const code = randomDtype("uniform", shape, options);
     writeInts("uniform", dims);
-    return result(wasm.nd_random_uniform(dims.length, numArg("uniform", "low", low), numArg("uniform", "high", high)));
+    return result(wasm.nd_random_uniform(dims.length, numArg("uniform", "low", low), numArg("uniform", "high", high), code));
   },
   /** Normal samples with mean `loc` and standard deviation `scale`. */
-  normal(loc = 0, scale = 1, shape: number[] | number | { shape?: number[] | number } = [1]): NDArray {
+  normal(
+    loc = 0,
+    scale = 1,
+    shape: number[] | number | { shape?: number[] | number; dtype?: DType } = [1],
+    options?: { dtype?: DType } | DType,
+  ): NDArray {
     const dims = shapeOption("normal", shape);
+    const code = randomDtype("normal", shape, options);
     writeInts("normal", dims);
-    return result(wasm.nd_random_normal(dims.length, numArg("normal", "loc", loc), numArg("normal", "scale", scale)));
+    return result(wasm.nd_random_normal(dims.length, numArg("normal", "loc", loc), numArg("normal", "scale", scale), code));
   },
   /** Seed the generator: the same seed gives the same samples everywhere. */
   seed(n: number): void {
@@ -229,7 +283,7 @@ export function dropout(x: NDArray, p = 0.5): NDArray {
   x.handleFor("dropout");
   if (wasm.nd_is_training() === 0 || rate === 0) return x.copy();
   return scope(() => {
-    const keepMask = random.uniform(0, 1, x.shape).greaterEqual(rate).mul(1 / (1 - rate));
+    const keepMask = random.uniform(0, 1, x.shape, x.dtype).greaterEqual(rate).mul(1 / (1 - rate));
     return x.mul(keepMask);
   });
 }
@@ -248,7 +302,7 @@ export const nd = {
   ...opTable(UNARY_OPS, un),
   negative: un("neg"),
   ...opTable(REDUCE_OPS, red),
-  dot,
+  dot: (a: NDArray, b: NDArray, options?: DotOptions): NDArray => dot(a, b, options),
   batchDot,
   concat,
   stack,
@@ -259,6 +313,39 @@ export const nd = {
   expandDims: (x: NDArray, axis: number): NDArray => arrayArg("expandDims", x).expandDims(axis),
   squeeze: (x: NDArray, axis?: Axis): NDArray => arrayArg("squeeze", x).squeeze(axis),
   broadcastTo: (x: NDArray, shape: number[] | number): NDArray => arrayArg("broadcastTo", x).broadcastTo(shape),
+  norm: (x: NDArray, axis?: Axis | NormOptions, keepdims?: boolean): NDArray => arrayArg("norm", x).norm(axis, keepdims),
+  argmax: (x: NDArray, axis?: number | null | ArgOptions, keepdims?: boolean): NDArray =>
+    arrayArg("argmax", x).argmax(axis, keepdims),
+  argmin: (x: NDArray, axis?: number | null | ArgOptions, keepdims?: boolean): NDArray =>
+    arrayArg("argmin", x).argmin(axis, keepdims),
+  where,
+  clip: (x: NDArray, aMin: number, aMax: number): NDArray => arrayArg("clip", x).clip(aMin, aMax),
+  leakyRelu: (x: NDArray, slope?: number): NDArray => arrayArg("leakyRelu", x).leakyRelu(slope),
+  softmax: (x: NDArray, axis?: number | { axis?: number }): NDArray => arrayArg("softmax", x).softmax(axis),
+  logSoftmax: (x: NDArray, axis?: number | { axis?: number }): NDArray => arrayArg("logSoftmax", x).logSoftmax(axis),
+  take: (a: NDArray, indices: NDArray, axis?: number | TakeOptions): NDArray => arrayArg("take", a).take(indices, axis),
+  pick: (data: NDArray, index: NDArray, axis?: number | PickOptions): NDArray => arrayArg("pick", data).pick(index, axis),
+  oneHot,
+  topk: ((x: NDArray, options?: TopkOptions) => arrayArg("topk", x).topk(options)) as {
+    (x: NDArray, options: TopkOptions & { retTyp: "both" }): [NDArray, NDArray];
+    (x: NDArray, options?: TopkOptions): NDArray;
+  },
+  sort: (x: NDArray, axis?: number | SortOptions): NDArray => arrayArg("sort", x).sort(axis),
+  argsort: (x: NDArray, axis?: number | SortOptions): NDArray => arrayArg("argsort", x).argsort(axis),
+  tile: (x: NDArray, reps: number | number[]): NDArray => arrayArg("tile", x).tile(reps),
+  repeat: (x: NDArray, repeats: number, axis?: number | null): NDArray => arrayArg("repeat", x).repeat(repeats, axis),
+  flip: (x: NDArray, axis: number | number[]): NDArray => arrayArg("flip", x).flip(axis),
+  slice: (
+    x: NDArray,
+    begin?: number | null | (number | null)[],
+    end?: number | null | (number | null)[],
+    step?: number | null | (number | null)[],
+  ): NDArray => arrayArg("slice", x).slice(begin, end, step),
+  sliceAxis: (x: NDArray, axis: number, begin: number | null, end: number | null): NDArray =>
+    arrayArg("sliceAxis", x).sliceAxis(axis, begin, end),
+  /** MXNet's `cast`: `x.astype(dtype)`. */
+  cast: (x: NDArray, dtype: DType): NDArray => arrayArg("cast", x).astype(dtype),
+  astype: (x: NDArray, dtype: DType): NDArray => arrayArg("astype", x).astype(dtype),
   /** Free every array created in `fn` except its result and variables. */
   scope,
   keep,

@@ -7,17 +7,21 @@ import {
   UNARY,
   checkHandle,
   checkStatus,
-  f32View,
+  dataView,
+  dtypeCode,
   raise,
+  resultDtype,
   resultShape,
+  type NDData,
   wasm,
   withHostErrors,
   writeInts,
 } from "./ffi.js";
 import { formatArray, type DType } from "./format.js";
+import { UNARY_OPS } from "./opnames.js";
 import { markVariable, track, untrack } from "./memory.js";
 
-export type { DType };
+export type { DType, NDData };
 export type GradReq = "write" | "add" | "null";
 /** A nested array of numbers, as `toArray()` returns and `nd.array` takes. */
 export type NestedArray = number | NestedArray[];
@@ -42,13 +46,19 @@ export class NDArray {
   #shape: number[];
   /** The `.grad` view, owned by this array (disposed with it). */
   #grad: NDArray | null = null;
-  readonly dtype: DType = "float32";
+  #dtype: DType;
 
   /** @internal Use `nd.array` and friends; this wraps an engine handle. */
-  constructor(handle: number, shape: number[]) {
+  constructor(handle: number, shape: number[], dtype?: DType) {
     this.#h = handle;
     this.#shape = shape;
+    this.#dtype = dtype ?? DTYPE_BY_CODE[wasm.nd_dtype(handle)] ?? "float32";
     track(this, handle);
+  }
+
+  /** `"float32"` (the default), `"float64"` or `"int32"`. */
+  get dtype(): DType {
+    return this.#dtype;
   }
 
   /** @internal The live handle, or an Error naming `op` if disposed. */
@@ -115,37 +125,6 @@ export class NDArray {
   lesserEqual(y: NDArray | number): NDArray {
     return binary("lesserEqual", this, y);
   }
-  neg(): NDArray {
-    return unary("neg", this);
-  }
-  exp(): NDArray {
-    return unary("exp", this);
-  }
-  log(): NDArray {
-    return unary("log", this);
-  }
-  sqrt(): NDArray {
-    return unary("sqrt", this);
-  }
-  square(): NDArray {
-    return unary("square", this);
-  }
-  abs(): NDArray {
-    return unary("abs", this);
-  }
-  sigmoid(): NDArray {
-    return unary("sigmoid", this);
-  }
-  tanh(): NDArray {
-    return unary("tanh", this);
-  }
-  relu(): NDArray {
-    return unary("relu", this);
-  }
-  sign(): NDArray {
-    return unary("sign", this);
-  }
-
   // ---- reductions ----
   sum(axis?: Axis | ReduceOptions, keepdims?: boolean): NDArray {
     return reduce("sum", this, axis, keepdims);
@@ -162,9 +141,132 @@ export class NDArray {
   prod(axis?: Axis | ReduceOptions, keepdims?: boolean): NDArray {
     return reduce("prod", this, axis, keepdims);
   }
-  /** L2 norm over all elements (or `axis`), computed as MXNet does. */
-  norm(axis?: Axis | ReduceOptions, keepdims?: boolean): NDArray {
-    return reduce("norm", this, axis, keepdims);
+  /**
+   * MXNet's `norm`: L2 over all elements by default (computed as MXNet
+   * does); `{ord: 1}` is the L1 norm; `axis` and `keepdims` as for `sum`.
+   */
+  norm(axis?: Axis | NormOptions, keepdims?: boolean): NDArray {
+    let ord: unknown = 2;
+    if (axis !== null && typeof axis === "object" && !Array.isArray(axis)) {
+      ord = (axis as NormOptions).ord ?? 2;
+    }
+    if (ord !== 1 && ord !== 2) throw new Error(`norm: ord must be 1 or 2 (got ${describe(ord)})`);
+    return reduce(ord === 1 ? "norm1" : "norm", this, axis, keepdims, "norm");
+  }
+  /** MXNet's `argmax`: indices (in this array's dtype) of the maxima along `axis` (all: flattened). */
+  argmax(axis?: number | null | ArgOptions, keepdims?: boolean): NDArray {
+    return argext("argmax", this, axis, keepdims);
+  }
+  /** MXNet's `argmin`. */
+  argmin(axis?: number | null | ArgOptions, keepdims?: boolean): NDArray {
+    return argext("argmin", this, axis, keepdims);
+  }
+
+  // ---- model ops ----
+  /** Clamp to [aMin, aMax]; the gradient passes where aMin <= x <= aMax. */
+  clip(aMin: number, aMax: number): NDArray {
+    const lo = numArg("clip", "aMin", aMin);
+    const hi = numArg("clip", "aMax", aMax);
+    return result(wasm.nd_clip(this.handleFor("clip"), lo, hi));
+  }
+  /** MXNet's `LeakyReLU(act_type="leaky", slope)`. */
+  leakyRelu(slope = 0.25): NDArray {
+    return result(wasm.nd_leaky_relu(this.handleFor("leakyRelu"), numArg("leakyRelu", "slope", slope)));
+  }
+  /** Softmax along `axis` (default -1), numerically stable. */
+  softmax(axis?: number | { axis?: number }): NDArray {
+    return result(wasm.nd_softmax(this.handleFor("softmax"), axisOption("softmax", axis, -1), 0));
+  }
+  /** Log-softmax along `axis` (default -1), numerically stable. */
+  logSoftmax(axis?: number | { axis?: number }): NDArray {
+    return result(wasm.nd_softmax(this.handleFor("logSoftmax"), axisOption("logSoftmax", axis, -1), 1));
+  }
+  /** MXNet's `take`: slices at `indices` along `axis` (default 0); mode "clip" (default) or "wrap". */
+  take(indices: NDArray, axis?: number | TakeOptions): NDArray {
+    const o = typeof axis === "object" && axis !== null ? axis : { axis };
+    const ax = axisOption("take", o.axis, 0);
+    const idx = arrayOperand("take", "indices", indices);
+    return result(wasm.nd_take(this.handleFor("take"), idx.handleFor("take"), ax, modeCode("take", o.mode)));
+  }
+  /** MXNet's `pick`: one element per row along `axis` (default -1). */
+  pick(index: NDArray, axis?: number | PickOptions): NDArray {
+    const o: PickOptions = typeof axis === "object" && axis !== null ? axis : { axis };
+    const ax = axisOption("pick", o.axis, -1);
+    const kd = boolArg("pick", "keepdims", o.keepdims, false);
+    const idx = arrayOperand("pick", "index", index);
+    return result(wasm.nd_pick(this.handleFor("pick"), idx.handleFor("pick"), ax, kd ? 1 : 0, modeCode("pick", o.mode)));
+  }
+  /** MXNet's `one_hot` of this array of indices. */
+  oneHot(depth: number, options: OneHotOptions = {}): NDArray {
+    return oneHot(this, depth, options);
+  }
+  /** MXNet's `topk`: `retTyp` "indices" (default), "value", "mask" or "both" ([values, indices]). */
+  topk(options: TopkOptions & { retTyp: "both" }): [NDArray, NDArray];
+  topk(options?: TopkOptions): NDArray;
+  topk(options: TopkOptions = {}): NDArray | [NDArray, NDArray] {
+    if (options === null || typeof options !== "object") throw new Error(`topk: expected an options object (got ${describe(options)})`);
+    const ax = axisOption("topk", options.axis, -1);
+    const k = intArg("topk", "k", options.k ?? 1);
+    const asc = boolArg("topk", "isAscend", options.isAscend, false);
+    const ret = options.retTyp ?? "indices";
+    const h = this.handleFor("topk");
+    const call = (code: number): NDArray => result(wasm.nd_topk(h, ax, k, code, asc ? 1 : 0));
+    switch (ret) {
+      case "value":
+        return call(0);
+      case "indices":
+        return call(1);
+      case "mask":
+        return call(2);
+      case "both": {
+        const v = call(0);
+        try {
+          return [v, call(1)];
+        } catch (e) {
+          v.dispose();
+          throw e;
+        }
+      }
+      default:
+        throw new Error(`topk: retTyp must be "value", "indices", "mask" or "both" (got ${describe(ret)})`);
+    }
+  }
+  /** Sorted along `axis` (default -1), ascending unless `isAscend: false`. */
+  sort(axis?: number | SortOptions): NDArray {
+    return sortCall("sort", this, axis, 0);
+  }
+  /** Indices that sort along `axis` (in this array's dtype). */
+  argsort(axis?: number | SortOptions): NDArray {
+    return sortCall("argsort", this, axis, 1);
+  }
+  /** NumPy's `tile`. */
+  tile(reps: number | number[]): NDArray {
+    const r = typeof reps === "number" ? [reps] : reps;
+    if (!Array.isArray(r)) throw new Error(`tile: reps must be a number or an array of numbers (got ${describe(reps)})`);
+    if (r.length > MAX_RANK) throw new Error(`tile: ${r.length} reps given; at most ${MAX_RANK}`);
+    const vals = r.map((v) => intArg("tile", "reps", v));
+    writeInts("tile", vals);
+    return result(wasm.nd_tile(this.handleFor("tile"), vals.length));
+  }
+  /** NumPy's `repeat` (no axis: the flattened array). */
+  repeat(repeats: number, axis?: number | null): NDArray {
+    const r = intArg("repeat", "repeats", repeats);
+    const ax = axis === undefined || axis === null ? NONE : intArg("repeat", "axis", axis);
+    return result(wasm.nd_repeat(this.handleFor("repeat"), r, ax));
+  }
+  /** MXNet's `flip` (`reverse`) along `axis` (a number or a list). */
+  flip(axis: number | number[]): NDArray {
+    const axes = axesArg("flip", axis);
+    if (axes === null) throw new Error(`flip: axis is required (got ${describe(axis)})`);
+    writeInts("flip", axes);
+    return result(wasm.nd_flip(this.handleFor("flip"), axes.length));
+  }
+  /** MXNet's `slice_axis`: `x[..., begin:end, ...]` on `axis`. */
+  sliceAxis(axis: number, begin: number | null, end: number | null): NDArray {
+    const ax = intArg("sliceAxis", "axis", axis);
+    const b = begin === undefined || begin === null ? NaN : intArg("sliceAxis", "begin", begin);
+    const e = end === undefined || end === null ? NaN : intArg("sliceAxis", "end", end);
+    return result(wasm.nd_slice_axis(this.handleFor("sliceAxis"), ax, b, e));
   }
 
   // ---- shape ----
@@ -228,8 +330,8 @@ export class NDArray {
     writeInts("broadcastTo", dims);
     return result(wasm.nd_broadcast_to(this.handleFor("broadcastTo"), dims.length));
   }
-  dot(y: NDArray): NDArray {
-    return dot(this, y);
+  dot(y: NDArray, options?: DotOptions): NDArray {
+    return dot(this, y, options);
   }
 
   // ---- indexing ----
@@ -238,8 +340,18 @@ export class NDArray {
     const idx = intArg("at", "index", i);
     return result(wasm.nd_at(this.handleFor("at"), idx));
   }
-  /** `x[begin:end]` on axis 0, with Python's slicing rules. */
-  slice(begin?: number | null, end?: number | null): NDArray {
+  /**
+   * `x[begin:end:step]` on axis 0, with Python's slicing rules; or, with
+   * lists, MXNet's `slice(begin, end, step)` over the leading axes (null
+   * entries take the whole axis).
+   */
+  slice(
+    begin?: number | null | (number | null)[],
+    end?: number | null | (number | null)[],
+    step?: number | null | (number | null)[],
+  ): NDArray {
+    if (Array.isArray(begin) || Array.isArray(end) || Array.isArray(step)) return sliceMulti(this, begin, end, step);
+    if (step !== undefined && step !== null && step !== 1) return sliceMulti(this, [begin ?? null], [end ?? null], [step]);
     const b = begin === undefined || begin === null ? NaN : intArg("slice", "begin", begin);
     const e = end === undefined || end === null ? NaN : intArg("slice", "end", end);
     return result(wasm.nd_slice(this.handleFor("slice"), b, e));
@@ -258,14 +370,24 @@ export class NDArray {
     if (this.size !== 1) {
       throw new Error(`asscalar: the array must have exactly one element (shape [${this.#shape.join(",")}], size ${this.size})`);
     }
-    return f32View(h, 1)[0]!;
+    return dataView(h, 1, this.#dtype)[0]!;
   }
-  /** A copy of the values; written into `out` when given. */
-  data(out?: Float32Array): Float32Array {
-    const view = f32View(this.handleFor("data"), this.size);
+  /**
+   * A copy of the values, as a typed array of the array's dtype
+   * (`Float32Array`, `Float64Array` or `Int32Array`). With `out` (a typed
+   * array of any of the three kinds, at least `size` long), the values are
+   * written into it (converted to its element type) and `out` is returned.
+   */
+  data<T extends NDData>(out: T): T;
+  data(): NDData;
+  data(out?: NDData): NDData {
+    const view = dataView(this.handleFor("data"), this.size, this.#dtype);
     if (out === undefined) return view.slice();
-    if (!(out instanceof Float32Array) || out.length < view.length) {
-      throw new Error(`data: out must be a Float32Array of at least ${view.length} elements (got ${describe(out)})`);
+    const typed = out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array;
+    if (!typed || out.length < view.length) {
+      throw new Error(
+        `data: out must be a Float32Array, Float64Array or Int32Array of at least ${view.length} elements (got ${describe(out)})`,
+      );
     }
     out.set(view);
     return out;
@@ -285,12 +407,10 @@ export class NDArray {
     };
     return build(0);
   }
+  /** A copy converted to `dtype` (float to int32 truncates toward zero). */
   astype(dtype: DType): NDArray {
-    this.handleFor("astype");
-    if (dtype !== "float32") {
-      throw new Error(`astype: dtype ${describe(dtype)} is not supported (ndgrad arrays are float32)`);
-    }
-    return this.copy();
+    const code = dtypeCode("astype", dtype);
+    return result(wasm.nd_astype(this.handleFor("astype"), code));
   }
   copy(): NDArray {
     return result(wasm.nd_copy(this.handleFor("copy")));
@@ -327,7 +447,7 @@ export class NDArray {
       if (wasm.nd_error_code() !== 0) raise();
       return null;
     }
-    this.#grad = new NDArray(g, resultShape());
+    this.#grad = new NDArray(g, resultShape(), this.#dtype);
     return this.#grad;
   }
   backward(outGrad?: NDArray | null | BackwardOptions, options: BackwardOptions = {}): void {
@@ -358,7 +478,7 @@ export class NDArray {
   /** MXNet's repr: the values as NumPy prints them, then `<NDArray 2x2 @cpu(0)>`. */
   toString(): string {
     const h = this.handleFor("toString");
-    const body = formatArray(f32View(h, this.size), this.#shape, this.dtype);
+    const body = formatArray(dataView(h, this.size, this.#dtype), this.#shape, this.#dtype);
     return `\n${body}\n<NDArray ${this.#shape.join("x")} @cpu(0)>`;
   }
   [inspectSymbol](): string {
@@ -367,6 +487,21 @@ export class NDArray {
   get [Symbol.toStringTag](): string {
     return "NDArray";
   }
+}
+
+type UnaryMethods = { [K in (typeof UNARY_OPS)[number]]: () => NDArray };
+// The elementwise unary ops are methods too (`x.exp()`), made from the one
+// list of names the engine's codes are checked against.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface NDArray extends UnaryMethods {}
+for (const op of UNARY_OPS) {
+  Object.defineProperty(NDArray.prototype, op, {
+    value: function (this: NDArray): NDArray {
+      return unary(op, this);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 function gradReqCode(op: string, gradReq: unknown): number {
@@ -379,8 +514,10 @@ function gradReqCode(op: string, gradReq: unknown): number {
 /** Wrap a handle an op returned (its shape is in the I/O area). */
 export function result(h: number): NDArray {
   checkHandle(h);
-  return new NDArray(h, resultShape());
+  return new NDArray(h, resultShape(), resultDtype());
 }
+
+const DTYPE_BY_CODE: readonly DType[] = ["float32", "float64", "int32"];
 
 function operand(op: string, v: unknown): NDArray | number {
   if (v instanceof NDArray || typeof v === "number") return v;
@@ -398,7 +535,7 @@ export function binary(op: string, a: unknown, b: unknown): NDArray {
   }
   if (y instanceof NDArray) return result(wasm.nd_binary_scalar(code, y.handleFor(op), x, 1));
   // Two numbers: a shape-[1] array, as MXNet gives for scalar arithmetic on arrays.
-  using one = full([1], x);
+  using one = fill([1], x);
   return result(wasm.nd_binary_scalar(code, one.handleFor(op), y, 0));
 }
 
@@ -407,24 +544,141 @@ export function unary(op: string, x: unknown): NDArray {
   return result(wasm.nd_unary(UNARY[op]!, x.handleFor(op)));
 }
 
-export function reduce(op: string, x: NDArray, axis: Axis | ReduceOptions, keepdims?: boolean): NDArray {
+export function reduce(op: string, x: NDArray, axis: Axis | ReduceOptions, keepdims?: boolean, name = op): NDArray {
   let ax: unknown = axis;
   let keep: unknown = keepdims;
   if (axis !== null && typeof axis === "object" && !Array.isArray(axis)) {
     ax = axis.axis;
     keep = axis.keepdims;
   }
-  const axes = axesArg(op, ax);
-  const kd = boolArg(op, "keepdims", keep, false);
-  if (axes !== null) writeInts(op, axes);
-  return result(wasm.nd_reduce(REDUCE[op]!, x.handleFor(op), axes === null ? -1 : axes.length, kd ? 1 : 0));
+  const axes = axesArg(name, ax);
+  const kd = boolArg(name, "keepdims", keep, false);
+  if (axes !== null) writeInts(name, axes);
+  return result(wasm.nd_reduce(REDUCE[op]!, x.handleFor(name), axes === null ? -1 : axes.length, kd ? 1 : 0));
 }
 
-export function dot(a: unknown, b: unknown): NDArray {
+/** The I/O sentinel for an omitted index or axis (`None`). */
+const NONE = -0x80000000;
+
+export interface NormOptions extends ReduceOptions {
+  ord?: 1 | 2;
+}
+export interface ArgOptions {
+  axis?: number | null;
+  keepdims?: boolean;
+}
+export interface TakeOptions {
+  axis?: number;
+  mode?: "clip" | "wrap";
+}
+export interface PickOptions extends TakeOptions {
+  keepdims?: boolean;
+}
+export interface OneHotOptions {
+  onValue?: number;
+  offValue?: number;
+  dtype?: DType;
+}
+export interface TopkOptions {
+  axis?: number;
+  k?: number;
+  retTyp?: "value" | "indices" | "mask" | "both";
+  isAscend?: boolean;
+}
+export interface SortOptions {
+  axis?: number;
+  isAscend?: boolean;
+}
+export interface DotOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+function axisOption(op: string, axis: unknown, dflt: number): number {
+  if (axis !== null && typeof axis === "object" && !Array.isArray(axis)) axis = (axis as { axis?: unknown }).axis;
+  if (axis === undefined || axis === null) return dflt;
+  return intArg(op, "axis", axis);
+}
+
+function modeCode(op: string, mode: unknown): number {
+  if (mode === undefined || mode === "clip") return 0;
+  if (mode === "wrap") return 1;
+  throw new Error(`${op}: mode must be "clip" or "wrap" (got ${describe(mode)})`);
+}
+
+function arrayOperand(op: string, name: string, v: unknown): NDArray {
+  if (!(v instanceof NDArray)) throw new Error(`${op}: ${name} must be an NDArray (got ${describe(v)})`);
+  return v;
+}
+
+function argext(op: string, x: NDArray, axis: unknown, keepdims: unknown): NDArray {
+  let ax: unknown = axis;
+  let kd: unknown = keepdims;
+  if (axis !== null && typeof axis === "object" && !Array.isArray(axis)) {
+    ax = (axis as ArgOptions).axis;
+    kd = (axis as ArgOptions).keepdims;
+  }
+  const a = ax === undefined || ax === null ? NONE : intArg(op, "axis", ax);
+  const k = boolArg(op, "keepdims", kd, false);
+  return result(wasm.nd_argext(x.handleFor(op), a, k ? 1 : 0, op === "argmax" ? 1 : 0));
+}
+
+function sortCall(op: string, x: NDArray, axis: unknown, indices: number): NDArray {
+  const o = (axis !== null && typeof axis === "object" ? axis : { axis }) as SortOptions;
+  const ax = axisOption(op, o.axis, -1);
+  const asc = boolArg(op, "isAscend", o.isAscend, true);
+  return result(wasm.nd_sort(x.handleFor(op), ax, asc ? 1 : 0, indices));
+}
+
+function sliceMulti(x: NDArray, begin: unknown, end: unknown, step: unknown): NDArray {
+  const list = (name: string, v: unknown): (number | null)[] => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) throw new Error(`slice: ${name} must be a list when another bound is (got ${describe(v)})`);
+    return v.map((e) => (e === null || e === undefined ? null : intArg("slice", name, e)));
+  };
+  const b = list("begin", begin);
+  const e = list("end", end);
+  let s = list("step", step);
+  const n = Math.max(b.length, e.length);
+  if (begin === undefined || begin === null) b.push(...new Array<null>(n).fill(null));
+  if (end === undefined || end === null) e.push(...new Array<null>(n).fill(null));
+  if (s.length === 0) s = new Array<null>(b.length).fill(null);
+  if (b.length !== e.length || s.length !== b.length) {
+    throw new Error(`slice: begin, end and step must have the same length (got ${b.length}, ${e.length} and ${s.length})`);
+  }
+  if (s.some((v) => v === 0)) throw new Error("slice: step cannot be zero");
+  const enc = (v: number | null): number => (v === null ? NONE : v);
+  writeInts("slice", [...b.map(enc), ...e.map(enc), ...s.map(enc)]);
+  return result(wasm.nd_slice_multi(x.handleFor("slice"), b.length));
+}
+
+/** MXNet's `where(condition, x, y)` (NumPy broadcasting of all three). */
+export function where(cond: unknown, x: unknown, y: unknown): NDArray {
+  const c = arrayOperand("where", "condition", cond);
+  const a = arrayOperand("where", "x", x);
+  const b = arrayOperand("where", "y", y);
+  return result(wasm.nd_where(c.handleFor("where"), a.handleFor("where"), b.handleFor("where")));
+}
+
+/** MXNet's `one_hot(indices, depth, on_value, off_value, dtype)`. */
+export function oneHot(indices: unknown, depth: number, options: OneHotOptions = {}): NDArray {
+  const idx = arrayOperand("oneHot", "indices", indices);
+  const d = intArg("oneHot", "depth", depth);
+  if (options === null || typeof options !== "object") throw new Error(`oneHot: expected an options object (got ${describe(options)})`);
+  const on = numArg("oneHot", "onValue", options.onValue ?? 1);
+  const off = numArg("oneHot", "offValue", options.offValue ?? 0);
+  const code = dtypeCode("oneHot", options.dtype ?? "float32");
+  return result(wasm.nd_one_hot(idx.handleFor("oneHot"), d, on, off, code));
+}
+
+export function dot(a: unknown, b: unknown, options: DotOptions = {}): NDArray {
   if (!(a instanceof NDArray) || !(b instanceof NDArray)) {
     throw new Error(`dot: expected two NDArrays (got ${describe(a)} and ${describe(b)})`);
   }
-  return result(wasm.nd_dot(a.handleFor("dot"), b.handleFor("dot")));
+  if (options === null || typeof options !== "object") throw new Error(`dot: expected an options object (got ${describe(options)})`);
+  const ta = boolArg("dot", "transposeA", options.transposeA, false);
+  const tb = boolArg("dot", "transposeB", options.transposeB, false);
+  return result(wasm.nd_dot(a.handleFor("dot"), b.handleFor("dot"), (ta ? 1 : 0) | (tb ? 2 : 0)));
 }
 
 /** MXNet's `concat`: join arrays along an existing axis (default 1, as MXNet). */
@@ -469,11 +723,39 @@ export function batchDot(a: unknown, b: unknown): NDArray {
   return result(wasm.nd_batch_dot(a.handleFor("batchDot"), b.handleFor("batchDot")));
 }
 
-export function full(shape: number[] | number, value: number, op = "full"): NDArray {
+/** `shape` filled with `value` (cast to `dtype`); `op` names errors. */
+export function fill(shape: number[] | number, value: number, dtype: DType = "float32", op = "full"): NDArray {
   const dims = shapeArg(op, shape);
   const v = numArg(op, "value", value);
+  const code = dtypeCode(op, dtype);
   writeInts(op, dims);
-  return result(wasm.nd_full(dims.length, v));
+  return result(wasm.nd_full(dims.length, v, code));
+}
+
+/** Options accepted where MXNet takes a `dtype` keyword. */
+export interface DTypeOptions {
+  dtype?: DType;
+}
+
+/** `nd.full(shape, value, {dtype})` (also `nd.full(shape, value, "float64")`). */
+export function full(shape: number[] | number, value: number, options?: DTypeOptions | DType): NDArray {
+  return fill(shape, value, dtypeOption("full", options), "full");
+}
+
+/** The dtype in `{dtype}` or a bare dtype string; float32 when absent. */
+export function dtypeOption(op: string, options: unknown): DType {
+  if (options === undefined || options === null) return "float32";
+  if (typeof options === "string") {
+    dtypeCode(op, options);
+    return options as DType;
+  }
+  if (typeof options === "object" && !Array.isArray(options)) {
+    const d = (options as { dtype?: unknown }).dtype;
+    if (d === undefined) return "float32";
+    dtypeCode(op, d);
+    return d as DType;
+  }
+  throw new Error(`${op}: expected an options object {dtype} (got ${describe(options)})`);
 }
 
 /** Backward from several heads (MXNet's `autograd.backward`). */

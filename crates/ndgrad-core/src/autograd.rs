@@ -16,6 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::dtype::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::shape::fmt_shape;
@@ -188,7 +189,8 @@ impl Drop for Node {
 
 /// Attach a fresh zero gradient to `t` (MXNet's `attach_grad`).
 pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
-    let grad = Tensor::zeros(&t.shape)?;
+    no_int_grad(t)?;
+    let grad = Tensor::zeros(&t.shape, t.dtype())?;
     t.ag = Some(AgRef::Leaf(Rc::new(Leaf {
         grad,
         req: Cell::new(req),
@@ -198,7 +200,25 @@ pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
 
 /// MXNet's `mark_variables`: make `t` a variable whose gradient is written
 /// into `grad`'s buffer (shared, so `grad` sees every backward).
+fn no_int_grad(t: &Tensor) -> Result<()> {
+    if t.dtype() == DType::I32 {
+        return Err(Error::invalid(format!(
+            "int32 arrays cannot have gradients (shape {}); cast with astype(\"float32\") first",
+            fmt_shape(&t.shape)
+        )));
+    }
+    Ok(())
+}
+
 pub fn mark_variable(t: &mut Tensor, grad: &Tensor, req: GradReq) -> Result<()> {
+    no_int_grad(t).map_err(|e| e.in_op("markVariables"))?;
+    if grad.dtype() != t.dtype() {
+        return Err(Error::invalid(format!(
+            "markVariables: gradient of dtype {} for a variable of dtype {}",
+            grad.dtype().name(),
+            t.dtype().name()
+        )));
+    }
     if grad.shape != t.shape {
         return Err(Error::shape(format!(
             "markVariables: gradient of shape {} for a variable of shape {}",
@@ -224,7 +244,8 @@ pub fn grad_of(t: &Tensor) -> Option<Tensor> {
 /// Hang a node on `out` if recording and any input needs a gradient.
 /// `saved` is only evaluated when a node is actually created.
 pub fn record(op: Op, inputs: &[&Tensor], saved: impl FnOnce() -> Vec<Tensor>, out: &mut Tensor) {
-    if !is_recording() {
+    // int32 results carry no gradient (MXNet computes none for integers).
+    if !is_recording() || out.dtype() == DType::I32 {
         return;
     }
     let ins: Vec<Option<AgRef>> = inputs
@@ -306,7 +327,7 @@ pub fn grad(
         .map(
             |(l, v)| match leaf_grads.iter().find(|(k, _)| Rc::ptr_eq(k, l)) {
                 Some((_, g)) => Ok(g.clone()),
-                None => Tensor::zeros(&v.shape),
+                None => Tensor::zeros(&v.shape, v.dtype()),
             },
         )
         .collect()
@@ -343,6 +364,13 @@ fn walk(
             };
             let g = match g {
                 Some(g) => {
+                    if g.dtype() != h.dtype() {
+                        return Err(Error::invalid(format!(
+                            "{op}: head gradient of dtype {} for a head of dtype {}",
+                            g.dtype().name(),
+                            h.dtype().name()
+                        )));
+                    }
                     if g.shape != h.shape {
                         return Err(Error::shape(format!(
                             "{op}: head gradient of shape {} does not match the head's shape {}",
@@ -358,7 +386,7 @@ fn walk(
                         g.detached()
                     }
                 }
-                None => Tensor::full(&h.shape, 1.0)?,
+                None => Tensor::full(&h.shape, 1.0, h.dtype())?,
             };
             roots.push((node, g));
         }
@@ -479,16 +507,28 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
     }
     // The computed gradient may share the destination buffer (e.g. a head
     // gradient that is a view of this very `.grad`): copy it out first.
-    let src = crate::storage::alloc_copy(&g.data()?)?;
-    let mut dst = leaf.grad.buf.write()?;
-    match req {
-        GradReq::Write => dst.copy_from_slice(&src),
-        GradReq::Add => {
-            for (d, s) in dst.iter_mut().zip(&src) {
-                *d += *s;
+    fn store<T: crate::dtype::Elem>(req: GradReq, dst: &mut [T], src: &[T]) {
+        match req {
+            GradReq::Write => dst.copy_from_slice(src),
+            GradReq::Add => {
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = T::bin(crate::kernels::BinOp::Add, *d, *s);
+                }
             }
+            GradReq::Null => {}
         }
-        GradReq::Null => {}
+    }
+    let src = g.data()?.try_clone()?;
+    let mut dst = leaf.grad.buf.write()?;
+    match (&mut *dst, &src) {
+        (Data::F32(d), Data::F32(s)) => store(req, d, s),
+        (Data::F64(d), Data::F64(s)) => store(req, d, s),
+        (Data::I32(d), Data::I32(s)) => store(req, d, s),
+        _ => {
+            return Err(Error::internal(
+                "gradient dtype differs from the variable's",
+            ))
+        }
     }
     Ok(())
 }

@@ -4,6 +4,8 @@
 
 use crate::arena::Arena;
 use crate::autograd::{self, AgRef, GradReq};
+use crate::dtype::{self, DType, Data, Elem};
+use crate::each_dtype;
 use crate::error::{Error, Result};
 use crate::kernels::{self, BinOp, RedOp, UnOp};
 use crate::ops;
@@ -85,19 +87,29 @@ impl Engine {
         self.put(Tensor::from_vec(shape.to_vec(), v)?)
     }
 
-    /// An uninitialised-to-zero array the caller fills through `data_mut`.
-    pub fn alloc(&mut self, shape: &[usize]) -> Result<u32> {
-        let t = Tensor::zeros(shape).map_err(|e| e.in_op("array"))?;
+    /// A zeroed array the caller fills through its data pointer.
+    pub fn alloc(&mut self, shape: &[usize], dtype: DType) -> Result<u32> {
+        let t = Tensor::zeros(shape, dtype).map_err(|e| e.in_op("array"))?;
         self.put(t)
     }
 
-    pub fn full(&mut self, shape: &[usize], v: f32) -> Result<u32> {
-        let t = Tensor::full(shape, v).map_err(|e| e.in_op("full"))?;
+    pub fn full(&mut self, shape: &[usize], v: f64, dtype: DType) -> Result<u32> {
+        let t = Tensor::full(shape, v, dtype).map_err(|e| e.in_op("full"))?;
         self.put(t)
+    }
+
+    pub fn dtype(&self, h: u32) -> Result<DType> {
+        Ok(self.arena.get(h)?.dtype())
+    }
+
+    /// `astype`: a converted copy (float→int truncates toward zero,
+    /// saturating; NaN gives 0). Differentiable between float dtypes.
+    pub fn astype(&mut self, h: u32, to: DType) -> Result<u32> {
+        self.map1("astype", h, |x| ops::astype(x, to))
     }
 
     /// NumPy/MXNet `arange(start, stop, step)`.
-    pub fn arange(&mut self, start: f64, stop: f64, step: f64) -> Result<u32> {
+    pub fn arange(&mut self, start: f64, stop: f64, step: f64, dtype: DType) -> Result<u32> {
         if !(start.is_finite() && stop.is_finite() && step.is_finite()) {
             return Err(Error::invalid(format!(
                 "arange: start, stop and step must be finite (got {start}, {stop}, {step})"
@@ -111,37 +123,74 @@ impl Engine {
             return Err(Error::invalid(format!("arange: {n} elements is too many")));
         }
         let n = n as usize;
-        let mut v = alloc_zeroed(n).map_err(|e| e.in_op("arange"))?;
-        for (i, o) in v.iter_mut().enumerate() {
-            *o = (start + i as f64 * step) as f32;
+        let mut t = Tensor::zeros(&[n], dtype).map_err(|e| e.in_op("arange"))?;
+        {
+            let mut d = t.buf.write()?;
+            each_dtype!(&mut *d, v => {
+                for (i, o) in v.iter_mut().enumerate() {
+                    *o = Elem::from_f64(start + i as f64 * step);
+                }
+            });
         }
-        self.put(Tensor::from_vec(vec![n], v)?)
+        t.ag = None;
+        self.put(t)
     }
 
     pub fn random_seed(&mut self, s: u64) {
         random::seed(s);
     }
 
-    pub fn random_uniform(&mut self, low: f64, high: f64, shape: &[usize]) -> Result<u32> {
-        self.random("uniform", low, high, shape, random::uniform)
+    pub fn random_uniform(
+        &mut self,
+        low: f64,
+        high: f64,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<u32> {
+        self.random(
+            "uniform",
+            low,
+            high,
+            shape,
+            dtype,
+            random::uniform,
+            random::uniform,
+        )
     }
 
-    pub fn random_normal(&mut self, loc: f64, scale: f64, shape: &[usize]) -> Result<u32> {
+    pub fn random_normal(
+        &mut self,
+        loc: f64,
+        scale: f64,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<u32> {
         if scale < 0.0 {
             return Err(Error::invalid(format!(
                 "normal: scale must be >= 0 (got {scale})"
             )));
         }
-        self.random("normal", loc, scale, shape, random::normal)
+        self.random(
+            "normal",
+            loc,
+            scale,
+            shape,
+            dtype,
+            random::normal,
+            random::normal,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn random(
         &mut self,
         op: &str,
         p: f64,
         q: f64,
         shape: &[usize],
-        fill: fn(f64, f64, &mut [f32]),
+        dtype: DType,
+        fill32: fn(f64, f64, &mut [f32]),
+        fill64: fn(f64, f64, &mut [f64]),
     ) -> Result<u32> {
         if !p.is_finite() || !q.is_finite() {
             return Err(Error::invalid(format!(
@@ -149,9 +198,24 @@ impl Engine {
             )));
         }
         let n = checked_size(shape).map_err(|e| e.in_op(op))?;
-        let mut v = alloc_zeroed(n).map_err(|e| e.in_op(op))?;
-        fill(p, q, &mut v);
-        self.put(Tensor::from_vec(shape.to_vec(), v)?)
+        let data = match dtype {
+            DType::F32 => {
+                let mut v = alloc_zeroed::<f32>(n).map_err(|e| e.in_op(op))?;
+                fill32(p, q, &mut v);
+                Data::F32(v)
+            }
+            DType::F64 => {
+                let mut v = alloc_zeroed::<f64>(n).map_err(|e| e.in_op(op))?;
+                fill64(p, q, &mut v);
+                Data::F64(v)
+            }
+            DType::I32 => {
+                return Err(Error::invalid(format!(
+                    "{op}: dtype int32 is not supported (use float32 or float64)"
+                )))
+            }
+        };
+        self.put(Tensor::from_vec(shape.to_vec(), data)?)
     }
 
     // ---- operators ----
@@ -161,9 +225,7 @@ impl Engine {
     }
 
     pub fn binary_scalar(&mut self, op: BinOp, a: u32, s: f64, reverse: bool) -> Result<u32> {
-        self.map1(op.name(), a, |x| {
-            ops::binary_scalar(op, x, s as f32, reverse)
-        })
+        self.map1(op.name(), a, |x| ops::binary_scalar(op, x, s, reverse))
     }
 
     pub fn unary(&mut self, op: UnOp, a: u32) -> Result<u32> {
@@ -208,6 +270,10 @@ impl Engine {
         self.map2("dot", a, b, ops::dot)
     }
 
+    pub fn dot_t(&mut self, a: u32, b: u32, ta: bool, tb: bool) -> Result<u32> {
+        self.map2("dot", a, b, |x, y| ops::dot_t(x, y, ta, tb))
+    }
+
     pub fn concat(&mut self, arrays: &[u32], axis: i64) -> Result<u32> {
         let ts = self.tensors("concat", arrays)?;
         let refs: Vec<&Tensor> = ts.iter().collect();
@@ -217,6 +283,119 @@ impl Engine {
 
     pub fn batch_dot(&mut self, a: u32, b: u32) -> Result<u32> {
         self.map2("batchDot", a, b, ops::batch_dot)
+    }
+
+    // ---- model ops (issue #3) ----
+
+    pub fn where_(&mut self, c: u32, a: u32, b: u32) -> Result<u32> {
+        let cond = self.arena.get(c).map_err(|e| e.in_op("where"))?.clone();
+        self.map2("where", a, b, |x, y| ops::index::where_(&cond, x, y))
+    }
+
+    pub fn clip(&mut self, a: u32, lo: f64, hi: f64) -> Result<u32> {
+        self.map1("clip", a, |x| ops::nn::clip(x, lo, hi))
+    }
+
+    pub fn leaky_relu(&mut self, a: u32, slope: f64) -> Result<u32> {
+        self.map1("leakyRelu", a, |x| ops::nn::leaky_relu(x, slope))
+    }
+
+    pub fn softmax(&mut self, a: u32, axis: i64, log: bool) -> Result<u32> {
+        if log {
+            self.map1("logSoftmax", a, |x| ops::nn::log_softmax(x, axis))
+        } else {
+            self.map1("softmax", a, |x| ops::nn::softmax(x, axis))
+        }
+    }
+
+    pub fn take_along(&mut self, a: u32, idx: u32, axis: i64, wrap: bool) -> Result<u32> {
+        self.map2("take", a, idx, |x, i| ops::index::take(x, i, axis, wrap))
+    }
+
+    pub fn pick(&mut self, a: u32, idx: u32, axis: i64, keepdims: bool, wrap: bool) -> Result<u32> {
+        self.map2("pick", a, idx, |x, i| {
+            ops::index::pick(x, i, axis, keepdims, wrap)
+        })
+    }
+
+    pub fn one_hot(
+        &mut self,
+        idx: u32,
+        depth: i64,
+        on: f64,
+        off: f64,
+        dtype: DType,
+    ) -> Result<u32> {
+        self.map1("oneHot", idx, |i| {
+            ops::index::one_hot(i, depth, on, off, dtype)
+        })
+    }
+
+    pub fn argext(&mut self, a: u32, axis: Option<i64>, keepdims: bool, max: bool) -> Result<u32> {
+        let name = if max { "argmax" } else { "argmin" };
+        self.map1(name, a, |x| ops::index::argext(x, axis, keepdims, max))
+    }
+
+    pub fn topk(
+        &mut self,
+        a: u32,
+        axis: i64,
+        k: i64,
+        ret: ops::index::TopK,
+        ascending: bool,
+    ) -> Result<u32> {
+        self.map1("topk", a, |x| {
+            ops::index::topk(x, axis, Some(k), ret, ascending)
+        })
+    }
+
+    pub fn sort(&mut self, a: u32, axis: i64, ascending: bool, indices: bool) -> Result<u32> {
+        if indices {
+            self.map1("argsort", a, |x| ops::index::argsort(x, axis, ascending))
+        } else {
+            self.map1("sort", a, |x| ops::index::sort(x, axis, ascending))
+        }
+    }
+
+    pub fn tile(&mut self, a: u32, reps: &[i64]) -> Result<u32> {
+        self.map1("tile", a, |x| ops::index::tile(x, reps))
+    }
+
+    pub fn repeat(&mut self, a: u32, repeats: i64, axis: Option<i64>) -> Result<u32> {
+        self.map1("repeat", a, |x| ops::index::repeat(x, repeats, axis))
+    }
+
+    pub fn flip(&mut self, a: u32, axes: &[i64]) -> Result<u32> {
+        self.map1("flip", a, |x| ops::index::flip(x, axes))
+    }
+
+    /// MXNet's `slice(begin, end, step)` (None entries: the whole axis).
+    pub fn slice_multi(
+        &mut self,
+        a: u32,
+        begin: &[Option<i64>],
+        end: &[Option<i64>],
+        step: &[Option<i64>],
+    ) -> Result<u32> {
+        self.map1("slice", a, |x| ops::index::slice(x, begin, end, step))
+    }
+
+    /// MXNet's `slice_axis(axis, begin, end)`.
+    pub fn slice_axis(
+        &mut self,
+        a: u32,
+        axis: i64,
+        begin: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<u32> {
+        self.map1("sliceAxis", a, |x| {
+            let ax = crate::shape::normalize_axis(axis, x.ndim())?;
+            let mut b = vec![None; ax + 1];
+            let mut e = vec![None; ax + 1];
+            b[ax] = begin;
+            e[ax] = end;
+            ops::index::slice(x, &b, &e, &[])
+        })
     }
 
     pub fn detach(&mut self, a: u32) -> Result<u32> {
@@ -235,19 +414,37 @@ impl Engine {
                 d.shape_str()
             )));
         }
-        let mut tmp = alloc_zeroed(d.size()).map_err(|e| e.in_op("set"))?;
-        kernels::broadcast_copy(&s.data()?, &s.shape, &d.shape, &mut tmp);
-        Self::write_with(d, |out| out.copy_from_slice(&tmp))
+        // A value of another dtype is converted first (MXNet's copyto).
+        let conv;
+        let s = if s.dtype() != d.dtype() {
+            conv = ops::astype(&s.detached(), d.dtype()).map_err(|e| e.in_op("set"))?;
+            &conv
+        } else {
+            s
+        };
+        fn bcast<T: Elem>(x: &[T], xs: &[usize], ds: &[usize]) -> Result<Data> {
+            let mut tmp = alloc_zeroed::<T>(crate::shape::size(ds))?;
+            kernels::broadcast_copy(x, xs, ds, &mut tmp);
+            Ok(dtype::wrap(tmp))
+        }
+        let tmp = each_dtype!(&*s.data()?, v => bcast(v.as_slice(), &s.shape, &d.shape))
+            .map_err(|e| e.in_op("set"))?;
+        Self::write_with(d, |out| match (out, &tmp) {
+            (Data::F32(o), Data::F32(t)) => o.copy_from_slice(t),
+            (Data::F64(o), Data::F64(t)) => o.copy_from_slice(t),
+            (Data::I32(o), Data::I32(t)) => o.copy_from_slice(t),
+            _ => {}
+        })
     }
 
     pub fn set_scalar(&mut self, dst: u32, v: f64) -> Result<()> {
         let d = self.arena.get(dst).map_err(|e| e.in_op("set"))?;
-        Self::write_with(d, |out| out.fill(v as f32))
+        Self::write_with(d, |out| each_dtype!(out, o => o.fill(Elem::from_f64(v))))
     }
 
     /// In-place writes are refused while a recorded graph needs the buffer
     /// (the gradient would silently change), as MXNet refuses them.
-    fn write_with(d: &Tensor, fill: impl FnOnce(&mut [f32])) -> Result<()> {
+    fn write_with(d: &Tensor, fill: impl FnOnce(&mut Data)) -> Result<()> {
         if d.buf.tape_refs() > 0 {
             return Err(Error::autograd(format!(
                 "set: cannot write in place to an array of shape {} that a recorded graph still needs for backward; \
@@ -260,7 +457,7 @@ impl Engine {
                 "set: in-place operations (x[:] = v) are not supported on recorded arrays while recording with autograd",
             ));
         }
-        fill(&mut d.buf.write()?);
+        fill(&mut *d.buf.write()?);
         Ok(())
     }
 

@@ -83,8 +83,8 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
     /// `elements` float32 values could not be allocated.
-    pub fn oom(elements: usize) -> Error {
-        let bytes = elements as u64 * 4;
+    pub fn oom(elements: usize, dtype: crate::dtype::DType) -> Error {
+        let bytes = elements as u64 * dtype.size() as u64;
         Error::new(
             ErrorKind::OutOfMemory,
             format!("out of memory: could not allocate {bytes} bytes for a tensor"),

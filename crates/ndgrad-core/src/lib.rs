@@ -25,6 +25,7 @@
 pub mod arena;
 pub mod autograd;
 pub mod custom;
+pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod kernels;

@@ -1,6 +1,7 @@
 //! The seeded generator behind `nd.random`: xoshiro128** (32-bit state words,
 //! identical in every environment, no dependency).
 
+use crate::dtype::Elem;
 use std::cell::Cell;
 
 thread_local! {
@@ -44,13 +45,19 @@ pub fn next_unit() -> f64 {
     (next_u32() >> 8) as f64 / (1u32 << 24) as f64
 }
 
-pub fn uniform(low: f64, high: f64, out: &mut [f32]) {
-    let top = high as f32;
+pub fn uniform<T: Elem>(low: f64, high: f64, out: &mut [T]) {
+    let top = T::from_f64(high);
+    let bottom = T::from_f64(low);
     for o in out.iter_mut() {
-        let v = (low + (high - low) * next_unit()) as f32;
+        let v = T::from_f64(low + (high - low) * next_unit());
         // Rounding to float32 can land on `high`: keep the interval half-open.
         *o = if v >= top && high > low {
-            top.next_down().max(low as f32)
+            let below = top.next_down();
+            if below > bottom {
+                below
+            } else {
+                bottom
+            }
         } else {
             v
         };
@@ -58,16 +65,16 @@ pub fn uniform(low: f64, high: f64, out: &mut [f32]) {
 }
 
 /// Box–Muller, two normals per pair of uniforms.
-pub fn normal(loc: f64, scale: f64, out: &mut [f32]) {
+pub fn normal<T: Elem>(loc: f64, scale: f64, out: &mut [T]) {
     let mut i = 0;
     while i < out.len() {
         let u1 = 1.0 - next_unit(); // (0, 1]: log is finite
         let u2 = next_unit();
         let r = (-2.0 * u1.ln()).sqrt();
         let th = 2.0 * std::f64::consts::PI * u2;
-        out[i] = (loc + scale * r * th.cos()) as f32;
+        out[i] = T::from_f64(loc + scale * r * th.cos());
         if i + 1 < out.len() {
-            out[i + 1] = (loc + scale * r * th.sin()) as f32;
+            out[i + 1] = T::from_f64(loc + scale * r * th.sin());
         }
         i += 2;
     }
@@ -80,16 +87,16 @@ mod tests {
     #[test]
     fn seeding_reproduces_and_ranges_hold() {
         seed(42);
-        let mut a = vec![0.0; 1000];
+        let mut a = vec![0f32; 1000];
         uniform(-1.0, 1.0, &mut a);
         seed(42);
-        let mut b = vec![0.0; 1000];
+        let mut b = vec![0f32; 1000];
         uniform(-1.0, 1.0, &mut b);
         assert_eq!(a, b);
         assert!(a.iter().all(|&v| (-1.0..1.0).contains(&v)));
         let mean: f32 = a.iter().sum::<f32>() / 1000.0;
         assert!(mean.abs() < 0.1);
-        let mut n = vec![0.0; 10000];
+        let mut n = vec![0f32; 10000];
         normal(2.0, 3.0, &mut n);
         let m: f64 = n.iter().map(|&v| v as f64).sum::<f64>() / 1e4;
         let var: f64 = n.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / 1e4;

@@ -1,4 +1,5 @@
-//! Tensor storage: reference-counted float32 buffers and the `Tensor` value.
+//! Tensor storage: reference-counted buffers (float32, float64 or int32
+//! values, see `dtype`) and the `Tensor` value.
 //!
 //! Every tensor is contiguous and row-major. Buffers are shared (`Rc`) by
 //! arrays that alias (reshape, detach, a variable and its `.grad` handle) and
@@ -9,6 +10,7 @@ use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use crate::autograd::AgRef;
+use crate::dtype::{DType, Data, Elem};
 use crate::error::{Error, Result};
 use crate::shape;
 
@@ -29,40 +31,42 @@ pub fn live_buffers() -> usize {
 
 /// Allocate `n` zeroed floats, reporting failure instead of aborting: memory
 /// that cannot grow must be an `Error`, never a trap.
-pub fn alloc_zeroed(n: usize) -> Result<Vec<f32>> {
-    let mut v: Vec<f32> = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Error::oom(n))?;
-    v.resize(n, 0.0);
+pub fn alloc_zeroed<T: Elem>(n: usize) -> Result<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::oom(n, T::DTYPE))?;
+    v.resize(n, T::ZERO);
     Ok(v)
 }
 
 /// An empty vector with room for `n` floats, fallibly: the output of a
 /// kernel that appends every element (no zero-fill pass before it).
-pub fn alloc_empty(n: usize) -> Result<Vec<f32>> {
-    let mut v: Vec<f32> = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Error::oom(n))?;
+pub fn alloc_empty<T: Elem>(n: usize) -> Result<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::oom(n, T::DTYPE))?;
     Ok(v)
 }
 
 /// Copy a slice into a freshly allocated vector, fallibly.
-pub fn alloc_copy(src: &[f32]) -> Result<Vec<f32>> {
-    let mut v: Vec<f32> = Vec::new();
+pub fn alloc_copy<T: Elem>(src: &[T]) -> Result<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
     v.try_reserve_exact(src.len())
-        .map_err(|_| Error::oom(src.len()))?;
+        .map_err(|_| Error::oom(src.len(), T::DTYPE))?;
     v.extend_from_slice(src);
     Ok(v)
 }
 
 pub struct Buffer {
-    data: RefCell<Vec<f32>>,
+    data: RefCell<Data>,
     /// How many tape nodes saved this buffer for backward; an in-place write
     /// while this is non-zero would corrupt a gradient, so it is refused.
     tape_refs: Cell<usize>,
 }
 
 impl Buffer {
-    pub fn new(data: Vec<f32>) -> Rc<Buffer> {
-        let bytes = data.capacity() * 4;
+    pub fn new(data: Data) -> Rc<Buffer> {
+        let bytes = data.bytes();
         LIVE_BYTES.with(|c| c.set(c.get() + bytes));
         LIVE_BUFFERS.with(|c| c.set(c.get() + 1));
         Rc::new(Buffer {
@@ -74,13 +78,13 @@ impl Buffer {
     /// Read access. Buffers are only borrowed mutably inside one in-place
     /// write that never calls out, so this cannot fail in practice; it still
     /// reports instead of panicking.
-    pub fn read(&self) -> Result<Ref<'_, Vec<f32>>> {
+    pub fn read(&self) -> Result<Ref<'_, Data>> {
         self.data
             .try_borrow()
             .map_err(|_| Error::internal("buffer is being written"))
     }
 
-    pub fn write(&self) -> Result<RefMut<'_, Vec<f32>>> {
+    pub fn write(&self) -> Result<RefMut<'_, Data>> {
         self.data
             .try_borrow_mut()
             .map_err(|_| Error::internal("buffer is in use"))
@@ -99,7 +103,7 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        let bytes = self.data.get_mut().capacity() * 4;
+        let bytes = self.data.get_mut().bytes();
         LIVE_BYTES.with(|c| c.set(c.get().saturating_sub(bytes)));
         LIVE_BUFFERS.with(|c| c.set(c.get().saturating_sub(1)));
     }
@@ -116,7 +120,8 @@ pub struct Tensor {
 
 impl Tensor {
     /// A tensor owning `data`, which must have `size(shape)` elements.
-    pub fn from_vec(shape: Vec<usize>, data: Vec<f32>) -> Result<Tensor> {
+    pub fn from_vec(shape: Vec<usize>, data: impl Into<Data>) -> Result<Tensor> {
+        let data = data.into();
         let n = shape::checked_size(&shape)?;
         if data.len() != n {
             return Err(Error::invalid(format!(
@@ -132,20 +137,33 @@ impl Tensor {
         })
     }
 
-    pub fn zeros(shape: &[usize]) -> Result<Tensor> {
-        let n = shape::checked_size(shape)?;
-        Tensor::from_vec(shape.to_vec(), alloc_zeroed(n)?)
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Tensor::full(shape, 0.0, dtype)
     }
 
-    pub fn full(shape: &[usize], v: f32) -> Result<Tensor> {
+    /// `shape` filled with `DType(v)`.
+    pub fn full(shape: &[usize], v: f64, dtype: DType) -> Result<Tensor> {
+        fn fill<T: Elem>(n: usize, v: f64) -> Result<Data> {
+            let mut data = alloc_zeroed::<T>(n)?;
+            data.fill(T::from_f64(v));
+            Ok(T::wrap(data))
+        }
         let n = shape::checked_size(shape)?;
-        let mut data = alloc_zeroed(n)?;
-        data.fill(v);
+        let data = match dtype {
+            DType::F32 => fill::<f32>(n, v)?,
+            DType::F64 => fill::<f64>(n, v)?,
+            DType::I32 => fill::<i32>(n, v)?,
+        };
         Tensor::from_vec(shape.to_vec(), data)
     }
 
+    /// A float32 `[1]` holding `v`.
     pub fn scalar(v: f32) -> Result<Tensor> {
-        Tensor::full(&[1], v)
+        Tensor::from_vec(vec![1], vec![v])
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.buf.read().map(|d| d.dtype()).unwrap_or(DType::F32)
     }
 
     pub fn size(&self) -> usize {
@@ -156,13 +174,31 @@ impl Tensor {
     }
 
     /// The values, read-only.
-    pub fn data(&self) -> Result<Ref<'_, Vec<f32>>> {
+    pub fn data(&self) -> Result<Ref<'_, Data>> {
         self.buf.read()
     }
 
-    /// A copy of the values (tests and small reads).
+    /// The values as float32 (tests and small reads).
     pub fn to_vec(&self) -> Vec<f32> {
-        self.buf.read().map(|d| d.clone()).unwrap_or_default()
+        self.to_f64_vec().into_iter().map(|v| v as f32).collect()
+    }
+
+    /// The values as float64, exactly, allocated fallibly (index ops).
+    pub fn try_f64_vec(&self) -> Result<Vec<f64>> {
+        let d = self.buf.read()?;
+        let n = d.len();
+        let mut v = Vec::new();
+        v.try_reserve_exact(n)
+            .map_err(|_| Error::oom(n, DType::F64))?;
+        for i in 0..n {
+            v.push(d.get_f64(i).unwrap_or(f64::NAN));
+        }
+        Ok(v)
+    }
+
+    /// The values as float64, exactly (tests and small reads).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        self.buf.read().map(|d| d.to_f64_vec()).unwrap_or_default()
     }
 
     /// The same values and shape, cut from the graph (MXNet's `detach`).

@@ -11,6 +11,7 @@
 //! each test starts from zero and must end there.
 
 use ndgrad_core::autograd::{self, GradReq};
+use ndgrad_core::dtype::DType::F32;
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
 use ndgrad_core::shape::MAX_ELEMENTS;
 use ndgrad_core::storage;
@@ -150,24 +151,24 @@ fn creation_has_hand_computed_values() {
             tape_nodes: 0
         }
     );
-    let f = e.full(&[2, 2], 7.5).unwrap();
+    let f = e.full(&[2, 2], 7.5, F32).unwrap();
     expect_exact(&e, f, &[2, 2], &[7.5; 4]);
-    let z = e.alloc(&[3]).unwrap();
+    let z = e.alloc(&[3], F32).unwrap();
     expect_exact(&e, z, &[3], &[0.; 3]);
     let s = e.from_data(&[], &[4.]).unwrap();
     expect_exact(&e, s, &[], &[4.]);
     let empty = e.from_data(&[2, 0], &[]).unwrap();
     expect_exact(&e, empty, &[2, 0], &[]);
 
-    let r1 = e.arange(0., 5., 1.).unwrap();
+    let r1 = e.arange(0., 5., 1., F32).unwrap();
     expect_exact(&e, r1, &[5], &[0., 1., 2., 3., 4.]);
-    let r2 = e.arange(1., 2., 0.25).unwrap();
+    let r2 = e.arange(1., 2., 0.25, F32).unwrap();
     expect_exact(&e, r2, &[4], &[1., 1.25, 1.5, 1.75]);
-    let r3 = e.arange(5., 0., -2.).unwrap();
+    let r3 = e.arange(5., 0., -2., F32).unwrap();
     expect_exact(&e, r3, &[3], &[5., 3., 1.]);
-    let r4 = e.arange(3., 3., 1.).unwrap();
+    let r4 = e.arange(3., 3., 1., F32).unwrap();
     expect_exact(&e, r4, &[0], &[]);
-    let r5 = e.arange(0., 1., -1.).unwrap();
+    let r5 = e.arange(0., 1., -1., F32).unwrap();
     expect_exact(&e, r5, &[0], &[]);
     assert_eq!(
         e.memory(),
@@ -184,31 +185,31 @@ fn creation_has_hand_computed_values() {
         &["array", "[2,2]"],
     );
     expect_err(
-        e.arange(0., 1., 0.),
+        e.arange(0., 1., 0., F32),
         ErrorKind::InvalidArgument,
         &["arange"],
     );
     expect_err(
-        e.arange(0., f64::NAN, 1.),
+        e.arange(0., f64::NAN, 1., F32),
         ErrorKind::InvalidArgument,
         &["arange"],
     );
     expect_err(
-        e.arange(0., 1e12, 1.),
+        e.arange(0., 1e12, 1., F32),
         ErrorKind::InvalidArgument,
         &["arange"],
     );
     expect_err(
-        e.full(&[1 << 16, 1 << 16], 0.),
+        e.full(&[1 << 16, 1 << 16], 0., F32),
         ErrorKind::InvalidArgument,
         &["full", "[65536,65536]"],
     );
     expect_err(
-        e.full(&[usize::MAX, 2], 0.),
+        e.full(&[usize::MAX, 2], 0., F32),
         ErrorKind::InvalidArgument,
         &["full"],
     );
-    expect_err(e.alloc(&[1; 33]), ErrorKind::InvalidArgument, &["33"]);
+    expect_err(e.alloc(&[1; 33], F32), ErrorKind::InvalidArgument, &["33"]);
     assert_eq!(
         e.memory().arrays,
         10,
@@ -223,15 +224,15 @@ fn creation_has_hand_computed_values() {
 fn random_is_seeded_and_in_range() {
     let mut e = Engine::new();
     e.random_seed(42);
-    let u1 = e.random_uniform(2., 3., &[1000]).unwrap();
+    let u1 = e.random_uniform(2., 3., &[1000], F32).unwrap();
     e.random_seed(42);
-    let u2 = e.random_uniform(2., 3., &[1000]).unwrap();
+    let u2 = e.random_uniform(2., 3., &[1000], F32).unwrap();
     let (v1, v2) = (vals(&e, u1), vals(&e, u2));
     assert_eq!(v1, v2, "the same seed gives the same samples");
     assert!(v1.iter().all(|&v| (2.0..3.0).contains(&v)));
     let mean = v1.iter().map(|&v| v as f64).sum::<f64>() / 1000.;
     assert!((mean - 2.5).abs() < 0.05, "mean {mean}");
-    let n = e.random_normal(1., 2., &[4000]).unwrap();
+    let n = e.random_normal(1., 2., &[4000], F32).unwrap();
     let nv = vals(&e, n);
     let m = nv.iter().map(|&v| v as f64).sum::<f64>() / 4000.;
     let var = nv.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / 4000.;
@@ -240,12 +241,12 @@ fn random_is_seeded_and_in_range() {
         "{m} {var}"
     );
     expect_err(
-        e.random_normal(0., -1., &[2]),
+        e.random_normal(0., -1., &[2], F32),
         ErrorKind::InvalidArgument,
         &["normal"],
     );
     expect_err(
-        e.random_uniform(0., f64::INFINITY, &[2]),
+        e.random_uniform(0., f64::INFINITY, &[2], F32),
         ErrorKind::InvalidArgument,
         &["uniform"],
     );
@@ -258,7 +259,7 @@ fn binary_ops_broadcast_with_hand_computed_values() {
     let mut e = Engine::new();
     let a = arr(&mut e, &[2, 3], &[1., 2., 3., 4., 5., 6.]);
     let b = arr(&mut e, &[3], &[2., 2., 0.5]);
-    let bad = e.alloc(&[2]).unwrap();
+    let bad = e.alloc(&[2], F32).unwrap();
     let sqrt3 = 3f32.sqrt();
     let sqrt6 = 6f32.sqrt();
     let table: [(BinOp, [f32; 6]); 13] = [
@@ -424,7 +425,7 @@ fn reductions_over_axes_with_hand_computed_values() {
     let n = e.reduce(RedOp::Norm, v, None, false).unwrap();
     expect_close(&e, n, &[1], &[5.]);
     // [2,3,4] = arange(24): summing axes 0 and 2 gives 60 + 32j
-    let r = e.arange(0., 24., 1.).unwrap();
+    let r = e.arange(0., 24., 1., F32).unwrap();
     let t = e.reshape(r, &[2, 3, 4]).unwrap();
     let s = e.reduce(RedOp::Sum, t, Some(&[0, 2]), false).unwrap();
     expect_exact(&e, s, &[3], &[60., 92., 124.]);
@@ -508,7 +509,7 @@ fn movement_ops_with_hand_computed_values() {
     let t2 = e.transpose(x, Some(&[-1, 0])).unwrap();
     expect_exact(&e, t2, &[3, 2], &[1., 4., 2., 5., 3., 6.]);
     // [2,3,4] permuted by [2,0,1]: out[k][i][j] = in[i][j][k] = 12i + 4j + k
-    let ar = e.arange(0., 24., 1.).unwrap();
+    let ar = e.arange(0., 24., 1., F32).unwrap();
     let c = e.reshape(ar, &[2, 3, 4]).unwrap();
     let p = e.transpose(c, Some(&[2, 0, 1])).unwrap();
     assert_eq!(shape(&e, p), [4, 2, 3]);
@@ -1357,7 +1358,7 @@ fn handles_are_never_reused_for_another_array() {
     let mut seen = std::collections::HashSet::new();
     let keep = arr(&mut e, &[1], &[7.]);
     for i in 0..5000 {
-        let h = e.full(&[1], i as f32).unwrap();
+        let h = e.full(&[1], i as f64, F32).unwrap();
         assert!(seen.insert(h), "handle {h:#x} handed out twice");
         assert!(h != 0 && h < 1 << 31);
         assert!(e.free(h));
@@ -1644,11 +1645,11 @@ impl World {
             1 => {
                 let s = self.shape();
                 let v = self.scalar() as f32;
-                self.e.full(&s, v)
+                self.e.full(&s, v as f64, F32)
             }
             2 => {
                 let s = self.shape();
-                self.e.alloc(&s)
+                self.e.alloc(&s, F32)
             }
             3 => {
                 let a = self.scalar();
@@ -1656,15 +1657,15 @@ impl World {
                 let st = self
                     .rng
                     .pick(&[1., -1., 0.5, 2., 0., -0.25, f64::NAN, 1e-12]);
-                self.e.arange(a.clamp(-10., 10.), b, st)
+                self.e.arange(a.clamp(-10., 10.), b, st, F32)
             }
             4 => {
                 let s = self.shape();
                 let (p, q) = (self.scalar(), self.scalar());
                 if self.rng.chance(50) {
-                    self.e.random_uniform(p, q, &s)
+                    self.e.random_uniform(p, q, &s, F32)
                 } else {
-                    self.e.random_normal(p, q, &s)
+                    self.e.random_normal(p, q, &s, F32)
                 }
             }
             5..=8 => {
@@ -1962,7 +1963,7 @@ fn empty_arrays_with_huge_dims_are_valid_in_any_order_and_never_panic() {
     ok(&mut e, r, &[0]);
     let r = e.slice(a, Some(0), Some(0));
     ok(&mut e, r, &[0, H, 8]);
-    let eight = e.full(&[8], 1.).unwrap();
+    let eight = e.full(&[8], 1., F32).unwrap();
     let r = e.binary(BinOp::Add, a, eight);
     ok(&mut e, r, &[0, H, 8]);
     let r = e.broadcast_to(a, &[3, 0, H, 8]);
@@ -1975,7 +1976,7 @@ fn empty_arrays_with_huge_dims_are_valid_in_any_order_and_never_panic() {
     ok(&mut e, r, &[8, H, 0]);
     let r = e.transpose(a, Some(&[1, 0, 2]));
     ok(&mut e, r, &[H, 0, 8]);
-    let r = e.full(&[8, H, 0], 1.);
+    let r = e.full(&[8, H, 0], 1., F32);
     ok(&mut e, r, &[8, H, 0]);
     let r = e.from_data(&[H, 4, 0], &[]);
     ok(&mut e, r, &[H, 4, 0]);

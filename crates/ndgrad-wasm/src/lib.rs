@@ -25,7 +25,9 @@ use std::rc::Rc;
 
 use ndgrad_core::autograd::{self, GradReq};
 use ndgrad_core::custom::{self, CustomHooks};
+use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
+use ndgrad_core::ops::index::TopK;
 use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
 
 const IO_LEN: usize = 4096;
@@ -134,9 +136,11 @@ fn op(f: impl FnOnce(&mut Engine) -> Result<u32>) -> u32 {
     run(0, |e| {
         let h = f(e)?;
         let t = e.get(h)?;
-        let mut out = Vec::with_capacity(t.shape.len() + 1);
+        // I/O: rank, the dims, then the dtype code.
+        let mut out = Vec::with_capacity(t.shape.len() + 2);
         out.push(t.shape.len() as i32);
         out.extend(t.shape.iter().map(|&d| d as i32));
+        out.push(t.dtype().code() as i32);
         io_write(&out);
         Ok(h)
     })
@@ -294,29 +298,44 @@ pub extern "C" fn nd_shape(h: u32) -> i32 {
     })
 }
 
-/// Address of `h`'s values (float32, row-major); 0 on error.
+/// Address of `h`'s values (row-major, in its dtype); 0 on error.
 #[no_mangle]
-pub extern "C" fn nd_data_ptr(h: u32) -> *mut f32 {
+pub extern "C" fn nd_data_ptr(h: u32) -> *mut u8 {
     run(std::ptr::null_mut(), |e| {
         let t = e.get(h)?;
-        let ptr = t.data()?.as_ptr() as *mut f32;
+        let ptr = t.data()?.as_ptr() as *mut u8;
         Ok(ptr)
     })
 }
 
+/// The dtype code of `h` (0 float32, 1 float64, 2 int32), or -1.
 #[no_mangle]
-pub extern "C" fn nd_alloc(ndim: i32) -> u32 {
-    op(|e| e.alloc(&shape_arg(ndim)?))
+pub extern "C" fn nd_dtype(h: u32) -> i32 {
+    run(-1, |e| Ok(e.dtype(h)?.code() as i32))
+}
+
+fn dtype_arg(code: u32) -> Result<DType> {
+    DType::from_code(code).ok_or_else(|| Error::invalid(format!("unknown dtype code {code}")))
 }
 
 #[no_mangle]
-pub extern "C" fn nd_full(ndim: i32, v: f64) -> u32 {
-    op(|e| e.full(&shape_arg(ndim)?, v as f32))
+pub extern "C" fn nd_alloc(ndim: i32, dtype: u32) -> u32 {
+    op(|e| e.alloc(&shape_arg(ndim)?, dtype_arg(dtype)?))
 }
 
 #[no_mangle]
-pub extern "C" fn nd_arange(start: f64, stop: f64, step: f64) -> u32 {
-    op(|e| e.arange(start, stop, step))
+pub extern "C" fn nd_full(ndim: i32, v: f64, dtype: u32) -> u32 {
+    op(|e| e.full(&shape_arg(ndim)?, v, dtype_arg(dtype)?))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_arange(start: f64, stop: f64, step: f64, dtype: u32) -> u32 {
+    op(|e| e.arange(start, stop, step, dtype_arg(dtype)?))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_astype(h: u32, dtype: u32) -> u32 {
+    op(|e| e.astype(h, dtype_arg(dtype)?))
 }
 
 #[no_mangle]
@@ -328,13 +347,13 @@ pub extern "C" fn nd_random_seed(lo: u32, hi: u32) {
 }
 
 #[no_mangle]
-pub extern "C" fn nd_random_uniform(ndim: i32, low: f64, high: f64) -> u32 {
-    op(|e| e.random_uniform(low, high, &shape_arg(ndim)?))
+pub extern "C" fn nd_random_uniform(ndim: i32, low: f64, high: f64, dtype: u32) -> u32 {
+    op(|e| e.random_uniform(low, high, &shape_arg(ndim)?, dtype_arg(dtype)?))
 }
 
 #[no_mangle]
-pub extern "C" fn nd_random_normal(ndim: i32, loc: f64, scale: f64) -> u32 {
-    op(|e| e.random_normal(loc, scale, &shape_arg(ndim)?))
+pub extern "C" fn nd_random_normal(ndim: i32, loc: f64, scale: f64, dtype: u32) -> u32 {
+    op(|e| e.random_normal(loc, scale, &shape_arg(ndim)?, dtype_arg(dtype)?))
 }
 
 // ---- operators ----
@@ -417,9 +436,135 @@ pub extern "C" fn nd_copy(a: u32) -> u32 {
     op(|e| e.copy(a))
 }
 
+/// `dot(a, b)`; `flags` bit 0 transposes `a`, bit 1 transposes `b`.
 #[no_mangle]
-pub extern "C" fn nd_dot(a: u32, b: u32) -> u32 {
-    op(|e| e.dot(a, b))
+pub extern "C" fn nd_dot(a: u32, b: u32, flags: u32) -> u32 {
+    op(|e| e.dot_t(a, b, flags & 1 != 0, flags & 2 != 0))
+}
+
+// ---- model ops (issue #3) ----
+
+/// `None` for the sentinel `i32::MIN` (an omitted slice bound).
+fn opt_index(v: i32) -> Option<i64> {
+    (v != i32::MIN).then_some(v as i64)
+}
+
+fn ints(n: i32, what: &str) -> Result<Vec<i64>> {
+    if n < 0 {
+        return Err(Error::invalid(format!("invalid number of {what} ({n})")));
+    }
+    Ok(io_read(n as usize)?.into_iter().map(i64::from).collect())
+}
+
+#[no_mangle]
+pub extern "C" fn nd_where(c: u32, a: u32, b: u32) -> u32 {
+    op(|e| e.where_(c, a, b))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_clip(a: u32, lo: f64, hi: f64) -> u32 {
+    op(|e| e.clip(a, lo, hi))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_leaky_relu(a: u32, slope: f64) -> u32 {
+    op(|e| e.leaky_relu(a, slope))
+}
+
+/// `softmax` (log = 0) or `logSoftmax` (log = 1) along `axis`.
+#[no_mangle]
+pub extern "C" fn nd_softmax(a: u32, axis: i32, log: u32) -> u32 {
+    op(|e| e.softmax(a, axis as i64, log != 0))
+}
+
+/// `take(a, indices, axis, mode)`: mode 0 clip, 1 wrap.
+#[no_mangle]
+pub extern "C" fn nd_take(a: u32, idx: u32, axis: i32, mode: u32) -> u32 {
+    op(|e| e.take_along(a, idx, axis as i64, mode != 0))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_pick(a: u32, idx: u32, axis: i32, keepdims: u32, mode: u32) -> u32 {
+    op(|e| e.pick(a, idx, axis as i64, keepdims != 0, mode != 0))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_one_hot(idx: u32, depth: i32, on: f64, off: f64, dtype: u32) -> u32 {
+    op(|e| e.one_hot(idx, depth as i64, on, off, dtype_arg(dtype)?))
+}
+
+/// `argmax` (max = 1) or `argmin`; `axis` = i32::MIN for all axes.
+#[no_mangle]
+pub extern "C" fn nd_argext(a: u32, axis: i32, keepdims: u32, max: u32) -> u32 {
+    op(|e| e.argext(a, opt_index(axis), keepdims != 0, max != 0))
+}
+
+/// `topk`: ret 0 value, 1 indices, 2 mask.
+#[no_mangle]
+pub extern "C" fn nd_topk(a: u32, axis: i32, k: i32, ret: u32, ascend: u32) -> u32 {
+    op(|e| {
+        let r = TopK::from_code(ret)
+            .ok_or_else(|| Error::invalid(format!("topk: unknown ret_typ {ret}")))?;
+        e.topk(a, axis as i64, k as i64, r, ascend != 0)
+    })
+}
+
+/// `sort` (indices = 0) or `argsort` (indices = 1).
+#[no_mangle]
+pub extern "C" fn nd_sort(a: u32, axis: i32, ascend: u32, indices: u32) -> u32 {
+    op(|e| e.sort(a, axis as i64, ascend != 0, indices != 0))
+}
+
+/// `tile` with the `n` reps in I/O.
+#[no_mangle]
+pub extern "C" fn nd_tile(a: u32, n: i32) -> u32 {
+    op(|e| e.tile(a, &ints(n, "reps")?))
+}
+
+/// `repeat`; `axis` = i32::MIN repeats the flattened array.
+#[no_mangle]
+pub extern "C" fn nd_repeat(a: u32, repeats: i32, axis: i32) -> u32 {
+    op(|e| e.repeat(a, repeats as i64, opt_index(axis)))
+}
+
+/// `flip` along the `n` axes in I/O.
+#[no_mangle]
+pub extern "C" fn nd_flip(a: u32, n: i32) -> u32 {
+    op(|e| e.flip(a, &ints(n, "axes")?))
+}
+
+/// MXNet's `slice`: I/O holds begin[n], end[n], step[n]; i32::MIN = None.
+#[no_mangle]
+pub extern "C" fn nd_slice_multi(a: u32, n: i32) -> u32 {
+    op(|e| {
+        if n < 0 || n as usize * 3 > IO_LEN {
+            return Err(Error::invalid(format!(
+                "slice: invalid number of axes ({n})"
+            )));
+        }
+        let v = io_read(n as usize * 3)?;
+        let n = n as usize;
+        let conv = |s: &[i32]| s.iter().map(|&x| opt_index(x)).collect::<Vec<_>>();
+        e.slice_multi(a, &conv(&v[..n]), &conv(&v[n..2 * n]), &conv(&v[2 * n..]))
+    })
+}
+
+/// MXNet's `slice_axis`; NaN bounds are None.
+#[no_mangle]
+pub extern "C" fn nd_slice_axis(a: u32, axis: i32, begin: f64, end: f64) -> u32 {
+    op(|e| {
+        let b = if begin.is_nan() {
+            None
+        } else {
+            Some(index_arg("slice: begin", begin)?)
+        };
+        let en = if end.is_nan() {
+            None
+        } else {
+            Some(index_arg("slice: end", end)?)
+        };
+        e.slice_axis(a, axis as i64, b, en)
+    })
 }
 
 /// Arrays in I/O[0..n], joined along `axis`.

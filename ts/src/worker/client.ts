@@ -7,6 +7,7 @@
 // something awaits a value), so a chain of ops costs one message, and the
 // worker computes while this thread goes on. An op's error surfaces on the
 // next awaited call, with the main API's message.
+import type { NDData } from "../ffi.js";
 import * as Comlink from "comlink";
 import { describe } from "../args.js";
 import type { AutogradBackwardOptions, GradOptions, ModeOptions } from "../autograd.js";
@@ -660,11 +661,14 @@ export class RemoteNDArray {
     return this.#session.read<number>("x.asscalar", this);
   }
   /** A copy of the values, moved from the worker (written into `out` when given). */
-  async data(out?: Float32Array): Promise<Float32Array> {
-    if (out !== undefined && !this.#disposed && (!(out instanceof Float32Array) || out.length < this.size)) {
-      throw new Error(`data: out must be a Float32Array of at least ${this.size} elements (got ${describe(out)})`);
+  async data(out?: NDData): Promise<NDData> {
+    const typed = out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array;
+    if (out !== undefined && !this.#disposed && (!typed || out.length < this.size)) {
+      throw new Error(
+        `data: out must be a Float32Array, Float64Array or Int32Array of at least ${this.size} elements (got ${describe(out)})`,
+      );
     }
-    const values = await this.#session.read<Float32Array>("x.data", this);
+    const values = await this.#session.read<NDData>("x.data", this);
     if (out === undefined) return values;
     out.set(values);
     return out;

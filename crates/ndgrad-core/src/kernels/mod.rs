@@ -18,6 +18,7 @@ pub use gemm::gemm;
 pub use scalar::{BinOp, UnOp};
 use simd::{F32x4, F64x2};
 
+use crate::dtype::Elem;
 use crate::shape::{broadcast_strides, strides};
 
 /// Walks the outer axes (all but the last) of `shape` in row-major order,
@@ -61,14 +62,14 @@ impl<'a, const K: usize> Rows<'a, K> {
 /// Append `a op b` to `out`, where `a` and `b` broadcast to `oshape`.
 /// The innermost axis runs as a vector loop: same-shape, scalar-vector or
 /// vector-scalar, so broadcasting never materialises the smaller operand.
-pub fn binary_broadcast(
+pub fn binary_broadcast<T: Elem>(
     op: BinOp,
-    a: &[f32],
+    a: &[T],
     ashape: &[usize],
-    b: &[f32],
+    b: &[T],
     bshape: &[usize],
     oshape: &[usize],
-    out: &mut Vec<f32>,
+    out: &mut Vec<T>,
 ) {
     let n: usize = oshape.iter().product();
     if n == 0 {
@@ -76,7 +77,7 @@ pub fn binary_broadcast(
     }
     let nd = oshape.len();
     if nd == 0 {
-        out.push(op.apply(a[0], b[0]));
+        out.push(T::bin(op, a[0], b[0]));
         return;
     }
     out.reserve(n);
@@ -88,10 +89,10 @@ pub fn binary_broadcast(
     for _ in 0..n / inner {
         let [offa, offb] = rows.off;
         match (ia, ib) {
-            (0, 0) => out.extend(core::iter::repeat_n(op.apply(a[offa], b[offb]), inner)),
-            (0, _) => vector::binary_scalar(op, &b[offb..offb + inner], a[offa], true, out),
-            (_, 0) => vector::binary_scalar(op, &a[offa..offa + inner], b[offb], false, out),
-            _ => vector::binary_same(op, &a[offa..offa + inner], &b[offb..offb + inner], out),
+            (0, 0) => out.extend(core::iter::repeat_n(T::bin(op, a[offa], b[offb]), inner)),
+            (0, _) => T::bin_scalar(op, &b[offb..offb + inner], a[offa], true, out),
+            (_, 0) => T::bin_scalar(op, &a[offa..offa + inner], b[offb], false, out),
+            _ => T::bin_same(op, &a[offa..offa + inner], &b[offb..offb + inner], out),
         }
         rows.step();
     }
@@ -107,16 +108,19 @@ pub enum RedOp {
     Prod,
     /// L2 norm.
     Norm,
+    /// L1 norm (`norm` with `ord=1`).
+    Norm1,
 }
 
 impl RedOp {
-    pub const ALL: [RedOp; 6] = [
+    pub const ALL: [RedOp; 7] = [
         RedOp::Sum,
         RedOp::Mean,
         RedOp::Max,
         RedOp::Min,
         RedOp::Prod,
         RedOp::Norm,
+        RedOp::Norm1,
     ];
     pub fn from_code(code: u32) -> Option<RedOp> {
         RedOp::ALL.get(code as usize).copied()
@@ -129,6 +133,7 @@ impl RedOp {
             RedOp::Min => "min",
             RedOp::Prod => "prod",
             RedOp::Norm => "norm",
+            RedOp::Norm1 => "norm1",
         }
     }
     /// Whether reducing zero elements has a value (NumPy: sum 0, prod 1).
@@ -220,24 +225,92 @@ pub fn reduce(op: RedOp, x: &[f32]) -> f32 {
         RedOp::Min => extremum(x, f32::INFINITY, F32x4::min, scalar::fmin),
         RedOp::Prod => x.iter().fold(1f64, |p, &v| p * v as f64) as f32,
         RedOp::Norm => nrm2(x),
+        RedOp::Norm1 => {
+            let mut s = 0f64;
+            for &v in x {
+                s += v.abs() as f64;
+            }
+            s as f32
+        }
+    }
+}
+
+/// Reductions in float64: compensated (Neumaier) sums, so the error stays
+/// a few ulps of the sum of |x| whatever the length.
+pub fn reduce_f64(op: RedOp, x: &[f64]) -> f64 {
+    fn ksum(it: impl Iterator<Item = f64>) -> f64 {
+        let (mut s, mut c) = (0f64, 0f64);
+        for v in it {
+            let t = s + v;
+            c += if s.abs() >= v.abs() {
+                (s - t) + v
+            } else {
+                (v - t) + s
+            };
+            s = t;
+        }
+        s + c
+    }
+    match op {
+        RedOp::Sum => ksum(x.iter().copied()),
+        RedOp::Mean => ksum(x.iter().copied()) / x.len() as f64,
+        RedOp::Max => x.iter().fold(f64::NEG_INFINITY, |m, &v| scalar::fmax(m, v)),
+        RedOp::Min => x.iter().fold(f64::INFINITY, |m, &v| scalar::fmin(m, v)),
+        RedOp::Prod => x.iter().product(),
+        RedOp::Norm => {
+            // Scaled like `nrm2`, so huge and tiny values neither overflow
+            // nor underflow.
+            let scale = x.iter().fold(0f64, |m, &v| scalar::fmax(m, v.abs()));
+            if scale == 0.0 || !scale.is_finite() {
+                return scale;
+            }
+            scale * ksum(x.iter().map(|&v| (v / scale) * (v / scale))).sqrt()
+        }
+        RedOp::Norm1 => ksum(x.iter().map(|v| v.abs())),
+    }
+}
+
+/// Append `a (m×k) · b (k×n)` with `acc = f(acc, a, b)` summed over k in
+/// order (float64 and int32; float32 has the blocked SIMD `gemm`).
+pub fn gemm_generic<T: Elem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    out: &mut Vec<T>,
+    f: impl Fn(T, T, T) -> T,
+) {
+    out.reserve(m * n);
+    let start = out.len();
+    out.resize(start + m * n, T::ZERO);
+    let c = &mut out[start..];
+    for i in 0..m {
+        let row = &mut c[i * n..(i + 1) * n];
+        for p in 0..k {
+            let av = a[i * k + p];
+            for (o, &bv) in row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                *o = f(*o, av, bv);
+            }
+        }
     }
 }
 
 /// Reduce rows of length `len`: `out[r] = reduce(x[r*len..(r+1)*len])`.
-pub fn reduce_rows(op: RedOp, x: &[f32], len: usize, out: &mut [f32]) {
+pub fn reduce_rows<T: Elem>(op: RedOp, x: &[T], len: usize, out: &mut [T]) {
     if len == 0 {
-        out.fill(reduce(op, &[]));
+        out.fill(T::reduce(op, &[]));
         return;
     }
     for (o, row) in out.iter_mut().zip(x.chunks_exact(len)) {
-        *o = reduce(op, row);
+        *o = T::reduce(op, row);
     }
 }
 
 /// Append `x` permuted to `out`: output axis `d` is input axis `perm[d]`.
 /// Swapping the last two axes (a matrix transpose, or a batch of them) runs
 /// as 4×4 register transposes; other permutations gather row by row.
-pub fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut Vec<f32>) {
+pub fn transpose<T: Elem>(x: &[T], shape: &[usize], perm: &[usize], out: &mut Vec<T>) {
     let n: usize = shape.iter().product();
     if n == 0 {
         return;
@@ -255,7 +328,7 @@ pub fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut Vec<f32>)
     if nd >= 2 && lead_fixed && perm[nd - 2] == nd - 1 && perm[nd - 1] == nd - 2 {
         let (r, c) = (shape[nd - 2], shape[nd - 1]);
         for m in x[..n].chunks_exact(r * c) {
-            transpose2d(m, r, c, out);
+            T::transpose2d(m, r, c, out);
         }
         return;
     }
@@ -273,7 +346,7 @@ pub fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut Vec<f32>)
 }
 
 /// Append the transpose (c×r) of the row-major r×c matrix `x`.
-fn transpose2d(x: &[f32], r: usize, c: usize, out: &mut Vec<f32>) {
+pub fn transpose2d_f32(x: &[f32], r: usize, c: usize, out: &mut Vec<f32>) {
     let len = r * c;
     out.reserve(len);
     let start = out.len();
@@ -305,7 +378,7 @@ fn transpose2d(x: &[f32], r: usize, c: usize, out: &mut Vec<f32>) {
 }
 
 /// `out` (shape `oshape`) = `x` (shape `xshape`) repeated along broadcast axes.
-pub fn broadcast_copy(x: &[f32], xshape: &[usize], oshape: &[usize], out: &mut [f32]) {
+pub fn broadcast_copy<T: Elem>(x: &[T], xshape: &[usize], oshape: &[usize], out: &mut [T]) {
     let mut v = Vec::with_capacity(out.len());
     broadcast_extend(x, xshape, oshape, &mut v);
     out.copy_from_slice(&v);
@@ -313,7 +386,7 @@ pub fn broadcast_copy(x: &[f32], xshape: &[usize], oshape: &[usize], out: &mut [
 
 /// Append `x` (shape `xshape`) repeated along broadcast axes to shape
 /// `oshape`.
-pub fn broadcast_extend(x: &[f32], xshape: &[usize], oshape: &[usize], out: &mut Vec<f32>) {
+pub fn broadcast_extend<T: Elem>(x: &[T], xshape: &[usize], oshape: &[usize], out: &mut Vec<T>) {
     let n: usize = oshape.iter().product();
     if n == 0 {
         return;

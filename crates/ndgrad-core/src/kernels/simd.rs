@@ -144,6 +144,23 @@ mod imp {
         pub fn sqrt(self) -> F32x4 {
             F32x4(f32x4_sqrt(self.0))
         }
+        #[inline(always)]
+        pub fn floor(self) -> F32x4 {
+            F32x4(f32x4_floor(self.0))
+        }
+        #[inline(always)]
+        pub fn ceil(self) -> F32x4 {
+            F32x4(f32x4_ceil(self.0))
+        }
+        #[inline(always)]
+        pub fn trunc(self) -> F32x4 {
+            F32x4(f32x4_trunc(self.0))
+        }
+        /// Round to nearest, ties to even (`f32x4.nearest`).
+        #[inline(always)]
+        pub fn nearest(self) -> F32x4 {
+            F32x4(f32x4_nearest(self.0))
+        }
         // Comparisons: all-ones lanes where true, zero where false.
         #[inline(always)]
         pub fn eq(self, o: F32x4) -> F32x4 {
@@ -395,6 +412,18 @@ mod imp {
         }
         pub fn sqrt(self) -> F32x4 {
             self.map(f32::sqrt)
+        }
+        pub fn floor(self) -> F32x4 {
+            self.map(f32::floor)
+        }
+        pub fn ceil(self) -> F32x4 {
+            self.map(f32::ceil)
+        }
+        pub fn trunc(self) -> F32x4 {
+            self.map(f32::trunc)
+        }
+        pub fn nearest(self) -> F32x4 {
+            self.map(f32::round_ties_even)
         }
         pub fn eq(self, o: F32x4) -> F32x4 {
             self.cmp(o, |a, b| a == b)

@@ -269,6 +269,12 @@ pub fn unary(op: UnOp, x: &[f32], out: &mut Vec<f32>) {
             let k = MathK::new();
             run1_wide(x, out, |v| sigmoid(v, &k), |v| sigmoid(v, &k))
         }
+        UnOp::Floor => run1(x, out, F32x4::floor),
+        UnOp::Ceil => run1(x, out, F32x4::ceil),
+        UnOp::Trunc => run1(x, out, F32x4::trunc),
+        UnOp::Rint => run1(x, out, F32x4::nearest),
+        // The rest run the scalar formulas (libm in float32).
+        _ => out.extend(x.iter().map(|&v| op.apply(v))),
     }
 }
 

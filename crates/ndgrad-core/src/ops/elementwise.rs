@@ -1,8 +1,9 @@
 //! Elementwise ops with NumPy broadcasting, and their gradients.
 
-use super::{add, div, mul, neg, rscalar, saved, scalar, sum_to, Op};
+use super::{add, div, mul, neg, rscalar, same_dtype, saved, scalar, sum_to, Op};
 use crate::autograd::record;
-use crate::error::Result;
+use crate::dtype::{wrap, DType, Data, Elem};
+use crate::error::{Error, Result};
 use crate::kernels::{binary_broadcast, vector, BinOp, UnOp};
 use crate::shape::{broadcast_shapes, checked_size};
 use crate::storage::{alloc_empty, Tensor};
@@ -11,20 +12,50 @@ fn needs_inputs(op: BinOp) -> bool {
     !matches!(op, BinOp::Add | BinOp::Sub)
 }
 
+fn binary_kernel<T: Elem>(
+    op: BinOp,
+    a: &[T],
+    ashape: &[usize],
+    b: &[T],
+    bshape: &[usize],
+    oshape: &[usize],
+    n: usize,
+) -> Result<Data> {
+    let mut out = alloc_empty::<T>(n)?;
+    if ashape == bshape {
+        T::bin_same(op, a, b, &mut out);
+    } else {
+        binary_broadcast(op, a, ashape, b, bshape, oshape, &mut out);
+    }
+    Ok(wrap(out))
+}
+
+fn int_div_by_zero(name: &str) -> Error {
+    Error::invalid(format!("{name}: integer division by zero (int32 arrays)"))
+}
+
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let name = op.name();
+    same_dtype(name, a, b)?;
     let oshape = broadcast_shapes(&a.shape, &b.shape).map_err(|e| e.in_op(name))?;
     let n = checked_size(&oshape).map_err(|e| e.in_op(name))?;
-    let mut out = alloc_empty(n).map_err(|e| e.in_op(name))?;
-    {
+    let data = {
         let (ad, bd) = (a.data()?, b.data()?);
-        if a.shape == b.shape {
-            vector::binary_same(op, &ad, &bd, &mut out);
-        } else {
-            binary_broadcast(op, &ad, &a.shape, &bd, &b.shape, &oshape, &mut out);
+        let (sa, sb, so) = (&a.shape, &b.shape, &oshape);
+        match (&*ad, &*bd) {
+            (Data::F32(x), Data::F32(y)) => binary_kernel(op, x, sa, y, sb, so, n),
+            (Data::F64(x), Data::F64(y)) => binary_kernel(op, x, sa, y, sb, so, n),
+            (Data::I32(x), Data::I32(y)) => {
+                if op == BinOp::Div && n > 0 && y.contains(&0) {
+                    return Err(int_div_by_zero(name));
+                }
+                binary_kernel(op, x, sa, y, sb, so, n)
+            }
+            _ => Err(Error::internal("dtype mismatch after the check")),
         }
-    }
-    let mut t = Tensor::from_vec(oshape, out)?;
+        .map_err(|e| e.in_op(name))?
+    };
+    let mut t = Tensor::from_vec(oshape, data)?;
     if !op.is_comparison() {
         let rec = Op::Binary {
             op,
@@ -43,11 +74,34 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(t)
 }
 
+fn scalar_kernel<T: Elem>(op: BinOp, a: &[T], s: f64, reverse: bool) -> Result<Data> {
+    let mut out = alloc_empty::<T>(a.len())?;
+    T::bin_scalar(op, a, T::from_f64(s), reverse, &mut out);
+    Ok(wrap(out))
+}
+
 /// `a op s`, or `s op a` when `reverse` (MXNet's `_plus_scalar`, `_rminus_scalar`, ...).
-pub fn binary_scalar(op: BinOp, a: &Tensor, s: f32, reverse: bool) -> Result<Tensor> {
-    let mut out = alloc_empty(a.size()).map_err(|e| e.in_op(op.name()))?;
-    vector::binary_scalar(op, &a.data()?, s, reverse, &mut out);
-    let mut t = Tensor::from_vec(a.shape.clone(), out)?;
+/// The number is cast to the array's dtype first (MXNet's `DType(scalar)`).
+pub fn binary_scalar(op: BinOp, a: &Tensor, s: f64, reverse: bool) -> Result<Tensor> {
+    let name = op.name();
+    let data = match &*a.data()? {
+        Data::F32(x) => scalar_kernel(op, x, s, reverse),
+        Data::F64(x) => scalar_kernel(op, x, s, reverse),
+        Data::I32(x) => {
+            let zero_div = op == BinOp::Div
+                && if reverse {
+                    x.contains(&0)
+                } else {
+                    i32::from_f64(s) == 0 && !x.is_empty()
+                };
+            if zero_div {
+                return Err(int_div_by_zero(name));
+            }
+            scalar_kernel(op, x, s, reverse)
+        }
+    }
+    .map_err(|e| e.in_op(name))?;
+    let mut t = Tensor::from_vec(a.shape.clone(), data)?;
     if !op.is_comparison() {
         let save = || {
             if needs_inputs(op) {
@@ -62,20 +116,46 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, s: f32, reverse: bool) -> Result<Ten
 }
 
 pub fn unary(op: UnOp, x: &Tensor) -> Result<Tensor> {
-    let mut out = alloc_empty(x.size()).map_err(|e| e.in_op(op.name()))?;
-    vector::unary(op, &x.data()?, &mut out);
-    let mut t = Tensor::from_vec(x.shape.clone(), out)?;
-    if op != UnOp::Sign {
-        let save = || {
-            if op == UnOp::Neg {
-                vec![]
-            } else {
-                vec![x.clone()]
+    let name = op.name();
+    let n = x.size();
+    let data = match &*x.data()? {
+        Data::F32(v) => {
+            let mut out = alloc_empty::<f32>(n).map_err(|e| e.in_op(name))?;
+            vector::unary(op, v, &mut out);
+            Data::F32(out)
+        }
+        Data::F64(v) => {
+            let mut out = alloc_empty::<f64>(n).map_err(|e| e.in_op(name))?;
+            out.extend(v.iter().map(|&e| op.apply(e)));
+            Data::F64(out)
+        }
+        Data::I32(v) => {
+            if !op.int_ok() {
+                return Err(Error::invalid(format!(
+                    "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+                    x.shape_str()
+                )));
             }
-        };
-        record(Op::Unary(op), &[x], save, &mut t);
-    }
+            let mut out = alloc_empty::<i32>(n).map_err(|e| e.in_op(name))?;
+            out.extend(v.iter().map(|&e| op.apply_int(e)));
+            Data::I32(out)
+        }
+    };
+    let mut t = Tensor::from_vec(x.shape.clone(), data)?;
+    let save = || {
+        if matches!(op, UnOp::Neg) || op.is_step() {
+            vec![]
+        } else {
+            vec![x.clone()]
+        }
+    };
+    record(Op::Unary(op), &[x], save, &mut t);
     Ok(t)
+}
+
+/// The float dtype of a gradient (int32 arrays never reach backward).
+fn is_int(t: &Tensor) -> bool {
+    t.dtype() == DType::I32
 }
 
 pub(super) fn binary_backward(
@@ -137,7 +217,7 @@ pub(super) fn binary_backward(
 
 pub(super) fn scalar_backward(
     op: BinOp,
-    sv: f32,
+    sv: f64,
     reverse: bool,
     s: &[Tensor],
     dy: &Tensor,
@@ -174,26 +254,107 @@ pub(super) fn scalar_backward(
 }
 
 pub(super) fn unary_backward(op: UnOp, s: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    use UnOp as U;
+    if is_int(dy) {
+        return Ok(vec![None]);
+    }
+    let u = |o: UnOp, t: &Tensor| unary(o, t);
+    let sq = |t: &Tensor| unary(U::Square, t);
     let g = match op {
-        UnOp::Neg => neg(dy)?,
-        UnOp::Exp => mul(dy, &unary(UnOp::Exp, saved(s, 0)?)?)?,
-        UnOp::Log => div(dy, saved(s, 0)?)?,
-        UnOp::Sqrt => div(
-            dy,
-            &scalar(BinOp::Mul, &unary(UnOp::Sqrt, saved(s, 0)?)?, 2.0)?,
-        )?,
-        UnOp::Square => mul(dy, &scalar(BinOp::Mul, saved(s, 0)?, 2.0)?)?,
-        UnOp::Abs => mul(dy, &unary(UnOp::Sign, saved(s, 0)?)?)?,
-        UnOp::Sigmoid => {
-            let y = unary(UnOp::Sigmoid, saved(s, 0)?)?;
-            mul(dy, &mul(&y, &rscalar(BinOp::Sub, 1.0, &y)?)?)?
+        U::Neg => neg(dy)?,
+        // Piecewise constant: a zero gradient (MXNet gives zeros).
+        U::Sign | U::Floor | U::Ceil | U::Round | U::Rint | U::Trunc => {
+            scalar(BinOp::Mul, dy, 0.0)?
         }
-        UnOp::Tanh => {
-            let y = unary(UnOp::Tanh, saved(s, 0)?)?;
-            mul(dy, &rscalar(BinOp::Sub, 1.0, &mul(&y, &y)?)?)?
+        _ => {
+            let x = saved(s, 0)?;
+            match op {
+                U::Exp => mul(dy, &u(U::Exp, x)?)?,
+                U::Log => div(dy, x)?,
+                U::Sqrt => div(dy, &scalar(BinOp::Mul, &u(U::Sqrt, x)?, 2.0)?)?,
+                U::Square => mul(dy, &scalar(BinOp::Mul, x, 2.0)?)?,
+                U::Abs => mul(dy, &u(U::Sign, x)?)?,
+                U::Sigmoid => {
+                    let y = u(U::Sigmoid, x)?;
+                    mul(dy, &mul(&y, &rscalar(BinOp::Sub, 1.0, &y)?)?)?
+                }
+                U::Tanh => {
+                    let y = u(U::Tanh, x)?;
+                    mul(dy, &rscalar(BinOp::Sub, 1.0, &mul(&y, &y)?)?)?
+                }
+                U::Relu => mul(dy, &scalar(BinOp::Greater, x, 0.0)?)?,
+                U::Sin => mul(dy, &u(U::Cos, x)?)?,
+                U::Cos => neg(&mul(dy, &u(U::Sin, x)?)?)?,
+                // 1 + tan²(x)
+                U::Tan => mul(dy, &scalar(BinOp::Add, &sq(&u(U::Tan, x)?)?, 1.0)?)?,
+                // ±1 / √(1 - x²)
+                U::Arcsin | U::Arccos => {
+                    let g = div(dy, &u(U::Sqrt, &rscalar(BinOp::Sub, 1.0, &sq(x)?)?)?)?;
+                    if op == U::Arccos {
+                        neg(&g)?
+                    } else {
+                        g
+                    }
+                }
+                U::Arctan => div(dy, &scalar(BinOp::Add, &sq(x)?, 1.0)?)?,
+                U::Sinh => mul(dy, &u(U::Cosh, x)?)?,
+                U::Cosh => mul(dy, &u(U::Sinh, x)?)?,
+                U::Arcsinh => div(dy, &u(U::Sqrt, &scalar(BinOp::Add, &sq(x)?, 1.0)?)?)?,
+                U::Arccosh => div(dy, &u(U::Sqrt, &scalar(BinOp::Sub, &sq(x)?, 1.0)?)?)?,
+                U::Arctanh => div(dy, &rscalar(BinOp::Sub, 1.0, &sq(x)?)?)?,
+                U::Log1p => div(dy, &scalar(BinOp::Add, x, 1.0)?)?,
+                U::Expm1 => mul(dy, &u(U::Exp, x)?)?,
+                U::Log2 => div(dy, &scalar(BinOp::Mul, x, core::f64::consts::LN_2)?)?,
+                U::Log10 => div(dy, &scalar(BinOp::Mul, x, core::f64::consts::LN_10)?)?,
+                U::Reciprocal => neg(&div(dy, &sq(x)?)?)?,
+                // -½ x^(-3/2) = -½ rsqrt(x) / x
+                U::Rsqrt => mul(dy, &scalar(BinOp::Mul, &div(&u(U::Rsqrt, x)?, x)?, -0.5)?)?,
+                // 1 / (3 cbrt(x)²)
+                U::Cbrt => div(dy, &scalar(BinOp::Mul, &sq(&u(U::Cbrt, x)?)?, 3.0)?)?,
+                // 2/√π e^(-x²)
+                U::Erf => mul(
+                    dy,
+                    &scalar(
+                        BinOp::Mul,
+                        &u(U::Exp, &neg(&sq(x)?)?)?,
+                        core::f64::consts::FRAC_2_SQRT_PI,
+                    )?,
+                )?,
+                U::Softrelu => mul(dy, &u(U::Sigmoid, x)?)?,
+                _ => {
+                    return Err(Error::internal(format!(
+                        "no gradient rule for {}",
+                        op.name()
+                    )))
+                }
+            }
         }
-        UnOp::Relu => mul(dy, &scalar(BinOp::Greater, saved(s, 0)?, 0.0)?)?,
-        UnOp::Sign => return Ok(vec![None]),
     };
     Ok(vec![Some(g)])
+}
+
+/// `astype`: a converted copy. Float to int32 truncates toward zero and
+/// saturates (NaN gives 0); between float dtypes it is differentiable
+/// (the gradient is cast back).
+pub fn astype(x: &Tensor, to: DType) -> Result<Tensor> {
+    fn conv<S: Elem>(src: &[S], to: DType) -> Result<Data> {
+        fn go<S: Elem, T: Elem>(src: &[S]) -> Result<Data> {
+            let mut o = alloc_empty::<T>(src.len())?;
+            crate::dtype::convert(src, &mut o);
+            Ok(wrap(o))
+        }
+        match to {
+            DType::F32 => go::<S, f32>(src),
+            DType::F64 => go::<S, f64>(src),
+            DType::I32 => go::<S, i32>(src),
+        }
+    }
+    let from = x.dtype();
+    let data = crate::each_dtype!(&*x.data()?, v => conv(v.as_slice(), to))
+        .map_err(|e| e.in_op("astype"))?;
+    let mut t = Tensor::from_vec(x.shape.clone(), data)?;
+    if from.is_float() && to.is_float() {
+        record(Op::Cast { from }, &[x], Vec::new, &mut t);
+    }
+    Ok(t)
 }

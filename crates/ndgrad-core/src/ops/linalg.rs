@@ -3,10 +3,65 @@
 
 use super::{reshape_to, saved, transpose, Op};
 use crate::autograd::record;
+use crate::dtype::{wrap, Data, Elem};
 use crate::error::{Error, Result};
-use crate::kernels;
 use crate::shape::checked_size;
 use crate::storage::{alloc_empty, Tensor};
+
+/// `count` products `a_i (m×k) · b_i (k×n)` of consecutive blocks.
+fn gemm_batch<T: Elem>(
+    count: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+) -> Result<Data> {
+    let mut out = alloc_empty::<T>(count * m * n)?;
+    if m * n > 0 {
+        for i in 0..count {
+            T::gemm(
+                m,
+                n,
+                k,
+                &a[i * m * k..(i + 1) * m * k],
+                &b[i * k * n..(i + 1) * k * n],
+                &mut out,
+            );
+        }
+    }
+    Ok(wrap(out))
+}
+
+fn gemm_data(count: usize, m: usize, n: usize, k: usize, a: &Tensor, b: &Tensor) -> Result<Data> {
+    let (ad, bd) = (a.data()?, b.data()?);
+    match (&*ad, &*bd) {
+        (Data::F32(x), Data::F32(y)) => gemm_batch(count, m, n, k, x, y),
+        (Data::F64(x), Data::F64(y)) => gemm_batch(count, m, n, k, x, y),
+        (Data::I32(x), Data::I32(y)) => gemm_batch(count, m, n, k, x, y),
+        _ => Err(Error::internal("dtype mismatch after the check")),
+    }
+}
+
+/// MXNet's `dot(a, b, transpose_a, transpose_b)`: a transposed operand has
+/// its axes reversed first (recorded, so gradients flow through it).
+pub fn dot_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    let at;
+    let bt;
+    let a = if ta {
+        at = transpose(a, None)?;
+        &at
+    } else {
+        a
+    };
+    let b = if tb {
+        bt = transpose(b, None)?;
+        &bt
+    } else {
+        b
+    };
+    dot(a, b)
+}
 
 struct Dims {
     m: usize,
@@ -42,9 +97,9 @@ fn dims(a: &[usize], b: &[usize]) -> Result<Dims> {
 
 pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let d = dims(&a.shape, &b.shape)?;
-    let size = checked_size(&d.out).map_err(|e| e.in_op("dot"))?;
-    let mut out = alloc_empty(size).map_err(|e| e.in_op("dot"))?;
-    kernels::gemm(d.m, d.n, d.k, &a.data()?, &b.data()?, &mut out);
+    super::same_dtype("dot", a, b)?;
+    checked_size(&d.out).map_err(|e| e.in_op("dot"))?;
+    let out = gemm_data(1, d.m, d.n, d.k, a, b).map_err(|e| e.in_op("dot"))?;
     let mut t = Tensor::from_vec(d.out, out)?;
     record(Op::Dot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
     Ok(t)
@@ -79,22 +134,10 @@ pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if bs != bs2 || k != k2 {
         return Err(bad());
     }
+    super::same_dtype("batchDot", a, b)?;
     let shape = vec![bs, m, n];
-    let size = checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
-    let mut out = alloc_empty(size).map_err(|e| e.in_op("batchDot"))?;
-    if size > 0 {
-        let (ad, bd) = (a.data()?, b.data()?);
-        for i in 0..bs {
-            kernels::gemm(
-                m,
-                n,
-                k,
-                &ad[i * m * k..(i + 1) * m * k],
-                &bd[i * k * n..(i + 1) * k * n],
-                &mut out,
-            );
-        }
-    }
+    checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
+    let out = gemm_data(bs, m, n, k, a, b).map_err(|e| e.in_op("batchDot"))?;
     let mut t = Tensor::from_vec(shape, out)?;
     record(Op::BatchDot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
     Ok(t)

@@ -14,12 +14,14 @@
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
 
 mod elementwise;
+pub mod index;
 mod linalg;
 mod movement;
+pub mod nn;
 mod reduce;
 
-pub use elementwise::{binary, binary_scalar, unary};
-pub use linalg::{batch_dot, dot};
+pub use elementwise::{astype, binary, binary_scalar, unary};
+pub use linalg::{batch_dot, dot, dot_t};
 pub use movement::{
     at, broadcast_to, concat, copy, pad_axis, reshape, reshape_to, slice_axis, slice_axis0, sum_to,
     transpose,
@@ -39,7 +41,7 @@ pub enum Op {
     },
     Scalar {
         op: BinOp,
-        s: f32,
+        s: f64,
         reverse: bool,
     },
     Unary(UnOp),
@@ -72,8 +74,29 @@ pub enum Op {
         dims: Vec<usize>,
     },
     Copy,
+    /// `astype` between float dtypes; `from` is the input's dtype.
+    Cast {
+        from: crate::dtype::DType,
+    },
     Dot,
     BatchDot,
+    /// `out[k] = x[idx[k]]` (take, pick, flip, tile, repeat, strided slice,
+    /// sort, topk values).
+    Gather {
+        idx: std::rc::Rc<Vec<usize>>,
+        in_shape: Vec<usize>,
+        name: &'static str,
+    },
+    /// The gradient of a gather: `dy` added into zeros at `idx`.
+    ScatterAdd {
+        idx: std::rc::Rc<Vec<usize>>,
+        out_shape: Vec<usize>,
+        name: &'static str,
+    },
+    Where {
+        x_shape: Vec<usize>,
+        y_shape: Vec<usize>,
+    },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
 }
@@ -91,7 +114,10 @@ impl Op {
             Op::PadAxis { .. } => "pad",
             Op::Concat { .. } => "concat",
             Op::Copy => "copy",
+            Op::Cast { .. } => "astype",
             Op::Dot => "dot",
+            Op::Gather { name, .. } | Op::ScatterAdd { name, .. } => name,
+            Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
         }
@@ -126,7 +152,29 @@ impl Op {
             }
             Op::Concat { axis, dims } => movement::concat_backward(*axis, dims, dy),
             Op::Copy => Ok(vec![Some(dy.clone())]),
+            Op::Cast { from } => Ok(vec![Some(astype(dy, *from)?)]),
             Op::Dot => linalg::dot_backward(saved, dy),
+            Op::Gather {
+                idx,
+                in_shape,
+                name,
+            } => Ok(vec![Some(index::scatter_add(
+                dy,
+                idx.clone(),
+                in_shape,
+                name,
+            )?)]),
+            Op::ScatterAdd {
+                idx,
+                out_shape,
+                name,
+            } => Ok(vec![Some(index::gather(
+                dy,
+                idx.clone(),
+                out_shape.clone(),
+                name,
+            )?)]),
+            Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy),
             Op::Custom(c) => c.backward(dy),
         };
@@ -153,9 +201,36 @@ pub(crate) fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub(crate) fn neg(a: &Tensor) -> Result<Tensor> {
     unary(UnOp::Neg, a)
 }
-pub(crate) fn scalar(op: BinOp, a: &Tensor, s: f32) -> Result<Tensor> {
+pub(crate) fn scalar(op: BinOp, a: &Tensor, s: f64) -> Result<Tensor> {
     binary_scalar(op, a, s, false)
 }
-pub(crate) fn rscalar(op: BinOp, s: f32, a: &Tensor) -> Result<Tensor> {
+pub(crate) fn rscalar(op: BinOp, s: f64, a: &Tensor) -> Result<Tensor> {
     binary_scalar(op, a, s, true)
+}
+
+/// MXNet's rule: operands must share a dtype (no implicit promotion).
+pub(crate) fn same_dtype(name: &str, a: &Tensor, b: &Tensor) -> Result<crate::dtype::DType> {
+    let (da, db) = (a.dtype(), b.dtype());
+    if da != db {
+        return Err(Error::invalid(format!(
+            "{name}: dtype mismatch: {} (shape {}) and {} (shape {}); cast one with astype",
+            da.name(),
+            a.shape_str(),
+            db.name(),
+            b.shape_str()
+        )));
+    }
+    Ok(da)
+}
+
+/// Floating-point-only ops reject int32 arrays by name.
+pub(crate) fn float_only(name: &str, x: &Tensor) -> Result<()> {
+    if x.dtype().is_float() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            x.shape_str()
+        )))
+    }
 }

@@ -2,10 +2,65 @@
 
 use super::{reduce, Op};
 use crate::autograd::record;
+use crate::dtype::{wrap, Data, Elem};
+use crate::each_dtype;
 use crate::error::{Error, Result};
 use crate::kernels::{self, RedOp};
 use crate::shape::{can_broadcast_to, checked_size, fmt_shape, normalize_axis, size};
-use crate::storage::{alloc_copy, alloc_empty, alloc_zeroed, Tensor};
+use crate::storage::{alloc_empty, Tensor};
+
+/// A new buffer of `n` elements of `x`'s dtype, filled by `fill` (which
+/// appends to an empty vector with room for `n`).
+pub(crate) fn build(x: &Data, n: usize, fill: impl FnOnce(&mut dyn Filler)) -> Result<Data> {
+    struct F<'a, T: Elem> {
+        src: &'a [T],
+        out: Vec<T>,
+    }
+    impl<T: Elem> Filler for F<'_, T> {
+        fn transpose(&mut self, shape: &[usize], perm: &[usize]) {
+            kernels::transpose(self.src, shape, perm, &mut self.out)
+        }
+        fn broadcast(&mut self, xshape: &[usize], oshape: &[usize]) {
+            kernels::broadcast_extend(self.src, xshape, oshape, &mut self.out)
+        }
+        fn copy(&mut self, from: usize, len: usize) {
+            self.out.extend_from_slice(&self.src[from..from + len])
+        }
+        fn zeros(&mut self, len: usize) {
+            self.out.resize(self.out.len() + len, T::ZERO)
+        }
+        fn gather(&mut self, idx: &mut dyn Iterator<Item = usize>) {
+            let src = self.src;
+            self.out.extend(idx.map(|i| src[i]))
+        }
+    }
+    fn go<T: Elem>(src: &[T], n: usize, fill: impl FnOnce(&mut dyn Filler)) -> Result<Data> {
+        let mut f = F {
+            src,
+            out: alloc_empty::<T>(n)?,
+        };
+        fill(&mut f);
+        if f.out.len() != n {
+            return Err(Error::internal(
+                "movement kernel wrote the wrong number of elements",
+            ));
+        }
+        Ok(wrap(f.out))
+    }
+    each_dtype!(x, v => go(v.as_slice(), n, fill))
+}
+
+/// The dtype-independent operations movement ops are made of: each appends
+/// to the output built by `build`.
+pub(crate) trait Filler {
+    fn transpose(&mut self, shape: &[usize], perm: &[usize]);
+    fn broadcast(&mut self, xshape: &[usize], oshape: &[usize]);
+    /// Copy `len` source elements starting at `from`.
+    fn copy(&mut self, from: usize, len: usize);
+    fn zeros(&mut self, len: usize);
+    /// Source elements at the given flat indices.
+    fn gather(&mut self, idx: &mut dyn Iterator<Item = usize>);
+}
 
 /// MXNet/NumPy `reshape`: one `-1` is inferred; the result shares the buffer.
 pub fn reshape(x: &Tensor, spec: &[i64]) -> Result<Tensor> {
@@ -95,8 +150,8 @@ pub fn transpose(x: &Tensor, axes: Option<&[i64]>) -> Result<Tensor> {
         }
     };
     let oshape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
-    let mut out = alloc_empty(x.size()).map_err(|e| e.in_op("transpose"))?;
-    kernels::transpose(&x.data()?, &x.shape, &perm, &mut out);
+    let out = build(&*x.data()?, x.size(), |f| f.transpose(&x.shape, &perm))
+        .map_err(|e| e.in_op("transpose"))?;
     let mut t = Tensor::from_vec(oshape, out)?;
     record(Op::Transpose { perm }, &[x], Vec::new, &mut t);
     Ok(t)
@@ -119,8 +174,8 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         )));
     }
     let n = checked_size(shape).map_err(|e| e.in_op("broadcastTo"))?;
-    let mut out = alloc_empty(n).map_err(|e| e.in_op("broadcastTo"))?;
-    kernels::broadcast_extend(&x.data()?, &x.shape, shape, &mut out);
+    let out = build(&*x.data()?, n, |f| f.broadcast(&x.shape, shape))
+        .map_err(|e| e.in_op("broadcastTo"))?;
     let mut t = Tensor::from_vec(shape.to_vec(), out)?;
     record(
         Op::BroadcastTo {
@@ -183,14 +238,13 @@ pub fn slice_axis(x: &Tensor, axis: usize, begin: usize, end: usize) -> Result<T
     let mut shape = x.shape.clone();
     shape[axis] = len;
     let n = checked_size(&shape).map_err(|e| e.in_op("slice"))?;
-    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("slice"))?;
-    if n > 0 {
-        let data = x.data()?;
-        for (o, dst) in out.chunks_exact_mut(len * inner).enumerate() {
-            let src = o * dim * inner + begin * inner;
-            dst.copy_from_slice(&data[src..src + len * inner]);
+    let outer = n.checked_div(len * inner).unwrap_or(0);
+    let out = build(&*x.data()?, n, |f| {
+        for o in 0..outer {
+            f.copy(o * dim * inner + begin * inner, len * inner);
         }
-    }
+    })
+    .map_err(|e| e.in_op("slice"))?;
     let mut t = Tensor::from_vec(shape, out)?;
     record(
         Op::SliceAxis {
@@ -218,14 +272,17 @@ pub fn pad_axis(x: &Tensor, axis: usize, begin: usize, total: usize) -> Result<T
     let mut shape = x.shape.clone();
     shape[axis] = total;
     let n = checked_size(&shape)?;
-    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("pad"))?;
-    if n > 0 && len > 0 {
-        let data = x.data()?;
-        for (o, src) in data.chunks_exact(len * inner).enumerate().take(outer) {
-            let dst = o * total * inner + begin * inner;
-            out[dst..dst + len * inner].copy_from_slice(src);
+    let out = build(&*x.data()?, n, |f| {
+        if inner == 0 {
+            return;
         }
-    }
+        for o in 0..outer {
+            f.zeros(begin * inner);
+            f.copy(o * len * inner, len * inner);
+            f.zeros((total - begin - len) * inner);
+        }
+    })
+    .map_err(|e| e.in_op("pad"))?;
     let mut t = Tensor::from_vec(shape, out)?;
     record(Op::PadAxis { axis, begin, len }, &[x], Vec::new, &mut t);
     Ok(t)
@@ -295,22 +352,34 @@ pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
     let mut shape = first.shape.clone();
     shape[ax] = total;
     let n = checked_size(&shape).map_err(|e| e.in_op("concat"))?;
-    let mut out = alloc_zeroed(n).map_err(|e| e.in_op("concat"))?;
+    for x in &xs[1..] {
+        super::same_dtype("concat", first, x)?;
+    }
     let (outer, _, inner) = around(&shape, ax);
-    let mut offset = 0usize;
-    let mut dims = Vec::with_capacity(xs.len());
+    let dims: Vec<usize> = xs.iter().map(|x| x.shape[ax]).collect();
+    // Interleave the pieces row by row: gather from a virtual concatenation
+    // of the inputs' buffers, so one generic kernel serves every dtype.
+    let datas: Vec<_> = xs.iter().map(|x| x.data()).collect::<Result<_>>()?;
+    let joined =
+        join(&datas.iter().map(|d| &**d).collect::<Vec<_>>()).map_err(|e| e.in_op("concat"))?;
+    let mut starts = Vec::with_capacity(xs.len());
+    let mut acc = 0usize;
     for x in xs {
-        let len = x.shape[ax].saturating_mul(inner);
-        if n > 0 && len > 0 {
-            let data = x.data()?;
-            for (o, src) in data.chunks_exact(len).enumerate().take(outer) {
-                let dst = o * total * inner + offset * inner;
-                out[dst..dst + len].copy_from_slice(src);
+        starts.push(acc);
+        acc += x.size();
+    }
+    let out = build(&joined, n, |f| {
+        for o in 0..outer {
+            for (i, &d) in dims.iter().enumerate() {
+                let len = d * inner;
+                if len > 0 {
+                    f.copy(starts[i] + o * len, len);
+                }
             }
         }
-        dims.push(x.shape[ax]);
-        offset += x.shape[ax];
-    }
+    })
+    .map_err(|e| e.in_op("concat"))?;
+    drop(datas);
     let mut t = Tensor::from_vec(shape, out)?;
     record(Op::Concat { axis: ax, dims }, xs, Vec::new, &mut t);
     Ok(t)
@@ -332,8 +401,27 @@ pub(super) fn concat_backward(
 
 /// A copy with its own buffer (differentiable, like MXNet's `copy`).
 pub fn copy(x: &Tensor) -> Result<Tensor> {
-    let data = alloc_copy(&x.data()?).map_err(|e| e.in_op("copy"))?;
+    let data = x.data()?.try_clone().map_err(|e| e.in_op("copy"))?;
     let mut t = Tensor::from_vec(x.shape.clone(), data)?;
     record(Op::Copy, &[x], Vec::new, &mut t);
     Ok(t)
+}
+
+/// The buffers of same-dtype arrays one after another (a temporary for
+/// multi-input movement ops).
+fn join(parts: &[&Data]) -> Result<Data> {
+    fn go<T: Elem>(parts: &[&Data]) -> Result<Data> {
+        let n = parts.iter().map(|p| p.len()).sum();
+        let mut out = alloc_empty::<T>(n)?;
+        for p in parts {
+            let v = T::view(p).ok_or_else(|| Error::internal("mixed dtypes in join"))?;
+            out.extend_from_slice(v);
+        }
+        Ok(wrap(out))
+    }
+    match parts.first().map(|p| p.dtype()) {
+        Some(crate::dtype::DType::F64) => go::<f64>(parts),
+        Some(crate::dtype::DType::I32) => go::<i32>(parts),
+        _ => go::<f32>(parts),
+    }
 }

@@ -2,10 +2,31 @@
 
 use super::{broadcast_to, div, mul, reshape_to, saved, scalar, Op};
 use crate::autograd::record;
+use crate::dtype::{wrap, Data, Elem};
 use crate::error::{Error, Result};
 use crate::kernels::{self, BinOp, RedOp};
 use crate::shape::{checked_size, normalize_axes, size};
 use crate::storage::{alloc_empty, alloc_zeroed, Tensor};
+
+fn reduce_kernel<T: Elem>(
+    op: RedOp,
+    x: &[T],
+    shape: &[usize],
+    perm: &[usize],
+    rows: usize,
+    len: usize,
+) -> Result<Data> {
+    let mut out = alloc_zeroed::<T>(rows)?;
+    // Bring the reduced axes last (a copy only when they are not already).
+    if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        kernels::reduce_rows(op, x, len, &mut out);
+    } else {
+        let mut tmp = alloc_empty::<T>(x.len())?;
+        kernels::transpose(x, shape, perm, &mut tmp);
+        kernels::reduce_rows(op, &tmp, len, &mut out);
+    }
+    Ok(wrap(out))
+}
 
 /// Output shape with reduced axes kept as 1.
 fn keep_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
@@ -34,19 +55,12 @@ pub fn reduce(op: RedOp, x: &Tensor, axis: Option<&[i64]>, keepdims: bool) -> Re
     let kept: Vec<usize> = (0..nd).filter(|a| !axes.contains(a)).collect();
     let rows = checked_size(&kept.iter().map(|&a| x.shape[a]).collect::<Vec<_>>())
         .map_err(|e| e.in_op(name))?;
-    let mut out = alloc_zeroed(rows).map_err(|e| e.in_op(name))?;
-    {
-        let data = x.data()?;
-        // Bring the reduced axes last (a copy only when they are not already).
-        let perm: Vec<usize> = kept.iter().chain(axes.iter()).copied().collect();
-        if perm.iter().enumerate().all(|(i, &p)| i == p) {
-            kernels::reduce_rows(op, &data, len, &mut out);
-        } else {
-            let mut tmp = alloc_empty(data.len()).map_err(|e| e.in_op(name))?;
-            kernels::transpose(&data, &x.shape, &perm, &mut tmp);
-            kernels::reduce_rows(op, &tmp, len, &mut out);
-        }
+    if matches!(op, RedOp::Norm | RedOp::Norm1) {
+        super::float_only("norm", x)?;
     }
+    let perm: Vec<usize> = kept.iter().chain(axes.iter()).copied().collect();
+    let out = crate::each_dtype!(&*x.data()?, v => reduce_kernel(op, v.as_slice(), &x.shape, &perm, rows, len))
+        .map_err(|e| e.in_op(name))?;
     let shape = if keepdims {
         keep_shape(&x.shape, &axes)
     } else {
@@ -58,7 +72,7 @@ pub fn reduce(op: RedOp, x: &Tensor, axis: Option<&[i64]>, keepdims: bool) -> Re
         }
     };
     let mut t = Tensor::from_vec(shape, out)?;
-    let needs_x = matches!(op, RedOp::Max | RedOp::Min | RedOp::Prod | RedOp::Norm);
+    let needs_x = !matches!(op, RedOp::Sum | RedOp::Mean);
     let rec = Op::Reduce {
         op,
         in_shape: x.shape.clone(),
@@ -86,7 +100,7 @@ pub(super) fn reduce_backward(
         RedOp::Sum => broadcast_to(&dyk, in_shape)?,
         RedOp::Mean => {
             let len: usize = size(in_shape) / size(&kshape).max(1);
-            broadcast_to(&scalar(BinOp::Div, &dyk, len as f32)?, in_shape)?
+            broadcast_to(&scalar(BinOp::Div, &dyk, len as f64)?, in_shape)?
         }
         RedOp::Max | RedOp::Min => {
             // MXNet: the gradient goes to every element equal to the extremum.
@@ -107,6 +121,11 @@ pub(super) fn reduce_backward(
             let safe = super::add(&n, &scalar(BinOp::Equal, &n, 0.0)?)?;
             mul(&dyk, &div(x, &safe)?)?
         }
+        // d|x|₁ = sign(x)
+        RedOp::Norm1 => mul(
+            &dyk,
+            &super::unary(crate::kernels::UnOp::Sign, saved(s, 0)?)?,
+        )?,
     };
     Ok(vec![Some(g)])
 }
