@@ -51,6 +51,7 @@ const input = (shape: number[], f: (i: number) => number): Input => ({
   shape,
   values: Array.from({ length: size(shape) }, (_, i) => Math.fround(f(i))),
 });
+const pickOf = (xs: readonly number[]): number => xs[Math.floor(rand() * xs.length)]!;
 /** Uniform in [lo, hi). */
 const U = (shape: number[], lo = -2, hi = 2): Input => input(shape, () => lo + (hi - lo) * rand());
 /** Random sign times uniform in [lo, hi): away from 0. */
@@ -223,7 +224,7 @@ const CHECKS: Check[] = [
   { name: "slice(1, 3)", ops: ["slice"], inputs: () => [U([4, 2])], f: (x) => x.slice(1, 3) },
   { name: "slice(-2)", ops: ["slice"], inputs: () => [U([5])], f: (x) => x.slice(-2) },
   { name: "copy", ops: ["copy"], inputs: () => [U([2, 3])], f: (x) => x.copy() },
-  { name: "astype", ops: ["astype"], inputs: () => [U([3])], f: (x) => x.astype("float32") },
+  { name: "astype", ops: ["astype"], inputs: () => [U([3])], f: (x) => x.astype(x.dtype) },
   { name: "expandDims(1)", ops: ["expandDims"], inputs: () => [U([2, 3])], f: (x) => x.expandDims(1) },
   { name: "nd.expandDims(-1)", ops: ["expandDims"], inputs: () => [U([3])], f: (x) => nd.expandDims(x, -1) },
   { name: "squeeze()", ops: ["squeeze"], inputs: () => [U([1, 3, 1])], f: (x) => x.squeeze() },
@@ -327,6 +328,120 @@ const CHECKS: Check[] = [
     inputs: () => [U([2, 1, 4]), U([2, 4, 1])],
     f: (a, b) => nd.batchDot(a, b),
   },
+
+  // the model ops of issue #3: elementwise math (inputs inside each domain)
+  ...(
+    [
+      ["sin", -3, 3], ["cos", -3, 3], ["tan", -1.2, 1.2], ["arcsin", -0.9, 0.9], ["arccos", -0.9, 0.9],
+      ["arctan", -3, 3], ["sinh", -2, 2], ["cosh", -2, 2], ["arcsinh", -3, 3], ["arccosh", 1.2, 4],
+      ["arctanh", -0.9, 0.9], ["log1p", -0.8, 3], ["expm1", -2, 2], ["log2", 0.3, 5], ["log10", 0.3, 5],
+      ["reciprocal", 0.4, 3], ["rsqrt", 0.4, 3], ["cbrt", 0.3, 3], ["erf", -2.5, 2.5], ["softrelu", -4, 4],
+    ] as const
+  ).map(([op, lo, hi]): Check => ({ name: op, ops: [op], inputs: () => [U([2, 3], lo, hi)], f: (x) => x[op]() })),
+  { name: "reciprocal of negatives", ops: ["reciprocal"], inputs: () => [U([3], -3, -0.4)], f: (x) => nd.reciprocal(x) },
+  { name: "cbrt of negatives", ops: ["cbrt"], inputs: () => [U([3], -3, -0.3)], f: (x) => nd.cbrt(x) },
+  // piecewise constant: zero gradient away from the jumps
+  ...(["floor", "ceil", "round", "rint", "trunc"] as const).map(
+    (op): Check => ({
+      name: `${op} (zero gradient)`,
+      ops: [op],
+      inputs: () => [input([2, 3], () => (rand() < 0.5 ? -1 : 1) * (Math.floor(rand() * 3) + 0.2 + 0.2 * rand()))],
+      f: (x) => x[op]().add(x.mul(0.5)),
+    }),
+  ),
+  {
+    name: "clip(-0.5, 0.75), away from the bounds",
+    ops: ["clip"],
+    inputs: () => [input([2, 4], () => pickOf([-1.2, -0.8, -0.2, 0.1, 0.4, 1.1, 1.6]) + 0.05 * rand())],
+    f: (x) => x.clip(-0.5, 0.75),
+  },
+  { name: "nd.clip", ops: ["clip"], inputs: () => [U([5], -2, 2)], f: (x) => nd.clip(x, -1.05, 1.05) },
+  { name: "leakyRelu(0.1)", ops: ["leakyRelu"], inputs: () => [away([2, 3])], f: (x) => x.leakyRelu(0.1) },
+  { name: "nd.leakyRelu default slope", ops: ["leakyRelu"], inputs: () => [away([4])], f: (x) => nd.leakyRelu(x) },
+  { name: "softmax (axis -1)", ops: ["softmax"], inputs: () => [U([2, 4], -3, 3)], f: (x) => x.softmax() },
+  { name: "nd.softmax axis 0", ops: ["softmax"], inputs: () => [U([3, 2, 2], -3, 3)], f: (x) => nd.softmax(x, 0) },
+  { name: "logSoftmax (axis -1)", ops: ["logSoftmax"], inputs: () => [U([2, 4], -3, 3)], f: (x) => x.logSoftmax() },
+  { name: "nd.logSoftmax axis 1", ops: ["logSoftmax"], inputs: () => [U([2, 3, 2], -3, 3)], f: (x) => nd.logSoftmax(x, { axis: 1 }) },
+  {
+    name: "where(cond, x, y) with broadcasting",
+    ops: ["where"],
+    inputs: () => [U([2, 3]), U([3])],
+    f: (x, y) => nd.where(nd.array([[1, 0, 1], [0, 0, 1]], { dtype: x.dtype }), x, y),
+  },
+  {
+    name: "take(indices, axis 0) with repeated indices (scatter-add)",
+    ops: ["take"],
+    inputs: () => [U([4, 3])],
+    f: (x) => x.take(nd.array([[0, 2], [2, 2], [3, 1]])),
+  },
+  {
+    name: "nd.take axis -1, wrap mode",
+    ops: ["take"],
+    inputs: () => [U([2, 3])],
+    f: (x) => nd.take(x, nd.array([-1, 4, 0, 0]), { axis: -1, mode: "wrap" }),
+  },
+  { name: "pick(index, axis 1)", ops: ["pick"], inputs: () => [U([3, 4])], f: (x) => x.pick(nd.array([0, 3, 1]), 1) },
+  {
+    name: "nd.pick axis 0, keepdims",
+    ops: ["pick"],
+    inputs: () => [U([3, 2])],
+    f: (x) => nd.pick(x, nd.array([2, 0]), { axis: 0, keepdims: true }),
+  },
+  {
+    name: "topk values, k 2",
+    ops: ["topk"],
+    inputs: () => [distinct([2, 5])],
+    f: (x) => x.topk({ k: 2, retTyp: "value" }),
+  },
+  {
+    name: "nd.topk values along axis 0, ascending",
+    ops: ["topk"],
+    inputs: () => [distinct([4, 2])],
+    f: (x) => nd.topk(x, { axis: 0, k: 3, retTyp: "value", isAscend: true }),
+  },
+  { name: "sort", ops: ["sort"], inputs: () => [distinct([2, 4])], f: (x) => x.sort() },
+  { name: "nd.sort descending axis 0", ops: ["sort"], inputs: () => [distinct([3, 2])], f: (x) => nd.sort(x, { axis: 0, isAscend: false }) },
+  { name: "tile([2, 1, 2])", ops: ["tile"], inputs: () => [U([2, 3])], f: (x) => x.tile([2, 1, 2]) },
+  { name: "nd.tile(3)", ops: ["tile"], inputs: () => [U([2])], f: (x) => nd.tile(x, 3) },
+  { name: "repeat(2, 1)", ops: ["repeat"], inputs: () => [U([2, 3])], f: (x) => x.repeat(2, 1) },
+  { name: "nd.repeat flattened", ops: ["repeat"], inputs: () => [U([2, 2])], f: (x) => nd.repeat(x, 3) },
+  { name: "flip(1)", ops: ["flip"], inputs: () => [U([2, 3])], f: (x) => x.flip(1) },
+  { name: "nd.flip([0, 2])", ops: ["flip"], inputs: () => [U([2, 2, 3])], f: (x) => nd.flip(x, [0, 2]) },
+  { name: "slice(5, 0, -2)", ops: ["slice"], inputs: () => [U([6, 2])], f: (x) => x.slice(5, 0, -2) },
+  {
+    name: "nd.slice multi-axis with steps",
+    ops: ["slice"],
+    inputs: () => [U([4, 5, 2])],
+    f: (x) => nd.slice(x, [1, null], [null, 0], [2, -2]),
+  },
+  { name: "sliceAxis(1, 1, -1)", ops: ["sliceAxis"], inputs: () => [U([2, 4])], f: (x) => x.sliceAxis(1, 1, -1) },
+  { name: "nd.sliceAxis(0, -2, null)", ops: ["sliceAxis"], inputs: () => [U([4, 2])], f: (x) => nd.sliceAxis(x, 0, -2, null) },
+  {
+    name: "dot transposeA",
+    ops: ["dot"],
+    inputs: () => [U([3, 2]), U([3, 4])],
+    f: (a, b) => a.dot(b, { transposeA: true }),
+  },
+  {
+    name: "nd.dot transposeA and transposeB",
+    ops: ["dot"],
+    inputs: () => [U([3, 2]), U([4, 3])],
+    f: (a, b) => nd.dot(a, b, { transposeA: true, transposeB: true }),
+  },
+  { name: "norm ord 1", ops: ["norm"], inputs: () => [away([2, 3])], f: (x) => x.norm({ ord: 1 }) },
+  {
+    name: "nd.norm ord 2 axis 1 keepdims",
+    ops: ["norm"],
+    inputs: () => [U([3, 4])],
+    f: (x) => nd.norm(x, { ord: 2, axis: 1, keepdims: true }),
+  },
+  {
+    name: "astype to the other float dtype and back",
+    ops: ["astype", "cast"],
+    inputs: () => [U([3])],
+    f: (x) => nd.cast(x.astype(x.dtype === "float32" ? "float64" : "float32").mul(3), x.dtype),
+  },
+  { name: "nd.astype", ops: ["astype"], inputs: () => [U([2, 2])], f: (x) => nd.astype(x, x.dtype).square() },
 
   // compositions
   {
@@ -442,7 +557,11 @@ const CHECKS: Check[] = [
 // ---------------------------------------------------------------------------
 
 /** API names that compute no gradient by definition. */
-const NOT_DIFFERENTIABLE = ["equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "sign", "detach"];
+const NOT_DIFFERENTIABLE = [
+  "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "sign", "detach",
+  // indices and masks
+  "argmax", "argmin", "argsort", "oneHot",
+];
 /** API names that are not array -> array computations. */
 const NOT_OPS = [
   // NDArray
@@ -472,11 +591,17 @@ function differentiableOps(): Set<string> {
 // the check itself
 // ---------------------------------------------------------------------------
 
-const U_FWD = 2 ** -19;
+/** The dtype the checks run in (each check runs in float32 and float64). */
+let DT: "float32" | "float64" = "float32";
+/** Half-ulp bound on the forwards' relative rounding (see the header). */
+const uFwd = (): number => (DT === "float32" ? 2 ** -19 : 2 ** -48);
+/** The relative floor of the tolerance. */
+const rFloor = (): number => (DT === "float32" ? 1e-3 : 1e-7);
+const round = (v: number): number => (DT === "float32" ? Math.fround(v) : v);
 const stats = { elements: 0, worstUse: 0, worstUseName: "", worstRel: 0, worstRelName: "" };
 
 function load(x: Input): NDArray {
-  return nd.array(Float32Array.from(x.values), { shape: x.shape });
+  return nd.array(x.values, { shape: x.shape, dtype: DT });
 }
 
 /** Forward only: f's output values, in float64. */
@@ -486,7 +611,7 @@ function evaluate(f: F, inputs: Input[]): Float64Array {
 
 function stepFor(x: number): number {
   const e = Math.floor(Math.log2(Math.max(Math.abs(x), 1)));
-  return 2 ** (e - 7);
+  return 2 ** (e - (DT === "float32" ? 7 : 17));
 }
 
 interface Failure {
@@ -512,7 +637,8 @@ function gradcheck(c: Check, record = true): Failure[] {
       for (const x of xs) x.attachGrad();
       const y = autograd.record(() => c.f(...xs));
       expect(y.size, `${c.name}: output size`).toBe(y0.length);
-      y.backward(nd.array(Float32Array.from(head), { shape: y.shape }));
+      expect(y.dtype, `${c.name}: output dtype`).toBe(DT);
+      y.backward(nd.array(head, { shape: y.shape, dtype: DT }));
       return xs.map((x) => Float64Array.from(x.grad!.data()));
     });
   } finally {
@@ -537,8 +663,8 @@ function gradcheck(c: Check, record = true): Failure[] {
       const x = inp.values[i]!;
       const h = stepFor(x);
       const D = (step: number): { d: number; S: number } => {
-        const xp = Math.fround(x + step);
-        const xm = Math.fround(x - step);
+        const xp = round(x + step);
+        const xm = round(x - step);
         const at = (v: number): Input[] =>
           inputs.map((q, kk) => (kk === k ? { shape: q.shape, values: q.values.map((w, ii) => (ii === i ? v : w)) } : q));
         const p = loss(at(xp));
@@ -548,8 +674,8 @@ function gradcheck(c: Check, record = true): Failure[] {
       const d1 = D(h);
       const d2 = D(2 * h);
       const g = analytic[k]![i]!;
-      const noise = 2 * U_FWD * Math.max(d1.S, S0 / (2 * h));
-      const tol = 1e-3 * Math.abs(g) + 2 * Math.abs(d1.d - d2.d) + 4 * noise;
+      const noise = 2 * uFwd() * Math.max(d1.S, S0 / (2 * h));
+      const tol = rFloor() * Math.abs(g) + 2 * Math.abs(d1.d - d2.d) + 4 * noise;
       const err = Math.abs(d1.d - g);
       if (record) stats.elements++;
       if (record && err / tol > stats.worstUse) {
@@ -585,20 +711,29 @@ describe("finite differences", () => {
     for (const f of failures) expect(f.numeric / f.analytic).toBeCloseTo(2, 2);
   });
 
-  it.each(CHECKS.map((c) => ({ name: c.name, c })))("$name", ({ c }) => {
-    const failures = gradcheck(c);
-    const msg = failures
-      .slice(0, 6)
-      .map((f) => `input ${f.input}[${f.index}]: autograd ${f.analytic}, finite difference ${f.numeric} (tolerance ${f.tol.toExponential(2)})`)
-      .join("\n  ");
-    expect(failures.length, `${c.name}:\n  ${msg}`).toBe(0);
-  });
-});
-
-afterAll(() => {
-  console.log(
-    `[gradcheck] ${CHECKS.length} checks, ${stats.elements} gradient elements; ` +
-      `worst |fd - autograd|/|autograd| ${stats.worstRel.toExponential(2)} (${stats.worstRelName}); ` +
-      `worst tolerance use ${stats.worstUse.toFixed(3)} (${stats.worstUseName})`,
-  );
+  for (const dtype of ["float32", "float64"] as const) {
+    describe(dtype, () => {
+      it.each(CHECKS.map((c) => ({ name: c.name, c })))("$name", ({ c }) => {
+        DT = dtype;
+        try {
+          const failures = gradcheck(c);
+          const msg = failures
+            .slice(0, 6)
+            .map((f) => `input ${f.input}[${f.index}]: autograd ${f.analytic}, finite difference ${f.numeric} (tolerance ${f.tol.toExponential(2)})`)
+            .join("\n  ");
+          expect(failures.length, `${c.name} (${dtype}):\n  ${msg}`).toBe(0);
+        } finally {
+          DT = "float32";
+        }
+      });
+      afterAll(() => {
+        console.log(
+          `[gradcheck ${dtype}] ${CHECKS.length} checks, ${stats.elements} gradient elements; ` +
+            `worst |fd - autograd|/|autograd| ${stats.worstRel.toExponential(2)} (${stats.worstRelName}); ` +
+            `worst tolerance use ${stats.worstUse.toFixed(3)} (${stats.worstUseName})`,
+        );
+        Object.assign(stats, { elements: 0, worstUse: 0, worstUseName: "", worstRel: 0, worstRelName: "" });
+      });
+    });
+  }
 });
