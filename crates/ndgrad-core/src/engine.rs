@@ -389,7 +389,7 @@ impl Engine {
         end: Option<i64>,
     ) -> Result<u32> {
         self.map1("sliceAxis", a, |x| {
-            let ax = crate::shape::normalize_axis(axis, x.ndim())?;
+            let ax = ops::axis_of(x, axis, "sliceAxis")?;
             let mut b = vec![None; ax + 1];
             let mut e = vec![None; ax + 1];
             b[ax] = begin;

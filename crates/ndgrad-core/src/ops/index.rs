@@ -15,7 +15,7 @@ use crate::dtype::{wrap, DType, Data, Elem};
 use crate::each_dtype;
 use crate::error::{Error, Result};
 use crate::kernels::BinOp;
-use crate::shape::{checked_size, fmt_shape, normalize_axis, size, strides};
+use crate::shape::{checked_size, fmt_shape, size, strides};
 use crate::storage::{alloc_empty, alloc_zeroed, Tensor};
 
 /// `out[k] = x[idx[k]]`, shaped `out_shape` (recorded; `name` names it in
@@ -189,7 +189,7 @@ pub fn slice(
 pub fn flip(x: &Tensor, axes: &[i64]) -> Result<Tensor> {
     let mut maps = identity_maps(&x.shape)?;
     for &a in axes {
-        let d = normalize_axis(a, x.ndim()).map_err(|e| e.in_op("flip"))?;
+        let d = super::axis_of(x, a, "flip")?;
         maps[d].reverse();
     }
     gather_maps(x, maps, x.shape.clone(), "flip")
@@ -235,14 +235,14 @@ pub fn repeat(x: &Tensor, repeats: i64, axis: Option<i64>) -> Result<Tensor> {
         None => (super::reshape_to(x, &[x.size()])?, 0),
         Some(a) => (
             x.clone(),
-            normalize_axis(a, x.ndim()).map_err(|e| e.in_op("repeat"))?,
+            super::axis_of(x, a, "repeat")?,
         ),
     };
+    let mut out = src.shape.clone();
+    out[ax] = src.shape[ax].saturating_mul(r);
+    checked_size(&out).map_err(|e| e.in_op("repeat"))?;
     let mut maps = identity_maps(&src.shape)?;
-    maps[ax] = (0..src.shape[ax].saturating_mul(r))
-        .map(|i| i / r)
-        .collect();
-    let out = maps.iter().map(Vec::len).collect();
+    maps[ax] = index_map(out[ax], |i| i / r.max(1)).map_err(|e| e.in_op("repeat"))?;
     gather_maps(&src, maps, out, "repeat")
 }
 
@@ -264,8 +264,7 @@ fn resolve(v: f64, n: usize, wrap_mode: bool) -> usize {
 
 /// MXNet's `take(a, indices, axis, mode)`.
 pub fn take(a: &Tensor, indices: &Tensor, axis: i64, wrap_mode: bool) -> Result<Tensor> {
-    let nd = a.ndim();
-    let ax = normalize_axis(axis, nd).map_err(|e| e.in_op("take"))?;
+    let ax = super::axis_of(a, axis, "take")?;
     let dim = a.shape[ax];
     if dim == 0 && indices.size() > 0 {
         return Err(Error::invalid(format!(
@@ -315,7 +314,7 @@ pub fn pick(
     keepdims: bool,
     wrap_mode: bool,
 ) -> Result<Tensor> {
-    let ax = normalize_axis(axis, x.ndim()).map_err(|e| e.in_op("pick"))?;
+    let ax = super::axis_of(x, axis, "pick")?;
     let mut kept = x.shape.clone();
     kept[ax] = 1;
     let mut dropped = x.shape.clone();
@@ -452,7 +451,7 @@ fn topk_named(
     if x.ndim() == 0 {
         return Err(Error::invalid(format!("{name}: cannot sort a 0-d array")));
     }
-    let ax = normalize_axis(axis, x.ndim()).map_err(|e| e.in_op(name))?;
+    let ax = super::axis_of(x, axis, name)?;
     let dim = x.shape[ax];
     let k = match k {
         None => dim,
@@ -521,7 +520,7 @@ pub fn argext(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> Resul
         None => (super::reshape_to(x, &[x.size()])?, 0),
         Some(a) => (
             x.clone(),
-            normalize_axis(a, x.ndim()).map_err(|e| e.in_op(name))?,
+            super::axis_of(x, a, name)?,
         ),
     };
     if src.ndim() == 0 || src.shape[ax] == 0 {

@@ -223,6 +223,14 @@ pub(crate) fn same_dtype(name: &str, a: &Tensor, b: &Tensor) -> Result<crate::dt
     Ok(da)
 }
 
+/// `axis` of `x` normalised, or an Error naming `name` and `x`'s shape.
+pub fn axis_of(x: &Tensor, axis: i64, name: &str) -> Result<usize> {
+    crate::shape::normalize_axis(axis, x.ndim()).map_err(|mut e| {
+        e.message = format!("{name}: {} (shape {})", e.message, x.shape_str());
+        e
+    })
+}
+
 /// Floating-point-only ops reject int32 arrays by name.
 pub(crate) fn float_only(name: &str, x: &Tensor) -> Result<()> {
     if x.dtype().is_float() {

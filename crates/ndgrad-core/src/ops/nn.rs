@@ -4,7 +4,6 @@
 use super::{binary, binary_scalar, float_only, reduce, unary};
 use crate::error::{Error, Result};
 use crate::kernels::{BinOp, RedOp, UnOp};
-use crate::shape::normalize_axis;
 use crate::storage::Tensor;
 
 /// MXNet's `clip(x, a_min, a_max)`: the gradient passes where
@@ -33,7 +32,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 /// log-softmax do not depend on it, so its gradient would be zero anyway).
 fn shifted(x: &Tensor, axis: i64, name: &str) -> Result<(Tensor, i64)> {
     float_only(name, x)?;
-    let ax = normalize_axis(axis, x.ndim()).map_err(|e| e.in_op(name))? as i64;
+    let ax = super::axis_of(x, axis, name)? as i64;
     let m = reduce(RedOp::Max, &x.detached(), Some(&[ax]), true)?;
     Ok((binary(BinOp::Sub, x, &m)?, ax))
 }
