@@ -213,6 +213,83 @@ add("data", "data(out) with a too short out", (c) => c.a().data(new Float32Array
 add("data", "data(out) with a plain array", (c) => c.a().data([0, 0, 0, 0, 0, 0] as unknown as Float32Array));
 add("astype", "astype float16", (c) => c.a().astype("float16" as "float32"));
 
+// -- dtypes ------------------------------------------------------------------------
+const f64 = (): NDArray => nd.array([1, 2, 3], { dtype: "float64" });
+const i32 = (v: number[] = [1, 2, 3]): NDArray => nd.array(v, { dtype: "int32" });
+add("add", "float32 + float64", (c) => c.a().add(nd.array([[1, 2, 3]], { dtype: "float64" })), ["float32", "float64", "[2,3]", "[1,3]"]);
+add("mul", "int32 * float32", () => i32().mul(nd.array([1, 2, 3])), ["int32", "float32"]);
+add("maximum", "nd.maximum float64 vs int32", () => nd.maximum(f64(), i32()), ["float64", "int32"]);
+add("dot", "dot of float32 and float64", () => nd.dot(nd.ones([2, 2]), nd.ones([2, 2], { dtype: "float64" })), ["float32", "float64"]);
+add("concat", "concat of mixed dtypes", () => nd.concat([nd.ones([1, 2]), nd.ones([1, 2], { dtype: "int32" })], 0), ["float32", "int32"]);
+add("where", "where with x and y of different dtypes", () => nd.where(nd.ones([3]), f64(), nd.ones([3])), ["float64", "float32"]);
+add("div", "int32 division by an array holding 0", () => i32().div(i32([1, 0, 2])), ["int32"]);
+add("div", "int32 division by the number 0", () => i32().div(0), ["int32"]);
+add("div", "int32 division by 0.5 (truncated to 0)", () => i32().div(0.5), ["int32"]);
+add("div", "a number divided by an int32 array holding 0", () => nd.div(6, i32([1, 0])), ["int32"]);
+add("exp", "exp of int32", () => i32().exp(), ["int32", "[3]"]);
+add("softmax", "softmax of int32", () => i32().softmax(), ["int32"]);
+add("norm", "norm of int32", () => i32().norm(), ["int32"]);
+add("attachGrad", "attachGrad on int32", () => i32().attachGrad(), ["int32"]);
+add("array", "dtype float16", () => nd.array([1], { dtype: "float16" as "float32" }));
+add("array", "options that are not an object", () => nd.array([1], "float64" as unknown as { dtype: "float64" }));
+add("zeros", "zeros with dtype bool", () => nd.zeros([2], { dtype: "bool" as "float32" }));
+add("full", "full with dtype 3", () => nd.full([2], 1, { dtype: 3 as unknown as "float32" }));
+add("arange", "arange with dtype uint8", () => nd.arange(0, 3, 1, { dtype: "uint8" as "float32" }));
+add("uniform", "random.uniform int32", () => nd.random.uniform(0, 1, [2], { dtype: "int32" }), ["int32"]);
+add("normal", "random.normal float16", () => nd.random.normal(0, 1, [2], "float16" as "float32"));
+add("astype", "astype of a number", (c) => c.a().astype(1 as unknown as "float32"));
+add("data", "data(out) with a Uint8Array", (c) => c.a().data(new Uint8Array(6) as unknown as Float32Array));
+add("backward", "a float64 head gradient for a float32 head", (c) => {
+  const v = c.variable([1, 2]);
+  autograd.record(() => v.mul(2)).backward(nd.ones([2], { dtype: "float64" }));
+}, ["float64", "float32"]);
+
+// -- the model ops -----------------------------------------------------------------
+add("clip", "clip with aMin > aMax", (c) => c.a().clip(2, 1), ["2", "1"]);
+add("clip", "clip with NaN bound", (c) => c.a().clip(NaN, 1));
+add("clip", "clip with a string bound", (c) => c.a().clip("0" as unknown as number, 1));
+add("leakyRelu", "leakyRelu slope string", (c) => c.a().leakyRelu("0.1" as unknown as number));
+add("softmax", "softmax axis 2 of [2,3]", (c) => c.a().softmax(2), ["[2,3]"]);
+add("logSoftmax", "logSoftmax axis 1.5", (c) => c.a().logSoftmax(1.5));
+add("take", "take with a number as indices", (c) => c.a().take(1 as unknown as NDArray));
+add("take", "take axis 2 of [2,3]", (c) => c.a().take(nd.array([0]), 2), ["[2,3]"]);
+add("take", "take mode raise", (c) => c.a().take(nd.array([0]), { mode: "raise" as "clip" }));
+add("take", "take from an empty axis", () => nd.zeros([0, 2]).take(nd.array([0])), ["[0,2]"]);
+add("pick", "pick with an index of the wrong shape", (c) => c.a().pick(nd.array([0, 1, 2]), 1), ["[2,3]", "[3]"]);
+add("pick", "pick axis -3", (c) => c.a().pick(nd.array([0, 1]), -3), ["[2,3]"]);
+add("oneHot", "oneHot depth -1", () => nd.oneHot(nd.array([1]), -1));
+add("oneHot", "oneHot depth 2.5", () => nd.oneHot(nd.array([1]), 2.5));
+add("oneHot", "oneHot of a list", () => nd.oneHot([1, 2] as unknown as NDArray, 3));
+add("oneHot", "oneHot dtype bool", () => nd.oneHot(nd.array([1]), 2, { dtype: "bool" as "float32" }));
+add("argmax", "argmax axis 5", (c) => c.a().argmax(5), ["[2,3]"]);
+add("argmax", "argmax of an empty array", () => nd.zeros([0]).argmax(), ["[0]"]);
+add("argmin", "argmin keepdims string", (c) => c.a().argmin(0, "yes" as unknown as boolean));
+add("topk", "topk k 0", (c) => c.a().topk({ k: 0 }), ["[2,3]"]);
+add("topk", "topk k 4 on an axis of 3", (c) => c.a().topk({ k: 4 }), ["[2,3]"]);
+add("topk", "topk retTyp bogus", (c) => c.a().topk({ retTyp: "bogus" as "value" }));
+add("topk", "topk axis -3", (c) => c.a().topk({ axis: -3 }), ["[2,3]"]);
+add("sort", "sort axis 2", (c) => c.a().sort(2), ["[2,3]"]);
+add("argsort", "argsort isAscend string", (c) => c.a().argsort({ isAscend: "no" as unknown as boolean }));
+add("tile", "tile with negative reps", (c) => c.a().tile([-1, 2]));
+add("tile", "tile with fractional reps", (c) => c.a().tile(1.5));
+add("tile", "tile to an impossible size", (c) => c.a().tile([1 << 20, 1 << 20]));
+add("repeat", "repeat -1", (c) => c.a().repeat(-1));
+add("repeat", "repeat axis 2", (c) => c.a().repeat(2, 2), ["[2,3]"]);
+add("repeat", "repeat to an impossible size", (c) => c.a().repeat(0x7fffffff, 1));
+add("flip", "flip without an axis", (c) => c.a().flip(undefined as unknown as number));
+add("flip", "flip axis 3", (c) => c.a().flip(3), ["[2,3]"]);
+add("slice", "slice step 0", (c) => c.a().slice(0, 2, 0));
+add("slice", "multi-axis slice with too many axes", (c) => c.a().slice([0, 0, 0], [1, 1, 1]), ["[2,3]"]);
+add("slice", "multi-axis slice with lists of different lengths", (c) => c.a().slice([0, 0], [1]));
+add("slice", "multi-axis slice with a fractional bound", (c) => c.a().slice([0.5], [1]));
+add("sliceAxis", "sliceAxis axis 2", (c) => c.a().sliceAxis(2, 0, 1), ["[2,3]"]);
+add("sliceAxis", "sliceAxis begin NaN", (c) => c.a().sliceAxis(0, NaN, 1));
+add("dot", "dot transposeA with mismatched shapes", (c) => c.a().dot(nd.ones([2, 3]), { transposeB: true, transposeA: true }), ["[3,2]", "[3,2]"]);
+add("dot", "dot transposeA string", (c) => c.a().dot(nd.ones([3, 3]), { transposeA: "yes" as unknown as boolean }));
+add("norm", "norm ord 3", (c) => c.a().norm({ ord: 3 as 1 }));
+add("where", "where with a number condition", () => nd.where(1 as unknown as NDArray, nd.ones([2]), nd.ones([2])));
+add("where", "where with shapes that do not broadcast", () => nd.where(nd.ones([3]), nd.ones([2]), nd.ones([2])), ["[3]", "[2]"]);
+
 // -- every method on a disposed array ------------------------------------------
 const disposedCalls: [string | string[], string, (x: NDArray, c: Ctx) => unknown][] = [
   ...BINARY_OPS.map((op): [string, string, (x: NDArray) => unknown] => [op, `${op}(1)`, (x) => x[op](1)]),

@@ -341,7 +341,7 @@ const CHECKS: Check[] = [
   { name: "reciprocal of negatives", ops: ["reciprocal"], inputs: () => [U([3], -3, -0.4)], f: (x) => nd.reciprocal(x) },
   { name: "cbrt of negatives", ops: ["cbrt"], inputs: () => [U([3], -3, -0.3)], f: (x) => nd.cbrt(x) },
   // piecewise constant: zero gradient away from the jumps
-  ...(["floor", "ceil", "round", "rint", "trunc"] as const).map(
+  ...(["sign", "floor", "ceil", "round", "rint", "trunc"] as const).map(
     (op): Check => ({
       name: `${op} (zero gradient)`,
       ops: [op],
@@ -558,7 +558,7 @@ const CHECKS: Check[] = [
 
 /** API names that compute no gradient by definition. */
 const NOT_DIFFERENTIABLE = [
-  "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "sign", "detach",
+  "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "detach",
   // indices and masks
   "argmax", "argmin", "argsort", "oneHot",
 ];

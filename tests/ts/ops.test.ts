@@ -25,8 +25,11 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { autograd, nd, NDArray } from "ndgrad";
 import { decodeValue, expectNoLeaks, vectors, type Value } from "./helpers.js";
+import { UNARY_OPS } from "../../pkg/opnames.js";
 
+type DTypeName = "float32" | "float64" | "int32";
 interface Arr {
+  dtype: DTypeName;
   shape: number[];
   data: Value[];
 }
@@ -42,41 +45,77 @@ interface Params {
   shape?: number[];
   axes?: number[] | null;
   index?: number;
-  begin?: number | null;
-  end?: number | null;
+  begin?: number | null | (number | null)[];
+  end?: number | null | (number | null)[];
+  step?: number | null | (number | null)[];
+  ord?: 1 | 2;
+  transpose_a?: boolean;
+  transpose_b?: boolean;
+  reps?: number[];
+  repeats?: number;
+  a_min?: number;
+  a_max?: number;
+  slope?: number;
+  mode?: "clip" | "wrap";
+  depth?: number;
+  on_value?: number;
+  off_value?: number;
+  dtype?: DTypeName;
+  k?: number;
+  ret_typ?: "value" | "indices" | "mask" | "both";
+  is_ascend?: boolean;
 }
 interface Case {
   name: string;
   op: string;
   kind: string;
+  dtype: DTypeName;
   params: Params;
   inputs: Arr[];
-  output: Expected;
+  output?: Expected;
+  /** topk with ret_typ "both": [values, indices] */
+  outputs?: Expected[];
   head?: Arr;
-  grads?: Expected[];
+  grads?: (Expected | null)[];
 }
 
 /** The op surface the vectors must cover. */
 const SURFACE = [
   "add", "sub", "mul", "div", "pow", "maximum", "minimum",
   "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
-  "neg", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "sign",
+  ...UNARY_OPS,
   "sum", "mean", "max", "min", "prod", "norm",
   "reshape", "transpose", "broadcastTo", "dot", "at", "slice", "copy", "expandDims", "squeeze",
   "concat", "stack", "batchDot",
+  "clip", "leakyRelu", "where", "softmax", "logSoftmax", "take", "pick", "oneHot", "argmax", "argmin",
+  "topk", "sort", "argsort", "tile", "repeat", "flip", "sliceAxis", "astype",
 ];
-const NOT_DIFFERENTIABLE = new Set(["equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual", "sign"]);
+const NOT_DIFFERENTIABLE = new Set([
+  "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
+  "argmax", "argmin", "argsort", "oneHot",
+]);
+/** Ops whose float cases must come in float64 too, and those with int32 cases. */
+const INT32_OPS = [
+  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "equal", "greater", "lesserEqual",
+  "neg", "abs", "square", "sign", "relu", "sum", "prod", "mean", "max", "min",
+  "reshape", "transpose", "broadcastTo", "at", "slice", "concat", "stack", "expandDims", "squeeze",
+  "tile", "repeat", "flip", "argmax", "argmin", "sort", "oneHot",
+];
 
 const cases = vectors<Case[]>("ops.json");
 
 afterEach(expectNoLeaks);
 
-function decode(v: Value): number {
-  return Math.fround(decodeValue(v));
+function decode(v: Value, dtype: DTypeName = "float32"): number {
+  const x = decodeValue(v);
+  return dtype === "float32" ? Math.fround(x) : x;
 }
 
 function load(a: Arr): NDArray {
-  return nd.array(Float32Array.from(a.data, decode), { shape: a.shape });
+  const vals = a.data.map((v) => decode(v, a.dtype));
+  const typed =
+    a.dtype === "float64" ? Float64Array.from(vals) : a.dtype === "int32" ? Int32Array.from(vals) : Float32Array.from(vals);
+  return nd.array(typed, { shape: a.shape, dtype: a.dtype });
 }
 
 // ---- calling an op by name ----
@@ -95,14 +134,19 @@ function fn(name: string, ...args: unknown[]): NDArray {
 type Form = "function" | "method";
 
 /** Run the case's op: `form` picks nd.op(x, ...) or x.op(...). */
-function run(c: Case, xs: NDArray[], form: Form): NDArray {
+function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
   const p = c.params;
   const x = xs[0]!;
   const m = form === "method";
   switch (c.kind) {
     case "binary":
-    case "dot":
       return m ? method(x, c.op, xs[1]) : fn(c.op, x, xs[1]);
+    case "dot": {
+      const ta = p.transpose_a ?? false;
+      const tb = p.transpose_b ?? false;
+      if (m) return ta || tb ? x.dot(xs[1]!, { transposeA: ta, transposeB: tb }) : x.dot(xs[1]!);
+      return nd.dot(x, xs[1]!, { transposeA: ta, transposeB: tb });
+    }
     case "scalar":
       if (p.reverse) return fn(c.op, p.scalar, x); // a number on the left: only nd.op(s, x)
       return m ? method(x, c.op, p.scalar) : fn(c.op, x, p.scalar);
@@ -120,8 +164,63 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray {
       return m ? x.transpose(p.axes) : nd.transpose(x, p.axes);
     case "at":
       return x.at(p.index!);
-    case "slice":
-      return x.slice(p.begin, p.end);
+    case "slice": {
+      if (Array.isArray(p.begin) || Array.isArray(p.end)) {
+        const step = p.step === null ? undefined : p.step;
+        return m ? x.slice(p.begin, p.end, step) : nd.slice(x, p.begin, p.end, step);
+      }
+      const b = p.begin as number | null;
+      const e = p.end as number | null;
+      if (p.step === null || p.step === undefined) return m ? x.slice(b, e) : nd.slice(x, b, e);
+      return m ? x.slice(b, e, p.step) : nd.slice(x, b, e, p.step);
+    }
+    case "sliceAxis":
+      return m
+        ? x.sliceAxis(p.axis as number, p.begin as number | null, p.end as number | null)
+        : nd.sliceAxis(x, p.axis as number, p.begin as number | null, p.end as number | null);
+    case "norm": {
+      const o = { ord: p.ord, axis: p.axis, keepdims: p.keepdims };
+      return m ? x.norm(o) : nd.norm(x, o);
+    }
+    case "tile":
+      return m ? x.tile(p.reps!) : nd.tile(x, p.reps!);
+    case "repeat":
+      return m ? x.repeat(p.repeats!, p.axis as number | null) : nd.repeat(x, p.repeats!, p.axis as number | null);
+    case "flip":
+      return m ? x.flip(p.axis as number | number[]) : nd.flip(x, p.axis as number | number[]);
+    case "clip":
+      return m ? x.clip(p.a_min!, p.a_max!) : nd.clip(x, p.a_min!, p.a_max!);
+    case "leakyRelu":
+      return m ? x.leakyRelu(p.slope) : nd.leakyRelu(x, p.slope);
+    case "where":
+      return nd.where(x, xs[1], xs[2]);
+    case "softmax":
+    case "logSoftmax":
+      return m ? method(x, c.op, p.axis) : fn(c.op, x, { axis: p.axis });
+    case "take":
+      return m ? x.take(xs[1]!, { axis: p.axis as number, mode: p.mode }) : nd.take(x, xs[1]!, { axis: p.axis as number, mode: p.mode });
+    case "pick": {
+      const o = { axis: p.axis as number, keepdims: p.keepdims, mode: p.mode };
+      return m ? x.pick(xs[1]!, o) : nd.pick(x, xs[1]!, o);
+    }
+    case "oneHot": {
+      const o = { onValue: p.on_value, offValue: p.off_value, dtype: p.dtype };
+      return m ? x.oneHot(p.depth!, o) : nd.oneHot(x, p.depth!, o);
+    }
+    case "argmax":
+    case "argmin":
+      return m ? method(x, c.op, p.axis, p.keepdims) : fn(c.op, x, { axis: p.axis, keepdims: p.keepdims });
+    case "topk": {
+      const o = { axis: p.axis as number, k: p.k, retTyp: p.ret_typ, isAscend: p.is_ascend };
+      return (m ? x.topk(o) : nd.topk(x, o)) as NDArray | [NDArray, NDArray];
+    }
+    case "sort":
+    case "argsort": {
+      const o = { axis: p.axis as number, isAscend: p.is_ascend };
+      return m ? method(x, c.op, o) : fn(c.op, x, o);
+    }
+    case "astype":
+      return m ? x.astype(p.dtype!) : nd.cast(x, p.dtype!);
     case "expandDims":
       return m ? x.expandDims(p.axis as number) : nd.expandDims(x, p.axis as number);
     case "squeeze":
@@ -138,40 +237,60 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray {
 }
 
 // ---- comparison ----
-const worst = { rel: 0, relCase: "", used: 0, usedCase: "", values: 0 };
+interface Worst {
+  rel: number;
+  relCase: string;
+  used: number;
+  usedCase: string;
+  values: number;
+}
+const worst = new Map<DTypeName, Worst>();
+function worstOf(d: DTypeName): Worst {
+  let w = worst.get(d);
+  if (w === undefined) worst.set(d, (w = { rel: 0, relCase: "", used: 0, usedCase: "", values: 0 }));
+  return w;
+}
 
 /** Problems found comparing `got` with `want` (empty when it passes). */
 function compare(what: string, got: NDArray, want: Expected, name: string): string[] {
-  if (!(want.rtol > 0 && want.rtol <= 1e-5)) return [`${what}: rtol ${want.rtol} in the vectors is outside (0, 1e-5]`];
+  const exact = want.dtype === "int32";
+  if (exact ? !(want.rtol === 0 && want.atol === 0) : !(want.rtol > 0 && want.rtol <= 1e-5)) {
+    return [`${what}: rtol ${want.rtol} in the vectors is outside ${exact ? "{0} (int32 is exact)" : "(0, 1e-5]"}`];
+  }
+  if (got.dtype !== want.dtype) return [`${what}: dtype ${got.dtype}, expected ${want.dtype}`];
   if (JSON.stringify(got.shape) !== JSON.stringify(want.shape)) {
     return [`${what}: shape [${got.shape.join(",")}], expected [${want.shape.join(",")}]`];
   }
+  const w = worstOf(want.dtype);
   const g = got.data();
   const bad: string[] = [];
   let nbad = 0;
   want.data.forEach((wv, i) => {
-    const w = decode(wv);
+    const wantV = decode(wv, want.dtype);
     const v = g[i]!;
     let ok: boolean;
-    if (Number.isNaN(w)) ok = Number.isNaN(v);
-    else if (!Number.isFinite(w)) ok = v === w;
+    if (Number.isNaN(wantV)) ok = Number.isNaN(v);
+    else if (!Number.isFinite(wantV)) ok = v === wantV;
     else if (!Number.isFinite(v)) ok = false;
-    else {
-      const err = Math.abs(v - w);
-      const lim = want.atol + want.rtol * Math.abs(w);
+    else if (exact) {
+      ok = v === wantV;
+      w.values++;
+    } else {
+      const err = Math.abs(v - wantV);
+      const lim = want.atol + want.rtol * Math.abs(wantV);
       ok = err <= lim;
-      worst.values++;
-      if (err / lim > worst.used) {
-        worst.used = err / lim;
-        worst.usedCase = name;
+      w.values++;
+      if (err / lim > w.used) {
+        w.used = err / lim;
+        w.usedCase = name;
       }
       // relative error where cancellation does not dominate (|want| >= 1% of the largest |terms| sum)
-      if (w !== 0 && 100 * want.rtol * Math.abs(w) >= want.atol && err / Math.abs(w) > worst.rel) {
-        worst.rel = err / Math.abs(w);
-        worst.relCase = name;
+      if (wantV !== 0 && 100 * want.rtol * Math.abs(wantV) >= want.atol && err / Math.abs(wantV) > w.rel) {
+        w.rel = err / Math.abs(wantV);
+        w.relCase = name;
       }
     }
-    if (!ok && nbad++ < 4) bad.push(`[${i}] got ${v} want ${w}`);
+    if (!ok && nbad++ < 4) bad.push(`[${i}] got ${v} want ${wantV}`);
   });
   if (nbad === 0) return [];
   return [`${what}: ${nbad} of ${g.length} values out of tolerance (rtol ${want.rtol}, atol ${want.atol}): ${bad.join("; ")}`];
@@ -183,18 +302,28 @@ function check(c: Case): string[] {
   const xs = c.inputs.map(load);
   try {
     nd.scope(() => {
+      const outs = (r: NDArray | [NDArray, NDArray]): NDArray[] => (Array.isArray(r) ? r : [r]);
+      const wants = c.outputs ?? [c.output!];
+      const compareAll = (what: string, r: NDArray | [NDArray, NDArray]): void => {
+        const got = outs(r);
+        if (got.length !== wants.length) problems.push(`${what}: ${got.length} outputs, expected ${wants.length}`);
+        else got.forEach((g, i) => problems.push(...compare(`${what} ${i}`, g, wants[i]!, c.name)));
+      };
       // Functional form, not recorded.
-      problems.push(...compare("nd." + c.op + " output", run(c, xs, "function"), c.output, c.name));
+      compareAll("nd." + c.op + " output", run(c, xs, "function"));
       if (c.grads === undefined || c.head === undefined) {
-        problems.push(...compare("method output", run(c, xs, "method"), c.output, c.name));
+        compareAll("method output", run(c, xs, "method"));
         return;
       }
       // Method form, recorded; then the gradients.
-      for (const x of xs) x.attachGrad();
-      const y = autograd.record(() => run(c, xs, "method"));
-      problems.push(...compare("recorded output", y, c.output, c.name));
-      y.backward(load(c.head));
+      c.grads.forEach((g, i) => {
+        if (g !== null) xs[i]!.attachGrad();
+      });
+      const r = autograd.record(() => run(c, xs, "method"));
+      compareAll("recorded output", r);
+      outs(r)[0]!.backward(load(c.head));
       c.grads.forEach((want, i) => {
+        if (want === null) return;
         const g = xs[i]!.grad;
         if (g === null) problems.push(`input ${i} has no gradient buffer`);
         else problems.push(...compare(`gradient of input ${i}`, g, want, c.name));
@@ -213,6 +342,15 @@ describe("the reference vectors", () => {
     for (const op of SURFACE) {
       const withGrad = cases.some((c) => c.op === op && c.grads !== undefined);
       expect(withGrad, `${op}: gradient vectors`).toBe(!NOT_DIFFERENTIABLE.has(op));
+      // float64 for every op; gradients in float64 too where there are any
+      expect(cases.some((c) => c.op === op && c.dtype === "float64"), `${op}: float64 vectors`).toBe(true);
+      if (withGrad) {
+        const g64 = cases.some((c) => c.op === op && c.dtype === "float64" && c.grads !== undefined);
+        expect(g64, `${op}: float64 gradient vectors`).toBe(true);
+      }
+    }
+    for (const op of INT32_OPS) {
+      expect(cases.some((c) => c.op === op && c.dtype === "int32"), `${op}: int32 vectors`).toBe(true);
     }
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
   });
@@ -220,8 +358,8 @@ describe("the reference vectors", () => {
   it("exercise broadcasting, negative axes, keepdims, multiple axes and ranks 1-4", () => {
     const kinds = (k: string) => cases.filter((c) => c.kind === k);
     const bcast = kinds("binary").filter((c) => JSON.stringify(c.inputs[0]!.shape) !== JSON.stringify(c.inputs[1]!.shape));
-    expect(bcast.some((c) => c.inputs[0]!.data.length < c.output.data.length)).toBe(true);
-    expect(bcast.some((c) => c.inputs[1]!.data.length < c.output.data.length)).toBe(true);
+    expect(bcast.some((c) => c.inputs[0]!.data.length < c.output!.data.length)).toBe(true);
+    expect(bcast.some((c) => c.inputs[1]!.data.length < c.output!.data.length)).toBe(true);
     const red = kinds("reduce");
     expect(red.some((c) => c.params.keepdims)).toBe(true);
     expect(red.some((c) => Array.isArray(c.params.axis) && c.params.axis.length > 1)).toBe(true);
@@ -237,12 +375,12 @@ describe("the reference vectors", () => {
       for (const n of [1, 2, 3, 4]) expect(list.some((c) => c.inputs.length === n), `${kind}: ${n} inputs`).toBe(true);
       for (const r of ranks) {
         for (let a = -r; a < r; a++) {
-          const hit = list.some((c) => c.output.shape.length === r && c.params.axis === a);
+          const hit = list.some((c) => c.output!.shape.length === r && c.params.axis === a);
           expect(hit, `${kind}: rank-${r} result along axis ${a}`).toBe(true);
         }
       }
     }
-    const emptyPiece = kinds("concat").some((c) => c.inputs.some((x) => x.data.length === 0) && c.output.data.length > 0);
+    const emptyPiece = kinds("concat").some((c) => c.inputs.some((x) => x.data.length === 0) && c.output!.data.length > 0);
     expect(emptyPiece, "concat: a zero-length piece").toBe(true);
     const bd = kinds("batchDot");
     expect(bd.some((c) => c.inputs[0]!.shape[0] === 1), "batchDot: B = 1").toBe(true);
@@ -264,9 +402,11 @@ for (const [op, list] of byOp) {
 }
 
 afterAll(() => {
-  console.log(
-    `[ops.test] ${cases.length} cases, ${worst.values} values compared; ` +
-      `worst relative error ${worst.rel.toExponential(3)} (${worst.relCase}); ` +
-      `worst tolerance use ${worst.used.toFixed(3)} (${worst.usedCase})`,
-  );
+  for (const [d, w] of worst) {
+    console.log(
+      `[ops.test ${d}] ${cases.filter((c) => c.dtype === d).length} cases, ${w.values} values compared; ` +
+        `worst relative error ${w.rel.toExponential(3)} (${w.relCase}); ` +
+        `worst tolerance use ${w.used.toFixed(3)} (${w.usedCase})`,
+    );
+  }
 });

@@ -261,8 +261,8 @@ impl UnOp {
             UnOp::Sinh => x.sinh(),
             UnOp::Cosh => x.cosh(),
             UnOp::Arcsinh => x.asinh(),
-            UnOp::Arccosh => x.acosh(),
-            UnOp::Arctanh => x.atanh(),
+            UnOp::Arccosh => F::from_f64(acosh(x.to_f64())),
+            UnOp::Arctanh => F::from_f64(atanh(x.to_f64())),
             UnOp::Log1p => x.ln_1p(),
             UnOp::Expm1 => x.exp_m1(),
             UnOp::Log2 => x.log2(),
@@ -298,6 +298,26 @@ impl UnOp {
             _ => x, // floor, ceil, round, rint, trunc of an integer
         }
     }
+}
+
+/// acosh without the cancellation of `ln(x + √(x²-1))` near 1:
+/// `log1p((x-1) + √((x-1)(x+1)))`, and `ln x + ln 2` where x² would
+/// overflow.
+pub fn acosh(x: f64) -> f64 {
+    if x.is_nan() || x < 1.0 {
+        return f64::NAN;
+    }
+    if x > 2f64.powi(28) {
+        return x.ln() + core::f64::consts::LN_2;
+    }
+    let t = x - 1.0;
+    (t + (t * (x + 1.0)).sqrt()).ln_1p()
+}
+
+/// atanh as `(log1p(x) - log1p(-x)) / 2`: both terms are accurate near ±1,
+/// where `log1p(2x / (1-x))` loses the digits of `1 + x`.
+pub fn atanh(x: f64) -> f64 {
+    0.5 * (x.ln_1p() - (-x).ln_1p())
 }
 
 /// The error function, to within a few float64 ulps: the Maclaurin series

@@ -153,6 +153,11 @@ pub fn unary(op: UnOp, x: &Tensor) -> Result<Tensor> {
     Ok(t)
 }
 
+/// `(1 - x)(1 + x)`: `1 - x²` without the cancellation near ±1.
+fn one_minus_sq(x: &Tensor) -> Result<Tensor> {
+    mul(&rscalar(BinOp::Sub, 1.0, x)?, &scalar(BinOp::Add, x, 1.0)?)
+}
+
 /// The float dtype of a gradient (int32 arrays never reach backward).
 fn is_int(t: &Tensor) -> bool {
     t.dtype() == DType::I32
@@ -288,8 +293,9 @@ pub(super) fn unary_backward(op: UnOp, s: &[Tensor], dy: &Tensor) -> Result<Vec<
                 // 1 + tan²(x)
                 U::Tan => mul(dy, &scalar(BinOp::Add, &sq(&u(U::Tan, x)?)?, 1.0)?)?,
                 // ±1 / √(1 - x²)
+                // (1 - x)(1 + x), not 1 - x²: exact where x is near ±1.
                 U::Arcsin | U::Arccos => {
-                    let g = div(dy, &u(U::Sqrt, &rscalar(BinOp::Sub, 1.0, &sq(x)?)?)?)?;
+                    let g = div(dy, &u(U::Sqrt, &one_minus_sq(x)?)?)?;
                     if op == U::Arccos {
                         neg(&g)?
                     } else {
@@ -300,8 +306,15 @@ pub(super) fn unary_backward(op: UnOp, s: &[Tensor], dy: &Tensor) -> Result<Vec<
                 U::Sinh => mul(dy, &u(U::Cosh, x)?)?,
                 U::Cosh => mul(dy, &u(U::Sinh, x)?)?,
                 U::Arcsinh => div(dy, &u(U::Sqrt, &scalar(BinOp::Add, &sq(x)?, 1.0)?)?)?,
-                U::Arccosh => div(dy, &u(U::Sqrt, &scalar(BinOp::Sub, &sq(x)?, 1.0)?)?)?,
-                U::Arctanh => div(dy, &rscalar(BinOp::Sub, 1.0, &sq(x)?)?)?,
+                // (x - 1)(x + 1), exact near 1
+                U::Arccosh => div(
+                    dy,
+                    &u(
+                        U::Sqrt,
+                        &mul(&scalar(BinOp::Sub, x, 1.0)?, &scalar(BinOp::Add, x, 1.0)?)?,
+                    )?,
+                )?,
+                U::Arctanh => div(dy, &one_minus_sq(x)?)?,
                 U::Log1p => div(dy, &scalar(BinOp::Add, x, 1.0)?)?,
                 U::Expm1 => mul(dy, &u(U::Exp, x)?)?,
                 U::Log2 => div(dy, &scalar(BinOp::Mul, x, core::f64::consts::LN_2)?)?,

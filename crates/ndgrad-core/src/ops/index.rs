@@ -233,10 +233,7 @@ pub fn repeat(x: &Tensor, repeats: i64, axis: Option<i64>) -> Result<Tensor> {
     let r = repeats as usize;
     let (src, ax) = match axis {
         None => (super::reshape_to(x, &[x.size()])?, 0),
-        Some(a) => (
-            x.clone(),
-            super::axis_of(x, a, "repeat")?,
-        ),
+        Some(a) => (x.clone(), super::axis_of(x, a, "repeat")?),
     };
     let mut out = src.shape.clone();
     out[ax] = src.shape[ax].saturating_mul(r);
@@ -518,10 +515,7 @@ pub fn argext(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> Resul
     let name = if max { "argmax" } else { "argmin" };
     let (src, ax) = match axis {
         None => (super::reshape_to(x, &[x.size()])?, 0),
-        Some(a) => (
-            x.clone(),
-            super::axis_of(x, a, name)?,
-        ),
+        Some(a) => (x.clone(), super::axis_of(x, a, name)?),
     };
     if src.ndim() == 0 || src.shape[ax] == 0 {
         return Err(Error::invalid(format!(
