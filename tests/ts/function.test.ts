@@ -221,6 +221,27 @@ describe("autograd.checkGrad", () => {
       // Detach hides the gradient: also caught.
       expect(autograd.checkGrad((a) => a.mul(a.detach()), [x], { raiseException: false })).toBe(false);
       expect(() => autograd.checkGrad((a) => a, [] as NDArray[])).toThrow("checkGrad: inputs must be a non-empty array");
+      expect(() => autograd.checkGrad((a) => a, [nd.array([1], { dtype: "int32" })])).toThrow("checkGrad: input 0 is int32");
+    });
+  });
+
+  it("checks float64 functions in float64, with a tolerance float32 could not meet", () => {
+    nd.scope(() => {
+      const x = nd.array([[0.3, -1.2, 2.1], [0.7, 1.4, -0.4]], { dtype: "float64" });
+      expect(autograd.checkGrad((a) => a.sin().mul(a.exp()).softmax(), [x])).toBe(true);
+      expect(autograd.checkGrad((a) => a.erf().logSoftmax(0), [x], { rtol: 1e-8, atol: 0 })).toBe(true);
+      // A gradient 1e-5 off (relative) passes float32's default tolerance but
+      // not float64's.
+      class Off extends autograd.Function {
+        override forward(a: NDArray): NDArray {
+          return a.mul(2);
+        }
+        override backward(dy: NDArray): NDArray {
+          return dy.mul(2 * (1 + 1e-5));
+        }
+      }
+      expect(autograd.checkGrad((a) => new Off()(a) as NDArray, [x.astype("float32")])).toBe(true);
+      expect(autograd.checkGrad((a) => new Off()(a) as NDArray, [x], { raiseException: false })).toBe(false);
     });
   });
 });

@@ -3,12 +3,16 @@ import { describe } from "./args.js";
 import { setRecordingAndTraining, wasm } from "./ffi.js";
 import { scope } from "./memory.js";
 import { array } from "./nd.js";
-import { NDArray } from "./ndarray.js";
+import { NDArray, type DType } from "./ndarray.js";
 
 export interface CheckGradOptions {
-  /** Finite-difference step, relative to each input's magnitude (default 2^-7 ≈ 0.8 %: a power of two, exact in float32). */
+  /**
+   * Finite-difference step, relative to each input's magnitude (default
+   * 2^-7 ≈ 0.8 % for float32 inputs, a power of two, exact in float32;
+   * 2^-20 ≈ 1e-6 for float64 inputs, as PyTorch's gradcheck).
+   */
   eps?: number;
-  /** Relative tolerance on top of the estimated truncation and rounding error (default 1e-3). */
+  /** Relative tolerance on top of the estimated truncation and rounding error (default 1e-3; 1e-6 when every input is float64). */
   rtol?: number;
   /** Absolute tolerance on top of it (default 1e-5). */
   atol?: number;
@@ -30,8 +34,8 @@ function prng(seed: number): () => number {
   };
 }
 
-/** float32 forwards accumulate a few ulps of error: 16 half-ulps. */
-const U_FWD = 2 ** -19;
+/** Forwards accumulate a few ulps of error: 16 half-ulps of the dtype. */
+const U_FWD = { float32: 2 ** -19, float64: 2 ** -48 } as const;
 
 /**
  * Compare `fn`'s autograd gradients with central finite differences, like
@@ -48,8 +52,16 @@ export function checkGrad(fn: (...xs: NDArray[]) => NDArray, inputs: NDArray[], 
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((x) => x instanceof NDArray)) {
     throw new Error(`checkGrad: inputs must be a non-empty array of NDArrays (got ${describe(inputs)})`);
   }
-  const eps = options.eps ?? 2 ** -7;
-  const rtol = options.rtol ?? 1e-3;
+  const dtypes = inputs.map((x, k) => {
+    const d = x.dtype;
+    if (d !== "float32" && d !== "float64") throw new Error(`checkGrad: input ${k} is ${d}; gradients need float32 or float64 inputs`);
+    return d;
+  });
+  // The coarsest dtype sets the step, the rounding allowance and the defaults.
+  const wide = dtypes.every((d) => d === "float64");
+  const eps = options.eps ?? (wide ? 2 ** -20 : 2 ** -7);
+  const rtol = options.rtol ?? (wide ? 1e-6 : 1e-3);
+  const uFwd = wide ? U_FWD.float64 : U_FWD.float32;
   const atol = options.atol ?? 1e-5;
   const projections = options.projections ?? 2;
   for (const [k, v] of Object.entries({ eps, rtol, atol })) {
@@ -57,7 +69,7 @@ export function checkGrad(fn: (...xs: NDArray[]) => NDArray, inputs: NDArray[], 
   }
   const shapes = inputs.map((x) => x.shape);
   const values = inputs.map((x) => Float64Array.from(x.data()));
-  const make = (vals: Float64Array[]): NDArray[] => vals.map((v, k) => fromF64(v, shapes[k]!));
+  const make = (vals: Float64Array[]): NDArray[] => vals.map((v, k) => fromF64(v, shapes[k]!, dtypes[k]!));
   // Forwards run with recording off and the caller's modes restored.
   const forward = (vals: Float64Array[]): Float64Array =>
     withoutRecording(() => scope(() => Float64Array.from(fn(...make(vals)).data())));
@@ -78,7 +90,7 @@ export function checkGrad(fn: (...xs: NDArray[]) => NDArray, inputs: NDArray[], 
         }
         if (!(y instanceof NDArray)) throw new Error(`checkGrad: fn must return an NDArray (got ${describe(y)})`);
         if (y.size !== y0.length) throw new Error(`checkGrad: fn returned ${y.size} values, then ${y0.length}: it is not deterministic`);
-        y.backward(fromF64(head, y.shape));
+        y.backward(fromF64(head, y.shape, y.dtype));
         return xs.map((x) => Float64Array.from(x.grad!.data()));
       } finally {
         for (const x of xs) x.dispose();
@@ -100,8 +112,9 @@ export function checkGrad(fn: (...xs: NDArray[]) => NDArray, inputs: NDArray[], 
         const x = values[k]![i]!;
         const h = eps * 2 ** Math.floor(Math.log2(Math.max(Math.abs(x), 1)));
         const D = (step: number): { d: number; S: number } => {
-          const xp = Math.fround(x + step);
-          const xm = Math.fround(x - step);
+          const round = dtypes[k] === "float32" ? Math.fround : (v: number): number => v;
+          const xp = round(x + step);
+          const xm = round(x - step);
           const at = (v: number): Float64Array[] => values.map((q, kk) => (kk === k ? q.map((w, ii) => (ii === i ? v : w)) : q));
           const a = loss(at(xp));
           const b = loss(at(xm));
@@ -110,7 +123,7 @@ export function checkGrad(fn: (...xs: NDArray[]) => NDArray, inputs: NDArray[], 
         const d1 = D(h);
         const d2 = D(2 * h);
         const g = analytic[k]![i]!;
-        const noise = 2 * U_FWD * Math.max(d1.S, S0 / (2 * h));
+        const noise = 2 * uFwd * Math.max(d1.S, S0 / (2 * h));
         const tol = atol + rtol * Math.abs(g) + 2 * Math.abs(d1.d - d2.d) + 4 * noise;
         if (!(Math.abs(d1.d - g) <= tol)) {
           if (options.raiseException === false) return false;
@@ -125,8 +138,8 @@ export function checkGrad(fn: (...xs: NDArray[]) => NDArray, inputs: NDArray[], 
   return true;
 }
 
-function fromF64(v: Float64Array, shape: number[]): NDArray {
-  return array(Float32Array.from(v), { shape });
+function fromF64(v: Float64Array, shape: number[], dtype: DType): NDArray {
+  return array(v, { shape, dtype });
 }
 
 function withoutRecording<T>(f: () => T): T {
