@@ -1,9 +1,13 @@
 //! Shared helpers for the reference-vector tests: a minimal JSON reader (the
-//! crate has no dependencies), the `tests/vectors/ops.json` case model, and
-//! the tolerance rule documented in `tests/vectors/gen_ops.py`.
+//! crate has no dependencies), the `tests/vectors/ops.json` case model
+//! (float32, float64 and int32 tensors), and the tolerance rule documented in
+//! `tests/vectors/gen_ops.py`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use ndgrad_core::dtype::{DType, Data};
 
 /// A parsed JSON value.
 #[derive(Clone, Debug, PartialEq)]
@@ -251,19 +255,90 @@ impl Parser<'_> {
     }
 }
 
-/// An array of the vectors file: shape and flat float32 values.
-#[derive(Clone, Debug)]
-pub struct Array {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
+// ---------------------------------------------------------------------------
+// The ops.json case model
+
+/// A dtype name of the vectors file.
+pub fn dtype_named(name: &str) -> Result<DType, String> {
+    DType::ALL
+        .into_iter()
+        .find(|d| d.name() == name)
+        .ok_or_else(|| format!("unknown dtype {name:?}"))
 }
 
-/// An expected array with its tolerance.
+/// A float value of the file: a number, or "nan", "inf", "-inf", "-0".
+fn float_value(j: &Json) -> Result<f64, String> {
+    match j {
+        Json::Num(v) => Ok(*v),
+        Json::Str(s) => match s.as_str() {
+            "nan" => Ok(f64::NAN),
+            "inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            "-0" => Ok(-0.0),
+            _ => Err(format!("bad float value {s:?}")),
+        },
+        other => Err(format!("expected a float value, got {other:?}")),
+    }
+}
+
+/// An int32 value: a JSON integer in range (no strings, no fractions).
+fn int32_value(j: &Json) -> Result<i32, String> {
+    match j {
+        Json::Num(v) if v.fract() == 0.0 && *v >= i32::MIN as f64 && *v <= i32::MAX as f64 => {
+            Ok(*v as i32)
+        }
+        other => Err(format!("expected an int32 value, got {other:?}")),
+    }
+}
+
+/// The values of `j` (a JSON list) decoded in `dtype`: float32 numbers are
+/// read as float64 and rounded (`as f32`, exact for the shortest decimals the
+/// generator writes), float64 numbers are exact, int32 values are integers.
+fn decode(j: &[Json], dtype: DType) -> Result<Data, String> {
+    Ok(match dtype {
+        DType::F32 => Data::F32(
+            j.iter()
+                .map(|v| float_value(v).map(|x| x as f32))
+                .collect::<Result<_, _>>()?,
+        ),
+        DType::F64 => Data::F64(j.iter().map(float_value).collect::<Result<_, _>>()?),
+        DType::I32 => Data::I32(j.iter().map(int32_value).collect::<Result<_, _>>()?),
+    })
+}
+
+/// A tensor of the vectors file: dtype, shape and flat C-order values.
+#[derive(Clone, Debug)]
+pub struct Array {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub data: Data,
+}
+
+impl Array {
+    /// The values as float64 (exact for the three dtypes).
+    pub fn values(&self) -> Vec<f64> {
+        self.data.to_f64_vec()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// An expected tensor with its tolerance.
 #[derive(Clone, Debug)]
 pub struct Expected {
     pub array: Array,
     pub rtol: f64,
     pub atol: f64,
+}
+
+/// The head gradient and the expected gradient of each input (None: the
+/// input gets none and is not attached).
+#[derive(Clone, Debug)]
+pub struct Grad {
+    pub head: Array,
+    pub grads: Vec<Option<Expected>>,
 }
 
 /// One case of `ops.json` (see the schema in `tests/vectors/gen_ops.py`).
@@ -272,51 +347,81 @@ pub struct Case {
     pub name: String,
     pub op: String,
     pub kind: String,
+    pub dtype: DType,
     pub params: Json,
     pub inputs: Vec<Array>,
-    pub output: Expected,
-    /// The head gradient and the expected input gradients (differentiable ops).
-    pub grad: Option<(Array, Vec<Expected>)>,
+    /// The expected outputs: one, or `[values, indices]` for topk "both".
+    pub outputs: Vec<Expected>,
+    /// Whether the file used the multi-output form (`outputs`).
+    pub multi: bool,
+    pub grad: Option<Grad>,
 }
 
 impl Case {
+    /// A parameter; None when absent or JSON null.
     pub fn param(&self, key: &str) -> Option<&Json> {
         self.params.get(key)
     }
+
+    /// The (first) expected output.
+    pub fn output(&self) -> &Expected {
+        &self.outputs[0]
+    }
 }
 
-fn array(j: &Json) -> Result<Array, String> {
+/// A tensor `{dtype, shape, data}` of the file.
+pub fn array(j: &Json) -> Result<Array, String> {
+    let dtype = dtype_named(j.field("dtype")?.as_str()?)?;
     let shape = j
         .field("shape")?
         .as_arr()?
         .iter()
-        .map(|d| d.as_i64().map(|d| d as usize))
+        .map(|d| {
+            let v = d.as_i64()?;
+            usize::try_from(v).map_err(|_| format!("negative dimension {v}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let data = j
-        .field("data")?
-        .as_arr()?
-        .iter()
-        .map(Json::as_f32)
-        .collect::<Result<Vec<_>, _>>()?;
+    let data = decode(j.field("data")?.as_arr()?, dtype)?;
     if shape.iter().product::<usize>() != data.len() {
         return Err(format!("{} values for shape {shape:?}", data.len()));
     }
-    Ok(Array { shape, data })
+    Ok(Array { dtype, shape, data })
+}
+
+/// The loosest tolerance the generator uses per dtype: a guard against
+/// loosening the file by hand. float32: rtol in (0, 1e-5] (2^-20 or 1e-5);
+/// float64: rtol in (0, 1e-12] (2^-49 or 1e-12); int32: exact (0 and 0).
+pub fn check_tolerance(dtype: DType, rtol: f64, atol: f64) -> Result<(), String> {
+    let max_rtol = match dtype {
+        DType::F32 => 1e-5,
+        DType::F64 => 1e-12,
+        DType::I32 => {
+            if rtol != 0.0 || atol != 0.0 {
+                return Err(format!(
+                    "int32 tensors are exact: rtol {rtol}, atol {atol} (want 0 and 0)"
+                ));
+            }
+            return Ok(());
+        }
+    };
+    if !(rtol > 0.0 && rtol <= max_rtol) {
+        return Err(format!(
+            "{} rtol {rtol} outside (0, {max_rtol:e}]",
+            dtype.name()
+        ));
+    }
+    if !(atol.is_finite() && atol > 0.0) {
+        return Err(format!("{} atol {atol} not finite and > 0", dtype.name()));
+    }
+    Ok(())
 }
 
 fn expected(j: &Json) -> Result<Expected, String> {
+    let array = array(j)?;
     let rtol = j.field("rtol")?.as_f64()?;
     let atol = j.field("atol")?.as_f64()?;
-    // A guard against loosening the file by hand: no tolerance in the
-    // generator is looser than 1e-5 relative.
-    if !(rtol > 0.0 && rtol <= 1e-5) {
-        return Err(format!("rtol {rtol} outside (0, 1e-5]"));
-    }
-    Ok(Expected {
-        array: array(j)?,
-        rtol,
-        atol,
-    })
+    check_tolerance(array.dtype, rtol, atol)?;
+    Ok(Expected { array, rtol, atol })
 }
 
 fn case(j: &Json) -> Result<Case, String> {
@@ -329,13 +434,33 @@ fn case(j: &Json) -> Result<Case, String> {
         .map(array)
         .collect::<Result<Vec<_>, _>>()
         .map_err(wrap)?;
-    let grad = match j.get("head") {
-        Some(h) => {
-            let grads = j
-                .field("grads")?
-                .as_arr()?
+    let (outputs, multi) = match (j.get("output"), j.get("outputs")) {
+        (Some(o), None) => (vec![expected(o).map_err(wrap)?], false),
+        (None, Some(list)) => {
+            let outs = list
+                .as_arr()
+                .map_err(wrap)?
                 .iter()
                 .map(expected)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(wrap)?;
+            if outs.is_empty() {
+                return Err(wrap("empty outputs".into()));
+            }
+            (outs, true)
+        }
+        _ => return Err(wrap("exactly one of output and outputs".into())),
+    };
+    let grad = match (j.get("head"), j.get("grads")) {
+        (Some(h), Some(gs)) => {
+            let grads = gs
+                .as_arr()
+                .map_err(wrap)?
+                .iter()
+                .map(|g| match g {
+                    Json::Null => Ok(None),
+                    g => expected(g).map(Some),
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(wrap)?;
             if grads.len() != inputs.len() {
@@ -345,32 +470,41 @@ fn case(j: &Json) -> Result<Case, String> {
                     inputs.len()
                 )));
             }
-            Some((array(h).map_err(wrap)?, grads))
+            Some(Grad {
+                head: array(h).map_err(wrap)?,
+                grads,
+            })
         }
-        None => None,
+        (None, None) => None,
+        _ => return Err(wrap("head and grads come together".into())),
     };
     Ok(Case {
         op: j.field("op")?.as_str()?.to_string(),
         kind: j.field("kind")?.as_str()?.to_string(),
+        dtype: dtype_named(j.field("dtype")?.as_str()?).map_err(wrap)?,
         params: j.get("params").cloned().unwrap_or(Json::Null),
-        output: expected(j.field("output")?).map_err(wrap)?,
         inputs,
+        outputs,
+        multi,
         grad,
         name,
     })
 }
 
-/// Every case of `tests/vectors/ops.json`.
-pub fn load_cases() -> Vec<Case> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/ops.json");
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tests/vectors/gen_ops.py)"));
-    let json = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    json.as_arr()
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .iter()
-        .map(|c| case(c).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .collect()
+/// Every case of `tests/vectors/ops.json`, parsed once per test binary.
+pub fn load_cases() -> &'static [Case] {
+    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/ops.json");
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tests/vectors/gen_ops.py)"));
+        let json = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        json.as_arr()
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .iter()
+            .map(|c| case(c).unwrap_or_else(|e| panic!("{path}: {e}")))
+            .collect()
+    })
 }
 
 /// How far a comparison was from failing, for the summary.
@@ -390,34 +524,50 @@ impl Worst {
     }
 }
 
-/// Compare `got` with `want` under the rule of gen_ops.py:
-/// NaN must be NaN, ±inf must be equal, otherwise
-/// `|got - want| <= atol + rtol·|want|`.
-pub fn compare(what: &str, shape: &[usize], got: &[f32], want: &Expected) -> Result<Worst, String> {
+/// Compare a result (`dtype`, `shape`, values read exactly as float64) with
+/// `want` under the rule of gen_ops.py: NaN must be NaN, ±inf must be equal,
+/// otherwise `got` is finite and `|got - want| <= atol + rtol·|want|` (for
+/// int32, rtol = atol = 0: equality).
+pub fn compare(
+    what: &str,
+    dtype: DType,
+    shape: &[usize],
+    got: &[f64],
+    want: &Expected,
+) -> Result<Worst, String> {
+    if dtype != want.array.dtype {
+        return Err(format!(
+            "{what}: dtype {}, expected {}",
+            dtype.name(),
+            want.array.dtype.name()
+        ));
+    }
     if shape != want.array.shape.as_slice() {
         return Err(format!(
             "{what}: shape {shape:?}, expected {:?}",
             want.array.shape
         ));
     }
-    if got.len() != want.array.data.len() {
+    let wv = want.array.values();
+    if got.len() != wv.len() {
         return Err(format!(
             "{what}: {} values, expected {}",
             got.len(),
-            want.array.data.len()
+            wv.len()
         ));
     }
     let mut worst = Worst::default();
     let mut bad = String::new();
     let mut nbad = 0;
-    for (i, (&g, &w)) in got.iter().zip(&want.array.data).enumerate() {
-        let (g, w) = (g as f64, w as f64);
+    for (i, (&g, &w)) in got.iter().zip(&wv).enumerate() {
         let ok = if w.is_nan() {
             g.is_nan()
         } else if w.is_infinite() {
             g == w
         } else if !g.is_finite() {
             false
+        } else if dtype == DType::I32 {
+            g == w
         } else {
             let err = (g - w).abs();
             let lim = want.atol + want.rtol * w.abs();
@@ -430,7 +580,11 @@ pub fn compare(what: &str, shape: &[usize], got: &[f32], want: &Expected) -> Res
         if !ok {
             nbad += 1;
             if nbad <= 4 {
-                let _ = write!(bad, " [{i}] got {g:e} want {w:e};");
+                let _ = if dtype == DType::I32 {
+                    write!(bad, " [{i}] got {g} want {w};")
+                } else {
+                    write!(bad, " [{i}] got {g:e} want {w:e};")
+                };
             }
         }
     }
