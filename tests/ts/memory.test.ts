@@ -852,4 +852,32 @@ describe("the FinalizationRegistry safety net", () => {
     expect(out.after).toMatchObject({ arrays: 1, bytes: 12, tapeNodes: 0 });
     expect(out.kept).toEqual([1, 2, 3]);
   });
+
+  it("also frees arrays that left their scopes (returned, kept, variables, nested scopes) once unreachable", () => {
+    // Inside a scope, arrays are registered with the FinalizationRegistry
+    // only when they leave the outermost scope; they must still be collected.
+    const out = inChild(
+      `
+      const kept = nd.scope(() => nd.scope(() => nd.array([1, 2, 3])));
+      (() => {
+        for (let i = 0; i < 300; i++) {
+          nd.scope(() => nd.ones([4]).mul(2));                       // returned from the outer scope
+          nd.scope(() => { nd.keep(nd.ones([4])); });                // kept
+          nd.scope(() => { const v = nd.ones([4]); v.attachGrad(); }); // a variable (and its grad)
+          nd.scope(() => nd.scope(() => ({ a: nd.ones([2]) })));     // through two scopes, in an object
+        }
+      })();
+      const before = nd.memory().arrays;
+      for (let i = 0; i < 20 && nd.memory().arrays > 1; i++) {
+        globalThis.gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      out = { before, after: nd.memory(), kept: kept.toArray() };
+      `,
+      ["--expose-gc"],
+    ) as { before: number; after: ReturnType<typeof nd.memory>; kept: number[] };
+    expect(out.before).toBe(1 + 4 * 300);
+    expect(out.after).toMatchObject({ arrays: 1, tapeNodes: 0 });
+    expect(out.kept).toEqual([1, 2, 3]);
+  });
 });

@@ -2,16 +2,32 @@
 // async), `nd.keep`, leak tracking, and `nd.memory()`.
 import { wasm } from "./ffi.js";
 
+const REGISTERED = Symbol("ndgrad.registered");
+
 interface Owned {
   dispose(): void;
   readonly isDisposed: boolean;
   readonly shape: number[];
+  handleFor(op: string): number;
+  [REGISTERED]?: boolean;
 }
 
 /** Frees the engine handle of an array that became unreachable. */
 const registry = new FinalizationRegistry<number>((h) => {
   wasm.nd_free(h);
 });
+
+/**
+ * Put `a` under the FinalizationRegistry (once). Arrays created inside an
+ * open scope are not registered until they leave every scope: the scope's
+ * set holds them strongly, so the registry could never collect them there,
+ * and registering costs about half a microsecond per array.
+ */
+function register(a: Owned): void {
+  if (a[REGISTERED] === true || a.isDisposed) return;
+  registry.register(a, a.handleFor("register"), a);
+  a[REGISTERED] = true;
+}
 
 const variables = new WeakSet<Owned>();
 
@@ -84,8 +100,12 @@ export interface Leak {
 
 /** @internal Called for every new array. */
 export function track(a: Owned, handle: number): void {
-  registry.register(a, handle, a);
-  current()?.arrays.add(a);
+  const s = current();
+  if (s !== null) s.arrays.add(a);
+  else {
+    registry.register(a, handle, a);
+    a[REGISTERED] = true;
+  }
   if (leakLog !== null) {
     const where = (new Error().stack ?? "").split("\n").slice(2).join("\n");
     const id = ++leakSerial;
@@ -96,7 +116,7 @@ export function track(a: Owned, handle: number): void {
 
 /** @internal Called when an array is disposed. */
 export function untrack(a: Owned): void {
-  registry.unregister(a);
+  if (a[REGISTERED] === true) registry.unregister(a);
   const id = leakIds.get(a);
   if (id !== undefined) leakLog?.delete(id);
 }
@@ -109,6 +129,7 @@ export function markVariable(a: Owned): void {
 /** Let `x` escape every open `nd.scope`: it stays alive until disposed. */
 export function keep<T extends Owned>(x: T): T {
   for (const s of open) s.arrays.delete(x);
+  register(x);
   return x;
 }
 
@@ -132,8 +153,10 @@ function finish(s: Scope, result: unknown, failed: boolean): void {
   if (!failed) collect(result, kept);
   const parent = s.parent !== null && open.has(s.parent) ? s.parent : null;
   for (const a of s.arrays) {
-    if (kept.has(a) || variables.has(a)) parent?.arrays.add(a);
-    else a.dispose();
+    if (kept.has(a) || variables.has(a)) {
+      if (parent !== null) parent.arrays.add(a);
+      else register(a);
+    } else a.dispose();
   }
 }
 
@@ -190,7 +213,10 @@ export function collectInto<T, A extends Owned>(into: Set<A>, fn: () => T): T {
     return enter(s, fn);
   } finally {
     leave(s);
-    for (const a of s.arrays) into.add(a as A);
+    for (const a of s.arrays) {
+      into.add(a as A);
+      register(a); // the caller keeps some of them beyond any scope
+    }
   }
 }
 
