@@ -421,7 +421,17 @@ fn walk(
                 .saved
                 .try_borrow()
                 .map_err(|_| Error::internal(format!("{op}: graph is busy")))?;
-            node.op.backward(&saved, &dy)?
+            // Inputs outside the graph (data, constants) need no gradient:
+            // the op may skip computing it (a third of a dense layer's
+            // backward matrix work is the gradient of its input batch).
+            let needs: Vec<bool> = node
+                .inputs
+                .try_borrow()
+                .map_err(|_| Error::internal(format!("{op}: graph is busy")))?
+                .iter()
+                .map(Option::is_some)
+                .collect();
+            node.op.backward(&saved, &dy, &needs)?
         };
         let inputs = node
             .inputs

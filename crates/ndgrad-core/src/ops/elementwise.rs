@@ -169,7 +169,21 @@ pub(super) fn binary_backward(
     b_shape: &[usize],
     s: &[Tensor],
     dy: &Tensor,
+    need: [bool; 2],
 ) -> Result<Vec<Option<Tensor>>> {
+    // Only the multiplying ops save work by skipping an unneeded side.
+    if matches!(op, BinOp::Mul) {
+        let (a, b) = (saved(s, 0)?, saved(s, 1)?);
+        let ga = match need[0] {
+            true => Some(sum_to(&mul(dy, b)?, a_shape)?),
+            false => None,
+        };
+        let gb = match need[1] {
+            true => Some(sum_to(&mul(dy, a)?, b_shape)?),
+            false => None,
+        };
+        return Ok(vec![ga, gb]);
+    }
     let (ga, gb) = match op {
         BinOp::Add => (dy.clone(), dy.clone()),
         BinOp::Sub => (dy.clone(), neg(dy)?),

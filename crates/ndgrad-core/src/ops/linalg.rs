@@ -105,18 +105,29 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(t)
 }
 
-pub(super) fn dot_backward(s: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(super) fn dot_backward(
+    s: &[Tensor],
+    dy: &Tensor,
+    need: [bool; 2],
+) -> Result<Vec<Option<Tensor>>> {
     let (a, b) = (saved(s, 0)?, saved(s, 1)?);
     let d = dims(&a.shape, &b.shape)?;
     let dy2 = reshape_to(dy, &[d.m, d.n])?;
-    let a2 = reshape_to(a, &[d.m, d.k])?;
-    let b2 = reshape_to(b, &[d.k, d.n])?;
-    let ga = dot(&dy2, &transpose(&b2, None)?)?;
-    let gb = dot(&transpose(&a2, None)?, &dy2)?;
-    Ok(vec![
-        Some(reshape_to(&ga, &a.shape)?),
-        Some(reshape_to(&gb, &b.shape)?),
-    ])
+    let ga = if need[0] {
+        let b2 = reshape_to(b, &[d.k, d.n])?;
+        let ga = dot(&dy2, &transpose(&b2, None)?)?;
+        Some(reshape_to(&ga, &a.shape)?)
+    } else {
+        None
+    };
+    let gb = if need[1] {
+        let a2 = reshape_to(a, &[d.m, d.k])?;
+        let gb = dot(&transpose(&a2, None)?, &dy2)?;
+        Some(reshape_to(&gb, &b.shape)?)
+    } else {
+        None
+    };
+    Ok(vec![ga, gb])
 }
 
 /// MXNet's `batch_dot`: `(B, M, K) · (B, K, N) → (B, M, N)`.
@@ -143,10 +154,20 @@ pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(t)
 }
 
-pub(super) fn batch_dot_backward(s: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(super) fn batch_dot_backward(
+    s: &[Tensor],
+    dy: &Tensor,
+    need: [bool; 2],
+) -> Result<Vec<Option<Tensor>>> {
     let (a, b) = (saved(s, 0)?, saved(s, 1)?);
     let swap: [i64; 3] = [0, 2, 1];
-    let ga = batch_dot(dy, &transpose(b, Some(&swap))?)?;
-    let gb = batch_dot(&transpose(a, Some(&swap))?, dy)?;
-    Ok(vec![Some(ga), Some(gb)])
+    let ga = match need[0] {
+        true => Some(batch_dot(dy, &transpose(b, Some(&swap))?)?),
+        false => None,
+    };
+    let gb = match need[1] {
+        true => Some(batch_dot(&transpose(a, Some(&swap))?, dy)?),
+        false => None,
+    };
+    Ok(vec![ga, gb])
 }

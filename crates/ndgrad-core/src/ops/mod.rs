@@ -125,13 +125,21 @@ impl Op {
 
     /// Gradients w.r.t. each input (None: no gradient flows), given the
     /// gradient `dy` of the output and the tensors saved at record time.
-    pub fn backward(&self, saved: &[Tensor], dy: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    /// `needs[i]` says whether input `i` wants a gradient (ops may skip the
+    /// work for the others and return None there).
+    pub fn backward(
+        &self,
+        saved: &[Tensor],
+        dy: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let need = |i: usize| needs.get(i).copied().unwrap_or(true);
         let r = match self {
             Op::Binary {
                 op,
                 a_shape,
                 b_shape,
-            } => elementwise::binary_backward(*op, a_shape, b_shape, saved, dy),
+            } => elementwise::binary_backward(*op, a_shape, b_shape, saved, dy, [need(0), need(1)]),
             Op::Scalar { op, s, reverse } => {
                 elementwise::scalar_backward(*op, *s, *reverse, saved, dy)
             }
@@ -153,7 +161,7 @@ impl Op {
             Op::Concat { axis, dims } => movement::concat_backward(*axis, dims, dy),
             Op::Copy => Ok(vec![Some(dy.clone())]),
             Op::Cast { from } => Ok(vec![Some(astype(dy, *from)?)]),
-            Op::Dot => linalg::dot_backward(saved, dy),
+            Op::Dot => linalg::dot_backward(saved, dy, [need(0), need(1)]),
             Op::Gather {
                 idx,
                 in_shape,
@@ -175,7 +183,7 @@ impl Op {
                 name,
             )?)]),
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
-            Op::BatchDot => linalg::batch_dot_backward(saved, dy),
+            Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
