@@ -56,6 +56,21 @@ describe("ndgrad/worker with a browser Worker", () => {
       expect(Array.from(await a.data())).toEqual([1, 2, 3, 4, 5, 6]);
     }));
 
+  it("keeps dtypes: float64 and int32 arrays move in and out as Float64Array and Int32Array", () =>
+    w.nd.scope(async () => {
+      const f64 = new Float64Array([0.1, 1e300]);
+      const a = w.nd.array(f64);
+      const b = w.nd.arange(0, 4, 1, { dtype: "int32" }).topk({ k: 2, retTyp: "both" });
+      expect([a.dtype, b[0].dtype, b[1].dtype, b[0].shape]).toEqual(["float64", "int32", "int32", [2]]);
+      const d = await a.data();
+      expect(d).toBeInstanceOf(Float64Array);
+      expect(Array.from(d)).toEqual([0.1, 1e300]);
+      expect(f64.length).toBe(0); // transferred to the worker
+      const v = await b[0].data();
+      expect(v).toBeInstanceOf(Int32Array);
+      expect([Array.from(v), await b[1].toArray()]).toEqual([[3, 2], [3, 2]]);
+    }));
+
   it("rejects with the main API's error message, and keeps working", () =>
     w.nd.scope(async () => {
       const expected = mainMessage(() => nd.ones([2, 3]).add(nd.ones([4])));

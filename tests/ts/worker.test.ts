@@ -13,7 +13,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { nd, autograd, NDArray } from "ndgrad";
 import { createWorker, RemoteNDArray, transfer, type NDWorker } from "ndgrad/worker";
-import { expectNoLeaks } from "./helpers.js";
+import { BINARY_OPS, REDUCE_OPS, UNARY_OPS } from "../../pkg/opnames.js";
+import { expectNoLeaks, prng } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const workerUrl = pathToFileURL(join(root, "pkg/worker/index.js")).href;
@@ -187,21 +188,22 @@ describe("remote arrays give the main API's results", () => {
   ];
 
   it.each(cases)("%s", async (_name, f) => {
-    const [shape, values, text] = nd.scope(() => {
+    const [shape, dtype, values, text] = nd.scope(() => {
       const r = f(nd, nd.array([[1, 2, 3], [4, 5, 6]]), nd.array([10, 20, 30]));
-      return [r.shape, r.toArray(), String(r)] as const;
+      return [r.shape, r.dtype, r.toArray(), String(r)] as const;
     });
-    const fixes = (await w.stats()).shapeFixes;
+    const before = await w.stats();
     await w.nd.scope(async () => {
       const remote = w.nd as unknown as Api;
       const x = w.nd.array([[1, 2, 3], [4, 5, 6]]) as unknown as Arr;
       const y = w.nd.array([10, 20, 30]) as unknown as Arr;
       const r = f(remote, x, y) as unknown as RemoteNDArray;
-      expect(r.shape).toEqual(shape); // inferred here, before the worker ran it
+      expect([r.shape, r.dtype]).toEqual([shape, dtype]); // inferred here, before the worker ran it
       expect(await r.toArray()).toEqual(values);
       expect(await r.toString()).toBe(text);
     });
-    expect((await w.stats()).shapeFixes).toBe(fixes);
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
   });
 
   it("autograd.grad, markVariables, autograd.backward with head gradients, pause and modes", async () => {
@@ -252,6 +254,334 @@ describe("remote arrays give the main API's results", () => {
       expect(grad).toEqual(ratio);
       a.dispose();
     });
+  });
+});
+
+describe("every op and dtype gives the main API's result", () => {
+  // Each case runs on the main API and remotely, for each dtype, on the
+  // inputs below; results (one array or a list of them: `topk` "both") must
+  // have the same shape and dtype (the remote ones read before the worker
+  // ran anything), values, printing and typed array kind; a call the main
+  // API refuses (float-only math on int32, mixed dtypes, …) must be refused
+  // with the same message.
+  type Api = typeof nd;
+  type Arr = NDArray;
+  interface In {
+    /** [[0.5, -1.5, 2.25], [3, -0.25, 1]] (int32: [[0, -1, 2], [3, 0, 1]]). */
+    x: Arr;
+    /** A 1-D array, [4, -2, 7, 1]. */
+    v: Arr;
+    /** Indices [2, 0, 1, 1] (for take and oneHot). */
+    idx: Arr;
+    /** One index per row of x ([2, 0], for pick). */
+    pidx: Arr;
+    /** The same values as x in another dtype (float32, or float64 for float32). */
+    other: Arr;
+  }
+  const DTYPES = ["float32", "float64", "int32"] as const;
+  type D = (typeof DTYPES)[number];
+  function inputs(api: Api, dtype: D): In {
+    return {
+      x: api.array([[0.5, -1.5, 2.25], [3, -0.25, 1]], { dtype }),
+      v: api.array([4, -2, 7, 1], { dtype }),
+      idx: api.array([2, 0, 1, 1], { dtype }),
+      pidx: api.array([2, 0], { dtype }),
+      other: api.array([[0.5, -1.5, 2.25], [3, -0.25, 1]], { dtype: dtype === "float32" ? "float64" : "float32" }),
+    };
+  }
+  type Result = Arr | Arr[];
+  const unary = UNARY_OPS.map((op): [string, (api: Api, a: In, d: D) => Result] => [
+    op,
+    (api, { x }) => api[op](x),
+  ]);
+  const cases: [string, (api: Api, a: In, d: D) => Result][] = [
+    ...unary,
+    ["unary methods chained", (_, { x }) => x.abs().add(1).log1p().floor()],
+    ["negative", (api, { x }) => api.negative(x)],
+    ["binary", (api, { x, v }) => api.mul(x, 2.5).sub(v.at(0)).div(2).maximum(x).pow(2)],
+    ["binary number first", (api, { x }) => api.sub(7, x)],
+    ["comparisons keep the dtype", (_, { x }) => x.greater(0).add(x.lesserEqual(1))],
+    ["mixed dtypes", (_, { x, other }) => x.add(other)],
+    ["division by zero", (_, { x }) => x.div(0)],
+    ["reductions", (api, { x }) => api.sum(x, 0).add(x.mean(0)).add(x.prod(0)).add(x.max(0)).add(x.min(0))],
+    ["mean keepdims", (_, { x }) => x.mean({ axis: 1, keepdims: true })],
+    ["norm", (_, { x }) => x.norm()],
+    ["norm ord 1", (_, { x }) => x.norm({ ord: 1 })],
+    ["norm ord 2 axis keepdims", (_, { x }) => x.norm({ ord: 2, axis: 1, keepdims: true })],
+    ["nd.norm ord 1 axis", (api, { x }) => api.norm(x, { ord: 1, axis: 0 })],
+    ["argmax", (_, { x }) => x.argmax()],
+    ["argmax axis", (_, { x }) => x.argmax(1)],
+    ["argmin {axis, keepdims}", (_, { x }) => x.argmin({ axis: 0, keepdims: true })],
+    ["nd.argmax null keepdims", (api, { x }) => api.argmax(x, null, true)],
+    ["nd.argmin 1-D", (api, { v }) => api.argmin(v, 0)],
+    ["clip", (_, { x }) => x.clip(-1, 2)],
+    ["nd.clip", (api, { v }) => api.clip(v, 0, 5)],
+    ["leakyRelu", (_, { x }) => x.leakyRelu()],
+    ["nd.leakyRelu slope", (api, { x }) => api.leakyRelu(x, 0.1)],
+    ["softmax", (_, { x }) => x.softmax()],
+    ["nd.softmax {axis: 0}", (api, { x }) => api.softmax(x, { axis: 0 })],
+    ["logSoftmax", (_, { x }) => x.logSoftmax(0)],
+    ["nd.logSoftmax", (api, { x }) => api.logSoftmax(x)],
+    ["take", (_, { x, idx }) => x.take(idx)],
+    ["take axis 1", (_, { x, idx }) => x.take(idx, 1)],
+    ["nd.take {axis, mode: wrap}", (api, { x, idx }) => api.take(x, idx.add(2), { axis: -1, mode: "wrap" })],
+    ["take 2-D indices", (_, { v, x }) => v.take(x.abs())],
+    ["pick", (_, { x, pidx }) => x.pick(pidx)],
+    ["nd.pick {axis: 0, keepdims}", (api, { x }) => api.pick(x, api.array([[1, 0, 1]]).astype(x.dtype), { axis: 0, keepdims: true })],
+    ["oneHot", (_, { idx }) => idx.oneHot(3)],
+    ["nd.oneHot {onValue, offValue, dtype}", (api, { idx }) => api.oneHot(idx, 4, { onValue: 5, offValue: -1, dtype: "float64" })],
+    ["oneHot int32", (api, { pidx }) => api.oneHot(pidx, 3, { dtype: "int32" })],
+    ["topk", (_, { x }) => x.topk()],
+    ["topk k 2 values", (_, { x }) => x.topk({ k: 2, retTyp: "value" })],
+    ["topk axis 0 ascending", (_, { x }) => x.topk({ axis: 0, isAscend: true })],
+    ["topk mask", (_, { x }) => x.topk({ k: 2, retTyp: "mask" })],
+    ["topk both", (_, { x }) => x.topk({ k: 2, retTyp: "both" })],
+    ["nd.topk both", (api, { v }) => api.topk(v, { k: 3, retTyp: "both", isAscend: true })],
+    ["nd.topk", (api, { v }) => api.topk(v, { k: 2 })],
+    ["sort", (_, { x }) => x.sort()],
+    ["nd.sort {axis: 0, isAscend: false}", (api, { x }) => api.sort(x, { axis: 0, isAscend: false })],
+    ["argsort", (_, { x }) => x.argsort(0)],
+    ["nd.argsort", (api, { v }) => api.argsort(v, { isAscend: false })],
+    ["tile", (_, { x }) => x.tile(2)],
+    ["nd.tile more reps than axes", (api, { x }) => api.tile(x, [2, 1, 2])],
+    ["repeat flattened", (_, { x }) => x.repeat(2)],
+    ["nd.repeat axis", (api, { x }) => api.repeat(x, 3, 0)],
+    ["flip", (_, { x }) => x.flip(1)],
+    ["nd.flip axes", (api, { x }) => api.flip(x, [0, 1])],
+    ["slice step", (_, { v }) => v.slice(null, null, 2)],
+    ["slice negative step", (_, { v }) => v.slice(-1, 0, -2)],
+    ["slice reversed axis 0", (_, { x }) => x.slice(null, null, -1)],
+    ["slice lists", (_, { x }) => x.slice([0, 1], [2, 3], [1, 2])],
+    ["nd.slice lists with nulls", (api, { x }) => api.slice(x, [null, 2], [null, 0], [null, -1])],
+    ["nd.slice lists, no step", (api, { x }) => api.slice(x, [1], [null])],
+    ["slice empty", (_, { x }) => x.slice([0, 2], [2, 1])],
+    ["sliceAxis", (_, { x }) => x.sliceAxis(1, 1, null)],
+    ["nd.sliceAxis negative", (api, { x }) => api.sliceAxis(x, -1, -2, 3)],
+    ["where", (api, { x }) => api.where(x.greater(0), x, x.neg())],
+    ["where broadcast", (api, { x, v }) => api.where(api.array([1, 0, 1]), x, v.slice(0, 1).reshape([1, 1]).broadcastTo([2, 1]))],
+    ["where cond of another dtype", (api, { x, other }) => api.where(other.greater(1), x, x.mul(2))],
+    ["dot", (_, { x }) => x.dot(x, { transposeB: true })],
+    ["nd.dot transposeA", (api, { x }) => api.dot(x, x, { transposeA: true })],
+    ["nd.dot both", (api, { x }) => api.dot(x, x.T, { transposeA: true, transposeB: true })],
+    ["dot 1-D", (_, { v }) => v.dot(v)],
+    ["astype float32", (_, { x }) => x.astype("float32")],
+    ["astype float64", (_, { x }) => x.astype("float64")],
+    ["astype int32", (_, { x }) => x.astype("int32")],
+    ["nd.cast", (api, { x }) => api.cast(x, "int32")],
+    ["nd.astype", (api, { x }) => api.astype(x, "float64")],
+    ["movement keeps the dtype", (api, { x }) =>
+      api.concat([x.reshape([3, 2]).T, api.stack([x.at(0), x.at(1)]).expandDims(0).squeeze(0)], 0).transpose().slice(1)],
+    ["batchDot", (api, { x }) => api.batchDot(api.stack([x, x]), api.stack([x.T, x.T]))],
+    ["copy, detach", (_, { x }) => x.copy().detach()],
+    ["zerosLike, onesLike keep the dtype", (api, { x }) => api.zerosLike(x).add(api.onesLike(x))],
+    ["dropout keeps the dtype", (api, { x }) => api.dropout(x)],
+    ["array of an array keeps its dtype", (api, { x }) => api.array(x)],
+    ["array of an array with a dtype and shape", (api, { x }) => api.array(x, { dtype: "float64", shape: [3, 2] })],
+    ["array {dtype}", (api, _, dtype) => api.array([[1.7, -2.5]], { dtype })],
+    ["array of a typed array of the dtype", (api, _, dtype) =>
+      api.array(dtype === "float64" ? new Float64Array([1.5, 2]) : dtype === "int32" ? new Int32Array([3, -4]) : new Float32Array([0.1, 2]))],
+    ["array of a Uint8Array", (api) => api.array(new Uint8Array([1, 255]))],
+    ["zeros {dtype}", (api, _, dtype) => api.zeros([2, 2], { dtype })],
+    ["ones dtype string", (api, _, dtype) => api.ones(3, dtype)],
+    ["full {dtype}", (api, _, dtype) => api.full([2], 7.9, { dtype })],
+    ["arange {dtype}", (api, _, dtype) => api.arange(0, 5, 1.5, { dtype })],
+    ["arange step options", (api, _, dtype) => api.arange(-2, 3, { dtype })],
+    ["arange one argument", (api, _, dtype) => api.arange(4, null, 1, dtype)],
+    ["seeded uniform {dtype}", (api, _, dtype) => {
+      api.random.seed(3);
+      return api.random.uniform(-5, 5, [2, 3], { dtype });
+    }],
+    ["seeded normal {shape, dtype}", (api, _, dtype) => {
+      api.random.seed(4);
+      return api.random.normal(0, 3, { shape: [4], dtype });
+    }],
+    ["int32 arithmetic", (api, _, dtype) => api.array([7, -7, 2147483647], { dtype }).add(1).div(2).mul(3)],
+  ];
+  const table = cases.flatMap(([name, f]) => DTYPES.map((d) => [`${name} (${d})`, d, f] as const));
+
+  interface Snapshot {
+    shape: number[];
+    dtype: string;
+    values: unknown;
+    text: string;
+    kind: string;
+  }
+  const list = (r: unknown): unknown[] => (Array.isArray(r) ? r : [r]);
+
+  it.each(table)("%s", async (_name, dtype, f) => {
+    let expected: Snapshot[] | Error;
+    try {
+      expected = nd.scope(() =>
+        list(f(nd, inputs(nd, dtype), dtype)).map((a) => {
+          const r = a as NDArray;
+          return { shape: r.shape, dtype: r.dtype, values: r.toArray(), text: String(r), kind: r.data().constructor.name };
+        }),
+      );
+    } catch (e) {
+      expected = e as Error;
+    }
+    const before = await w.stats();
+    await w.nd.scope(async () => {
+      const remote = w.nd as unknown as Api;
+      const args = inputs(remote, dtype);
+      const r = list(f(remote, args, dtype)) as RemoteNDArray[];
+      for (const a of r) expect(a).toBeInstanceOf(RemoteNDArray);
+      if (expected instanceof Error) {
+        const e = await rejection(r[0]!.toArray());
+        expect([e.message, e.name]).toEqual([expected.message, expected.name]);
+        for (const a of r.slice(1)) {
+          expect((await rejection(a.toArray())).message).toBe(
+            `toArray: the array was never created, because an earlier operation failed: ${expected.message}`,
+          );
+        }
+        return;
+      }
+      // Known here at once, before the worker ran the op.
+      expect(r.map((a) => [a.shape, a.dtype])).toEqual(expected.map((e) => [e.shape, e.dtype]));
+      const got: Snapshot[] = [];
+      for (const a of r) {
+        got.push({
+          shape: a.shape,
+          dtype: a.dtype,
+          values: await a.toArray(),
+          text: await a.toString(),
+          kind: (await a.data()).constructor.name,
+        });
+      }
+      expect(got).toEqual(expected);
+    });
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("every nd function and NDArray method exists remotely", () => {
+    // What the worker does not offer: the main thread's own leak tracker
+    // (`debug` would report the worker's creation stacks).
+    const localOnly = new Set(["debug"]);
+    const missing = Object.keys(nd).filter((k) => !localOnly.has(k) && typeof (w.nd as unknown as Record<string, unknown>)[k] !== typeof (nd as unknown as Record<string, unknown>)[k]);
+    expect(missing).toEqual([]);
+    expect(Object.keys(w.nd.random).sort()).toEqual(Object.keys(nd.random).sort());
+    // Internal: the handle, and the hook `autograd.markVariables` uses.
+    const internal = new Set(["handleFor", "markVariable"]);
+    const methods = Object.getOwnPropertyNames(NDArray.prototype).filter((m) => !internal.has(m));
+    const remote = new Set(Object.getOwnPropertyNames(RemoteNDArray.prototype));
+    expect(methods.filter((m) => !remote.has(m))).toEqual([]);
+    for (const op of [...BINARY_OPS, ...UNARY_OPS, ...REDUCE_OPS]) {
+      expect(typeof (RemoteNDArray.prototype as unknown as Record<string, unknown>)[op]).toBe("function");
+    }
+  });
+
+  it("a chain of the new ops, in any dtype, is one message and needs no correction", async () => {
+    const chain = (api: Api, x: Arr, idx: Arr): Arr[] => {
+      const [vals, ids] = x
+        .softmax()
+        .logSoftmax(0)
+        .clip(-3, 0)
+        .leakyRelu(0.5)
+        .tile([2, 1])
+        .repeat(2, 1)
+        .flip(0)
+        .slice([null, 1], [null, null], [2, 2])
+        .sliceAxis(0, 0, 1)
+        .take(idx, 1)
+        .sort({ isAscend: false })
+        .topk({ retTyp: "both", k: 1 });
+      const y = ids.astype("int32").oneHot(2, { dtype: "int32" }).add(vals.argmax(0).astype("int32")).sum();
+      const z = api.where(x.greater(3), x, x.exp()).dot(x, { transposeB: true }).norm({ ord: 1 }).sin();
+      return [y, z];
+    };
+    const expected = nd.scope(() =>
+      chain(nd, nd.array([[3, 1, 2], [6, 5, 4]], { dtype: "float64" }), nd.array([1, 0], { dtype: "int32" })).map((r) => [
+        r.shape,
+        r.dtype,
+        r.toArray(),
+      ]),
+    );
+    await w.nd.scope(async () => {
+      const x = w.nd.array([[3, 1, 2], [6, 5, 4]], { dtype: "float64" });
+      const idx = w.nd.array([1, 0], { dtype: "int32" });
+      await w.nd.waitall();
+      const before = await w.stats();
+      const r = chain(w.nd as unknown as Api, x as unknown as Arr, idx as unknown as Arr) as unknown as RemoteNDArray[];
+      const shapes = r.map((a) => [a.shape, a.dtype]);
+      const first = await r[0]!.toArray();
+      const after = await w.stats();
+      // All the ops and the first read: one message (then `after`'s own).
+      const messages = after.messagesSent - before.messagesSent - 1 - (after.freeBatches - before.freeBatches);
+      expect(messages).toBe(1);
+      const values = [first, await r[1]!.toArray()];
+      const end = await w.stats();
+      expect([end.shapeFixes, end.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+      expect(r.map((a, i) => [...shapes[i]!, values[i]])).toEqual(expected);
+      expect(shapes.map(([, d]) => d)).toEqual(["int32", "float64"]);
+    });
+  });
+
+  it("inferred shapes match the engine's for many argument combinations (no corrections)", async () => {
+    const rand = prng(11);
+    const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+    const maybe = <T>(v: T): T | null => (rand() < 0.3 ? null : v);
+    type Call = (a: Arr, i: Arr) => Result;
+    const input = (api: Api, shape: number[]): Arr => api.arange(shape.reduce((p, q) => p * q, 1)).reshape(shape);
+    const indices = (api: Api): Arr => api.array([[1, 0], [2, -1]]);
+    const valid: { what: string; shape: number[]; f: Call; out: number[][] }[] = [];
+    for (let n = 0; n < 400; n++) {
+      const rank = int(1, 3);
+      const shape = Array.from({ length: rank }, () => int(0, 3));
+      const axis = int(-rank, rank - 1);
+      const bound = (): number | null => maybe(int(-4, 4));
+      const step = (): number | null => maybe(int(-3, 3) || 1);
+      const some = <T>(f: () => T): T[] => Array.from({ length: int(1, rank) }, f);
+      const [b, e, s, bs, es, ss] = [bound(), bound(), step(), some(bound), some(bound), some(step)];
+      const kd = rand() < 0.5;
+      const ax = rand() < 0.3 ? null : axis;
+      const k = int(1, 3);
+      const small = int(0, 3);
+      const reps = Array.from({ length: int(0, 4) }, () => int(0, 3));
+      const ret = (["value", "indices", "mask", "both"] as const)[int(0, 3)]!;
+      const mode = rand() < 0.5 ? "wrap" : "clip";
+      const ord = rand() < 0.5 ? 1 : 2;
+      const tb = rand() < 0.5;
+      const es2 = es.length === bs.length ? es : bs.map(() => null);
+      const fs: Call[] = [
+        (a) => a.slice(b, e, s),
+        (a) => a.slice(bs, es2, ss.length === bs.length ? ss : undefined),
+        (a) => a.sliceAxis(axis, b, e),
+        (a) => a.tile(reps),
+        (a) => a.repeat(small, ax),
+        (a) => a.argmax(ax, kd),
+        (a) => a.argmin({ axis: ax, keepdims: kd }),
+        (a) => a.topk({ axis, k, retTyp: ret }),
+        (a, i) => a.take(i, { axis, mode }),
+        (a) => a.norm({ ord, axis: ax, keepdims: kd }),
+        (a) => a.sort({ axis }).flip(axis),
+        (a) => a.oneHot(small),
+        (a) => a.pick(a.sum({ axis, keepdims: kd }), { axis, keepdims: kd }),
+        (a) => a.dot(a, { transposeA: kd, transposeB: tb }),
+      ];
+      const f = fs[int(0, fs.length - 1)]!;
+      // What the call is, for a failure's message.
+      const what = `[${shape}] ${String(f).replace(/\s+/g, " ")} ${JSON.stringify({ b, e, s, bs, es2, ss, axis, ax, kd, k, small, reps, ret, mode, ord, tb })}`;
+      try {
+        const out = nd.scope(() => list(f(input(nd, shape), indices(nd))).map((r) => (r as Arr).shape));
+        valid.push({ what, shape, f, out });
+      } catch {
+        // Refused by the main API: not a question of shapes.
+      }
+    }
+    expect(valid.length).toBeGreaterThan(200);
+    const before = await w.stats();
+    await w.nd.scope(async () => {
+      const remote = w.nd as unknown as Api;
+      const idx = indices(remote);
+      const got = valid.map((c) => [c.what, list(c.f(input(remote, c.shape), idx)).map((r) => (r as unknown as RemoteNDArray).shape)]);
+      const want = valid.map((c) => [c.what, c.out]);
+      expect(got.filter((g, i) => JSON.stringify(g) !== JSON.stringify(want[i]))).toEqual([]);
+      expect(got).toEqual(want);
+      await w.nd.waitall();
+    });
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
   });
 });
 
@@ -417,6 +747,45 @@ describe("errors", () => {
       [(api) => api.ones([2]).add(new (class Foo {})() as never), "add: expected an NDArray or a number (got Foo)"],
       [(api) => api.zeros(new Map() as never), ""],
       [(api) => api.ones([2]).reshape(Symbol("s") as never), ""],
+      // dtypes and the ops of #3
+      [(api) => api.zeros([2], { dtype: "int8" as never }), ""],
+      [(api) => api.full([2], 1, "int8" as never), ""],
+      [(api) => api.arange(0, 3, 1, { dtype: "uint8" as never }), ""],
+      [(api) => api.random.uniform(0, 1, [2], { dtype: "int8" as never }), ""],
+      [(api) => api.ones([2]).astype("int8" as never), ""],
+      [(api) => api.cast(3 as never, "int32"), "cast: expected an NDArray (got 3)"],
+      [(api) => api.ones([2], { dtype: "int32" }).attachGrad(), ""],
+      [(api) => api.ones([2], { dtype: "int32" }).exp(), ""],
+      [(api) => api.ones([2]).add(api.ones([2], { dtype: "float64" })), ""],
+      [(api) => api.ones([2], { dtype: "int32" }).div(0), ""],
+      [(api) => api.arange(0, 1, 0), ""],
+      [(api) => api.ones([2, 3]).topk({ retTyp: "bad" as never }), ""],
+      [(api) => api.ones([2, 3]).topk({ retTyp: "both", k: 5 }), ""],
+      [(api) => api.topk(api.ones([2, 3]), 3 as never), ""],
+      [(api) => api.ones([2, 3]).take(3 as never), "take: indices must be an NDArray (got 3)"],
+      [(api) => api.ones([2, 3]).take(api.ones([2]), { mode: "bad" as never }), ""],
+      [(api) => api.ones([2, 3]).clip("a" as never, 1), ""],
+      [(api) => api.ones([2, 3]).clip(2, 1), ""],
+      [(api) => api.ones([2]).oneHot(-1), ""],
+      [(api) => api.ones([2, 3]).slice([0], [1, 2]), ""],
+      [(api) => api.ones([2, 3]).slice(0, 1, 0), ""],
+      [(api) => api.ones([2, 3]).slice([0, 0, 0], [1, 1, 1]), ""],
+      [(api) => api.ones([2, 3]).sliceAxis(5, 0, 1), ""],
+      [(api) => api.ones([2, 3]).flip(undefined as never), ""],
+      [(api) => api.ones([2, 3]).tile("a" as never), ""],
+      [(api) => api.ones([2, 3]).repeat(-1), ""],
+      [(api) => api.ones([2, 3]).argmax(5), ""],
+      [(api) => api.argmax("x" as never), ""],
+      [(api) => api.ones([2, 3]).argmin({ keepdims: 1 as never }), ""],
+      [(api) => api.ones([2, 3]).softmax("a" as never), ""],
+      [(api) => api.ones([2, 3]).pick(api.ones([5])), ""],
+      [(api) => api.ones([2, 3]).dot(api.ones([2, 3]), null as never), ""],
+      [(api) => api.ones([2, 3]).dot(api.ones([2, 3]), { transposeA: "yes" as never }), ""],
+      [(api) => api.where(1 as never, api.ones([2]), api.ones([2])), ""],
+      [(api) => api.where(api.ones([2]), api.ones([2]), api.ones([2], { dtype: "int32" })), ""],
+      [(api) => api.ones([2]).norm({ ord: 3 as never }), ""],
+      [(api) => api.sort(api.ones([2]), { isAscend: "no" as never }), ""],
+      [(api) => api.ones([2]).leakyRelu("a" as never), ""],
     ];
     for (const [f, expected] of cases) {
       const local = mainError(() => f(nd));
@@ -546,6 +915,68 @@ describe("transfer", () => {
   });
 });
 
+describe("dtypes across the boundary", () => {
+  it("typed arrays of each dtype move in and out with their dtype; data(out) converts as in the main API", async () => {
+    const s0 = await w.stats();
+    const f64 = new Float64Array([1.5, 2.5, 1e300]);
+    const i32 = new Int32Array([1, -2, 2147483647]);
+    const a = w.nd.array(f64);
+    const b = w.nd.array(i32, { shape: [3, 1] });
+    const c = w.nd.array(new Float64Array([1.9, -1.9]), { dtype: "int32" });
+    expect([a.dtype, b.dtype, b.shape, c.dtype]).toEqual(["float64", "int32", [3, 1], "int32"]);
+    const da = await a.data();
+    expect([f64.byteLength, i32.byteLength]).toEqual([0, 0]); // moved, not copied
+    expect(da).toBeInstanceOf(Float64Array);
+    expect(Array.from(da)).toEqual([1.5, 2.5, 1e300]);
+    const db = await b.data();
+    expect(db).toBeInstanceOf(Int32Array);
+    expect(Array.from(db)).toEqual([1, -2, 2147483647]);
+    expect(await b.toArray()).toEqual([[1], [-2], [2147483647]]);
+    expect(Array.from(await c.data())).toEqual([1, -1]);
+
+    using la = nd.array(new Float64Array([1.5, 2.5, 1e300]));
+    const f32 = await a.data(new Float32Array(3));
+    expect(f32).toBeInstanceOf(Float32Array);
+    expect(Array.from(f32)).toEqual(Array.from(la.data(new Float32Array(3))));
+    const ints = await a.data(new Int32Array(4));
+    expect(Array.from(ints)).toEqual(Array.from(la.data(new Int32Array(4))));
+
+    const s1 = await w.stats();
+    // Six reads, each value moved out of the worker.
+    expect(s1.worker.buffersSent - s0.worker.buffersSent).toBe(6);
+    expect(s1.worker.recentDetached).toBe(s1.worker.recentBuffers);
+    expect([s1.shapeFixes, s1.dtypeFixes]).toEqual([s0.shapeFixes, s0.dtypeFixes]);
+    for (const x of [a, b, c]) x.dispose();
+  });
+
+  it("float64 gradients are float64; an int32 array refuses attachGrad and stays scoped", async () => {
+    await w.nd.scope(async () => {
+      const x = w.nd.array([1, 2, 3], { dtype: "float64" });
+      await x.attachGrad();
+      const g0 = await x.grad;
+      expect([g0!.dtype, await g0!.toArray()]).toEqual(["float64", [0, 0, 0]]);
+      const y = await w.autograd.record(() => x.mul(x).sum());
+      expect(y.dtype).toBe("float64");
+      await y.backward();
+      const g = (await x.grad)!;
+      expect(g.dtype).toBe("float64");
+      expect(await g.data()).toEqual(new Float64Array([2, 4, 6]));
+      const y3 = await w.autograd.record(() => x.mul(x).mul(x).sum());
+      const [gx] = w.autograd.grad(y3, [x]);
+      expect(gx!.dtype).toBe("float64"); // inferred
+      expect(await gx!.data()).toEqual(new Float64Array([3, 12, 27]));
+      x.dispose(); // a variable: scopes keep it
+    });
+
+    const msg = mainError(() => nd.ones([2], { dtype: "int32" }).attachGrad()).message;
+    await w.nd.scope(async () => {
+      const i = w.nd.ones([2], { dtype: "int32" });
+      expect((await rejection(i.attachGrad())).message).toBe(msg);
+    });
+    // Not a variable: the scope freed it (the leak check after each test).
+  });
+});
+
 describe("lifetime of the worker", () => {
   it("terminate rejects waiting calls, refuses later ones, and Node exits by itself", () => {
     const r = inChild(`
@@ -595,6 +1026,7 @@ describe("a user's module in the worker", () => {
     crashSoon(): string;
     exitSoon(code: number): void;
     hang(): Promise<never>;
+    counts(): NDArray;
   }
 
   beforeAll(() => {
@@ -625,6 +1057,7 @@ describe("a user's module in the worker", () => {
       export function crashSoon() { setTimeout(() => { throw new Error("boom"); }, 20); return "soon"; }
       export function exitSoon(code) { setTimeout(() => process.exit(code), 20); }
       export function hang() { return new Promise(() => {}); }
+      export function counts() { return nd.arange(3, null, 1, { dtype: "int32" }); }
       `,
     );
   });
@@ -634,7 +1067,7 @@ describe("a user's module in the worker", () => {
     const t = await createWorker<Train>({ module: pathToFileURL(modulePath) });
     await t.nd.scope(async () => {
       expect(Object.keys(t.module).sort()).toEqual(
-        ["crashSoon", "double", "exitSoon", "fails", "hang", "later", "live", "step", "total"],
+        ["counts", "crashSoon", "double", "exitSoon", "fails", "hang", "later", "live", "step", "total"],
       );
       const x = t.nd.array([1, 2, 3]);
       const y = await t.module.double(x);
@@ -643,6 +1076,14 @@ describe("a user's module in the worker", () => {
       expect(await y.add(x).toArray()).toEqual([3, 6, 9]);
       // The module and w.nd share the engine (arrays: x, y, y.add(x)).
       expect(await t.module.live()).toBe(3);
+      // Results keep their dtype.
+      const c = await t.module.counts();
+      expect([c.shape, c.dtype]).toEqual([[3], "int32"]);
+      expect(await c.data()).toEqual(new Int32Array([0, 1, 2]));
+      const d = await t.module.double(t.nd.array([1.5], { dtype: "float64" }));
+      expect([d.dtype, await d.toArray()]).toEqual(["float64", [3]]);
+      const dd = d.add(d); // inferred from the module result's dtype
+      expect(dd.dtype).toBe("float64");
 
       // Training with parameters that live in the worker.
       const param = t.nd.zeros([1]);

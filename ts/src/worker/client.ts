@@ -13,7 +13,23 @@ import { describe } from "../args.js";
 import type { AutogradBackwardOptions, GradOptions, ModeOptions } from "../autograd.js";
 import type { MemoryInfo } from "../memory.js";
 import type { ArrayOptions } from "../nd.js";
-import type { Axis, BackwardOptions, DType, GradReq, NestedArray, ReduceOptions } from "../ndarray.js";
+import type {
+  ArgOptions,
+  Axis,
+  BackwardOptions,
+  DotOptions,
+  DType,
+  DTypeOptions,
+  GradReq,
+  NestedArray,
+  NormOptions,
+  OneHotOptions,
+  PickOptions,
+  ReduceOptions,
+  SortOptions,
+  TakeOptions,
+  TopkOptions,
+} from "../ndarray.js";
 import {
   ARRAY,
   FN,
@@ -27,6 +43,7 @@ import {
 } from "./protocol.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "../opnames.js";
 import * as S from "./shapes.js";
+import type { Meta } from "./shapes.js";
 
 /** An Error raised in the worker, rebuilt here with the same message (and,
  *  for engine errors, the same `name` "NDGradError" and `kind`). */
@@ -154,6 +171,8 @@ export interface ClientStats {
   commands: number;
   /** Shapes inferred here that the worker corrected (expected 0). */
   shapeFixes: number;
+  /** Dtypes inferred here that the worker corrected (expected 0). */
+  dtypeFixes: number;
   /** Batches sent only to free the arrays of collected proxies (when no
    *  other batch came within 100 ms to carry them). */
   freeBatches: number;
@@ -194,27 +213,59 @@ export class Session {
     return this.#nextId++;
   }
 
-  /** Queue an op that creates arrays; returns their proxies at once. */
-  op(op: string, self: RemoteNDArray | undefined, args: unknown[], shape: number[], moveTyped = false): RemoteNDArray {
-    const id = this.#nextId++;
-    const c: Command = { op, args: this.encode(args, moveTyped), out: id, shape };
-    if (self !== undefined) c.self = self.id;
-    const a = new RemoteNDArray(this, id, shape);
-    this.adopt(a);
-    this.#outs.set(id, a);
-    this.#push(c);
-    return a;
+  /**
+   * Queue an op that creates an array; returns its proxy at once, with the
+   * shape and dtype `infer` gives (a guess if it throws: the worker has the
+   * last word, and corrects the proxy when the batch returns).
+   */
+  op(op: string, self: RemoteNDArray | undefined, args: unknown[], infer: () => Meta, moveTyped = false): RemoteNDArray {
+    return this.#create(op, self, args, null, () => [infer()], moveTyped)[0]!;
   }
 
-  /** Like `op` for several results (`autograd.grad`). */
-  opMany(op: string, args: unknown[], shapes: number[][]): RemoteNDArray[] {
-    const ids = shapes.map(() => this.#nextId++);
-    const arrays = ids.map((id, i) => new RemoteNDArray(this, id, shapes[i]!));
-    for (const a of arrays) {
-      this.adopt(a);
-      this.#outs.set(a.id, a);
+  /** Like `op` for an op that returns a list of `count` arrays
+   *  (`autograd.grad`, `topk` with "both"). */
+  opMany(op: string, self: RemoteNDArray | undefined, args: unknown[], count: number, infer: () => Meta[]): RemoteNDArray[] {
+    return this.#create(op, self, args, count, infer, false);
+  }
+
+  /** `count` null: one array, not in a list. */
+  #create(
+    op: string,
+    self: RemoteNDArray | undefined,
+    args: unknown[],
+    count: number | null,
+    infer: () => Meta[],
+    moveTyped: boolean,
+  ): RemoteNDArray[] {
+    let metas: Meta[];
+    try {
+      metas = infer();
+    } catch {
+      metas = [];
     }
-    this.#push({ op, args: this.encode(args, false), out: ids, shape: shapes });
+    const ids: number[] = [];
+    const arrays: RemoteNDArray[] = [];
+    for (let i = 0; i < (count ?? 1); i++) {
+      const id = this.#nextId++;
+      const m = metas[i] ?? { shape: [1], dtype: "float32" };
+      const a = new RemoteNDArray(this, id, m.shape, m.dtype);
+      this.adopt(a);
+      this.#outs.set(id, a);
+      ids.push(id);
+      arrays.push(a);
+    }
+    const c: Command = { op, args: this.encode(args, moveTyped) };
+    if (count === null) {
+      c.out = ids[0]!;
+      c.shape = arrays[0]!.shapeRef;
+      c.dtype = arrays[0]!.dtype;
+    } else {
+      c.out = ids;
+      c.shape = arrays.map((a) => a.shapeRef);
+      c.dtype = arrays.map((a) => a.dtype);
+    }
+    if (self !== undefined) c.self = self.id;
+    this.#push(c);
     return arrays;
   }
 
@@ -327,11 +378,13 @@ export class Session {
   #settle(batch: Batch, reply: Reply): void {
     if (!this.#inflight.delete(batch)) return; // already rejected (crash/terminate)
     if (this.#inflight.size === 0) this.#host.unref();
-    for (const [id, shape] of reply.fixes ?? []) {
+    for (const [id, shape, dtype] of reply.fixes ?? []) {
       const a = batch.outs.get(id);
       if (a !== undefined) {
-        a.fixShape(shape);
-        this.counters.shapeFixes++;
+        const old = a.shapeRef;
+        if (old.length !== shape.length || old.some((d, i) => d !== shape[i])) this.counters.shapeFixes++;
+        if (a.dtype !== dtype) this.counters.dtypeFixes++;
+        a.fix(shape, dtype);
       }
     }
     const values = new Map(reply.values);
@@ -437,7 +490,7 @@ export class Session {
     if (Object.getPrototypeOf(v) !== Object.prototype) return v;
     const o = v as Record<string, unknown>;
     if (ARRAY in o) {
-      const a = new RemoteNDArray(this, o[ARRAY] as number, o.shape as number[]);
+      const a = new RemoteNDArray(this, o[ARRAY] as number, o.shape as number[], o.dtype as DType);
       this.adopt(a);
       return a;
     }
@@ -450,29 +503,107 @@ export class Session {
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 type Operand = RemoteNDArray | number;
 const shapeOrNull = (v: unknown): number[] | null => (v instanceof RemoteNDArray ? v.shapeRef : null);
+/** What is known of an argument that should be an array (a guess if it is not). */
+const metaOf = (v: unknown): Meta =>
+  v instanceof RemoteNDArray ? { shape: v.shapeRef, dtype: v.dtype } : { shape: [1], dtype: "float32" };
+const shp = (v: unknown): number[] => shapeOrNull(v) ?? [1];
+const isDType = (v: unknown): v is DType => v === "float32" || v === "float64" || v === "int32";
+/** Trailing undefined arguments keep the main API's defaults. */
+function trim(args: unknown[]): unknown[] {
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--;
+  return n === args.length ? args : args.slice(0, n);
+}
+
+type Infer = (x: Meta, args: unknown[]) => Meta;
+const same: Infer = (x) => ({ shape: x.shape.slice(), dtype: x.dtype });
+const shaped =
+  (f: (x: number[], args: unknown[]) => number[]): Infer =>
+  (x, args) => ({ shape: f(x.shape, args), dtype: x.dtype });
 
 /**
- * An array that lives in the worker: an id plus its shape. Ops return new
- * proxies at once (the work is queued); values are read with `await`
- * (`toArray()`, `data()`, `asscalar()`, `toString()`, `grad`). Free it with
- * `dispose()` or `using`; a proxy that is garbage collected frees its array
- * in the next batch.
+ * Result shape and dtype of the ops that exist both as `x.name(...args)`
+ * and `nd.name(x, ...args)`, from `x` and `args` (shared by the two forms).
+ */
+const INFER = {
+  reduce: shaped((x, [axis, keepdims]) => S.reduceShape(x, axis, keepdims)),
+  argext: shaped((x, [axis, keepdims]) => S.argextShape(x, axis, keepdims)),
+  take: shaped((x, [indices, axis]) => S.takeShape(x, shp(indices), axis)),
+  pick: shaped((x, [, axis]) => S.pickShape(x, axis)),
+  oneHot: (x, [depth, options]) => ({
+    shape: S.oneHotShape(x.shape, depth),
+    dtype: S.dtypeOption((options as { dtype?: unknown } | undefined)?.dtype),
+  }),
+  topk: shaped((x, [options]) => S.topkShape(x, options)),
+  tile: shaped((x, [reps]) => S.tileShape(x, reps)),
+  repeat: shaped((x, [repeats, axis]) => S.repeatShape(x, repeats, axis)),
+  slice: shaped((x, [begin, end, step]) => S.sliceShape(x, begin, end, step)),
+  sliceAxis: shaped((x, [axis, begin, end]) => S.sliceAxisShape(x, axis, begin, end)),
+  dot: shaped((x, [y, options]) => S.dotShape(x, shp(y), options)),
+  astype: (x, [dtype]) => ({ shape: x.shape.slice(), dtype: isDType(dtype) ? dtype : x.dtype }),
+} satisfies Record<string, Infer>;
+
+type BinaryName = (typeof BINARY_OPS)[number];
+type UnaryName = (typeof UNARY_OPS)[number];
+/** The reductions with the plain `(axis, keepdims)` signature (`norm` also takes `ord`). */
+type PlainReduceName = Exclude<(typeof REDUCE_OPS)[number], "norm">;
+const PLAIN_REDUCE_OPS = REDUCE_OPS.filter((n): n is PlainReduceName => n !== "norm");
+
+type RemoteElementwiseMethods = { [K in BinaryName]: (y: Operand) => RemoteNDArray } & {
+  [K in UnaryName]: () => RemoteNDArray;
+} & { [K in PlainReduceName]: (axis?: Axis | ReduceOptions, keepdims?: boolean) => RemoteNDArray };
+
+/**
+ * An array that lives in the worker: an id plus its shape and dtype. Ops
+ * return new proxies at once (the work is queued); values are read with
+ * `await` (`toArray()`, `data()`, `asscalar()`, `toString()`, `grad`).
+ * Free it with `dispose()` or `using`; a proxy that is garbage collected
+ * frees its array in the next batch.
+ *
+ * The elementwise ops and reductions (`add`, `exp`, `sum`, …) are methods
+ * too, made from the lists in opnames.ts, as on `NDArray`.
  */
 export class RemoteNDArray {
   readonly #session: Session;
   #shape: number[];
+  #dtype: DType;
   #disposed = false;
   #variable = false;
   #grad: RemoteNDArray | null = null;
   /** The id of the array in its worker. */
   readonly id: number;
-  readonly dtype: DType = "float32";
 
   /** @internal Arrays come from `w.nd` and ops. */
-  constructor(session: Session, id: number, shape: number[]) {
+  constructor(session: Session, id: number, shape: number[], dtype: DType = "float32") {
     this.#session = session;
     this.id = id;
     this.#shape = shape;
+    this.#dtype = dtype;
+  }
+
+  static {
+    // `x.add(y)`, `x.exp()`, `x.sum(axis)`: one list of names with nd and the engine.
+    const define = (name: string, value: (this: RemoteNDArray, ...args: never[]) => RemoteNDArray): void => {
+      Object.defineProperty(RemoteNDArray.prototype, name, { value, writable: true, configurable: true });
+    };
+    for (const op of BINARY_OPS) {
+      define(op, function (this: RemoteNDArray, y: Operand) {
+        return this.#session.op(`x.${op}`, this, [y], () => ({
+          shape: S.broadcast(this.#shape, shapeOrNull(y)),
+          dtype: this.#dtype,
+        }));
+      });
+    }
+    for (const op of UNARY_OPS) {
+      define(op, function (this: RemoteNDArray) {
+        return this.#call(op, [], same);
+      });
+    }
+    for (const op of PLAIN_REDUCE_OPS) {
+      define(op, function (this: RemoteNDArray, axis?: Axis | ReduceOptions, keepdims?: boolean) {
+        return this.#call(op, [axis, keepdims], INFER.reduce);
+      });
+    }
   }
 
   /** @internal */
@@ -483,9 +614,10 @@ export class RemoteNDArray {
   get shapeRef(): number[] {
     return this.#shape;
   }
-  /** @internal The worker's shape, where it differs from the inferred one. */
-  fixShape(shape: number[]): void {
+  /** @internal The worker's shape and dtype, where they differ from the inferred ones. */
+  fix(shape: number[], dtype: DType): void {
     this.#shape = shape;
+    this.#dtype = dtype;
   }
   /** @internal Has an attached gradient (survives `nd.scope`). */
   get isVariable(): boolean {
@@ -502,6 +634,10 @@ export class RemoteNDArray {
     this.#disposed = true;
   }
 
+  /** `"float32"` (the default), `"float64"` or `"int32"`. */
+  get dtype(): DType {
+    return this.#dtype;
+  }
   get shape(): number[] {
     return this.#shape.slice();
   }
@@ -518,137 +654,112 @@ export class RemoteNDArray {
     return this.#disposed;
   }
 
-  #bin(op: string, y: Operand): RemoteNDArray {
-    return this.#session.op(`x.${op}`, this, [y], S.broadcast(this.#shape, shapeOrNull(y)));
-  }
-  #un(op: string): RemoteNDArray {
-    return this.#session.op(`x.${op}`, this, [], this.#shape.slice());
-  }
-  #red(op: string, axis: Axis | ReduceOptions, keepdims: boolean | undefined): RemoteNDArray {
-    const args = keepdims === undefined ? (axis === undefined ? [] : [axis]) : [axis, keepdims];
-    return this.#session.op(`x.${op}`, this, args, S.reduceShape(this.#shape, axis, keepdims));
-  }
-
-  // ---- elementwise ----
-  add(y: Operand): RemoteNDArray {
-    return this.#bin("add", y);
-  }
-  sub(y: Operand): RemoteNDArray {
-    return this.#bin("sub", y);
-  }
-  mul(y: Operand): RemoteNDArray {
-    return this.#bin("mul", y);
-  }
-  div(y: Operand): RemoteNDArray {
-    return this.#bin("div", y);
-  }
-  pow(y: Operand): RemoteNDArray {
-    return this.#bin("pow", y);
-  }
-  maximum(y: Operand): RemoteNDArray {
-    return this.#bin("maximum", y);
-  }
-  minimum(y: Operand): RemoteNDArray {
-    return this.#bin("minimum", y);
-  }
-  equal(y: Operand): RemoteNDArray {
-    return this.#bin("equal", y);
-  }
-  notEqual(y: Operand): RemoteNDArray {
-    return this.#bin("notEqual", y);
-  }
-  greater(y: Operand): RemoteNDArray {
-    return this.#bin("greater", y);
-  }
-  greaterEqual(y: Operand): RemoteNDArray {
-    return this.#bin("greaterEqual", y);
-  }
-  lesser(y: Operand): RemoteNDArray {
-    return this.#bin("lesser", y);
-  }
-  lesserEqual(y: Operand): RemoteNDArray {
-    return this.#bin("lesserEqual", y);
-  }
-  neg(): RemoteNDArray {
-    return this.#un("neg");
-  }
-  exp(): RemoteNDArray {
-    return this.#un("exp");
-  }
-  log(): RemoteNDArray {
-    return this.#un("log");
-  }
-  sqrt(): RemoteNDArray {
-    return this.#un("sqrt");
-  }
-  square(): RemoteNDArray {
-    return this.#un("square");
-  }
-  abs(): RemoteNDArray {
-    return this.#un("abs");
-  }
-  sigmoid(): RemoteNDArray {
-    return this.#un("sigmoid");
-  }
-  tanh(): RemoteNDArray {
-    return this.#un("tanh");
-  }
-  relu(): RemoteNDArray {
-    return this.#un("relu");
-  }
-  sign(): RemoteNDArray {
-    return this.#un("sign");
+  /** Queue `x.name(...args)`. */
+  #call(name: string, args: unknown[], infer: Infer): RemoteNDArray {
+    return this.#session.op(`x.${name}`, this, trim(args), () =>
+      infer({ shape: this.#shape, dtype: this.#dtype }, args),
+    );
   }
 
   // ---- reductions ----
-  sum(axis?: Axis | ReduceOptions, keepdims?: boolean): RemoteNDArray {
-    return this.#red("sum", axis, keepdims);
+  /** MXNet's `norm`: L2 by default, `{ord: 1}` for L1; `axis`, `keepdims` as for `sum`. */
+  norm(axis?: Axis | NormOptions, keepdims?: boolean): RemoteNDArray {
+    return this.#call("norm", [axis, keepdims], INFER.reduce);
   }
-  mean(axis?: Axis | ReduceOptions, keepdims?: boolean): RemoteNDArray {
-    return this.#red("mean", axis, keepdims);
+  argmax(axis?: number | null | ArgOptions, keepdims?: boolean): RemoteNDArray {
+    return this.#call("argmax", [axis, keepdims], INFER.argext);
   }
-  max(axis?: Axis | ReduceOptions, keepdims?: boolean): RemoteNDArray {
-    return this.#red("max", axis, keepdims);
+  argmin(axis?: number | null | ArgOptions, keepdims?: boolean): RemoteNDArray {
+    return this.#call("argmin", [axis, keepdims], INFER.argext);
   }
-  min(axis?: Axis | ReduceOptions, keepdims?: boolean): RemoteNDArray {
-    return this.#red("min", axis, keepdims);
+
+  // ---- model ops ----
+  clip(aMin: number, aMax: number): RemoteNDArray {
+    return this.#call("clip", [aMin, aMax], same);
   }
-  prod(axis?: Axis | ReduceOptions, keepdims?: boolean): RemoteNDArray {
-    return this.#red("prod", axis, keepdims);
+  leakyRelu(slope?: number): RemoteNDArray {
+    return this.#call("leakyRelu", [slope], same);
   }
-  norm(axis?: Axis | ReduceOptions, keepdims?: boolean): RemoteNDArray {
-    return this.#red("norm", axis, keepdims);
+  softmax(axis?: number | { axis?: number }): RemoteNDArray {
+    return this.#call("softmax", [axis], same);
+  }
+  logSoftmax(axis?: number | { axis?: number }): RemoteNDArray {
+    return this.#call("logSoftmax", [axis], same);
+  }
+  take(indices: RemoteNDArray, axis?: number | TakeOptions): RemoteNDArray {
+    return this.#call("take", [indices, axis], INFER.take);
+  }
+  pick(index: RemoteNDArray, axis?: number | PickOptions): RemoteNDArray {
+    return this.#call("pick", [index, axis], INFER.pick);
+  }
+  oneHot(depth: number, options?: OneHotOptions): RemoteNDArray {
+    return this.#call("oneHot", [depth, options], INFER.oneHot);
+  }
+  /** MXNet's `topk`; `retTyp: "both"` gives `[values, indices]`. */
+  topk(options: TopkOptions & { retTyp: "both" }): [RemoteNDArray, RemoteNDArray];
+  topk(options?: TopkOptions): RemoteNDArray;
+  topk(options?: TopkOptions): RemoteNDArray | [RemoteNDArray, RemoteNDArray] {
+    return topkCall(this.#session, "x.topk", this, trim([options]), metaOf(this), options);
+  }
+  sort(axis?: number | SortOptions): RemoteNDArray {
+    return this.#call("sort", [axis], same);
+  }
+  argsort(axis?: number | SortOptions): RemoteNDArray {
+    return this.#call("argsort", [axis], same);
+  }
+  tile(reps: number | number[]): RemoteNDArray {
+    return this.#call("tile", [reps], INFER.tile);
+  }
+  repeat(repeats: number, axis?: number | null): RemoteNDArray {
+    return this.#call("repeat", [repeats, axis], INFER.repeat);
+  }
+  flip(axis: number | number[]): RemoteNDArray {
+    return this.#call("flip", [axis], same);
+  }
+  sliceAxis(axis: number, begin: number | null, end: number | null): RemoteNDArray {
+    return this.#call("sliceAxis", [axis, begin, end], INFER.sliceAxis);
   }
 
   // ---- shape ----
   reshape(...shape: (number | number[])[]): RemoteNDArray {
-    return this.#session.op("x.reshape", this, shape, S.reshapeShape(this.#shape, S.specOf(shape)));
+    return this.#session.op("x.reshape", this, shape, () => ({
+      shape: S.reshapeShape(this.#shape, S.specOf(shape)),
+      dtype: this.#dtype,
+    }));
   }
   transpose(...axes: (number | number[])[]): RemoteNDArray {
-    return this.#session.op("x.transpose", this, axes, S.transposeShape(this.#shape, axes));
+    return this.#session.op("x.transpose", this, axes, () => ({
+      shape: S.transposeShape(this.#shape, axes),
+      dtype: this.#dtype,
+    }));
   }
   get T(): RemoteNDArray {
     return this.transpose();
   }
   expandDims(axis: number): RemoteNDArray {
-    return this.#session.op("x.expandDims", this, [axis], S.expandDimsShape(this.#shape, axis));
+    return this.#call("expandDims", [axis], shaped((x) => S.expandDimsShape(x, axis)));
   }
   squeeze(axis?: Axis): RemoteNDArray {
-    return this.#session.op("x.squeeze", this, axis === undefined ? [] : [axis], S.squeezeShape(this.#shape, axis));
+    return this.#call("squeeze", [axis], shaped((x) => S.squeezeShape(x, axis)));
   }
   broadcastTo(shape: number[] | number): RemoteNDArray {
-    return this.#session.op("x.broadcastTo", this, [shape], S.shapeOf(shape));
+    return this.#call("broadcastTo", [shape], shaped(() => S.shapeOf(shape)));
   }
-  dot(y: RemoteNDArray): RemoteNDArray {
-    return this.#session.op("x.dot", this, [y], S.dotShape(this.#shape, shapeOrNull(y) ?? []));
+  dot(y: RemoteNDArray, options?: DotOptions): RemoteNDArray {
+    return this.#call("dot", [y, options], INFER.dot);
   }
 
   // ---- indexing ----
   at(i: number): RemoteNDArray {
-    return this.#session.op("x.at", this, [i], S.atShape(this.#shape));
+    return this.#call("at", [i], shaped((x) => S.atShape(x)));
   }
-  slice(begin?: number | null, end?: number | null): RemoteNDArray {
-    return this.#session.op("x.slice", this, [begin ?? null, end ?? null], S.sliceShape(this.#shape, begin, end));
+  /** `x[begin:end:step]` on axis 0, or with lists MXNet's multi-axis `slice`. */
+  slice(
+    begin?: number | null | (number | null)[],
+    end?: number | null | (number | null)[],
+    step?: number | null | (number | null)[],
+  ): RemoteNDArray {
+    return this.#call("slice", [begin, end, step], INFER.slice);
   }
   /** MXNet's `x[:] = v`, queued; returns this array. */
   set(v: RemoteNDArray | number): this {
@@ -660,7 +771,14 @@ export class RemoteNDArray {
   asscalar(): Promise<number> {
     return this.#session.read<number>("x.asscalar", this);
   }
-  /** A copy of the values, moved from the worker (written into `out` when given). */
+  /**
+   * A copy of the values, moved from the worker: a `Float32Array`,
+   * `Float64Array` or `Int32Array` by dtype. With `out` (any of the three,
+   * at least `size` long) the values are written into it (converted to its
+   * element type) and `out` is returned.
+   */
+  data<T extends NDData>(out: T): Promise<T>;
+  data(): Promise<NDData>;
   async data(out?: NDData): Promise<NDData> {
     const typed = out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array;
     if (out !== undefined && !this.#disposed && (!typed || out.length < this.size)) {
@@ -676,25 +794,28 @@ export class RemoteNDArray {
   /** Nested arrays of numbers, like `asnumpy().tolist()`. */
   toArray(): Promise<NestedArray[]> {
     return this.#session.read("x.toArray", this, [], (v) => {
-      const [shape, flat] = v as [number[], Float32Array];
+      const [shape, flat] = v as [number[], NDData];
       return nest(flat, shape);
     });
   }
+  /** A copy converted to `dtype` (float to int32 truncates toward zero). */
   astype(dtype: DType): RemoteNDArray {
-    return this.#session.op("x.astype", this, [dtype], this.#shape.slice());
+    return this.#call("astype", [dtype], INFER.astype);
   }
   copy(): RemoteNDArray {
-    return this.#session.op("x.copy", this, [], this.#shape.slice());
+    return this.#call("copy", [], same);
   }
   detach(): RemoteNDArray {
-    return this.#session.op("x.detach", this, [], this.#shape.slice());
+    return this.#call("detach", [], same);
   }
 
   // ---- autograd ----
   attachGrad(gradReq: GradReq = "write"): Pending {
-    // A bad gradReq fails in the worker (with the main API's message) and
-    // leaves the array as it was.
-    if (gradReq === "write" || gradReq === "add" || gradReq === "null") this.markVariable();
+    // A bad gradReq (or an int32 array) fails in the worker, with the main
+    // API's message, and leaves the array as it was.
+    if ((gradReq === "write" || gradReq === "add" || gradReq === "null") && this.#dtype !== "int32") {
+      this.markVariable();
+    }
     return this.#session.command("x.attachGrad", this, [gradReq]);
   }
   /** The gradient (zeros after `attachGrad`), or null without one. */
@@ -703,9 +824,9 @@ export class RemoteNDArray {
     const fresh = this.#session.newId();
     return this.#session.read("grad", this, [cached?.id ?? 0, fresh], (v) => {
       if (v === null) return null;
-      const { id, shape } = v as { id: number; shape: number[] };
+      const { id, shape, dtype } = v as { id: number; shape: number[]; dtype: DType };
       if (cached !== null && id === cached.id) return cached;
-      const g = new RemoteNDArray(this.#session, id, shape);
+      const g = new RemoteNDArray(this.#session, id, shape, dtype);
       // Owned by this array (freed with it), so never in a scope.
       this.#session.adopt(g, false);
       this.#grad = g;
@@ -741,14 +862,35 @@ export class RemoteNDArray {
   }
   [inspectSymbol](): string {
     const what = this.#disposed ? "disposed" : `${this.#shape.join("x")} @cpu(0)`;
-    return `<RemoteNDArray ${what} (id ${this.id}; await x.toString() for the values)>`;
+    return `<RemoteNDArray ${what} ${this.#dtype} (id ${this.id}; await x.toString() for the values)>`;
   }
   get [Symbol.toStringTag](): string {
     return "RemoteNDArray";
   }
 }
 
-function nest(flat: Float32Array, shape: number[]): NestedArray[] {
+// The elementwise ops and reductions defined in the static block above.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface RemoteNDArray extends RemoteElementwiseMethods {}
+
+/** `topk` in both forms: one array, or `[values, indices]` for `retTyp: "both"`. */
+function topkCall(
+  s: Session,
+  op: string,
+  self: RemoteNDArray | undefined,
+  args: unknown[],
+  x: Meta,
+  options: unknown,
+): RemoteNDArray & [RemoteNDArray, RemoteNDArray] {
+  const both = options !== null && typeof options === "object" && (options as TopkOptions).retTyp === "both";
+  const infer = (): Meta => INFER.topk(x, [options]);
+  // (Typed for both overloads; the caller's overload says which it is.)
+  type Either = RemoteNDArray & [RemoteNDArray, RemoteNDArray];
+  if (!both) return s.op(op, self, args, infer) as Either;
+  return s.opMany(op, self, args, 2, () => [infer(), infer()]) as unknown as Either;
+}
+
+function nest(flat: NDData, shape: number[]): NestedArray[] {
   if (shape.length === 0) return [flat[0]!];
   let pos = 0;
   const build = (d: number): NestedArray[] => {
@@ -771,53 +913,59 @@ export interface RemoteArrayOptions extends ArrayOptions {
 type Bin = (a: Operand, b: Operand) => RemoteNDArray;
 type Un = (x: RemoteNDArray) => RemoteNDArray;
 type Red = (x: RemoteNDArray, axis?: Axis | ReduceOptions, keepdims?: boolean) => RemoteNDArray;
+type DTypeArg = DTypeOptions | DType;
+type RandomShape = number[] | number | { shape?: number[] | number; dtype?: DType };
+
+/** The elementwise ops and reductions of `w.nd`, from the lists in opnames.ts. */
+export type RemoteNDElementwise = Record<BinaryName, Bin> & Record<UnaryName, Un> & Record<PlainReduceName, Red>;
 
 /** `w.nd`: the main `nd` namespace, remote. Ops return proxies at once;
  *  reads return promises. */
-export interface RemoteND {
+export interface RemoteND extends RemoteNDElementwise {
   array(data: unknown, options?: RemoteArrayOptions): RemoteNDArray;
-  zeros(shape: number[] | number, options?: { dtype?: DType }): RemoteNDArray;
-  ones(shape: number[] | number, options?: { dtype?: DType }): RemoteNDArray;
-  full(shape: number[] | number, value: number): RemoteNDArray;
-  arange(start: number, stop?: number | null, step?: number): RemoteNDArray;
+  zeros(shape: number[] | number, options?: DTypeArg): RemoteNDArray;
+  ones(shape: number[] | number, options?: DTypeArg): RemoteNDArray;
+  full(shape: number[] | number, value: number, options?: DTypeArg): RemoteNDArray;
+  arange(start: number, stop?: number | null, step?: number | DTypeOptions, options?: DTypeArg): RemoteNDArray;
   zerosLike(x: RemoteNDArray): RemoteNDArray;
   onesLike(x: RemoteNDArray): RemoteNDArray;
   random: {
-    uniform(low?: number, high?: number, shape?: number[] | number | { shape?: number[] | number }): RemoteNDArray;
-    normal(loc?: number, scale?: number, shape?: number[] | number | { shape?: number[] | number }): RemoteNDArray;
+    uniform(low?: number, high?: number, shape?: RandomShape, options?: DTypeArg): RemoteNDArray;
+    normal(loc?: number, scale?: number, shape?: RandomShape, options?: DTypeArg): RemoteNDArray;
     seed(n: number): Pending;
   };
-  add: Bin;
-  sub: Bin;
-  mul: Bin;
-  div: Bin;
-  pow: Bin;
-  maximum: Bin;
-  minimum: Bin;
-  equal: Bin;
-  notEqual: Bin;
-  greater: Bin;
-  greaterEqual: Bin;
-  lesser: Bin;
-  lesserEqual: Bin;
-  neg: Un;
   negative: Un;
-  exp: Un;
-  log: Un;
-  sqrt: Un;
-  square: Un;
-  abs: Un;
-  sigmoid: Un;
-  tanh: Un;
-  relu: Un;
-  sign: Un;
-  sum: Red;
-  mean: Red;
-  max: Red;
-  min: Red;
-  prod: Red;
-  norm: Red;
-  dot(a: RemoteNDArray, b: RemoteNDArray): RemoteNDArray;
+  norm(x: RemoteNDArray, axis?: Axis | NormOptions, keepdims?: boolean): RemoteNDArray;
+  argmax(x: RemoteNDArray, axis?: number | null | ArgOptions, keepdims?: boolean): RemoteNDArray;
+  argmin(x: RemoteNDArray, axis?: number | null | ArgOptions, keepdims?: boolean): RemoteNDArray;
+  where(condition: RemoteNDArray, x: RemoteNDArray, y: RemoteNDArray): RemoteNDArray;
+  clip(x: RemoteNDArray, aMin: number, aMax: number): RemoteNDArray;
+  leakyRelu(x: RemoteNDArray, slope?: number): RemoteNDArray;
+  softmax(x: RemoteNDArray, axis?: number | { axis?: number }): RemoteNDArray;
+  logSoftmax(x: RemoteNDArray, axis?: number | { axis?: number }): RemoteNDArray;
+  take(a: RemoteNDArray, indices: RemoteNDArray, axis?: number | TakeOptions): RemoteNDArray;
+  pick(data: RemoteNDArray, index: RemoteNDArray, axis?: number | PickOptions): RemoteNDArray;
+  oneHot(indices: RemoteNDArray, depth: number, options?: OneHotOptions): RemoteNDArray;
+  topk: {
+    (x: RemoteNDArray, options: TopkOptions & { retTyp: "both" }): [RemoteNDArray, RemoteNDArray];
+    (x: RemoteNDArray, options?: TopkOptions): RemoteNDArray;
+  };
+  sort(x: RemoteNDArray, axis?: number | SortOptions): RemoteNDArray;
+  argsort(x: RemoteNDArray, axis?: number | SortOptions): RemoteNDArray;
+  tile(x: RemoteNDArray, reps: number | number[]): RemoteNDArray;
+  repeat(x: RemoteNDArray, repeats: number, axis?: number | null): RemoteNDArray;
+  flip(x: RemoteNDArray, axis: number | number[]): RemoteNDArray;
+  slice(
+    x: RemoteNDArray,
+    begin?: number | null | (number | null)[],
+    end?: number | null | (number | null)[],
+    step?: number | null | (number | null)[],
+  ): RemoteNDArray;
+  sliceAxis(x: RemoteNDArray, axis: number, begin: number | null, end: number | null): RemoteNDArray;
+  /** MXNet's `cast`: `x.astype(dtype)`. */
+  cast(x: RemoteNDArray, dtype: DType): RemoteNDArray;
+  astype(x: RemoteNDArray, dtype: DType): RemoteNDArray;
+  dot(a: RemoteNDArray, b: RemoteNDArray, options?: DotOptions): RemoteNDArray;
   batchDot(a: RemoteNDArray, b: RemoteNDArray): RemoteNDArray;
   concat(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   stack(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
@@ -882,20 +1030,34 @@ function collect(v: unknown, into: Set<unknown>, depth = 0): void {
 }
 
 export function remoteND(s: Session): RemoteND {
-  const bin = (op: string): Bin => (a, b) => s.op(`nd.${op}`, undefined, [a, b], S.broadcast(shapeOrNull(a), shapeOrNull(b)));
-  const un = (op: string): Un => (x) => s.op(`nd.${op}`, undefined, [x], (shapeOrNull(x) ?? [1]).slice());
-  const red = (op: string): Red => (x, axis, keepdims) => {
-    const args = keepdims === undefined ? (axis === undefined ? [x] : [x, axis]) : [x, axis, keepdims];
-    return s.op(`nd.${op}`, undefined, args, S.reduceShape(shapeOrNull(x) ?? [1], axis, keepdims));
-  };
-  const shp = (x: unknown): number[] => shapeOrNull(x) ?? [1];
-  const trim = (args: unknown[]): unknown[] => {
-    // Trailing undefined arguments keep the main API's defaults.
-    let n = args.length;
-    while (n > 0 && args[n - 1] === undefined) n--;
-    return args.slice(0, n);
-  };
-  const op = (name: string, args: unknown[], shape: number[]): RemoteNDArray => s.op(name, undefined, trim(args), shape);
+  /** `nd.name(...args)`, its result's shape and dtype from `infer`. */
+  const op = (name: string, args: unknown[], infer: () => Meta): RemoteNDArray =>
+    s.op(`nd.${name}`, undefined, trim(args), infer);
+  /** `nd.name(x, ...rest)` for an op that is also the method `x.name(...rest)`. */
+  const on =
+    (name: string, infer: Infer) =>
+    (x: unknown, ...rest: unknown[]): RemoteNDArray =>
+      op(name, [x, ...rest], () => infer(metaOf(x), rest));
+  const bin = (name: string): Bin => (a, b) =>
+    op(name, [a, b], () => ({
+      shape: S.broadcast(shapeOrNull(a), shapeOrNull(b)),
+      // A number takes the array's dtype; two numbers make a float32 [1].
+      dtype: a instanceof RemoteNDArray ? a.dtype : b instanceof RemoteNDArray ? b.dtype : "float32",
+    }));
+  const un = (name: string): Un => on(name, same);
+  const red = (name: string): Red => on(name, INFER.reduce);
+  const fill =
+    (name: string) =>
+    (shape: unknown, ...rest: unknown[]): RemoteNDArray =>
+      op(name, [shape, ...rest], () => ({ shape: S.shapeOf(shape), dtype: S.dtypeOption(rest[rest.length - 1]) }));
+  const random =
+    (name: string) =>
+    (a?: number, b?: number, shape?: RandomShape, options?: DTypeArg): RemoteNDArray =>
+      op(`random.${name}`, [a, b, shape, options], () => ({
+        shape: S.shapeOption(shape),
+        dtype: S.randomDtype(shape, options),
+      }));
+  const joined = (arrays: unknown): Meta[] => (Array.isArray(arrays) ? arrays.map(metaOf) : []);
 
   return {
     array(data, options) {
@@ -906,36 +1068,78 @@ export function remoteND(s: Session): RemoteND {
         move = t !== false;
         opts = rest;
       }
-      const shape = data instanceof RemoteNDArray ? data.shape : S.arrayShape(data, options?.shape);
-      return s.op("nd.array", undefined, trim([data, opts]), shape, move);
+      return s.op("nd.array", undefined, trim([data, opts]), () => ({
+        shape:
+          data instanceof RemoteNDArray && (options?.shape === undefined || options.shape === null)
+            ? data.shape
+            : S.arrayShape(data, options?.shape),
+        dtype: S.arrayDtype(data, data instanceof RemoteNDArray ? data.dtype : null, options),
+      }), move);
     },
-    zeros: (shape, options) => op("nd.zeros", [shape, options], S.shapeOf(shape)),
-    ones: (shape, options) => op("nd.ones", [shape, options], S.shapeOf(shape)),
-    full: (shape, value) => op("nd.full", [shape, value], S.shapeOf(shape)),
-    arange: (start, stop, step) => op("nd.arange", [start, stop, step], S.arangeShape(start, stop, step)),
-    zerosLike: (x) => op("nd.zerosLike", [x], shp(x).slice()),
-    onesLike: (x) => op("nd.onesLike", [x], shp(x).slice()),
+    zeros: (shape, options) => fill("zeros")(shape, options),
+    ones: (shape, options) => fill("ones")(shape, options),
+    full: (shape, value, options) => fill("full")(shape, value, options),
+    arange: (start, stop, step, options) =>
+      op("arange", [start, stop, step, options], () => ({
+        shape: S.arangeShape(start, stop, step),
+        dtype: S.arangeDtype(step, options),
+      })),
+    zerosLike: on("zerosLike", same),
+    onesLike: on("onesLike", same),
     random: {
-      uniform: (low, high, shape) => op("nd.random.uniform", [low, high, shape], S.shapeOption(shape)),
-      normal: (loc, scale, shape) => op("nd.random.normal", [loc, scale, shape], S.shapeOption(shape)),
+      uniform: random("uniform"),
+      normal: random("normal"),
       seed: (n) => s.command("nd.random.seed", undefined, [n]),
     },
     ...opTable(BINARY_OPS, bin),
     ...opTable(UNARY_OPS, un),
     negative: un("negative"),
-    ...opTable(REDUCE_OPS, red),
-    dot: (a, b) => op("nd.dot", [a, b], S.dotShape(shp(a), shp(b))),
-    batchDot: (a, b) => op("nd.batchDot", [a, b], S.batchDotShape(shp(a), shp(b))),
+    ...opTable(PLAIN_REDUCE_OPS, red),
+    norm: red("norm"),
+    argmax: on("argmax", INFER.argext),
+    argmin: on("argmin", INFER.argext),
+    where: (cond, x, y) =>
+      op("where", [cond, x, y], () => ({
+        shape: S.whereShape(shapeOrNull(cond), shapeOrNull(x), shapeOrNull(y)),
+        dtype: metaOf(x).dtype,
+      })),
+    clip: on("clip", same),
+    leakyRelu: on("leakyRelu", same),
+    softmax: on("softmax", same),
+    logSoftmax: on("logSoftmax", same),
+    take: on("take", INFER.take),
+    pick: on("pick", INFER.pick),
+    oneHot: on("oneHot", INFER.oneHot),
+    topk: ((x: RemoteNDArray, options?: TopkOptions) =>
+      topkCall(s, "nd.topk", undefined, trim([x, options]), metaOf(x), options)) as RemoteND["topk"],
+    sort: on("sort", same),
+    argsort: on("argsort", same),
+    tile: on("tile", INFER.tile),
+    repeat: on("repeat", INFER.repeat),
+    flip: on("flip", same),
+    slice: on("slice", INFER.slice),
+    sliceAxis: on("sliceAxis", INFER.sliceAxis),
+    cast: on("cast", INFER.astype),
+    astype: on("astype", INFER.astype),
+    dot: on("dot", INFER.dot),
+    batchDot: (a, b) =>
+      op("batchDot", [a, b], () => ({ shape: S.batchDotShape(shp(a), shp(b)), dtype: metaOf(a).dtype })),
     concat: (arrays, axis) =>
-      op("nd.concat", [arrays, axis], S.concatShape(Array.isArray(arrays) ? arrays.map(shp) : [], axis ?? 1)),
+      op("concat", [arrays, axis], () => {
+        const ms = joined(arrays);
+        return { shape: S.concatShape(ms.map((m) => m.shape), axis ?? 1), dtype: ms[0]?.dtype ?? "float32" };
+      }),
     stack: (arrays, axis) =>
-      op("nd.stack", [arrays, axis], S.stackShape(Array.isArray(arrays) ? arrays.map(shp) : [], axis ?? 0)),
-    dropout: (x, p) => op("nd.dropout", [x, p], shp(x).slice()),
-    reshape: (x, shape) => op("nd.reshape", [x, shape], S.reshapeShape(shp(x), Array.isArray(shape) ? shape : [shape])),
-    transpose: (x, axes) => op("nd.transpose", [x, axes], S.transposeShape(shp(x), axes === undefined ? [] : [axes])),
-    expandDims: (x, axis) => op("nd.expandDims", [x, axis], S.expandDimsShape(shp(x), axis)),
-    squeeze: (x, axis) => op("nd.squeeze", [x, axis], S.squeezeShape(shp(x), axis)),
-    broadcastTo: (x, shape) => op("nd.broadcastTo", [x, shape], S.shapeOf(shape)),
+      op("stack", [arrays, axis], () => {
+        const ms = joined(arrays);
+        return { shape: S.stackShape(ms.map((m) => m.shape), axis ?? 0), dtype: ms[0]?.dtype ?? "float32" };
+      }),
+    dropout: on("dropout", same),
+    reshape: on("reshape", shaped((x, [shape]) => S.reshapeShape(x, Array.isArray(shape) ? shape : [shape]))),
+    transpose: on("transpose", shaped((x, [axes]) => S.transposeShape(x, axes === undefined ? [] : [axes]))),
+    expandDims: on("expandDims", shaped((x, [axis]) => S.expandDimsShape(x, axis))),
+    squeeze: on("squeeze", shaped((x, [axis]) => S.squeezeShape(x, axis))),
+    broadcastTo: on("broadcastTo", shaped((_, [shape]) => S.shapeOf(shape))),
 
     async scope<T>(fn: () => T | Promise<T>): Promise<T> {
       if (typeof fn !== "function") throw new Error("scope: expected a function");
@@ -1010,9 +1214,11 @@ export function remoteAutograd(s: Session): RemoteAutograd {
       return s.command("autograd.backward", undefined, options === undefined ? [heads] : [heads, options]);
     },
     grad(heads, variables, options) {
-      const vs = Array.isArray(variables) ? variables : [variables];
-      const shapes = vs.map((v) => (shapeOrNull(v) ?? [1]).slice());
-      return s.opMany("autograd.grad", options === undefined ? [heads, variables] : [heads, variables, options], shapes);
+      const vs: unknown[] = Array.isArray(variables) ? variables : [variables];
+      const args = options === undefined ? [heads, variables] : [heads, variables, options];
+      return s.opMany("autograd.grad", undefined, args, vs.length, () =>
+        vs.map((v) => ({ shape: shp(v).slice(), dtype: metaOf(v).dtype })),
+      );
     },
   };
 }

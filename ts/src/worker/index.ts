@@ -193,6 +193,7 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
     batches: 0,
     commands: 0,
     shapeFixes: 0,
+    dtypeFixes: 0,
     freeBatches: 0,
   };
   let endpoint: Comlink.Endpoint;

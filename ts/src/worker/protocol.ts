@@ -2,6 +2,7 @@
 // thread. Plain data only: the worker keeps the NDArrays in a table keyed by
 // ids the client allocated, and commands name arrays by id. A batch of
 // commands travels in one comlink call, so a chain of ops costs one message.
+import type { DType } from "../format.js";
 
 /** A worker array inside a command's arguments: `{ [REF]: id }`. */
 export const REF = "__ndgrad_ref";
@@ -28,6 +29,8 @@ export interface Command {
   out?: number | number[];
   /** The shapes the client inferred for `out`; the worker reports differences. */
   shape?: number[] | number[][];
+  /** The dtypes the client inferred for `out`; the worker reports differences. */
+  dtype?: DType | DType[];
   /** The client waits for this command's value. */
   reply?: true;
   /** Runs even after an earlier command of its batch failed (frees, the end
@@ -48,8 +51,8 @@ export interface Reply {
   /** The first failure of the batch; later commands (except `always` ones)
    *  did not run, and their arrays were never created. */
   error?: { at: number; error: WireError };
-  /** `[id, shape]` wherever the client's inferred shape was not the real one. */
-  fixes?: [number, number[]][];
+  /** `[id, shape, dtype]` wherever the client's inferred shape or dtype was not the real one. */
+  fixes?: [number, number[], DType][];
 }
 
 export interface InitOptions {

@@ -7,7 +7,7 @@
 // Worker or a browser module Worker.
 import * as Comlink from "comlink";
 import nodeEndpoint, { type NodeEndpoint } from "comlink/dist/esm/node-adapter.mjs";
-import { nd, autograd, NDArray } from "../index.js";
+import { nd, autograd, NDArray, type DType } from "../index.js";
 // The recording and training flags are two engine globals; a remote
 // `autograd.record` spans several batches, so it sets them directly (as
 // `autograd.record` itself does around its callback).
@@ -49,37 +49,32 @@ const sent: WeakRef<ArrayBuffer>[] = [];
 type Handler = (self: NDArray, args: unknown[]) => unknown;
 const OPS = new Map<string, Handler>();
 
-// NDArray methods (`x.add(y)` arrives as op "x.add").
-for (const m of [
-  "add", "sub", "mul", "div", "pow", "maximum", "minimum",
-  "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
-  "neg", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "sign",
-  "sum", "mean", "max", "min", "prod", "norm",
-  "reshape", "transpose", "expandDims", "squeeze", "broadcastTo", "dot", "at", "slice", "set",
-  "asscalar", "data", "toString", "copy", "detach", "astype", "attachGrad", "backward",
-] as const) {
-  OPS.set(`x.${m}`, (self, args) => (self[m] as (...a: unknown[]) => unknown).apply(self, args));
+// Every method of NDArray and every function of `nd` is an op (`x.add(y)`
+// arrives as "x.add", `nd.add(a, b)` as "nd.add"): the lists are the main
+// API itself, so a new op there is callable here with nothing to add. Left
+// out: what only the main thread's wrapper uses, and what the client does
+// itself (`dispose` is "free"; `scope` and `keep` track proxies; `debug`
+// reports this thread's creation stacks, which mean nothing to the caller).
+const INTERNAL_METHODS = new Set(["constructor", "handleFor", "markVariable", "dispose"]);
+const LOCAL_FUNCTIONS = new Set(["scope", "keep", "debug"]);
+for (const m of Object.getOwnPropertyNames(NDArray.prototype)) {
+  const d = Object.getOwnPropertyDescriptor(NDArray.prototype, m);
+  if (INTERNAL_METHODS.has(m) || typeof d?.value !== "function") continue;
+  const f = d.value as (...a: unknown[]) => unknown;
+  OPS.set(`x.${m}`, (self, args) => f.apply(self, args));
 }
-// Values for `toArray` travel as a (transferred) Float32Array and are nested
+// Values for `toArray` travel as a (transferred) typed array and are nested
 // on the client; calling the real method first gives its errors.
 OPS.set("x.toArray", (self) => {
   if (self.isDisposed) self.toArray();
   return [self.shape, self.data()];
 });
 
-// The `nd` and `autograd` namespaces (`nd.add(a, b)` arrives as "nd.add").
-const ndTable = nd as unknown as Record<string, (...a: unknown[]) => unknown>;
-for (const f of [
-  "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike",
-  "add", "sub", "mul", "div", "pow", "maximum", "minimum",
-  "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
-  "neg", "negative", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "sign",
-  "sum", "mean", "max", "min", "prod", "norm",
-  "dot", "batchDot", "concat", "stack", "dropout",
-  "reshape", "transpose", "expandDims", "squeeze", "broadcastTo",
-  "memory", "waitall", "formatScalar", "simd",
-]) {
-  OPS.set(`nd.${f}`, (_, args) => ndTable[f]!(...args));
+const ndTable = nd as unknown as Record<string, unknown>;
+for (const name of Object.keys(ndTable)) {
+  const f = ndTable[name];
+  if (LOCAL_FUNCTIONS.has(name) || typeof f !== "function") continue;
+  OPS.set(`nd.${name}`, (_, args) => (f as (...a: unknown[]) => unknown)(...args));
 }
 for (const f of ["uniform", "normal", "seed"] as const) {
   OPS.set(`nd.random.${f}`, (_, args) => (nd.random[f] as (...a: unknown[]) => unknown)(...args));
@@ -146,7 +141,7 @@ function encodeResult(v: unknown, seen: Map<NDArray, number>, depth = 0): unknow
       table.set(id, v);
       shared.add(v);
     }
-    return { [ARRAY]: id, shape: v.isDisposed ? [] : v.shape };
+    return { [ARRAY]: id, shape: v.isDisposed ? [] : v.shape, dtype: v.dtype };
   }
   if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || depth > 16) return v;
   if (Array.isArray(v)) return v.map((x) => encodeResult(x, seen, depth + 1));
@@ -222,10 +217,10 @@ function run(c: Command): unknown {
       const [cached, fresh] = args as [number, number];
       const g = self.grad;
       if (g === null) return null;
-      if (table.get(cached) === g) return { id: cached, shape: g.shape };
+      if (table.get(cached) === g) return { id: cached, shape: g.shape, dtype: g.dtype };
       table.set(fresh, g);
       shared.add(g);
-      return { id: fresh, shape: g.shape };
+      return { id: fresh, shape: g.shape, dtype: g.dtype };
     }
     case "call": {
       const [name, ...rest] = args as [string, ...unknown[]];
@@ -257,19 +252,31 @@ function run(c: Command): unknown {
   }
 }
 
-/** Keep an op's result arrays under the client's ids; note shapes the client guessed wrong. */
-function store(c: Command, r: unknown, fixes: [number, number[]][]): void {
-  const ids = Array.isArray(c.out) ? c.out : [c.out!];
-  const arrays = Array.isArray(c.out) ? (r as unknown[]) : [r];
-  const guesses = (Array.isArray(c.out) ? c.shape : [c.shape]) as (number[] | undefined)[] | undefined;
+/** Keep an op's result arrays under the client's ids; note shapes and
+ *  dtypes the client guessed wrong. */
+function store(c: Command, r: unknown, fixes: [number, number[], DType][]): void {
+  const many = Array.isArray(c.out);
+  const ids = many ? (c.out as number[]) : [c.out as number];
+  const arrays = many ? (Array.isArray(r) ? r : []) : [r];
+  const shapes = (many ? c.shape : [c.shape]) as (number[] | undefined)[] | undefined;
+  const dtypes = (many ? c.dtype : [c.dtype]) as (DType | undefined)[] | undefined;
+  if (arrays.length !== ids.length || !arrays.every((a) => a instanceof NDArray)) {
+    // Dispose what it made: nothing can name those arrays.
+    for (const a of Array.isArray(r) ? r : [r]) if (a instanceof NDArray) a.dispose();
+    throw new Error(`ndgrad worker: ${c.op} did not return ${many ? `${ids.length} arrays` : "an array"}`);
+  }
   ids.forEach((id, i) => {
-    const a = arrays[i];
-    if (!(a instanceof NDArray)) throw new Error(`ndgrad worker: ${c.op} did not return an array`);
+    const a = arrays[i] as NDArray;
     table.set(id, a);
-    const guess = guesses?.[i];
+    const guess = shapes?.[i];
     const shape = a.shape;
-    if (guess === undefined || guess.length !== shape.length || guess.some((d, j) => d !== shape[j])) {
-      fixes.push([id, shape]);
+    if (
+      guess === undefined ||
+      guess.length !== shape.length ||
+      guess.some((d, j) => d !== shape[j]) ||
+      dtypes?.[i] !== a.dtype
+    ) {
+      fixes.push([id, shape, a.dtype]);
     }
   });
 }
@@ -283,7 +290,8 @@ function fail(c: Command, message: string): void {
 function transferable(v: unknown, transfers: Transferable[]): void {
   const list = Array.isArray(v) ? v : [v];
   for (const x of list) {
-    const whole = x instanceof Float32Array && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
+    const typed = x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
+    const whole = typed && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
     if (whole && x.buffer instanceof ArrayBuffer) {
       transfers.push(x.buffer);
       stats.buffersSent++;
@@ -298,7 +306,7 @@ async function runBatch(batch: Command[]): Promise<Reply> {
   stats.commands += batch.length;
   const values: [number, unknown][] = [];
   const transfers: Transferable[] = [];
-  const fixes: [number, number[]][] = [];
+  const fixes: [number, number[], DType][] = [];
   let error: Reply["error"];
   for (let k = 0; k < batch.length; k++) {
     const c = batch[k]!;
