@@ -9,12 +9,23 @@ export const wasm: Exports = await instantiate();
 
 let ioView = new Int32Array(wasm.memory.buffer, wasm.nd_io() >>> 0, wasm.nd_io_len());
 
-/** The I/O area, re-viewed whenever memory growth detached the old view. */
+/** The I/O area, re-viewed whenever memory growth detached the old view
+ *  (a detached view has length 0; reading `memory.buffer` on every call
+ *  costs more than the rest of a small op's bookkeeping). */
 export function io(): Int32Array {
-  if (ioView.buffer !== wasm.memory.buffer) {
+  if (ioView.length === 0) {
     ioView = new Int32Array(wasm.memory.buffer, wasm.nd_io() >>> 0, wasm.nd_io_len());
   }
   return ioView;
+}
+
+let memBuffer: ArrayBufferLike = wasm.memory.buffer;
+/** The memory's buffer, refreshed only when it no longer reaches `end`
+ *  (growth detaches a plain buffer, whose length becomes 0; a shared one
+ *  keeps its old length). */
+function memoryUpTo(end: number): ArrayBufferLike {
+  if (memBuffer.byteLength < end) memBuffer = wasm.memory.buffer;
+  return memBuffer;
 }
 
 const decoder = new TextDecoder();
@@ -128,10 +139,9 @@ export function dtypeOfTyped(v: ArrayBufferView): DType {
 export function dataView(h: number, size: number, dtype: DType): NDData {
   const ptr = wasm.nd_data_ptr(h) >>> 0;
   if (ptr === 0) raise();
-  const buf = wasm.memory.buffer;
-  if (dtype === "float64") return new Float64Array(buf, ptr, size);
-  if (dtype === "int32") return new Int32Array(buf, ptr, size);
-  return new Float32Array(buf, ptr, size);
+  if (dtype === "float64") return new Float64Array(memoryUpTo(ptr + 8 * size), ptr, size);
+  if (dtype === "int32") return new Int32Array(memoryUpTo(ptr + 4 * size), ptr, size);
+  return new Float32Array(memoryUpTo(ptr + 4 * size), ptr, size);
 }
 
 /** A float32 view of a float32 array's values; use it at once. */

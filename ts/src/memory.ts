@@ -61,6 +61,7 @@ const stack: Scope[] = [];
 const open = new Set<Scope>();
 
 function current(): Scope | null {
+  if (open.size === 0) return null; // the common case, without asking AsyncLocalStorage
   const s = asyncStorage?.getStore();
   if (s !== undefined) return s;
   return stack[stack.length - 1] ?? null;
@@ -99,12 +100,18 @@ export interface Leak {
 // ---- tracking every array ----
 
 /** @internal Called for every new array. */
-export function track(a: Owned, handle: number): void {
+export function track(a: Owned): void {
   const s = current();
   if (s !== null) s.arrays.add(a);
   else {
-    registry.register(a, handle, a);
-    a[REGISTERED] = true;
+    // Registered in batches, after the current task (or every NURSERY_MAX
+    // arrays): an array created and disposed meanwhile never pays for it.
+    nursery.push(a);
+    if (nursery.length >= NURSERY_MAX) flushNursery();
+    else if (!flushQueued) {
+      flushQueued = true;
+      queueMicrotask(flushNursery);
+    }
   }
   if (leakLog !== null) {
     const where = (new Error().stack ?? "").split("\n").slice(2).join("\n");
@@ -112,6 +119,22 @@ export function track(a: Owned, handle: number): void {
     leakIds.set(a, id);
     leakLog.set(id, { ref: new WeakRef(a), stack: where });
   }
+}
+
+/**
+ * Arrays created outside any scope, not yet under the registry. The list
+ * holds them strongly until the flush, so an array dropped meanwhile is
+ * collected a little later, never lost.
+ */
+let nursery: Owned[] = [];
+let flushQueued = false;
+const NURSERY_MAX = 4096;
+
+function flushNursery(): void {
+  flushQueued = false;
+  const list = nursery;
+  nursery = [];
+  for (const a of list) register(a);
 }
 
 /** @internal Called when an array is disposed. */

@@ -53,7 +53,7 @@ export class NDArray {
     this.#h = handle;
     this.#shape = shape;
     this.#dtype = dtype ?? DTYPE_BY_CODE[wasm.nd_dtype(handle)] ?? "float32";
-    track(this, handle);
+    track(this);
   }
 
   /** `"float32"` (the default), `"float64"` or `"int32"`. */

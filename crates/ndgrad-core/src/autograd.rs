@@ -242,8 +242,14 @@ pub fn grad_of(t: &Tensor) -> Option<Tensor> {
 }
 
 /// Hang a node on `out` if recording and any input needs a gradient.
-/// `saved` is only evaluated when a node is actually created.
-pub fn record(op: Op, inputs: &[&Tensor], saved: impl FnOnce() -> Vec<Tensor>, out: &mut Tensor) {
+/// `op` and `saved` are only evaluated when a node is actually created
+/// (building them allocates: not worth it for an unrecorded op).
+pub fn record(
+    op: impl FnOnce() -> Op,
+    inputs: &[&Tensor],
+    saved: impl FnOnce() -> Vec<Tensor>,
+    out: &mut Tensor,
+) {
     // int32 results carry no gradient (MXNet computes none for integers).
     if !is_recording() || out.dtype() == DType::I32 {
         return;
@@ -255,7 +261,7 @@ pub fn record(op: Op, inputs: &[&Tensor], saved: impl FnOnce() -> Vec<Tensor>, o
     if ins.iter().all(Option::is_none) {
         return;
     }
-    out.ag = Some(AgRef::Node(Node::new(op, ins, saved())));
+    out.ag = Some(AgRef::Node(Node::new(op(), ins, saved())));
 }
 
 const NOT_IN_GRAPH: &str = "Cannot differentiate node because it is not in a computational graph. \

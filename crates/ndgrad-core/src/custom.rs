@@ -87,7 +87,7 @@ pub fn record(id: u32, inputs: &[&Tensor], outputs: &mut [&mut Tensor]) -> Resul
             output: k,
             n_inputs,
         });
-        autograd::record(op, inputs, Vec::new, o);
+        autograd::record(|| op, inputs, Vec::new, o);
         recorded |= matches!(o.ag, Some(AgRef::Node(_)));
     }
     Ok(recorded)

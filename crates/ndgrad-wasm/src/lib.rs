@@ -32,19 +32,31 @@ use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
 
 const IO_LEN: usize = 4096;
 
-/// Every allocation 16-byte aligned: the allocator's 8-byte alignment made a
-/// quarter of the kernels' 16-byte vector loads and stores straddle cache
-/// lines (measured 5–20 % on matmul).
+/// Buffers 16-byte aligned: the allocator's 8-byte alignment made a quarter
+/// of the kernels' 16-byte vector loads and stores straddle cache lines
+/// (measured 5–20 % on matmul). Small allocations (shapes, index lists, a
+/// 2×2 tensor) keep their natural alignment: dlmalloc's `memalign` path
+/// costs several times its `malloc` (a third of a small op's time, profiled).
 #[cfg(target_arch = "wasm32")]
 struct Aligned16;
 
+/// Allocations of at least this many bytes are 16-byte aligned.
+#[cfg(target_arch = "wasm32")]
+const ALIGN_FROM: usize = 64;
+
 #[cfg(target_arch = "wasm32")]
 fn aligned16(layout: std::alloc::Layout) -> std::alloc::Layout {
-    layout.align_to(16).unwrap_or(layout)
+    if layout.size() >= ALIGN_FROM {
+        layout.align_to(16).unwrap_or(layout)
+    } else {
+        layout
+    }
 }
 
 // SAFETY: every call forwards to the system allocator with the same raised
-// layout on allocation and deallocation, as GlobalAlloc requires.
+// layout on allocation and deallocation, as GlobalAlloc requires; a realloc
+// that crosses ALIGN_FROM (and so changes the raised alignment) allocates,
+// copies and frees instead, so each block is freed with its own layout.
 #[cfg(target_arch = "wasm32")]
 unsafe impl std::alloc::GlobalAlloc for Aligned16 {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
@@ -57,7 +69,22 @@ unsafe impl std::alloc::GlobalAlloc for Aligned16 {
         unsafe { std::alloc::System.dealloc(ptr, aligned16(layout)) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        unsafe { std::alloc::System.realloc(ptr, aligned16(layout), new_size) }
+        let old = aligned16(layout);
+        let Ok(grown) = std::alloc::Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
+        };
+        let new = aligned16(grown);
+        if old.align() == new.align() {
+            return unsafe { std::alloc::System.realloc(ptr, old, new_size) };
+        }
+        let p = unsafe { std::alloc::System.alloc(new) };
+        if !p.is_null() {
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, p, old.size().min(new_size));
+                std::alloc::System.dealloc(ptr, old);
+            }
+        }
+        p
     }
 }
 
@@ -136,12 +163,17 @@ fn op(f: impl FnOnce(&mut Engine) -> Result<u32>) -> u32 {
     run(0, |e| {
         let h = f(e)?;
         let t = e.get(h)?;
-        // I/O: rank, the dims, then the dtype code.
-        let mut out = Vec::with_capacity(t.shape.len() + 2);
-        out.push(t.shape.len() as i32);
-        out.extend(t.shape.iter().map(|&d| d as i32));
-        out.push(t.dtype().code() as i32);
-        io_write(&out);
+        // I/O: rank, the dims, then the dtype code (written in place: no
+        // allocation on the path of every op).
+        // SAFETY: no reference into IO is alive during an export (see `Io`);
+        // a shape has at most 32 dims, far below IO_LEN.
+        let io = unsafe { &mut *IO.0.get() };
+        let nd = t.shape.len().min(IO_LEN - 2);
+        io[0] = nd as i32;
+        for (o, &d) in io[1..=nd].iter_mut().zip(&t.shape) {
+            *o = d as i32;
+        }
+        io[nd + 1] = t.dtype().code() as i32;
         Ok(h)
     })
 }

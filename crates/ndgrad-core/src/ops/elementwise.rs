@@ -57,7 +57,7 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let mut t = Tensor::from_vec(oshape, data)?;
     if !op.is_comparison() {
-        let rec = Op::Binary {
+        let rec = || Op::Binary {
             op,
             a_shape: a.shape.clone(),
             b_shape: b.shape.clone(),
@@ -110,7 +110,7 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, s: f64, reverse: bool) -> Result<Ten
                 vec![]
             }
         };
-        record(Op::Scalar { op, s, reverse }, &[a], save, &mut t);
+        record(|| Op::Scalar { op, s, reverse }, &[a], save, &mut t);
     }
     Ok(t)
 }
@@ -149,7 +149,7 @@ pub fn unary(op: UnOp, x: &Tensor) -> Result<Tensor> {
             vec![x.clone()]
         }
     };
-    record(Op::Unary(op), &[x], save, &mut t);
+    record(|| Op::Unary(op), &[x], save, &mut t);
     Ok(t)
 }
 
@@ -381,7 +381,7 @@ pub fn astype(x: &Tensor, to: DType) -> Result<Tensor> {
         .map_err(|e| e.in_op("astype"))?;
     let mut t = Tensor::from_vec(x.shape.clone(), data)?;
     if from.is_float() && to.is_float() {
-        record(Op::Cast { from }, &[x], Vec::new, &mut t);
+        record(|| Op::Cast { from }, &[x], Vec::new, &mut t);
     }
     Ok(t)
 }

@@ -34,7 +34,7 @@ pub fn gather(
     let data = super::movement::build(&*x.data()?, n, |f| f.gather(&mut idx.iter().copied()))
         .map_err(|e| e.in_op(name))?;
     let mut t = Tensor::from_vec(out_shape, data)?;
-    let rec = Op::Gather {
+    let rec = || Op::Gather {
         idx,
         in_shape: x.shape.clone(),
         name,
@@ -65,7 +65,7 @@ pub fn scatter_add(
     let data =
         each_dtype!(&*src.data()?, v => go(v.as_slice(), &idx, n)).map_err(|e| e.in_op(name))?;
     let mut t = Tensor::from_vec(in_shape.to_vec(), data)?;
-    let rec = Op::ScatterAdd {
+    let rec = || Op::ScatterAdd {
         idx,
         out_shape: src.shape.clone(),
         name,
@@ -618,7 +618,7 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         .map_err(|e| e.in_op("where"))?
     };
     let mut t = Tensor::from_vec(oshape, data)?;
-    let rec = Op::Where {
+    let rec = || Op::Where {
         x_shape: x.shape.clone(),
         y_shape: y.shape.clone(),
     };

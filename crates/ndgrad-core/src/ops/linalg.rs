@@ -101,7 +101,7 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     checked_size(&d.out).map_err(|e| e.in_op("dot"))?;
     let out = gemm_data(1, d.m, d.n, d.k, a, b).map_err(|e| e.in_op("dot"))?;
     let mut t = Tensor::from_vec(d.out, out)?;
-    record(Op::Dot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
+    record(|| Op::Dot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
     Ok(t)
 }
 
@@ -150,7 +150,12 @@ pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
     let out = gemm_data(bs, m, n, k, a, b).map_err(|e| e.in_op("batchDot"))?;
     let mut t = Tensor::from_vec(shape, out)?;
-    record(Op::BatchDot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
+    record(
+        || Op::BatchDot,
+        &[a, b],
+        || vec![a.clone(), b.clone()],
+        &mut t,
+    );
     Ok(t)
 }
 

@@ -115,7 +115,7 @@ pub fn reshape_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     }
     let mut t = x.with_shape(shape.to_vec());
     record(
-        Op::Reshape {
+        || Op::Reshape {
             in_shape: x.shape.clone(),
         },
         &[x],
@@ -153,7 +153,7 @@ pub fn transpose(x: &Tensor, axes: Option<&[i64]>) -> Result<Tensor> {
     let out = build(&*x.data()?, x.size(), |f| f.transpose(&x.shape, &perm))
         .map_err(|e| e.in_op("transpose"))?;
     let mut t = Tensor::from_vec(oshape, out)?;
-    record(Op::Transpose { perm }, &[x], Vec::new, &mut t);
+    record(|| Op::Transpose { perm }, &[x], Vec::new, &mut t);
     Ok(t)
 }
 
@@ -178,7 +178,7 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         .map_err(|e| e.in_op("broadcastTo"))?;
     let mut t = Tensor::from_vec(shape.to_vec(), out)?;
     record(
-        Op::BroadcastTo {
+        || Op::BroadcastTo {
             in_shape: x.shape.clone(),
         },
         &[x],
@@ -247,7 +247,7 @@ pub fn slice_axis(x: &Tensor, axis: usize, begin: usize, end: usize) -> Result<T
     .map_err(|e| e.in_op("slice"))?;
     let mut t = Tensor::from_vec(shape, out)?;
     record(
-        Op::SliceAxis {
+        || Op::SliceAxis {
             axis,
             begin,
             in_dim: dim,
@@ -284,7 +284,7 @@ pub fn pad_axis(x: &Tensor, axis: usize, begin: usize, total: usize) -> Result<T
     })
     .map_err(|e| e.in_op("pad"))?;
     let mut t = Tensor::from_vec(shape, out)?;
-    record(Op::PadAxis { axis, begin, len }, &[x], Vec::new, &mut t);
+    record(|| Op::PadAxis { axis, begin, len }, &[x], Vec::new, &mut t);
     Ok(t)
 }
 
@@ -381,7 +381,7 @@ pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
     .map_err(|e| e.in_op("concat"))?;
     drop(datas);
     let mut t = Tensor::from_vec(shape, out)?;
-    record(Op::Concat { axis: ax, dims }, xs, Vec::new, &mut t);
+    record(|| Op::Concat { axis: ax, dims }, xs, Vec::new, &mut t);
     Ok(t)
 }
 
@@ -403,7 +403,7 @@ pub(super) fn concat_backward(
 pub fn copy(x: &Tensor) -> Result<Tensor> {
     let data = x.data()?.try_clone().map_err(|e| e.in_op("copy"))?;
     let mut t = Tensor::from_vec(x.shape.clone(), data)?;
-    record(Op::Copy, &[x], Vec::new, &mut t);
+    record(|| Op::Copy, &[x], Vec::new, &mut t);
     Ok(t)
 }
 

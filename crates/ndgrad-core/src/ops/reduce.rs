@@ -73,7 +73,7 @@ pub fn reduce(op: RedOp, x: &Tensor, axis: Option<&[i64]>, keepdims: bool) -> Re
     };
     let mut t = Tensor::from_vec(shape, out)?;
     let needs_x = !matches!(op, RedOp::Sum | RedOp::Mean);
-    let rec = Op::Reduce {
+    let rec = || Op::Reduce {
         op,
         in_shape: x.shape.clone(),
         axes,
