@@ -97,7 +97,15 @@ function fromValues(values: ArrayLike<number>, shape: number[], dtype: DType): N
   if (values.length > 0) {
     const view = dataView(a.handleFor("array"), values.length, dtype);
     if (dtype === "int32" && !(values instanceof Int32Array)) {
-      for (let i = 0; i < values.length; i++) view[i] = Math.trunc(values[i]!);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        // NumPy refuses what int32 cannot hold instead of wrapping it.
+        if (!(v >= -2147483648 && v < 2147483648)) {
+          a.dispose();
+          throw new Error(`array: value ${v} at flat index ${i} does not fit in int32 (shape [${shape.join(",")}])`);
+        }
+        view[i] = Math.trunc(v);
+      }
     } else {
       view.set(values);
     }
