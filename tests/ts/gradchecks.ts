@@ -2,7 +2,7 @@
 // say which API names must have one. Shared by tests/ts/gradcheck.test.ts
 // (which runs them) and tests/ts/opsdoc.test.ts (which writes docs/ops.md).
 import { autograd, nd, NDArray } from "ndgrad";
-import { prng, vectors } from "./helpers.js";
+import { prng, opsVectors } from "./helpers.js";
 
 // ---------------------------------------------------------------------------
 // deterministic inputs
@@ -555,7 +555,7 @@ export const NOT_OPS = [
  * nor NOT_OPS (so a new op added to the API fails here until it is checked).
  */
 export function differentiableOps(): Set<string> {
-  const fromVectors = vectors<{ op: string; grads?: unknown }[]>("ops.json")
+  const fromVectors = opsVectors<{ op: string; grads?: unknown }>()
     .filter((c) => c.grads !== undefined)
     .map((c) => c.op);
   const fromApi = [...Object.getOwnPropertyNames(NDArray.prototype), ...Object.keys(nd)].filter(

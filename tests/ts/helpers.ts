@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { nd } from "ndgrad";
 
@@ -12,6 +12,17 @@ export function expectNoLeaks(): void {
 /** A committed reference-vector file from tests/vectors. */
 export function vectors<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), "utf8")) as T;
+}
+
+/** The operator reference cases: every tests/vectors/ops-NN.json shard (each
+ *  a JSON list; the generator keeps each file under 1 MiB), in name order. */
+export function opsVectors<T>(): T[] {
+  const dir = new URL("../vectors/", import.meta.url);
+  const shards = readdirSync(dir)
+    .filter((f) => /^ops-\d+\.json$/.test(f))
+    .sort();
+  if (shards.length === 0) throw new Error("no tests/vectors/ops-NN.json (run tests/vectors/gen_ops.py)");
+  return shards.flatMap((f) => JSON.parse(readFileSync(new URL(f, dir), "utf8")) as T[]);
 }
 
 /** The seed notebook's text (a committed copy of shared/seed/autograd-tutorial.txt). */

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Generate tests/vectors/ops.json: reference values and gradients of every
+"""Generate tests/vectors/ops-NN.json (one list of cases, in shards under 1 MiB
+each; "ops.json" below means their concatenation in name order): reference
+values and gradients of every
 ndgrad operator, in float32, float64 and int32, read by both
 tests/ts/ops.test.ts (through the built .wasm) and
 crates/ndgrad-core/tests/vectors.rs (natively). The ops, their kinds, params
@@ -2526,10 +2528,29 @@ for op in ALL_OPS:
 totals = {d: sum(count[op][d] for op in count) for d in DTYPES}
 print(f"{'total':<14}" + "".join(f"{totals[d]:>9}" for d in DTYPES))
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ops.json")
+# The cases go to shards tests/vectors/ops-NN.json (each a JSON list, split
+# at case boundaries, under SHARD_BYTES so no committed file nears 1 MiB);
+# readers concatenate every ops-NN.json in name order.
+SHARD_BYTES = 900_000
+here = os.path.dirname(os.path.abspath(__file__))
+for old in os.listdir(here):
+    if old == "ops.json" or (old.startswith("ops-") and old.endswith(".json")):
+        os.remove(os.path.join(here, old))
 lines = [json.dumps(c, separators=(",", ":"), allow_nan=False) for c in cases]
-text = "[\n" + ",\n".join(lines) + "\n]\n"
-assert len(text) < 4_000_000, len(text)
-with open(path, "w", encoding="utf-8") as f:
-    f.write(text)
-print(f"wrote {path}: {len(cases)} cases, {len(text)} bytes")
+shards, cur, size = [], [], 0
+for line in lines:
+    if cur and size + len(line) + 2 > SHARD_BYTES:
+        shards.append(cur)
+        cur, size = [], 0
+    cur.append(line)
+    size += len(line) + 2
+shards.append(cur)
+total = 0
+for i, part in enumerate(shards):
+    text = "[\n" + ",\n".join(part) + "\n]\n"
+    assert len(text) < 1_000_000, len(text)
+    path = os.path.join(here, f"ops-{i:02d}.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    total += len(text)
+print(f"wrote {len(shards)} shards tests/vectors/ops-NN.json: {len(cases)} cases, {total} bytes")

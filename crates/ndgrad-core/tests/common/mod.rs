@@ -491,19 +491,37 @@ fn case(j: &Json) -> Result<Case, String> {
     })
 }
 
-/// Every case of `tests/vectors/ops.json`, parsed once per test binary.
+/// Every case of the `tests/vectors/ops-NN.json` shards (in name order),
+/// parsed once per test binary.
 pub fn load_cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
     CASES.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/ops.json");
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("cannot read {path}: {e} (run tests/vectors/gen_ops.py)"));
-        let json = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-        json.as_arr()
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .iter()
-            .map(|c| case(c).unwrap_or_else(|e| panic!("{path}: {e}")))
-            .collect()
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors");
+        let mut shards: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("cannot read {dir}: {e}"))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|f| {
+                f.strip_prefix("ops-")
+                    .and_then(|r| r.strip_suffix(".json"))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .collect();
+        shards.sort();
+        assert!(
+            !shards.is_empty(),
+            "no {dir}/ops-NN.json (run tests/vectors/gen_ops.py)"
+        );
+        let mut cases = Vec::new();
+        for f in shards {
+            let path = format!("{dir}/{f}");
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+            let json = Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            for c in json.as_arr().unwrap_or_else(|e| panic!("{path}: {e}")) {
+                cases.push(case(c).unwrap_or_else(|e| panic!("{path}: {e}")));
+            }
+        }
+        cases
     })
 }
 
