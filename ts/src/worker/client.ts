@@ -1206,7 +1206,8 @@ export function remoteAutograd(s: Session): RemoteAutograd {
     isRecording: () => s.read<boolean>("autograd.isRecording", undefined),
     isTraining: () => s.read<boolean>("autograd.isTraining", undefined),
     markVariables(variables, gradients, gradReqs) {
-      for (const v of list(variables)) if (v instanceof RemoteNDArray) v.markVariable();
+      // int32 arrays are refused by the worker (no gradients): not variables here either.
+      for (const v of list(variables)) if (v instanceof RemoteNDArray && v.dtype !== "int32") v.markVariable();
       const args = gradReqs === undefined ? [variables, gradients] : [variables, gradients, gradReqs];
       return s.command("autograd.markVariables", undefined, args);
     },
