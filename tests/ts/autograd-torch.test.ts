@@ -6,24 +6,31 @@
 // * programs: random expression DAGs with broadcasting — forward values,
 //   `.grad` after `loss.backward()`, `autograd.grad` with a head gradient,
 //   and Hessian-vector products through `autograd.grad({createGraph: true})`;
-// * second: the second derivative of every differentiable op on its own;
+// * second: the second derivative of every differentiable op on its own
+//   (float32), and of every op of issue #3 in float32 and in float64 (the
+//   typed cases: a "dtype" field, their values and results in that dtype);
 // * semantics: grad_req "add"/"write"/"null", retainGraph, several heads,
 //   `autograd.grad` leaving `.grad` alone, detach;
 // * controlFlow: the tutorial's f(a) with JavaScript `while`/`if`.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { autograd, nd, NDArray } from "ndgrad";
-import type { GradReq } from "ndgrad";
+import type { DType, GradReq } from "ndgrad";
 import { expectNoLeaks, vectors } from "./helpers.js";
 
 afterEach(expectNoLeaks);
 
+/** The float dtypes of the cases ("float32" when a case has no "dtype"). */
+type FloatDType = "float32" | "float64";
 interface Tensor {
   shape: number[];
   data: number[];
+  /** Only on the constants of an instruction (cond, indices); else the case's. */
+  dtype?: DType;
 }
 interface Expected extends Tensor {
   tol: number[];
 }
+type Bound = number | null;
 interface Instruction {
   op: string;
   args: number[];
@@ -34,11 +41,28 @@ interface Instruction {
   shape?: number[];
   axes?: number[] | null;
   index?: number;
-  begin?: number | null;
-  end?: number | null;
+  begin?: Bound | Bound[];
+  end?: Bound | Bound[];
+  step?: Bound | Bound[];
+  // the ops of issue #3
+  ord?: 1 | 2;
+  transposeA?: boolean;
+  transposeB?: boolean;
+  aMin?: number;
+  aMax?: number;
+  slope?: number;
+  cond?: Tensor;
+  indices?: Tensor;
+  mode?: "clip" | "wrap";
+  k?: number;
+  isAscend?: boolean;
+  reps?: number[];
+  repeats?: number;
+  dtype?: FloatDType;
 }
 interface Program {
   name: string;
+  dtype?: FloatDType;
   inputs: Tensor[];
   ops: Instruction[];
   out: number;
@@ -96,20 +120,24 @@ const V = vectors<Vectors>("autograd.json");
 // comparison
 // ---------------------------------------------------------------------------
 
-/** The file's tolerances are at least this relative (2^-20); below it an
- *  element is dominated by cancellation and its relative error means little. */
-const REL_MEANINGFUL = 1e-3;
+/** The file's tolerances are at least this relative (2^-20 in float32,
+ *  1e-10 in float64); 1000 times above that an element is dominated by
+ *  cancellation and its relative error means little. */
+const REL_MEANINGFUL: Record<FloatDType, number> = { float32: 1e-3, float64: 1e-7 };
 
-const worst = { rel: 0, relAt: "", used: 0, usedAt: "", tensors: 0, elements: 0 };
+const newWorst = () => ({ rel: 0, relAt: "", used: 0, usedAt: "", tensors: 0, elements: 0 });
+const worstOf: Record<FloatDType, ReturnType<typeof newWorst>> = { float32: newWorst(), float64: newWorst() };
 
-function check(what: string, got: NDArray | null | undefined, want: Expected): void {
+function check(what: string, got: NDArray | null | undefined, want: Expected, dtype: FloatDType = "float32"): void {
   expect(got, `${what}: missing`).toBeInstanceOf(NDArray);
   const g = got as NDArray;
   expect(g.shape, `${what}: shape`).toEqual(want.shape);
+  expect(g.dtype, `${what}: dtype`).toBe(dtype);
+  const worst = worstOf[dtype];
   const data = g.data();
   const bad: string[] = [];
   for (let i = 0; i < want.data.length; i++) {
-    const w = Math.fround(want.data[i]!);
+    const w = dtype === "float32" ? Math.fround(want.data[i]!) : want.data[i]!;
     const v = data[i]!;
     const err = Math.abs(v - w);
     const tol = want.tol[i]!;
@@ -121,7 +149,7 @@ function check(what: string, got: NDArray | null | undefined, want: Expected): v
       worst.used = err / tol;
       worst.usedAt = what;
     }
-    if (w !== 0 && tol <= REL_MEANINGFUL * Math.abs(w) && err / Math.abs(w) > worst.rel) {
+    if (w !== 0 && tol <= REL_MEANINGFUL[dtype] * Math.abs(w) && err / Math.abs(w) > worst.rel) {
       worst.rel = err / Math.abs(w);
       worst.relAt = what;
     }
@@ -132,8 +160,12 @@ function check(what: string, got: NDArray | null | undefined, want: Expected): v
   expect(bad, msg).toEqual([]);
 }
 
-function array(t: Tensor): NDArray {
-  return nd.array(new Float32Array(t.data), { shape: t.shape });
+/** A tensor of the file in its own dtype, else the case's. */
+function array(t: Tensor, dtype: DType = "float32"): NDArray {
+  const dt = t.dtype ?? dtype;
+  if (dt === "float32") return nd.array(new Float32Array(t.data), { shape: t.shape });
+  const typed = dt === "float64" ? Float64Array.from(t.data) : Int32Array.from(t.data);
+  return nd.array(typed, { shape: t.shape, dtype: dt });
 }
 
 // ---------------------------------------------------------------------------
@@ -141,13 +173,19 @@ function array(t: Tensor): NDArray {
 // ---------------------------------------------------------------------------
 
 type Binary = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum";
-type Unary = "neg" | "exp" | "log" | "sqrt" | "square" | "abs" | "sigmoid" | "tanh" | "relu";
+const UNARY_NAMES = [
+  "neg", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "sign",
+  "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
+  "log1p", "expm1", "log2", "log10", "reciprocal", "rsqrt", "cbrt", "floor", "ceil", "round", "rint", "trunc",
+  "erf", "softrelu",
+] as const;
+type Unary = (typeof UNARY_NAMES)[number];
 type Reduce = "sum" | "mean" | "max" | "min" | "norm" | "prod";
 const BINARY = new Set<string>(["add", "sub", "mul", "div", "pow", "maximum", "minimum"]);
-const UNARY = new Set<string>(["neg", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu"]);
+const UNARY = new Set<string>(UNARY_NAMES);
 const REDUCE = new Set<string>(["sum", "mean", "max", "min", "norm", "prod"]);
 
-function apply(ins: Instruction, a: NDArray[]): NDArray {
+function apply(ins: Instruction, a: NDArray[], dtype: FloatDType): NDArray {
   const x = a[0]!;
   const op = ins.op;
   if (ins.scalar !== undefined) {
@@ -157,7 +195,11 @@ function apply(ins: Instruction, a: NDArray[]): NDArray {
   }
   if (BINARY.has(op)) return x[op as Binary](a[1]!);
   if (UNARY.has(op)) return x[op as Unary]();
+  if (op === "norm" && ins.ord !== undefined) {
+    return x.norm({ ord: ins.ord, axis: ins.axis ?? null, keepdims: ins.keepdims ?? false });
+  }
   if (REDUCE.has(op)) return x[op as Reduce](ins.axis ?? undefined, ins.keepdims ?? false);
+  const axis = ins.axis as number;
   switch (op) {
     case "reshape":
       return x.reshape(ins.shape!);
@@ -166,6 +208,9 @@ function apply(ins: Instruction, a: NDArray[]): NDArray {
     case "broadcastTo":
       return x.broadcastTo(ins.shape!);
     case "dot":
+      if (ins.transposeA !== undefined || ins.transposeB !== undefined) {
+        return nd.dot(x, a[1]!, { transposeA: ins.transposeA ?? false, transposeB: ins.transposeB ?? false });
+      }
       return nd.dot(x, a[1]!);
     case "batchDot":
       return nd.batchDot(x, a[1]!);
@@ -176,26 +221,59 @@ function apply(ins: Instruction, a: NDArray[]): NDArray {
     case "at":
       return x.at(ins.index!);
     case "slice":
-      return x.slice(ins.begin ?? null, ins.end ?? null);
+      if (Array.isArray(ins.begin) || Array.isArray(ins.end) || Array.isArray(ins.step)) {
+        return x.slice(ins.begin as Bound[], ins.end as Bound[], ins.step as Bound[] | undefined);
+      }
+      if (ins.step !== undefined) return x.slice(ins.begin as Bound, ins.end as Bound, ins.step as Bound);
+      return x.slice((ins.begin as Bound | undefined) ?? null, (ins.end as Bound | undefined) ?? null);
     case "detach":
       return x.detach();
+    // the ops of issue #3
+    case "clip":
+      return x.clip(ins.aMin!, ins.aMax!);
+    case "leakyRelu":
+      return x.leakyRelu(ins.slope);
+    case "where":
+      return nd.where(array(ins.cond!, dtype), x, a[1]!);
+    case "softmax":
+      return x.softmax(axis);
+    case "logSoftmax":
+      return x.logSoftmax(axis);
+    case "take":
+      return x.take(array(ins.indices!, dtype), { axis, mode: ins.mode });
+    case "pick":
+      return x.pick(array(ins.indices!, dtype), { axis, keepdims: ins.keepdims, mode: ins.mode });
+    case "topk":
+      return x.topk({ axis, k: ins.k, retTyp: "value", isAscend: ins.isAscend });
+    case "sort":
+      return x.sort({ axis, isAscend: ins.isAscend });
+    case "tile":
+      return x.tile(ins.reps!);
+    case "repeat":
+      return x.repeat(ins.repeats!, ins.axis as number | null);
+    case "flip":
+      return x.flip(ins.axis as number | number[]);
+    case "sliceAxis":
+      return x.sliceAxis(axis, ins.begin as Bound, ins.end as Bound);
+    case "astype":
+      return x.astype(ins.dtype!);
     default:
       throw new Error(`unknown op ${op}`);
   }
 }
 
 /** Every value of the program: the inputs, then one per instruction. */
-function run(xs: NDArray[], ops: Instruction[]): NDArray[] {
+function run(xs: NDArray[], ops: Instruction[], dtype: FloatDType = "float32"): NDArray[] {
   const vals = [...xs];
-  for (const ins of ops) vals.push(apply(ins, ins.args.map((i) => vals[i]!)));
+  for (const ins of ops) vals.push(apply(ins, ins.args.map((i) => vals[i]!), dtype));
   return vals;
 }
 
 /** s = Σ_i sum(g_i ⊙ v_i), recorded, built in the generator's order. */
-function vdot(gs: NDArray[], vs: Tensor[]): NDArray {
+function vdot(gs: NDArray[], vs: Tensor[], dtype: FloatDType = "float32"): NDArray {
   return autograd.record(() => {
-    let s = gs[0]!.mul(array(vs[0]!)).sum();
-    for (let i = 1; i < gs.length; i++) s = s.add(gs[i]!.mul(array(vs[i]!)).sum());
+    let s = gs[0]!.mul(array(vs[0]!, dtype)).sum();
+    for (let i = 1; i < gs.length; i++) s = s.add(gs[i]!.mul(array(vs[i]!, dtype)).sum());
     return s;
   });
 }
@@ -203,7 +281,7 @@ function vdot(gs: NDArray[], vs: Tensor[]): NDArray {
 /** Inputs as variables, inside a scope; every variable is disposed at the end. */
 function withInputs(c: Program, reqs: GradReq[] | undefined, fn: (xs: NDArray[]) => void): void {
   nd.scope(() => {
-    const xs = c.inputs.map(array);
+    const xs = c.inputs.map((t) => array(t, c.dtype));
     try {
       xs.forEach((x, i) => x.attachGrad(reqs?.[i] ?? "write"));
       fn(xs);
@@ -214,9 +292,10 @@ function withInputs(c: Program, reqs: GradReq[] | undefined, fn: (xs: NDArray[])
 }
 
 function replayCase(c: Case): void {
+  const dt = c.dtype ?? "float32";
   withInputs(c, undefined, (xs) => {
-    const vals = autograd.record(() => run(xs, c.ops));
-    check(`${c.name} out`, vals[c.out], c.expect.out);
+    const vals = autograd.record(() => run(xs, c.ops, dt));
+    check(`${c.name} out`, vals[c.out], c.expect.out, dt);
     if (c.loss !== undefined && c.expect.loss) check(`${c.name} loss`, vals[c.loss], c.expect.loss);
     if (c.grad) {
       const g = c.grad;
@@ -234,20 +313,22 @@ function replayCase(c: Case): void {
     if (c.hvp) {
       const h = c.hvp;
       xs.forEach((x) => x.attachGrad()); // fresh zero gradients
-      const vals2 = autograd.record(() => run(xs, c.ops));
+      const vals2 = autograd.record(() => run(xs, c.ops, dt));
       const gs = autograd.grad(
         vals2[h.of]!,
         h.wrt.map((i) => xs[i]!),
-        { headGrads: [h.headGrad === null ? null : array(h.headGrad)], createGraph: true },
+        { headGrads: [h.headGrad === null ? null : array(h.headGrad, dt)], createGraph: true },
       );
-      gs.forEach((t, k) => check(`${c.name} first derivative (createGraph) x${h.wrt[k]}`, t, h.first[k]!));
-      const s = vdot(gs, h.v);
+      gs.forEach((t, k) => check(`${c.name} first derivative (createGraph) x${h.wrt[k]}`, t, h.first[k]!, dt));
+      const s = vdot(gs, h.v, dt);
       if (h.mode === "backward") {
         s.backward();
-        h.expect.forEach((e, i) => check(`${c.name} Hessian-vector product (backward) x${i}.grad`, xs[i]!.grad, e));
+        h.expect.forEach((e, i) =>
+          check(`${c.name} Hessian-vector product (backward) x${i}.grad`, xs[i]!.grad, e, dt),
+        );
       } else {
         const hv = autograd.grad(s, xs);
-        h.expect.forEach((e, i) => check(`${c.name} Hessian-vector product (grad) x${i}`, hv[i], e));
+        h.expect.forEach((e, i) => check(`${c.name} Hessian-vector product (grad) x${i}`, hv[i], e, dt));
       }
     }
   });
@@ -383,20 +464,35 @@ describe("autograd vs PyTorch: the tutorial's control flow", () => {
   });
 });
 
+/** The differentiable ops of issue #3: each has typed cases in both dtypes. */
+const NEW_OPS = [
+  "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
+  "log1p", "expm1", "log2", "log10", "reciprocal", "rsqrt", "cbrt", "floor", "ceil", "round", "rint", "trunc",
+  "erf", "softrelu", "sign", "clip", "leakyRelu", "where", "softmax", "logSoftmax", "take", "pick", "topk",
+  "sort", "tile", "repeat", "flip", "slice", "sliceAxis", "dot", "norm", "astype",
+];
+
 describe("the vectors", () => {
   it("cover programs, second derivatives and semantics", () => {
     expect(V.programs.length).toBeGreaterThanOrEqual(100);
     expect(V.programs.filter((c) => c.hvp).length).toBeGreaterThanOrEqual(50);
     expect(V.second.length).toBeGreaterThanOrEqual(100);
+    for (const dt of ["float32", "float64"] as const) {
+      const ops = new Set(V.second.filter((c) => c.dtype === dt).flatMap((c) => c.ops.map((i) => i.op)));
+      expect(NEW_OPS.filter((o) => !ops.has(o)), `ops without ${dt} second-derivative cases`).toEqual([]);
+    }
     const types = new Set(V.semantics.map((c) => c.type));
     expect([...types].sort()).toEqual(["accumulate", "detach", "gradUntouched", "heads", "retain", "retainSecond"]);
   });
 });
 
 afterAll(() => {
-  console.log(
-    `autograd vs PyTorch: ${worst.tensors} tensors (${worst.elements} values) compared; ` +
-      `worst relative error ${worst.rel.toExponential(3)} (${worst.relAt}); ` +
-      `worst tolerance use ${worst.used.toFixed(3)} (${worst.usedAt})`,
-  );
+  for (const dt of ["float32", "float64"] as const) {
+    const worst = worstOf[dt];
+    console.log(
+      `autograd vs PyTorch, ${dt}: ${worst.tensors} tensors (${worst.elements} values) compared; ` +
+        `worst relative error ${worst.rel.toExponential(3)} (${worst.relAt}); ` +
+        `worst tolerance use ${worst.used.toFixed(3)} (${worst.usedAt})`,
+    );
+  }
 });

@@ -30,6 +30,21 @@ What is checked
   the second pass has to differentiate *their backward formula* (an op whose
   gradient does not depend on its input has no second-order graph: MXNet and
   ndgrad raise "not in a computational graph" there, PyTorch too).
+  Then the typed cases (names "second/float32/..." and "second/float64/...",
+  a "dtype" field): the same kind of case for every differentiable op of
+  issue #3 (docs/ops-spec.md), each in float32 and in float64 -- the new
+  unary functions inside their domains; the step functions floor ceil round
+  rint trunc sign as (f(x) * x)^2 with x away from their jumps (and from .5
+  for the roundings), so that both passes go through their zero gradient
+  and use their values; clip and leakyRelu away from their kinks, followed
+  by square or tanh; where (constant cond, broadcasting); softmax and
+  logSoftmax; the gathers and movements take pick topk(value) sort tile
+  repeat flip slice (steps, negative steps, multi-axis) sliceAxis followed
+  by square/tanh or multiplied with x, so that the second pass goes through
+  their scatter backward (repeated take/pick indices accumulate); dot with
+  transposeA/transposeB; norm with ord 1 and 2 and axis; astype round trips
+  through the other float dtype; and a few chains of them -- plus, in
+  float64 only, one case of each original op (the float32 ones are above).
 * `semantics`: grad_req "add" accumulating over several backward calls next
   to "write" and "null" variables; `retainGraph` backward repeated on one
   graph; a double backward repeated with `retainGraph` accumulating into
@@ -42,7 +57,7 @@ What is checked
 
 All references are computed by torch in float64 from the float32 inputs
 (`torch.autograd.grad`, `create_graph=True` for second derivatives), then
-rounded to float32.
+rounded to float32 (float64 cases: from float64 inputs, not rounded).
 
 Values are kept in safe domains while the programs are generated (each
 candidate instruction is evaluated and rejected if it breaks a rule): log,
@@ -78,8 +93,35 @@ per instruction (instruction k makes value n + k). An instruction is
     concat       args [a, b, ...], "axis": int
     stack        args [a, b, ...], "axis": int (an axis of the result)
     at           "index": int (axis 0, negative allowed; 1-D gives [1])
-    slice        "begin", "end": int | null (axis 0, Python rules)
+    slice        "begin", "end": int | null (axis 0, Python rules); typed cases
+                 also "step": int (x.slice(begin, end, step)), or lists
+                 "begin", "end", "step" of int | null: MXNet's multi-axis
+                 slice (nd.slice(x, begin, end, step))
     detach       args [x]: x cut from the graph
+
+and, in the typed cases (the ops of issue #3; parameters named as in the
+TypeScript API):
+
+    unary    sin cos tan arcsin arccos arctan sinh cosh arcsinh arccosh
+             arctanh log1p expm1 log2 log10 reciprocal rsqrt cbrt erf
+             softrelu floor ceil round rint trunc sign          args [x]
+    clip         "aMin", "aMax": numbers
+    leakyRelu    "slope": number
+    where        args [x, y], "cond": Tensor (a constant with its own
+                 "dtype"): nd.where(cond, x, y)
+    softmax, logSoftmax   "axis": int
+    take         "indices": Tensor (constant, own "dtype"), "axis": int,
+                 "mode": "clip" | "wrap"
+    pick         "indices": Tensor (constant), "axis", "keepdims", "mode"
+    topk         "axis", "k", "isAscend": retTyp "value"
+    sort         "axis", "isAscend"
+    tile         "reps": [int...]
+    repeat       "repeats": int, "axis": int | null
+    flip         "axis": int | [int...]
+    sliceAxis    "axis", "begin": int, "end": int | null
+    dot          optional "transposeA", "transposeB": bool
+    norm         optional "ord": 1 | 2 (absent: 2), with "axis", "keepdims"
+    astype       "dtype": "float32" | "float64"
 
 Every input is a variable (`attachGrad()`, grad_req from "reqs" where given,
 else "write"), and the instructions run inside one `autograd.record`.
@@ -88,7 +130,11 @@ JSON schema
 -----------
 Tensors are {"shape": [...], "data": [...]} (flat, C order; numbers are the
 shortest decimals that round to the float32 value, as in ops.json; there are
-no NaN/inf values here). An expected tensor adds "tol": [...], one absolute
+no NaN/inf values here). A case with "dtype": "float64" has every tensor
+(inputs, head gradient, v, expected values) in float64, written as the
+shortest decimals that round-trip in float64; a case without "dtype" is
+float32. Only the constants of an instruction (where's cond, take/pick
+indices) carry their own "dtype" ("int32", "float32" or "float64"). An expected tensor adds "tol": [...], one absolute
 tolerance per element (see Tolerances); an element passes when
 |got - want| <= tol.
 
@@ -100,7 +146,8 @@ tolerance per element (see Tolerances); an element passes when
     }
 
     Case = {
-      "name": str, "inputs": [Tensor], "ops": [Instruction],
+      "name": str, "dtype": "float32" | "float64" (typed cases only),
+      "inputs": [Tensor], "ops": [Instruction],
       "out": int,                       the value compared and differentiated
       "loss": int,                      a value of shape [1] (programs only)
       "expect": {"out": Expected, "loss": Expected},      (loss: programs)
@@ -202,9 +249,24 @@ Then
 The median tolerance is about 5e-6 relative, the 90th percentile 3e-5.
 Tolerances are written rounded up to 2 significant digits.
 
-As a check of the method, the generator also runs every case through torch
-in float32 (its own CPU kernels, different from ndgrad's) and asserts that
-those results pass these tolerances (it prints the largest fraction of a
+float64 cases (the engine computes in float64): the same, with
+u = 2^-50 (8 float64 ulps: a perturbation much below an ulp would itself
+round away in the float64 arithmetic that applies it) and
+
+    tol_i = max(16 * d_i, 1e-10 * |ref_i|, 2^-1022)
+
+so 1e-10 relative, except where cancellation makes the MCA spread larger.
+An astype to float32 inside a float64 case is a real conversion in the
+reference too (only conversions run in float32 there, which round
+identically in torch and in the engine); inside a float32 case (modelled in
+float64) astype is the identity, its rounding to float32 a perturbation.
+log_softmax is evaluated as its roundings happen (x - max, exp, sum, log,
+subtraction, each perturbed), since its result can be much smaller than
+the log-sum-exp it subtracts.
+
+As a check of the method, the generator also runs every float32 case
+through torch in float32 (its own CPU kernels, different from ndgrad's) and
+asserts that those results pass these tolerances (it prints the largest fraction of a
 tolerance used: 0.13 at generation; before the saved-tensor and summing-term
 perturbations were modelled it was above 1, which is what they are for).
 """
@@ -228,6 +290,11 @@ N_SAMPLES = 12
 SPREAD_FACTOR = 16.0
 FLOOR = 2.0 ** -20
 TINY = 2.0 ** -126
+# float64 cases (see "Tolerances" in the docstring)
+U64 = 2.0 ** -50  # the MCA perturbation: 8 float64 ulps (a smaller one rounds away)
+FLOOR64 = 1e-10  # relative tolerance floor
+TINY64 = 2.0 ** -1022
+DTYPES = ("float32", "float64")
 
 MARGIN = 0.02  # kinks and ties: distance of operands from them
 MAX_ABS = 30.0
@@ -264,9 +331,44 @@ def enc_tol(t):
     return r
 
 
-def tensor(a):
+def enc64(v):
+    """One float64 value -> JSON (json.dumps writes repr: the shortest
+    decimal that round-trips in float64)."""
+    v = float(v)
+    assert math.isfinite(v), v
+    if v == 0:
+        return 0
+    if v == int(v) and abs(v) < 2**53:
+        return int(v)
+    return v
+
+
+def tensor(a, dtype="float32"):
+    """A float tensor of a case (its dtype is the case's)."""
     a = np.asarray(a)
+    if dtype == "float64":
+        return {"shape": [int(d) for d in a.shape], "data": [enc64(v) for v in a.astype(np.float64).ravel()]}
+    assert dtype == "float32", dtype
     return {"shape": [int(d) for d in a.shape], "data": [enc(v) for v in a.astype(F32).ravel()]}
+
+
+def const_tensor(a, dtype):
+    """A constant operand of an instruction (where's cond, take/pick
+    indices), with its own dtype."""
+    a = np.asarray(a, dtype=np.float64)
+    if dtype == "int32":
+        assert np.all(a == np.trunc(a)), a
+        data = [int(v) for v in a.ravel()]
+    elif dtype == "float32":
+        assert np.all(a.astype(F32) == a), a
+        data = [enc(v) for v in a.ravel()]
+    else:
+        data = [enc64(v) for v in a.ravel()]
+    return {"dtype": dtype, "shape": [int(d) for d in a.shape], "data": data}
+
+
+def const_values(t):
+    return np.asarray(t["data"], dtype=np.float64).reshape(t["shape"])
 
 
 def f32(a):
@@ -283,6 +385,81 @@ EXACT = {"neg", "abs", "relu", "maximum", "minimum", "max", "min", "reshape", "t
 UNARY = ["neg", "exp", "log", "sqrt", "square", "abs", "sigmoid", "tanh", "relu"]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 REDUCE = ["sum", "mean", "max", "min", "norm", "prod"]
+
+# the ops of the typed cases (float32 and float64)
+NEW_UNARY = {
+    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "arcsin": torch.asin, "arccos": torch.acos,
+    "arctan": torch.atan, "sinh": torch.sinh, "cosh": torch.cosh, "arcsinh": torch.asinh,
+    "arccosh": torch.acosh, "arctanh": torch.atanh, "log1p": torch.log1p, "expm1": torch.expm1,
+    "log2": torch.log2, "log10": torch.log10, "reciprocal": torch.reciprocal, "rsqrt": torch.rsqrt,
+    "cbrt": lambda x: torch.sign(x) * torch.abs(x) ** (1.0 / 3.0), "erf": torch.erf,
+    "softrelu": torch.nn.functional.softplus,
+    # step functions: values only away from their jumps (and from .5 for the
+    # roundings); gradient 0 (torch and MXNet)
+    "floor": torch.floor, "ceil": torch.ceil, "round": torch.round, "rint": torch.round,
+    "trunc": torch.trunc, "sign": torch.sign,
+}
+STEP = {"floor", "ceil", "round", "rint", "trunc", "sign"}
+EXACT |= STEP | {"clip", "where", "take", "pick", "topk", "sort", "tile", "repeat", "flip", "sliceAxis"}
+TORCH_DTYPE = {"float32": torch.float32, "float64": torch.float64}
+
+
+def pick_index(t, n, mode):
+    """take/pick indices: truncated toward zero, then clipped or wrapped."""
+    idx = np.trunc(const_values(t)).astype(np.int64)
+    return np.clip(idx, 0, n - 1) if mode == "clip" else np.mod(idx, n)
+
+
+def select(x, axis, sl):
+    """x[..., sl, ...] on `axis` with Python's slice rules (negative steps
+    too, which torch's basic indexing lacks)."""
+    idx = list(range(*sl.indices(x.shape[axis])))
+    assert idx, sl
+    return torch.index_select(x, axis, torch.tensor(idx, dtype=torch.long))
+
+
+def apply_new(ins, args):
+    op = ins["op"]
+    x = args[0]
+    if op in NEW_UNARY:
+        return NEW_UNARY[op](x)
+    if op == "clip":
+        return torch.clamp(x, ins["aMin"], ins["aMax"])
+    if op == "leakyRelu":
+        return torch.where(x > 0, x, x * ins["slope"])
+    if op == "where":
+        return torch.where(torch.tensor(const_values(ins["cond"]) != 0), x, args[1])
+    if op in ("softmax", "logSoftmax"):
+        f = torch.softmax if op == "softmax" else torch.log_softmax
+        return f(x, dim=ins["axis"])
+    if op == "take":
+        ax = ins["axis"] % x.dim()
+        idx = pick_index(ins["indices"], x.shape[ax], ins["mode"])
+        y = torch.index_select(x, ax, torch.tensor(idx.ravel()))
+        return y.reshape(tuple(x.shape[:ax]) + idx.shape + tuple(x.shape[ax + 1:]))
+    if op == "pick":
+        ax = ins["axis"] % x.dim()
+        idx = pick_index(ins["indices"], x.shape[ax], ins["mode"])
+        shp = list(x.shape)
+        shp[ax] = 1
+        y = torch.gather(x, ax, torch.tensor(idx.reshape(shp)))
+        return y if ins["keepdims"] else y.squeeze(ax)
+    if op == "topk":
+        return torch.topk(x, ins["k"], dim=ins["axis"], largest=not ins["isAscend"], sorted=True).values
+    if op == "sort":
+        return torch.sort(x, dim=ins["axis"], descending=not ins["isAscend"]).values
+    if op == "tile":
+        return torch.tile(x, tuple(ins["reps"]))
+    if op == "repeat":
+        return torch.repeat_interleave(x, ins["repeats"], dim=ins["axis"])
+    if op == "flip":
+        axes = ins["axis"] if isinstance(ins["axis"], list) else [ins["axis"]]
+        return torch.flip(x, [a % x.dim() for a in axes])
+    if op == "sliceAxis":
+        return select(x, ins["axis"] % x.dim(), slice(ins["begin"], ins["end"]))
+    if op == "astype":
+        return x.to(TORCH_DTYPE[ins["dtype"]])
+    raise ValueError(op)
 
 
 def norm_axes(axis, ndim):
@@ -336,6 +513,8 @@ def apply(ins, args):
             y = torch.amax(x, dim=axes, keepdim=keep)
         elif op == "min":
             y = torch.amin(x, dim=axes, keepdim=keep)
+        elif op == "norm" and ins.get("ord", 2) == 1:
+            y = x.abs().sum(dim=axes, keepdim=keep)
         elif op == "norm":
             y = torch.linalg.vector_norm(x, 2, dim=axes, keepdim=keep)
         else:  # prod: one axis at a time (torch.prod takes one dim)
@@ -354,6 +533,10 @@ def apply(ins, args):
         return torch.broadcast_to(x, ins["shape"])
     if op == "dot":
         a, b = args
+        if ins.get("transposeA", False):
+            a = a.permute(list(range(a.dim()))[::-1])
+        if ins.get("transposeB", False):
+            b = b.permute(list(range(b.dim()))[::-1])
         y = torch.tensordot(a, b, dims=([a.dim() - 1], [0]))
         return y.reshape(1) if y.dim() == 0 else y
     if op == "batchDot":
@@ -366,30 +549,46 @@ def apply(ins, args):
         j = ins["index"] % x.shape[0]
         return x[j] if x.dim() > 1 else x[j:j + 1]
     if op == "slice":
+        b, e, st = ins.get("begin"), ins.get("end"), ins.get("step")
+        if isinstance(b, list) or isinstance(e, list) or isinstance(st, list):
+            # MXNet's multi-axis slice: one (begin, end, step) per leading axis
+            for k in range(len(b)):
+                x = select(x, k, slice(b[k], e[k], None if st is None else st[k]))
+            return x
+        if st is not None:
+            return select(x, 0, slice(b, e, st))
         return x[ins.get("begin"):ins.get("end")]
     if op == "detach":
         return x.detach()
-    raise ValueError(op)
+    return apply_new(ins, args)
 
 
 def is_exact(ins):
+    if ins["op"] == "astype":
+        return ins["dtype"] == "float64"  # widening is exact; narrowing rounds
     return ins["op"] in EXACT
 
 
 class Ctx:
     """How a reference run computes: dtype, and Monte Carlo perturbations."""
 
-    def __init__(self, dtype=F64, seed=None):
+    def __init__(self, dtype=F64, seed=None, u=U, real_casts=False):
         self.dtype = dtype
         self.rng = None if seed is None else np.random.default_rng(seed)
         self.hooked = set()
         self.exact = False
+        self.u = u
+        # astype: a real conversion (float64 cases, and runs in float32), or
+        # (a float32 case modelled in float64) the identity, its rounding
+        # to float32 modelled as a perturbation like any other
+        self.real_casts = real_casts
 
-    def _noise(self, shape):
-        return torch.tensor(1.0 + self.rng.uniform(-U, U, size=shape), dtype=F64)
+    def _noise(self, shape, dtype=F64):
+        # (a float32 tensor inside a float64 case: the noise rounds to 1)
+        return torch.tensor(1.0 + self.rng.uniform(-self.u, self.u, size=shape), dtype=F64).to(dtype)
 
     def _node_hook(self, grad_inputs, grad_outputs):
-        return tuple(None if g is None else g * self._noise(tuple(g.shape)) for g in grad_inputs)
+        return tuple(None if g is None else g * self._noise(tuple(g.shape), g.dtype) for g in grad_inputs)
 
     def prepare(self, roots):
         """Before a backward pass from `roots`: perturb every gradient that
@@ -418,7 +617,7 @@ class Ctx:
 
         def unpack(p):
             t, perturb = p
-            return t * self._noise(tuple(t.shape)) if perturb else t
+            return t * self._noise(tuple(t.shape), t.dtype) if perturb else t
 
         return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
 
@@ -432,11 +631,21 @@ class Ctx:
     def out(self, y, exact=False):
         """A forward result, rounded (perturbed) unless the op is exact."""
         if self.rng is not None and not exact and y.is_floating_point():
-            y = y * self._noise(tuple(y.shape))
+            y = y * self._noise(tuple(y.shape), y.dtype)
         return y
 
 
-SUMMING = {"sum", "mean", "norm", "prod", "dot", "batchDot"}
+SUMMING = {"sum", "mean", "norm", "prod", "dot", "batchDot", "softmax"}
+
+
+def log_softmax_modelled(x, axis, ctx):
+    """log_softmax as its roundings happen: z = x - max, l = log(sum(exp(z))),
+    y = z - l, where y can be much smaller than z and l (the max is a
+    constant of the gradient, detached)."""
+    z = ctx.out(x - torch.amax(x, dim=axis, keepdim=True).detach())
+    e = ctx.out(torch.exp(z))
+    l = ctx.out(torch.log(ctx.out(e.sum(dim=axis, keepdim=True))))
+    return z - l
 
 
 def run(ops, us, ctx):
@@ -446,7 +655,12 @@ def run(ops, us, ctx):
         if ins["op"] in SUMMING and "scalar" not in ins:
             args = [ctx.out(a) for a in args]  # the rounding of each term
         ctx.exact = is_exact(ins)
-        y = apply(ins, args)
+        if ins["op"] == "astype" and not ctx.real_casts:
+            y = args[0]
+        elif ins["op"] == "logSoftmax":
+            y = log_softmax_modelled(args[0], ins["axis"], ctx)
+        else:
+            y = apply(ins, args)
         ctx.exact = False
         vals.append(ctx.out(y, is_exact(ins)))
     return vals
@@ -627,35 +841,42 @@ def ref_control(a, ctx, threshold):
 # ---------------------------------------------------------------------------
 
 seed_counter = [1000]
-stats = {"f32_used": 0.0, "f32_where": "", "tensors": 0}
+stats = {"f32_used": 0.0, "f32_where": "", "tensors": 0, "f64_tensors": 0, "f64_rel": []}
 
 
-def with_tolerances(name, fn):
-    """Run fn(ctx) in float64, N perturbed times and once in float32;
-    return {key: Expected}."""
-    ref = {k: npy(v) for k, v in fn(Ctx()).items()}
+def with_tolerances(name, fn, dtype="float32"):
+    """Run fn(ctx) in float64, N perturbed times and (float32 cases) once in
+    float32; return {key: Expected}."""
+    f64 = dtype == "float64"
+    u, floor, tiny = (U64, FLOOR64, TINY64) if f64 else (U, FLOOR, TINY)
+    ref = {k: npy(v) for k, v in fn(Ctx(u=u, real_casts=f64)).items()}
     spread = {k: np.zeros_like(v) for k, v in ref.items()}
     for _ in range(N_SAMPLES):
         seed_counter[0] += 1
-        ctx = Ctx(seed=seed_counter[0])
+        ctx = Ctx(seed=seed_counter[0], u=u, real_casts=f64)
         with ctx.saved():
             s = fn(ctx)
         assert s.keys() == ref.keys(), name
         for k, v in s.items():
             spread[k] = np.maximum(spread[k], np.abs(npy(v) - ref[k]))
-    low = {k: npy(v) for k, v in fn(Ctx(dtype=torch.float32)).items()}
+    low = None if f64 else {k: npy(v) for k, v in fn(Ctx(dtype=torch.float32, real_casts=True)).items()}
     out = {}
     for k, r in ref.items():
         assert np.all(np.isfinite(r)), (name, k)
-        tol = np.maximum(np.maximum(SPREAD_FACTOR * spread[k], FLOOR * np.abs(r)), TINY)
+        tol = np.maximum(np.maximum(SPREAD_FACTOR * spread[k], floor * np.abs(r)), tiny)
         tol = np.array([enc_tol(t) for t in tol.ravel()]).reshape(r.shape)
-        want = r.astype(F32).astype(np.float64)
-        used = np.max(np.abs(low[k] - want) / tol) if r.size else 0.0
-        assert used <= 1.0, f"{name} {k}: torch float32 uses {used:.2f} of the tolerance"
-        if used > stats["f32_used"]:
-            stats["f32_used"], stats["f32_where"] = float(used), f"{name} {k}"
-        stats["tensors"] += 1
-        e = tensor(r)
+        if f64:
+            stats["f64_tensors"] += 1
+            nz = r != 0
+            stats["f64_rel"].extend((tol[nz] / np.abs(r[nz])).tolist())
+        else:
+            want = r.astype(F32).astype(np.float64)
+            used = np.max(np.abs(low[k] - want) / tol) if r.size else 0.0
+            assert used <= 1.0, f"{name} {k}: torch float32 uses {used:.2f} of the tolerance"
+            if used > stats["f32_used"]:
+                stats["f32_used"], stats["f32_where"] = float(used), f"{name} {k}"
+            stats["tensors"] += 1
+        e = tensor(r, dtype)
         e["tol"] = [float(t) for t in tol.ravel()]
         out[k] = e
     return out
@@ -670,7 +891,8 @@ def listed(exp, prefix, n):
 # which have curvature, i.e. a second-order graph)
 # ---------------------------------------------------------------------------
 
-CURVED_UNARY = {"exp", "log", "sqrt", "square", "sigmoid", "tanh"}
+CURVED_UNARY = {"exp", "log", "sqrt", "square", "sigmoid", "tanh", "softmax", "logSoftmax"} | (
+    set(NEW_UNARY) - STEP)
 
 
 def analyse(n_inputs, ops):
@@ -681,6 +903,10 @@ def analyse(n_inputs, ops):
         d = [dep[i] for i in a]
         op = ins["op"]
         if op == "detach":
+            dep.append(False)
+            curved.append(False)
+            continue
+        if op in STEP:  # a zero gradient: no path to a variable
             dep.append(False)
             curved.append(False)
             continue
@@ -695,7 +921,7 @@ def analyse(n_inputs, ops):
             c = c or d[1]
         elif op == "pow":
             c = c or d[0] or d[1]
-        elif op in ("norm", "prod"):
+        elif op in ("norm", "prod") and ins.get("ord", 2) != 1:
             c = c or d[0]
         dep.append(any(d))
         curved.append(c)
@@ -772,6 +998,44 @@ def valid(ins, vals, y):
         return False
     if op == "prod" and np.min(np.abs(x)) < 0.1:
         return False  # MXNet's rule dy*prod/x needs x != 0
+    return valid_new(ins, x, y)
+
+
+# the typed cases' ops: domains (inside, away from poles), and distances
+# from kinks, jumps and ties
+NEW_DOMAIN = {"tan": (-1.3, 1.3), "arcsin": (-0.95, 0.95), "arccos": (-0.95, 0.95),
+              "arctanh": (-0.95, 0.95), "arccosh": (1.05, np.inf), "log1p": (-0.8, np.inf),
+              "log2": (0.1, np.inf), "log10": (0.1, np.inf), "rsqrt": (0.1, np.inf),
+              "sinh": (-4, 4), "cosh": (-4, 4), "expm1": (-np.inf, 3)}
+
+
+def min_gap(x, axis):
+    """Smallest distance between two elements along `axis`."""
+    if x.shape[axis] < 2:
+        return np.inf
+    return float(np.min(np.diff(np.sort(x, axis=axis), axis=axis)))
+
+
+def valid_new(ins, x, y):
+    op = ins["op"]
+    if op in NEW_DOMAIN:
+        lo, hi = NEW_DOMAIN[op]
+        if np.min(x) < lo or np.max(x) > hi:
+            return False
+    if op == "reciprocal" and np.min(np.abs(x)) < 0.25:
+        return False
+    if op in ("cbrt", "sign", "leakyRelu") and np.min(np.abs(x)) < 0.1:
+        return False
+    if op in STEP - {"sign"}:
+        f = x - np.floor(x)
+        if np.min(np.minimum(f, 1 - f)) < MARGIN:
+            return False
+        if op in ("round", "rint") and np.min(np.abs(f - 0.5)) < MARGIN:
+            return False
+    if op == "clip" and min(np.min(np.abs(x - ins["aMin"])), np.min(np.abs(x - ins["aMax"]))) < MARGIN:
+        return False
+    if op in ("sort", "topk") and min_gap(x, ins["axis"] % x.ndim) < MARGIN:
+        return False
     return True
 
 
@@ -1340,6 +1604,293 @@ while len(control_runs) < 64:
 
 
 # ---------------------------------------------------------------------------
+# typed second-derivative cases: the ops of issue #3, float32 and float64
+# ---------------------------------------------------------------------------
+
+typed_cases = []
+trng = np.random.default_rng(20251126)  # its own stream: the cases above stay as they were
+
+
+def as_dtype(a, dt):
+    return f32(a) if dt == "float32" else np.asarray(a, dtype=np.float64)
+
+
+def TU(dt, shape, lo=-2.0, hi=2.0):
+    return as_dtype(trng.uniform(lo, hi, size=shape), dt)
+
+
+def Taway(dt, shape, lo=0.3, hi=2.0):
+    s = trng.choice([-1.0, 1.0], size=shape)
+    return as_dtype(s * trng.uniform(lo, hi, size=shape), dt)
+
+
+def Tsep(dt, shape, lo=-2.0, hi=2.0):
+    """Distinct values, at least half their spacing apart (sort, topk)."""
+    n = int(np.prod(shape))
+    v = trng.permutation(np.linspace(lo, hi, n)) + trng.uniform(-0.25, 0.25, size=n) * (hi - lo) / max(n - 1, 1)
+    return as_dtype(v.reshape(shape), dt)
+
+
+def Tfrac(dt, shape, lo=-3, hi=3, halves=False):
+    """Values >= 0.07 from every integer (and from every half-integer)."""
+    k = trng.integers(lo, hi, size=shape)
+    if halves:
+        f = np.where(trng.random(shape) < 0.5, trng.uniform(0.07, 0.43, size=shape),
+                     trng.uniform(0.57, 0.93, size=shape))
+    else:
+        f = trng.uniform(0.07, 0.93, size=shape)
+    return as_dtype(k + f, dt)
+
+
+def typed(name, dt, inputs, ops, wrt=None, mode=None, head=True):
+    """As second(), in dtype dt (inputs, head gradient, v and every result)."""
+    n = len(inputs)
+    out = n + len(ops) - 1
+    vals = [x.astype(np.float64) for x in inputs]
+    for ins in ops:
+        y = evaluate_np(ins, vals)
+        assert valid(ins, vals, y), (name, dt, ins)
+        vals.append(y)
+    dep, curved = analyse(n, ops)
+    assert curved[out], name
+    wrt = list(range(n)) if wrt is None else wrt
+    idx = len(typed_cases)
+    typed_cases.append({
+        "name": f"second/{dt}/{name}",
+        "dtype": dt,
+        "inputs": inputs,
+        "ops": ops,
+        "out": out,
+        "hvp": {
+            "of": out,
+            "headGrad": as_dtype(trng.uniform(-1, 1, size=vals[out].shape), dt) if head else None,
+            "wrt": wrt,
+            "v": [as_dtype(trng.uniform(-1, 1, size=inputs[i].shape), dt) for i in wrt],
+            "mode": mode or ("backward" if idx % 2 == 0 else "grad"),
+        },
+    })
+
+
+def sh(shape):
+    return "x".join(map(str, shape))
+
+
+def post(k, arg):
+    """The nonlinear function after a piecewise-linear or linear op."""
+    return {"op": "square" if k % 2 == 0 else "tanh", "args": [arg]}
+
+
+NEW_UNARY_DOMAIN = {
+    "sin": (-3, 3), "cos": (-3, 3), "tan": (-1.2, 1.2), "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9),
+    "arctan": (-3, 3), "sinh": (-2, 2), "cosh": (-2, 2), "arcsinh": (-3, 3), "arccosh": (1.1, 3),
+    "arctanh": (-0.9, 0.9), "log1p": (-0.7, 3), "expm1": (-2, 2), "log2": (0.2, 3), "log10": (0.2, 3),
+    "rsqrt": (0.2, 3), "erf": (-2, 2), "softrelu": (-3, 3),
+}
+NEW_UNARY_AWAY = {"reciprocal": (0.4, 2.0), "cbrt": (0.2, 2.0)}  # both signs, away from 0
+DOT_T = [((3, 2), (3, 4), True, False), ((2, 3), (4, 3), False, True), ((3, 2), (4, 3), True, True),
+         ((3, 2), (3,), True, False)]
+NORMS = [(1, (3, 4), 1, True), (1, (2, 3, 2), [0, 2], False), (1, (5,), None, False),
+         (2, (3, 4), 0, False), (2, (2, 3, 2), [-1, 0], True)]
+
+
+def typed_cases_of(dt):
+    for k, (op, (lo, hi)) in enumerate(NEW_UNARY_DOMAIN.items()):
+        shp = (2, 3) if k % 2 == 0 else (5,)
+        typed(f"{op}/{sh(shp)}", dt, [TU(dt, shp, lo, hi)], [{"op": op, "args": [0]}])
+    for op, (lo, hi) in NEW_UNARY_AWAY.items():
+        typed(f"{op}/2x3", dt, [Taway(dt, (2, 3), lo, hi)], [{"op": op, "args": [0]}])
+    # step functions: (f(x) * x)^2, whose second derivative 2 f(x)^2 needs
+    # f's values and its zero gradient in both passes
+    for op in sorted(STEP):
+        x = Taway(dt, (2, 3), 0.2, 2.5) if op == "sign" else Tfrac(dt, (2, 3), -2, 2, halves=op in ("round", "rint"))
+        typed(f"{op}/2x3*x+square", dt, [x],
+              [{"op": op, "args": [0]}, {"op": "mul", "args": [1, 0]}, {"op": "square", "args": [2]}])
+    # clip and leakyRelu away from their kinks, followed by square / tanh
+    for k, (shp, lo, hi) in enumerate([((2, 3), -0.8, 0.9), ((5,), 0.25, 1.5)]):
+        while True:
+            x = TU(dt, shp)
+            inside = (x > lo) & (x < hi)
+            if (min(np.min(np.abs(x - lo)), np.min(np.abs(x - hi))) >= 0.05 and inside.any()
+                    and not inside.all()):
+                break
+        typed(f"clip/{sh(shp)}/{lo},{hi}+{post(k, 1)['op']}", dt, [x],
+              [{"op": "clip", "args": [0], "aMin": lo, "aMax": hi}, post(k, 1)])
+    for k, (shp, slope) in enumerate([((2, 3), 0.1), ((5,), 0.25)]):
+        typed(f"leakyRelu/{sh(shp)}/slope{slope}+{post(k, 1)['op']}", dt, [Taway(dt, shp, 0.1, 2.0)],
+              [{"op": "leakyRelu", "args": [0], "slope": slope}, post(k, 1)])
+    # where with broadcasting of cond, x and y; a constant cond of another dtype
+    a, b = TU(dt, (2, 3)), TU(dt, (3,))
+    cond = const_tensor([[1, 0, -2], [0, 3, 1]], "int32")
+    typed("where/int32_cond_2x3/2x3,3+square", dt, [a, b],
+          [{"op": "where", "args": [0, 1], "cond": cond}, {"op": "square", "args": [2]}])
+    a, b = TU(dt, (2, 3)), TU(dt, (2, 1))
+    cond = const_tensor([[0.5], [0]], dt)
+    typed("where/cond_2x1/2x3,2x1*x", dt, [a, b],
+          [{"op": "where", "args": [0, 1], "cond": cond}, {"op": "mul", "args": [2, 0]}])
+    # softmax and logSoftmax are curved themselves
+    for op in ("softmax", "logSoftmax"):
+        for shp, axis in [((2, 3), -1), ((3, 2, 2), 1)]:
+            typed(f"{op}/{sh(shp)}/axis{axis}", dt, [TU(dt, shp)], [{"op": op, "args": [0], "axis": axis}])
+    # gathers (linear) followed by square / tanh: the second pass goes
+    # through their scatter backward; repeated indices accumulate
+    typed("take/4x3/axis0/clip/int32+square", dt, [TU(dt, (4, 3))],
+          [{"op": "take", "args": [0], "indices": const_tensor([[1, 3, 1], [5, -1, 0]], "int32"), "axis": 0,
+            "mode": "clip"}, {"op": "square", "args": [1]}])
+    typed(f"take/2x4/axis1/wrap/{dt}+tanh", dt, [TU(dt, (2, 4))],
+          [{"op": "take", "args": [0], "indices": const_tensor([-1, 6, 2.5, 2, -7], dt), "axis": 1,
+            "mode": "wrap"}, {"op": "tanh", "args": [1]}])
+    typed(f"pick/3x4/axis-1/clip/{dt}+square", dt, [TU(dt, (3, 4))],
+          [{"op": "pick", "args": [0], "indices": const_tensor([0, 3.5, 7], dt), "axis": -1, "keepdims": False,
+            "mode": "clip"}, {"op": "square", "args": [1]}])
+    typed("pick/3x2x2/axis1/keepdims/wrap/int32+tanh", dt, [TU(dt, (3, 2, 2))],
+          [{"op": "pick", "args": [0], "indices": const_tensor([[[1, 0]], [[-1, 2]], [[5, 0]]], "int32"),
+            "axis": 1, "keepdims": True, "mode": "wrap"}, {"op": "tanh", "args": [1]}])
+    typed("topk/3x4/axis-1/k2+square", dt, [Tsep(dt, (3, 4))],
+          [{"op": "topk", "args": [0], "axis": -1, "k": 2, "isAscend": False}, {"op": "square", "args": [1]}])
+    typed("topk/4x3/axis0/k3/ascend+tanh", dt, [Tsep(dt, (4, 3))],
+          [{"op": "topk", "args": [0], "axis": 0, "k": 3, "isAscend": True}, {"op": "tanh", "args": [1]}])
+    typed("sort/2x4/axis-1+square", dt, [Tsep(dt, (2, 4))],
+          [{"op": "sort", "args": [0], "axis": -1, "isAscend": True}, {"op": "square", "args": [1]}])
+    typed("sort/3x3/axis0/descend*x", dt, [Tsep(dt, (3, 3))],
+          [{"op": "sort", "args": [0], "axis": 0, "isAscend": False}, {"op": "mul", "args": [1, 0]}])
+    # movement
+    typed("tile/2x3/reps2,1+square", dt, [TU(dt, (2, 3))],
+          [{"op": "tile", "args": [0], "reps": [2, 1]}, {"op": "square", "args": [1]}])
+    typed("tile/3/reps2,2+tanh", dt, [TU(dt, (3,))],
+          [{"op": "tile", "args": [0], "reps": [2, 2]}, {"op": "tanh", "args": [1]}])
+    typed("repeat/2x3/2/axis1+square", dt, [TU(dt, (2, 3))],
+          [{"op": "repeat", "args": [0], "repeats": 2, "axis": 1}, {"op": "square", "args": [1]}])
+    typed("repeat/2x2/3/axisnull+tanh", dt, [TU(dt, (2, 2))],
+          [{"op": "repeat", "args": [0], "repeats": 3, "axis": None}, {"op": "tanh", "args": [1]}])
+    typed("flip/2x3/axis1+square", dt, [TU(dt, (2, 3))],
+          [{"op": "flip", "args": [0], "axis": 1}, {"op": "square", "args": [1]}])
+    typed("flip/2x3x2/axis0,-1*x", dt, [TU(dt, (2, 3, 2))],
+          [{"op": "flip", "args": [0], "axis": [0, -1]}, {"op": "mul", "args": [1, 0]}])
+    typed("slice/6x2/5::-2+square", dt, [TU(dt, (6, 2))],
+          [{"op": "slice", "args": [0], "begin": 5, "end": None, "step": -2}, {"op": "square", "args": [1]}])
+    typed("slice/5/1:5:2+tanh", dt, [TU(dt, (5,))],
+          [{"op": "slice", "args": [0], "begin": 1, "end": 5, "step": 2}, {"op": "tanh", "args": [1]}])
+    typed("slice/4x5/[:3:2,4:0:-2]+square", dt, [TU(dt, (4, 5))],
+          [{"op": "slice", "args": [0], "begin": [None, 4], "end": [3, 0], "step": [2, -2]},
+           {"op": "square", "args": [1]}])
+    typed("slice/3x4x2/[1:,-1::-3]*slice", dt, [TU(dt, (3, 4, 2))],
+          [{"op": "slice", "args": [0], "begin": [1, -1], "end": [None, None], "step": [1, -3]},
+           {"op": "mul", "args": [1, 1]}])
+    typed("sliceAxis/3x5/axis1/1:-1+square", dt, [TU(dt, (3, 5))],
+          [{"op": "sliceAxis", "args": [0], "axis": 1, "begin": 1, "end": -1}, {"op": "square", "args": [1]}])
+    typed("sliceAxis/4x2/axis0/-3:+tanh", dt, [TU(dt, (4, 2))],
+          [{"op": "sliceAxis", "args": [0], "axis": 0, "begin": -3, "end": None}, {"op": "tanh", "args": [1]}])
+    # dot with transposed operands (bilinear: the cross terms), and + tanh
+    for sa, sb, ta, tb in DOT_T:
+        a, b = TU(dt, sa, -1.5, 1.5), TU(dt, sb, -1.5, 1.5)
+        d = {"op": "dot", "args": [0, 1], "transposeA": ta, "transposeB": tb}
+        form = f"dot/{sh(sa)}{'^T' if ta else ''}.{sh(sb)}{'^T' if tb else ''}"
+        typed(f"{form}/wrt01", dt, [a, b], [d])
+        typed(f"{form}/wrt1", dt, [a, b], [d], wrt=[1])
+        typed(f"{form}+tanh", dt, [a, b], [d, {"op": "tanh", "args": [2]}])
+    # norm with ord and axis (ord 1 is piecewise linear: + square / tanh)
+    for k, (o, shp, axis, keep) in enumerate(NORMS):
+        x = Taway(dt, shp, 0.2, 1.0) if o == 1 else TU(dt, shp)
+        ops = [{"op": "norm", "args": [0], "ord": o, "axis": axis, "keepdims": keep}]
+        if o == 1:
+            ops.append(post(k, 1))
+        ax = "all" if axis is None else (",".join(map(str, axis)) if isinstance(axis, list) else str(axis))
+        typed(f"norm/ord{o}/{sh(shp)}/axis{ax}{'/keep' if keep else ''}" + (f"+{ops[-1]['op']}" if o == 1 else ""),
+              dt, [x], ops)
+    # astype round trips through the other float dtype. A float32 case
+    # computes in float64 in between; a float64 case only converts there
+    # (exact, or a rounding torch does identically), so that its float64
+    # tolerances hold
+    other = "float64" if dt == "float32" else "float32"
+    if dt == "float32":
+        typed("astype/2x3/float32->float64:tanh(x)*x->float32", dt, [TU(dt, (2, 3))],
+              [{"op": "astype", "args": [0], "dtype": other}, {"op": "tanh", "args": [1]},
+               {"op": "mul", "args": [2, 1]}, {"op": "astype", "args": [3], "dtype": dt}])
+    else:
+        typed("astype/2x3/tanh(x)*x->float32->float64", dt, [TU(dt, (2, 3))],
+              [{"op": "tanh", "args": [0]}, {"op": "mul", "args": [1, 0]},
+               {"op": "astype", "args": [2], "dtype": other}, {"op": "astype", "args": [3], "dtype": dt}])
+    typed(f"astype/5/{dt}->{other}->{dt}*x", dt, [TU(dt, (5,))],
+          [{"op": "astype", "args": [0], "dtype": other}, {"op": "astype", "args": [1], "dtype": dt},
+           {"op": "sin", "args": [2]}, {"op": "mul", "args": [3, 0]}])
+    # chains of several new ops
+    typed("chain/logSoftmax(tile(sin(x)))", dt, [TU(dt, (2, 3))],
+          [{"op": "sin", "args": [0]}, {"op": "tile", "args": [1], "reps": [1, 2]},
+           {"op": "logSoftmax", "args": [2], "axis": -1}])
+    typed("chain/erf(sort(x))*flip(x)", dt, [Tsep(dt, (5,))],
+          [{"op": "sort", "args": [0], "axis": -1, "isAscend": True}, {"op": "erf", "args": [1]},
+           {"op": "flip", "args": [0], "axis": 0}, {"op": "mul", "args": [2, 3]}])
+    typed("chain/softmax(take(x))*norm1(x)/ones", dt, [Taway(dt, (3, 2), 0.2, 1.5)],
+          [{"op": "take", "args": [0], "indices": const_tensor([2, 0, 2], "int32"), "axis": 0, "mode": "clip"},
+           {"op": "softmax", "args": [1], "axis": 0},
+           {"op": "norm", "args": [0], "ord": 1, "axis": None, "keepdims": False},
+           {"op": "mul", "args": [2, 3]}], head=False)
+
+
+for _dt in DTYPES:
+    typed_cases_of(_dt)
+
+
+def float64_original_ops():
+    """The ops of the float32 cases above, once each in float64."""
+    dt = "float64"
+    for op, (lo, hi) in UNARY_DOMAIN.items():
+        typed(f"{op}/2x3", dt, [TU(dt, (2, 3), lo, hi)], [{"op": op, "args": [0]}])
+    for k, op in enumerate(["neg", "abs", "relu"]):
+        typed(f"{op}/2x3+{post(k, 1)['op']}", dt, [Taway(dt, (2, 3))], [{"op": op, "args": [0]}, post(k, 1)])
+    for k, op in enumerate(BINARY):
+        sa, sb = [((2, 3), (3,)), ((2, 1), (1, 3))][k % 2]
+        if op == "pow":
+            a, b = TU(dt, sa, 0.3, 2.0), TU(dt, sb)
+        elif op == "div":
+            a, b = TU(dt, sa), Taway(dt, sb, 0.4, 2.0)
+        elif op in ("maximum", "minimum"):
+            while True:
+                a, b = TU(dt, sa), TU(dt, sb)
+                aa, bb = np.broadcast_arrays(a, b)
+                if np.min(np.abs(aa - bb)) >= MARGIN:
+                    break
+        else:
+            a, b = TU(dt, sa), TU(dt, sb)
+        ops = [{"op": op, "args": [0, 1]}]
+        if op in ("add", "sub", "maximum", "minimum"):
+            ops.append(post(k, 2))
+        typed(f"{op}/{sh(sa)},{sh(sb)}", dt, [a, b], ops)
+    for op, sc, rev, p in [("div", 1.5, True, None), ("pow", 2.5, False, None), ("pow", 0.5, True, None),
+                           ("maximum", 0.25, False, "square"), ("minimum", -0.5, True, "tanh")]:
+        x = TU(dt, (2, 3), 0.3, 1.5) if op == "pow" and not rev else Taway(dt, (2, 3), 0.3, 1.5)
+        while op in ("maximum", "minimum") and np.min(np.abs(x - sc)) < MARGIN:
+            x = Taway(dt, (2, 3), 0.3, 1.5)
+        ins = {"op": op, "args": [0], "scalar": sc}
+        if rev:
+            ins["reverse"] = True
+        form = f"{sc}_{op}_x" if rev else f"x_{op}_{sc}"
+        typed(f"scalar/{form}" + (f"+{p}" if p else ""), dt, [x],
+              [ins] + ([{"op": p, "args": [1]}] if p else []))
+    for k, op in enumerate(REDUCE):
+        shp, axis, keep = [((3, 4), 0, False), ((2, 3, 4), [0, 2], True)][k % 2]
+        x = Tsep(dt, shp) if op in ("max", "min") else (Taway(dt, shp, 0.85, 1.15) if op == "prod" else TU(dt, shp))
+        if op == "prod":
+            axis = 1
+        ops = [{"op": op, "args": [0], "axis": axis, "keepdims": keep}]
+        if op in ("sum", "mean", "max", "min"):
+            ops.append(post(k, 1))
+        typed(f"{op}/{sh(shp)}/axis{axis}{'/keep' if keep else ''}", dt, [x], ops)
+    a, b = TU(dt, (2, 3), -1.5, 1.5), TU(dt, (3, 2), -1.5, 1.5)
+    typed("dot/2x3.3x2", dt, [a, b], [{"op": "dot", "args": [0, 1]}])
+    a, b = TU(dt, (2, 3, 2), -1.5, 1.5), TU(dt, (2, 2, 3), -1.5, 1.5)
+    typed("batchDot/2x3x2.2x2x3+tanh", dt, [a, b], [{"op": "batchDot", "args": [0, 1]}, {"op": "tanh", "args": [2]}])
+    for k, (op, shps, params) in enumerate(MOVEMENT[::2]):
+        xs = [TU(dt, sp) for sp in shps]
+        pname = ",".join(f"{key}={v}" for key, v in params.items()).replace(" ", "")
+        typed(f"{op}/{'+'.join(sh(sp) for sp in shps)}/{pname}", dt, xs,
+              [{"op": op, "args": list(range(len(xs))), **params}, post(k, len(xs))])
+
+
+float64_original_ops()
+
+
+# ---------------------------------------------------------------------------
 # assemble
 # ---------------------------------------------------------------------------
 
@@ -1356,8 +1907,12 @@ PROGRAMS = program_cases()
 
 
 def encode_case(c, ref_fn):
-    e = with_tolerances(c["name"], lambda ctx: ref_fn(c, ctx))
-    j = {"name": c["name"], "inputs": [tensor(x) for x in c["inputs"]], "ops": c["ops"], "out": c["out"]}
+    dt = c.get("dtype", "float32")
+    e = with_tolerances(c["name"], lambda ctx: ref_fn(c, ctx), dt)
+    j = {"name": c["name"]}
+    if "dtype" in c:
+        j["dtype"] = dt
+    j.update({"inputs": [tensor(x, dt) for x in c["inputs"]], "ops": c["ops"], "out": c["out"]})
     n = len(c["inputs"])
     j["expect"] = {"out": e["out"]}
     if "loss" in c:
@@ -1372,8 +1927,8 @@ def encode_case(c, ref_fn):
                      "expect": listed(e, "grad", len(g["wrt"]))}
     if "hvp" in c:
         h = c["hvp"]
-        j["hvp"] = {"of": h["of"], "headGrad": None if h["headGrad"] is None else tensor(h["headGrad"]),
-                    "wrt": h["wrt"], "v": [tensor(v) for v in h["v"]], "mode": h["mode"],
+        j["hvp"] = {"of": h["of"], "headGrad": None if h["headGrad"] is None else tensor(h["headGrad"], dt),
+                    "wrt": h["wrt"], "v": [tensor(v, dt) for v in h["v"]], "mode": h["mode"],
                     "first": listed(e, "first", len(h["wrt"])), "expect": listed(e, "hvp", n)}
     return j
 
@@ -1427,6 +1982,9 @@ doc = {
     "semantics": [encode_semantic(c) for c in sem_cases],
     "controlFlow": {"threshold": THRESHOLD, "runs": [encode_control(a) for a in control_runs]},
 }
+# the typed cases go at the end of "second", encoded last so that the
+# perturbation seeds of everything before them stay as they were
+doc["second"] += [encode_case(c, ref_case) for c in typed_cases]
 
 # coverage: every op of the brief appears in the random programs and in the
 # second-derivative cases
@@ -1443,6 +2001,15 @@ assert not short, short
 second_ops = {ins["op"] for c in second_cases for ins in c["ops"]}
 assert set(UNARY) | set(BINARY) | set(REDUCE) | {"reshape", "transpose", "broadcastTo", "dot", "batchDot",
                                                    "concat", "stack", "at", "slice"} <= second_ops
+
+# every op of issue #3 with a gradient has typed cases in both dtypes
+NEW_OPS = set(NEW_UNARY) | {"clip", "leakyRelu", "where", "softmax", "logSoftmax", "take", "pick", "topk", "sort",
+                            "tile", "repeat", "flip", "slice", "sliceAxis", "dot", "norm", "astype"}
+for _dt in DTYPES:
+    have = {ins["op"] for c in typed_cases if c["dtype"] == _dt for ins in c["ops"]}
+    assert NEW_OPS <= have, (_dt, NEW_OPS - have)
+    if _dt == "float64":  # and the original ops
+        assert set(second_ops) <= have, set(second_ops) - have
 
 names = [c["name"] for c in doc["programs"] + doc["second"] + doc["semantics"]]
 assert len(names) == len(set(names))
@@ -1464,3 +2031,7 @@ print(f"wrote {path}: {len(doc['programs'])} programs ({n_hvp} with a Hessian-ve
 print("op uses in programs:", ", ".join(f"{k} {used[k]}" for k in sorted(used)))
 print(f"torch float32 uses at most {stats['f32_used']:.3f} of a tolerance ({stats['f32_where']}); "
       f"{stats['tensors']} expected tensors")
+_rel = np.array(stats["f64_rel"])
+print("typed cases: " + ", ".join(f"{sum(c['dtype'] == d for c in typed_cases)} {d}" for d in DTYPES)
+      + f"; float64: {stats['f64_tensors']} expected tensors, tolerance / |value| median {np.median(_rel):.2g}, "
+      f"90th percentile {np.percentile(_rel, 90):.2g}, max {np.max(_rel):.2g}")

@@ -8,7 +8,10 @@
 //! * random programs: forward values, `.grad` after `backward` of the scalar
 //!   loss, `grad_of` with a head gradient, Hessian-vector products through
 //!   `grad_of(.., create_graph = true)` then a second `backward`/`grad_of`;
-//! * the second derivative of every differentiable op on its own;
+//! * the second derivative of every differentiable op on its own (float32),
+//!   and of every op of issue #3 in float32 and in float64 (the typed cases:
+//!   a `dtype` field; their inputs, head gradients, `v` and every result are
+//!   in that dtype, compared in it);
 //! * semantics: grad_req add/write/null over several backward calls,
 //!   `retain_graph` (also for a double backward), several heads with head
 //!   gradients, `grad_of` leaving `.grad` alone, detach;
@@ -16,17 +19,19 @@
 //!
 //! Every case runs on a fresh engine that must hold nothing afterwards.
 //! Run with `cargo test -p ndgrad-core --test autograd_torch -- --nocapture`
-//! to see the worst errors.
+//! to see the worst errors (per dtype).
 
 #[allow(dead_code)]
 mod common;
 
 use std::fmt::Display;
 
-use common::Json;
+use common::{dtype_named, Json};
 use ndgrad_core::autograd::{self, GradReq};
+use ndgrad_core::dtype::{DType, Data};
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
-use ndgrad_core::{Engine, MemoryInfo};
+use ndgrad_core::ops::index::TopK;
+use ndgrad_core::{Engine, MemoryInfo, Tensor};
 
 type R<T> = Result<T, String>;
 
@@ -47,9 +52,17 @@ fn load() -> Json {
     Json::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A tensor of the file: in its own `dtype` (the constants of an
+/// instruction), else in the case's.
 struct Array {
     shape: Vec<usize>,
-    data: Vec<f32>,
+    data: Data,
+}
+
+impl Array {
+    fn values(&self) -> Vec<f64> {
+        self.data.to_f64_vec()
+    }
 }
 
 struct Expected {
@@ -57,41 +70,57 @@ struct Expected {
     tol: Vec<f64>,
 }
 
-fn array(j: &Json) -> R<Array> {
+fn array(j: &Json, dtype: DType) -> R<Array> {
+    let dtype = match j.get("dtype") {
+        Some(d) => dtype_named(d.as_str()?)?,
+        None => dtype,
+    };
     let shape = j
         .field("shape")?
         .as_arr()?
         .iter()
         .map(|d| d.as_i64().map(|d| d as usize))
         .collect::<R<Vec<_>>>()?;
-    let data = j
-        .field("data")?
-        .as_arr()?
-        .iter()
-        .map(Json::as_f32)
-        .collect::<R<Vec<_>>>()?;
+    let vals = j.field("data")?.as_arr()?;
+    let data = match dtype {
+        DType::F32 => Data::F32(vals.iter().map(Json::as_f32).collect::<R<_>>()?),
+        DType::F64 => Data::F64(vals.iter().map(Json::as_f64).collect::<R<_>>()?),
+        DType::I32 => Data::I32(
+            vals.iter()
+                .map(|v| v.as_i64().map(|v| v as i32))
+                .collect::<R<_>>()?,
+        ),
+    };
     if shape.iter().product::<usize>() != data.len() {
         return Err(format!("{} values for shape {shape:?}", data.len()));
     }
     Ok(Array { shape, data })
 }
 
-fn expected(j: &Json) -> R<Expected> {
+fn expected(j: &Json, dtype: DType) -> R<Expected> {
     let tol = j
         .field("tol")?
         .as_arr()?
         .iter()
         .map(Json::as_f64)
         .collect::<R<Vec<_>>>()?;
-    let array = array(j)?;
+    let array = array(j, dtype)?;
     if tol.len() != array.data.len() || tol.iter().any(|&t| t.is_nan() || t <= 0.0) {
         return Err("bad tolerances".into());
     }
     Ok(Expected { array, tol })
 }
 
-fn expected_list(j: &Json) -> R<Vec<Expected>> {
-    j.as_arr()?.iter().map(expected).collect()
+fn expected_list(j: &Json, dtype: DType) -> R<Vec<Expected>> {
+    j.as_arr()?.iter().map(|e| expected(e, dtype)).collect()
+}
+
+/// The dtype of a case ("float32" when it has none).
+fn case_dtype(c: &Json) -> R<DType> {
+    match c.get("dtype") {
+        Some(d) => dtype_named(d.as_str()?),
+        None => Ok(DType::F32),
+    }
 }
 
 fn ints(j: &Json) -> R<Vec<usize>> {
@@ -113,11 +142,12 @@ fn grad_req(name: &str) -> R<GradReq> {
 // ---------------------------------------------------------------------------
 // Comparison
 
-/// How close the comparisons came to failing, for the summary.
+/// How close the comparisons of one dtype came to failing, for the summary.
 #[derive(Default)]
-struct Worst {
+struct Bucket {
     /// max |got - want| / |want| over elements whose tolerance is below
-    /// 1e-3 |want| (not dominated by cancellation).
+    /// 1000 times the file's relative floor (2^-20 for float32, 1e-10 for
+    /// float64), i.e. not dominated by cancellation.
     rel: f64,
     rel_at: String,
     /// max |got - want| / tol: 1.0 is the limit.
@@ -127,13 +157,35 @@ struct Worst {
     elements: usize,
 }
 
+/// The float32 and the float64 comparisons.
+#[derive(Default)]
+struct Worst {
+    f32: Bucket,
+    f64: Bucket,
+}
+
 impl Worst {
+    fn bucket(&mut self, dtype: DType) -> &mut Bucket {
+        if dtype == DType::F64 {
+            &mut self.f64
+        } else {
+            &mut self.f32
+        }
+    }
+
     fn summary(&self, family: &str, cases: usize) -> String {
-        format!(
-            "{family}: {cases} cases, {} tensors ({} values); worst relative error {:.3e} ({}); \
-             worst tolerance use {:.3} ({})",
-            self.tensors, self.elements, self.rel, self.rel_at, self.used, self.used_at
-        )
+        let mut out = format!("{family}: {cases} cases");
+        for (name, b) in [("float32", &self.f32), ("float64", &self.f64)] {
+            if b.tensors == 0 {
+                continue;
+            }
+            out += &format!(
+                "\n  {name}: {} tensors ({} values); worst relative error {:.3e} ({}); \
+                 worst tolerance use {:.3} ({})",
+                b.tensors, b.elements, b.rel, b.rel_at, b.used, b.used_at
+            );
+        }
+        out
     }
 }
 
@@ -156,6 +208,8 @@ struct Session<'w> {
     handles: Vec<u32>,
     name: String,
     worst: &'w mut Worst,
+    /// The case's dtype: of its tensors and of every result compared.
+    dtype: DType,
 }
 
 impl<'w> Session<'w> {
@@ -165,6 +219,7 @@ impl<'w> Session<'w> {
             handles: Vec::new(),
             name: name.to_string(),
             worst,
+            dtype: DType::F32,
         }
     }
 
@@ -181,13 +236,23 @@ impl<'w> Session<'w> {
     }
 
     fn array(&mut self, t: &Array) -> R<u32> {
-        let r = self.e.from_data(&t.shape, &t.data);
+        let r = match &t.data {
+            Data::F32(v) => self.e.from_data(&t.shape, v),
+            data => Tensor::from_vec(t.shape.clone(), data.clone()).and_then(|t| self.e.adopt(t)),
+        };
         self.keep("array", r)
+    }
+
+    /// A tensor of the file as an engine array (in the case's dtype unless
+    /// it has its own).
+    fn tensor(&mut self, j: &Json) -> R<u32> {
+        let a = array(j, self.dtype)?;
+        self.array(&a)
     }
 
     fn array_or_none(&mut self, j: Option<&Json>) -> R<Option<u32>> {
         match j {
-            Some(j) => Ok(Some(self.array(&array(j)?)?)),
+            Some(j) => Ok(Some(self.tensor(j)?)),
             None => Ok(None),
         }
     }
@@ -216,26 +281,41 @@ impl<'w> Session<'w> {
                 t.shape, want.array.shape
             ));
         }
-        let got = t.to_vec();
+        let dtype = want.array.data.dtype();
+        if t.dtype() != dtype {
+            return Err(format!(
+                "{what}: dtype {}, expected {}",
+                t.dtype().name(),
+                dtype.name()
+            ));
+        }
+        // 1000 times the file's relative tolerance floor
+        let meaningful = if dtype == DType::F64 { 1e-7 } else { 1e-3 };
+        let got = t.to_f64_vec();
+        let worst = self.worst.bucket(dtype);
         let mut bad = Vec::new();
-        for (i, ((&g, &w), &tol)) in got.iter().zip(&want.array.data).zip(&want.tol).enumerate() {
-            let (g, w) = (g as f64, w as f64);
+        for (i, ((&g, &w), &tol)) in got
+            .iter()
+            .zip(&want.array.values())
+            .zip(&want.tol)
+            .enumerate()
+        {
             let e = (g - w).abs();
             if e.is_nan() || e > tol {
                 bad.push(format!("[{i}] got {g:e} want {w:e} (tol {tol:e})"));
                 continue;
             }
-            if e / tol > self.worst.used {
-                self.worst.used = e / tol;
-                self.worst.used_at = what.clone();
+            if e / tol > worst.used {
+                worst.used = e / tol;
+                worst.used_at = what.clone();
             }
-            if w != 0.0 && tol <= 1e-3 * w.abs() && e / w.abs() > self.worst.rel {
-                self.worst.rel = e / w.abs();
-                self.worst.rel_at = what.clone();
+            if w != 0.0 && tol <= meaningful * w.abs() && e / w.abs() > worst.rel {
+                worst.rel = e / w.abs();
+                worst.rel_at = what.clone();
             }
         }
-        self.worst.tensors += 1;
-        self.worst.elements += got.len();
+        worst.tensors += 1;
+        worst.elements += got.len();
         if !bad.is_empty() {
             bad.truncate(6);
             return Err(format!(
@@ -312,6 +392,16 @@ impl<'w> Session<'w> {
         let op = ins.field("op")?.as_str()?;
         let int = |key: &str| -> R<Option<i64>> { ins.get(key).map(Json::as_i64).transpose() };
         let need = |key: &str| format!("{op}: missing parameter {key}");
+        let flag = |key: &str| -> R<bool> { ins.get(key).map_or(Ok(false), Json::as_bool) };
+        let num = |key: &str| -> R<f64> { ins.get(key).ok_or_else(|| need(key))?.as_f64() };
+        let axis = || -> R<i64> { int("axis")?.ok_or_else(|| need("axis")) };
+        let wrap = || -> R<bool> {
+            match ins.field("mode")?.as_str()? {
+                "clip" => Ok(false),
+                "wrap" => Ok(true),
+                m => Err(format!("bad mode {m:?}")),
+            }
+        };
         let x = a[0];
         let r = if let Some(s) = ins.get("scalar") {
             let reverse = match ins.get("reverse") {
@@ -323,12 +413,16 @@ impl<'w> Session<'w> {
             self.e.binary(b, x, a[1])
         } else if let Ok(u) = unop(op) {
             self.e.unary(u, x)
-        } else if let Ok(rd) = redop(op) {
+        } else if let Ok(mut rd) = redop(op) {
             let axes = ins.get("axis").map(Json::as_ints).transpose()?;
-            let keep = match ins.get("keepdims") {
-                Some(j) => j.as_bool()?,
-                None => false,
-            };
+            let keep = flag("keepdims")?;
+            if rd == RedOp::Norm {
+                rd = match int("ord")? {
+                    None | Some(2) => RedOp::Norm,
+                    Some(1) => RedOp::Norm1,
+                    Some(o) => return Err(format!("norm: ord {o}")),
+                };
+            }
             self.e.reduce(rd, x, axes.as_deref(), keep)
         } else {
             match op {
@@ -344,13 +438,73 @@ impl<'w> Session<'w> {
                     let shape = ints(ins.get("shape").ok_or_else(|| need("shape"))?)?;
                     self.e.broadcast_to(x, &shape)
                 }
+                "dot" if ins.get("transposeA").is_some() || ins.get("transposeB").is_some() => self
+                    .e
+                    .dot_t(x, a[1], flag("transposeA")?, flag("transposeB")?),
                 "dot" => self.e.dot(x, a[1]),
                 "batchDot" => self.e.batch_dot(x, a[1]),
                 "concat" => self.e.concat(a, int("axis")?.ok_or_else(|| need("axis"))?),
                 "stack" => return self.stack(a, int("axis")?.ok_or_else(|| need("axis"))?),
                 "at" => self.e.at(x, int("index")?.ok_or_else(|| need("index"))?),
-                "slice" => self.e.slice(x, int("begin")?, int("end")?),
+                "slice"
+                    if ["begin", "end", "step"]
+                        .iter()
+                        .any(|k| matches!(ins.get(k), Some(Json::Arr(_)))) =>
+                {
+                    // MXNet's multi-axis slice
+                    self.e.slice_multi(
+                        x,
+                        &bounds(ins, "begin")?,
+                        &bounds(ins, "end")?,
+                        &bounds(ins, "step")?,
+                    )
+                }
+                "slice" => match int("step")? {
+                    None => self.e.slice(x, int("begin")?, int("end")?),
+                    Some(st) => {
+                        self.e
+                            .slice_multi(x, &[int("begin")?], &[int("end")?], &[Some(st)])
+                    }
+                },
                 "detach" => self.e.detach(x),
+                // the ops of issue #3
+                "clip" => self.e.clip(x, num("aMin")?, num("aMax")?),
+                "leakyRelu" => self.e.leaky_relu(x, num("slope")?),
+                "where" => {
+                    let c = self.tensor(ins.get("cond").ok_or_else(|| need("cond"))?)?;
+                    self.e.where_(c, x, a[1])
+                }
+                "softmax" => self.e.softmax(x, axis()?, false),
+                "logSoftmax" => self.e.softmax(x, axis()?, true),
+                "take" => {
+                    let idx = self.tensor(ins.get("indices").ok_or_else(|| need("indices"))?)?;
+                    self.e.take_along(x, idx, axis()?, wrap()?)
+                }
+                "pick" => {
+                    let idx = self.tensor(ins.get("indices").ok_or_else(|| need("indices"))?)?;
+                    self.e.pick(x, idx, axis()?, flag("keepdims")?, wrap()?)
+                }
+                "topk" => {
+                    let k = int("k")?.ok_or_else(|| need("k"))?;
+                    self.e.topk(x, axis()?, k, TopK::Value, flag("isAscend")?)
+                }
+                "sort" => self.e.sort(x, axis()?, flag("isAscend")?, false),
+                "tile" => self
+                    .e
+                    .tile(x, &ins.get("reps").ok_or_else(|| need("reps"))?.as_ints()?),
+                "repeat" => self.e.repeat(
+                    x,
+                    int("repeats")?.ok_or_else(|| need("repeats"))?,
+                    int("axis")?,
+                ),
+                "flip" => self
+                    .e
+                    .flip(x, &ins.get("axis").ok_or_else(|| need("axis"))?.as_ints()?),
+                "sliceAxis" => self.e.slice_axis(x, axis()?, int("begin")?, int("end")?),
+                "astype" => {
+                    let d = dtype_named(ins.field("dtype")?.as_str()?)?;
+                    self.e.astype(x, d)
+                }
                 other => return Err(format!("unknown op {other}")),
             }
         };
@@ -389,10 +543,7 @@ impl<'w> Session<'w> {
         if vs.len() != gs.len() || gs.is_empty() {
             return Err("v and the gradients differ in number".into());
         }
-        let vh = vs
-            .iter()
-            .map(|v| self.array(&array(v)?))
-            .collect::<R<Vec<u32>>>()?;
+        let vh = vs.iter().map(|v| self.tensor(v)).collect::<R<Vec<u32>>>()?;
         let _rec = Recording::on();
         let mut s = None;
         for (&g, &v) in gs.iter().zip(&vh) {
@@ -415,7 +566,7 @@ impl<'w> Session<'w> {
         c.field("inputs")?
             .as_arr()?
             .iter()
-            .map(|t| self.array(&array(t)?))
+            .map(|t| self.tensor(t))
             .collect()
     }
 }
@@ -441,6 +592,21 @@ fn redop(name: &str) -> R<RedOp> {
         .ok_or_else(|| format!("no RedOp named {name}"))
 }
 
+/// A list of slice bounds whose entries may be null (absent: empty).
+fn bounds(ins: &Json, key: &str) -> R<Vec<Option<i64>>> {
+    match ins.get(key) {
+        None => Ok(Vec::new()),
+        Some(j) => j
+            .as_arr()?
+            .iter()
+            .map(|v| match v {
+                Json::Null => Ok(None),
+                v => v.as_i64().map(Some),
+            })
+            .collect(),
+    }
+}
+
 fn index(j: &Json, key: &str) -> R<usize> {
     Ok(j.field(key)?.as_i64()? as usize)
 }
@@ -457,36 +623,37 @@ fn pick(vals: &[u32], i: usize) -> R<u32> {
 /// A program or a second-derivative case (see the docstring of
 /// gen_autograd.py for the order).
 fn replay_case(s: &mut Session, c: &Json) -> R<()> {
+    s.dtype = case_dtype(c)?;
     let xs = s.inputs(c)?;
     s.attach_all(&xs, &[])?;
     let ops = c.field("ops")?;
     let exp = c.field("expect")?;
     let vals = s.record(&xs, ops)?;
     let out = pick(&vals, index(c, "out")?)?;
-    s.check("out", out, &expected(exp.field("out")?)?)?;
+    s.check("out", out, &expected(exp.field("out")?, s.dtype)?)?;
     if let (Some(l), Some(e)) = (c.get("loss"), exp.get("loss")) {
         let loss = pick(&vals, l.as_i64()? as usize)?;
-        s.check("loss", loss, &expected(e)?)?;
+        s.check("loss", loss, &expected(e, s.dtype)?)?;
     }
     if let Some(g) = c.get("grad") {
         let wrt = ints(g.field("wrt")?)?
             .into_iter()
             .map(|i| pick(&xs, i))
             .collect::<R<Vec<u32>>>()?;
-        let hg = s.array(&array(g.field("headGrad")?)?)?;
+        let hg = s.tensor(g.field("headGrad")?)?;
         let r = s.e.grad_of(&[out], &[Some(hg)], &wrt, true, false, true);
         let gs = s.keep_all("grad_of(out)", r)?;
         s.check_list(
             "grad_of(out, wrt, head)",
             &gs,
-            &expected_list(g.field("expect")?)?,
+            &expected_list(g.field("expect")?, s.dtype)?,
         )?;
     }
     if let Some(b) = c.get("backward") {
         let loss = pick(&vals, index(c, "loss")?)?;
         s.e.backward(&[loss], &[None], false, true)
             .map_err(err("backward(loss)"))?;
-        s.check_grads("loss.backward()", &xs, &expected_list(b)?)?;
+        s.check_grads("loss.backward()", &xs, &expected_list(b, s.dtype)?)?;
     }
     if let Some(h) = c.get("hvp") {
         s.attach_all(&xs, &[])?; // fresh zero gradients
@@ -502,10 +669,10 @@ fn replay_case(s: &mut Session, c: &Json) -> R<()> {
         s.check_list(
             "first derivative (create_graph)",
             &gs,
-            &expected_list(h.field("first")?)?,
+            &expected_list(h.field("first")?, s.dtype)?,
         )?;
         let sh = s.vdot(&gs, h.field("v")?)?;
-        let want = expected_list(h.field("expect")?)?;
+        let want = expected_list(h.field("expect")?, s.dtype)?;
         match h.field("mode")?.as_str()? {
             "backward" => {
                 s.e.backward(&[sh], &[None], false, true)
@@ -537,8 +704,8 @@ fn replay_semantic(s: &mut Session, c: &Json) -> R<()> {
     let ops = c.field("ops")?;
     let exp = c.field("expect")?;
     let out_id = index(c, "out")?;
-    let want_out = expected(exp.field("out")?)?;
-    let grads = expected_list(exp.field("grads")?)?;
+    let want_out = expected(exp.field("out")?, s.dtype)?;
+    let grads = expected_list(exp.field("grads")?, s.dtype)?;
     match c.field("type")?.as_str()? {
         "accumulate" => {
             let rounds = c.field("rounds")?.as_arr()?;
@@ -591,7 +758,7 @@ fn replay_semantic(s: &mut Session, c: &Json) -> R<()> {
             s.check_list(
                 "first derivative",
                 &gs,
-                &expected_list(exp.field("first")?)?,
+                &expected_list(exp.field("first")?, s.dtype)?,
             )?;
             let sh = s.vdot(&gs, c.field("v")?)?;
             let times = index(c, "times")?;
@@ -619,7 +786,11 @@ fn replay_semantic(s: &mut Session, c: &Json) -> R<()> {
             s.check_grads("backward(heads)", &xs, &grads)?;
             let r = s.e.grad_of(&heads, &hgs, &xs, false, false, true);
             let gs = s.keep_all("grad_of(heads)", r)?;
-            s.check_list("grad_of(heads)", &gs, &expected_list(exp.field("gradOf")?)?)?;
+            s.check_list(
+                "grad_of(heads)",
+                &gs,
+                &expected_list(exp.field("gradOf")?, s.dtype)?,
+            )?;
             s.check_grads("(untouched by grad_of)", &xs, &grads)?;
         }
         "gradUntouched" => {
@@ -639,7 +810,11 @@ fn replay_semantic(s: &mut Session, c: &Json) -> R<()> {
             let r =
                 s.e.grad_of(&[pick(&vals, out_id)?], &[hg], &xs, false, false, true);
             let gs = s.keep_all("grad_of(out)", r)?;
-            s.check_list("grad_of(out)", &gs, &expected_list(exp.field("gradOf")?)?)?;
+            s.check_list(
+                "grad_of(out)",
+                &gs,
+                &expected_list(exp.field("gradOf")?, s.dtype)?,
+            )?;
             for (i, (&x, b)) in xs.iter().zip(&before).enumerate() {
                 let g = s.grad(x)?;
                 if s.e.get(g).map_err(err("grad"))?.to_vec() != *b {
@@ -651,7 +826,7 @@ fn replay_semantic(s: &mut Session, c: &Json) -> R<()> {
             let vals = s.record(&xs, ops)?;
             s.check("out", pick(&vals, out_id)?, &want_out)?;
             let loss = pick(&vals, index(c, "loss")?)?;
-            s.check("loss", loss, &expected(exp.field("loss")?)?)?;
+            s.check("loss", loss, &expected(exp.field("loss")?, s.dtype)?)?;
             s.e.backward(&[loss], &[None], false, true)
                 .map_err(err("backward(loss)"))?;
             s.check_grads("loss backward", &xs, &grads)?;
@@ -664,7 +839,7 @@ fn replay_semantic(s: &mut Session, c: &Json) -> R<()> {
 /// The tutorial's f(a): b = 2a; double b while ‖b‖ < threshold; c = b[0]
 /// if sum(b) >= 0 else b[1]. Returns (doublings, branch).
 fn replay_control(s: &mut Session, run: &Json, threshold: f64) -> R<(usize, usize)> {
-    let a = s.array(&array(run.field("a")?)?)?;
+    let a = s.tensor(run.field("a")?)?;
     s.e.attach_grad(a, GradReq::Write)
         .map_err(err("attach_grad"))?;
     let scalar = |s: &mut Session, h: u32| -> R<f64> {
@@ -703,9 +878,9 @@ fn replay_control(s: &mut Session, run: &Json, threshold: f64) -> R<(usize, usiz
     }
     s.e.backward(&[c], &[None], false, true)
         .map_err(err("backward"))?;
-    s.check("c", c, &expected(run.field("c")?)?)?;
+    s.check("c", c, &expected(run.field("c")?, s.dtype)?)?;
     let g = s.grad(a)?;
-    s.check("a.grad", g, &expected(run.field("grad")?)?)?;
+    s.check("a.grad", g, &expected(run.field("grad")?, s.dtype)?)?;
     Ok((doublings, idx))
 }
 
@@ -847,6 +1022,63 @@ fn vectors_cover_the_brief() {
         let ops = ops_of(cases);
         for w in want {
             assert!(ops.iter().any(|o| o == w), "{family}: no {w}");
+        }
+    }
+    // the differentiable ops of issue #3 have typed cases in both dtypes
+    let new_ops: &[&str] = &[
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "arcsinh",
+        "arccosh",
+        "arctanh",
+        "log1p",
+        "expm1",
+        "log2",
+        "log10",
+        "reciprocal",
+        "rsqrt",
+        "cbrt",
+        "floor",
+        "ceil",
+        "round",
+        "rint",
+        "trunc",
+        "erf",
+        "softrelu",
+        "sign",
+        "clip",
+        "leakyRelu",
+        "where",
+        "softmax",
+        "logSoftmax",
+        "take",
+        "pick",
+        "topk",
+        "sort",
+        "tile",
+        "repeat",
+        "flip",
+        "slice",
+        "sliceAxis",
+        "dot",
+        "norm",
+        "astype",
+    ];
+    for dtype in ["float32", "float64"] {
+        let typed: Vec<Json> = second
+            .iter()
+            .filter(|c| c.get("dtype").and_then(|d| d.as_str().ok()) == Some(dtype))
+            .cloned()
+            .collect();
+        let ops = ops_of(&typed);
+        for w in new_ops {
+            assert!(ops.iter().any(|o| o == w), "second: no {dtype} case of {w}");
         }
     }
     let mut types: Vec<String> = list("semantics")
