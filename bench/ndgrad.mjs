@@ -1,11 +1,18 @@
 // ndgrad worker: runs every row against the built package (pkg/).
 import { autograd, nd } from "../pkg/index.js";
 import { runWorker } from "./lib.mjs";
-import { sizes } from "./spec.mjs";
+import { isThreadRow, sizes } from "./spec.mjs";
 
 const quick = process.argv.includes("--quick");
 const S = sizes(quick);
 nd.random.seed(42);
+
+// `--threads N`: the threads build on N threads, rows where threads matter
+// only (bench/run.mjs starts the plain "ndgrad" run with NDGRAD_THREADS=0,
+// the single-threaded build).
+const ti = process.argv.indexOf("--threads");
+const threads = ti >= 0 ? Number(process.argv[ti + 1]) : null;
+if (threads !== null) nd.setThreads(threads);
 
 // Force a result by reading one element back (ndgrad is eager; this keeps
 // the measurement honest for any backend that is not).
@@ -30,6 +37,7 @@ function freeInputs() {
 }
 
 async function impl(row) {
+  if (threads !== null && !isThreadRow(row)) return { skip: "not run on the threads build" };
   if (row.id.startsWith("matmul_")) {
     freeInputs();
     const a = nd.random.uniform(-1, 1, [row.n, row.n]);

@@ -81,8 +81,21 @@ export function probeRows(quick) {
   ];
 }
 
+// "ndgrad" is the single-threaded build (what every runtime can load); the
+// threads build runs the rows where threads matter in THREAD_BACKENDS.
 export const BACKENDS = [
-  { id: "ndgrad", label: "ndgrad", script: "ndgrad.mjs", args: [] },
+  { id: "ndgrad", label: "ndgrad", script: "ndgrad.mjs", args: [], env: { NDGRAD_THREADS: "0" } },
   { id: "tfjs-wasm", label: "tfjs-wasm", script: "tfjs.mjs", args: ["wasm"] },
   { id: "tfjs-cpu", label: "tfjs-cpu", script: "tfjs.mjs", args: ["cpu"] },
 ];
+
+/** ndgrad's threads build (pkg/ndgrad-threads.wasm) on 1 and 2 threads. */
+export const THREAD_BACKENDS = [
+  { id: "ndgrad-threads-1", label: "threads build ×1", script: "ndgrad.mjs", args: ["--threads", "1"], threads: 1 },
+  { id: "ndgrad-threads-2", label: "threads build ×2", script: "ndgrad.mjs", args: ["--threads", "2"], threads: 2 },
+];
+
+/** The rows the threads backends run: those a thread pool speeds up. */
+export function isThreadRow(row) {
+  return row.id.startsWith("matmul_") || row.id === "mlp_step";
+}

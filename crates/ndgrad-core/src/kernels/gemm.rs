@@ -1,18 +1,24 @@
 //! Matrix multiplication: `C (m×n) = A (m×k) · B (k×n)`, all row-major.
 //!
-//! The classic blocked layout (Goto / BLIS): B is packed a `KC×NC` panel at
-//! a time into column strips of `NR = 8` floats, A a `MC×KC` block at a
-//! time into row strips of `MR = 4`, and a 4×8 micro-kernel multiplies one
-//! A strip by one B strip, keeping the whole 4×8 tile of C in 8 `F32x4`
-//! accumulators. With the B strip (8 floats) and one A broadcast that is 11
-//! live vectors: under the 15 `xmm` registers V8 gives WebAssembly, so the
-//! loop never spills (a 6×8 tile would need 15 and runs at half speed).
+//! The classic blocked layout (Goto / BLIS): B is packed into column strips
+//! of `NR = 8` floats (all of it, once, shared by every thread), A a
+//! `MC×KC` block at a time into row strips of `MR = 4`, and a 4×8
+//! micro-kernel multiplies one A strip by one B strip, keeping the whole
+//! 4×8 tile of C in 8 `F32x4` accumulators. With the B strip (8 floats)
+//! and one A broadcast that is 11 live vectors: under the 15 `xmm`
+//! registers V8 gives WebAssembly, so the loop never spills (a 6×8 tile
+//! would need 15 and runs at half speed).
 //! k is cut into equal blocks of at most `KC = 256`, which keeps a B strip
 //! (8 KiB) in L1 while the A block (128 KiB) streams from L2.
 //!
 //! Each element of C is a sum over k in order, `((0 + a₀b₀) + a₁b₁) + …`,
 //! within a k block, and the blocks' sums are added in order; for
 //! `k <= KC` that is bit for bit the plain triple loop.
+//!
+//! Large products are split over the threads of `crate::threads` (the
+//! threads build of the WebAssembly module): packing B by runs of strips,
+//! then C by bands of rows. One thread computes each element, in the same
+//! order, so results are bitwise identical for any number of threads.
 //!
 //! C is appended to a `Vec` and written straight into its spare capacity:
 //! the first k block stores each tile, later blocks add to it, so the
@@ -21,6 +27,7 @@
 use core::mem::MaybeUninit;
 
 use super::simd::F32x4;
+use crate::threads;
 
 const MR: usize = 4;
 const NR: usize = 8;
@@ -120,53 +127,102 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buf[skip..skip + len]
 }
 
+/// Below this many multiply-adds a product runs on one thread: waking the
+/// helpers and waiting for the last task costs more than it saves.
+const PARALLEL: usize = 1 << 20;
+
 fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
+    let threads = if m * n * k >= PARALLEL {
+        threads::threads()
+    } else {
+        1
+    };
+    blocked_on(threads, m, n, k, a, b, c);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn blocked_on(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+) {
     // k is cut into equal blocks of at most KC (784 → 4 × 196, not
     // 3 × 256 + 16: a thin last block would pay the tile write-back for
     // little work).
     let kb = k.div_ceil(k.div_ceil(KC));
-    let (mut bbuf, mut abuf) = (Vec::new(), Vec::new());
-    let bpack = aligned(&mut bbuf, kb * round_up(NC.min(n), NR));
-    let apack = aligned(&mut abuf, round_up(MC.min(m), MR) * kb);
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        for pc in (0..k).step_by(kb) {
+
+    // All of B is packed once, up front, and shared by every thread: block
+    // `p` (rows p·kb..) holds the strips of all n columns, strip `s` at
+    // `(p·strips + s)·kb·NR` (a short last block leaves its strips' tails
+    // unused). Each task packs a run of strips.
+    let strips = n.div_ceil(NR);
+    let strip_len = kb * NR;
+    let all = k.div_ceil(kb) * strips;
+    let mut bbuf = Vec::new();
+    let bpack = aligned(&mut bbuf, all * strip_len);
+    let per = all.div_ceil(threads);
+    let runs: Vec<&mut [f32]> = bpack.chunks_mut(per * strip_len).collect();
+    threads::for_each(runs, threads, |t, run| {
+        for (q, dst) in run.chunks_exact_mut(strip_len).enumerate() {
+            let (p, s) = ((t * per + q) / strips, (t * per + q) % strips);
+            let pc = p * kb;
             let kc = kb.min(k - pc);
-            pack_b(b, n, pc, kc, jc, nc, bpack);
-            for ic in (0..m).step_by(MC) {
-                let mc = MC.min(m - ic);
-                pack_a(a, k, ic, mc, pc, kc, apack);
+            pack_b_strip(b, n, pc, kc, s * NR, &mut dst[..kc * NR]);
+        }
+    });
+
+    // Then C is cut into bands of whole rows (at most MC, a multiple of MR),
+    // one task each, with its own packed-A scratch. Every element of C is
+    // computed by one thread exactly as in a single-threaded run (same k
+    // blocks, same micro-kernel), so the result does not depend on the
+    // number of threads, bit for bit.
+    let band = MC.min(round_up(m.div_ceil(threads), MR));
+    let apack_len = round_up(band, MR) * kb;
+    let mut abuf = Vec::new();
+    let apack = aligned(&mut abuf, m.div_ceil(band) * apack_len);
+    let bands: Vec<_> = c
+        .chunks_mut(band * n)
+        .zip(apack.chunks_exact_mut(apack_len))
+        .collect();
+    let bpack = &*bpack;
+    threads::for_each(bands, threads, |t, (cband, apack)| {
+        let (i0, rows) = (t * band, cband.len() / n);
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for (p, pc) in (0..k).step_by(kb).enumerate() {
+                let kc = kb.min(k - pc);
+                pack_a(a, k, i0, rows, pc, kc, apack);
                 for jr in (0..nc).step_by(NR) {
-                    let bp = &bpack[jr * kc..jr * kc + kc * NR];
-                    for ir in (0..mc).step_by(MR) {
+                    let s = (jc + jr) / NR;
+                    let bp = &bpack[(p * strips + s) * strip_len..][..kc * NR];
+                    for ir in (0..rows).step_by(MR) {
                         let ap = &apack[ir * kc..ir * kc + kc * MR];
                         let acc = micro(kc, ap, bp);
                         let tile = Tile {
-                            i: ic + ir,
+                            i: ir,
                             j: jc + jr,
-                            rows: MR.min(mc - ir),
+                            rows: MR.min(rows - ir),
                             cols: NR.min(nc - jr),
                         };
-                        write_tile(c, n, &tile, &acc, pc > 0);
+                        write_tile(cband, n, &tile, &acc, pc > 0);
                     }
                 }
             }
         }
-    }
+    });
 }
 
-/// Pack `b[pc..pc+kc, jc..jc+nc]` as strips of `NR` columns: strip `s`
-/// holds, for each p, the 8 floats `b[pc+p, jc+8s..jc+8s+8]` (zero-padded
-/// past `nc`).
-fn pack_b(b: &[f32], n: usize, pc: usize, kc: usize, jc: usize, nc: usize, dst: &mut [f32]) {
-    for (s, j0) in (0..nc).step_by(NR).enumerate() {
-        let w = NR.min(nc - j0);
-        let strip = &mut dst[s * kc * NR..(s + 1) * kc * NR];
-        for (p, d) in strip.chunks_exact_mut(NR).enumerate() {
-            let src = &b[(pc + p) * n + jc + j0..][..w];
-            d[..w].copy_from_slice(src);
-            d[w..].fill(0.0);
-        }
+/// Pack one strip of B: for each p, the `NR` floats
+/// `b[pc+p, j0..j0+NR]` (zero-padded past column n).
+fn pack_b_strip(b: &[f32], n: usize, pc: usize, kc: usize, j0: usize, dst: &mut [f32]) {
+    let w = NR.min(n - j0);
+    for (p, d) in dst.chunks_exact_mut(NR).take(kc).enumerate() {
+        d[..w].copy_from_slice(&b[(pc + p) * n + j0..][..w]);
+        d[w..].fill(0.0);
     }
 }
 
@@ -278,5 +334,63 @@ fn write_tile(
                 slot.write(v);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads change who computes an element, never how: bit for bit the
+    /// same C for 1 to 4 threads, on shapes with edge tiles, several k
+    /// blocks and several row bands.
+    #[test]
+    fn threads_give_bitwise_identical_results() {
+        threads::spawn_native_helpers(3);
+        threads::set_helpers(3);
+        let mut seed = 0x2545_f491_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(m, n, k) in &[
+            (4, 8, 1),
+            (5, 9, 3),
+            (64, 256, 784),
+            (131, 67, 300),
+            (257, 129, 513),
+            (300, 17, 40),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let run = |threads: usize| {
+                let mut c = Vec::with_capacity(m * n);
+                blocked_on(
+                    threads,
+                    m,
+                    n,
+                    k,
+                    &a,
+                    &b,
+                    &mut c.spare_capacity_mut()[..m * n],
+                );
+                // SAFETY: `blocked_on` writes all m·n elements.
+                unsafe { c.set_len(m * n) };
+                c
+            };
+            let one = run(1);
+            let mut plain = Vec::new();
+            gemm(m, n, k, &a, &b, &mut plain);
+            assert_eq!(bits(&plain), bits(&one), "{m}x{n}x{k}: gemm vs blocked");
+            for t in 2..=4 {
+                assert_eq!(bits(&run(t)), bits(&one), "{m}x{n}x{k} on {t} threads");
+            }
+        }
+    }
+
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
     }
 }
