@@ -89,13 +89,11 @@ export const BACKENDS = [
   { id: "tfjs-cpu", label: "tfjs-cpu", script: "tfjs.mjs", args: ["cpu"] },
 ];
 
-/** ndgrad's threads build (pkg/ndgrad-threads.wasm) on 1 and 2 threads. */
-export const THREAD_BACKENDS = [
-  { id: "ndgrad-threads-1", label: "threads build ×1", script: "ndgrad.mjs", args: ["--threads", "1"], threads: 1 },
-  { id: "ndgrad-threads-2", label: "threads build ×2", script: "ndgrad.mjs", args: ["--threads", "2"], threads: 2 },
-];
+/** ndgrad's threads build (pkg/ndgrad-threads.wasm), each row measured on
+ *  1 and 2 threads in one process, repeats interleaved. */
+export const THREADS = { id: "ndgrad-threads", script: "ndgrad.mjs", counts: [1, 2] };
 
-/** The rows the threads backends run: those a thread pool speeds up. */
+/** The rows the threads build runs: those a thread pool speeds up. */
 export function isThreadRow(row) {
   return row.id.startsWith("matmul_") || row.id === "mlp_step";
 }

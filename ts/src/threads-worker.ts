@@ -31,11 +31,14 @@ async function run(start: HelperStart, post: (m: unknown) => void): Promise<void
   ex.nd_threads_helper(start.id);
 }
 
+// No top-level await: bundlers may emit this worker as a classic script
+// (Vite's default worker format).
 const g = globalThis as { process?: { versions?: { node?: string } } };
 if (typeof g.process?.versions?.node === "string") {
   const name = "node:worker_threads";
-  const { parentPort } = (await import(/* @vite-ignore */ name)) as typeof import("node:worker_threads");
-  parentPort?.once("message", (m: HelperStart) => void run(m, (x) => parentPort.postMessage(x)));
+  void (import(/* @vite-ignore */ name) as Promise<typeof import("node:worker_threads")>).then(({ parentPort }) => {
+    parentPort?.once("message", (m: HelperStart) => void run(m, (x) => parentPort.postMessage(x)));
+  });
 } else {
   const scope = globalThis as unknown as {
     addEventListener(type: "message", f: (ev: MessageEvent) => void, opts: { once: boolean }): void;

@@ -33,11 +33,12 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::*};
 /// The most helpers a pool may have (setThreads(n) allows n ≤ 64).
 pub const MAX_HELPERS: u32 = 63;
 
-/// Busy polls of the job counter before a helper blocks: kernels come in
-/// bursts (a training step is a few matmuls separated by small elementwise
-/// ops), and a helper still polling joins the next job in well under a
+/// Busy polls of the job counter before a helper blocks (a poll is about a
+/// nanosecond: a few hundred microseconds in all): kernels come in bursts
+/// (a training step is a few matmuls separated by small elementwise ops),
+/// and a helper still polling joins the next job in well under a
 /// microsecond, a blocked one in tens of microseconds.
-const SPIN_POLLS: u32 = 1 << 16;
+const SPIN_POLLS: u32 = 1 << 18;
 
 /// Busy polls before a leader that may block does so, waiting for the last
 /// task (a few hundred microseconds: longer than waking it would cost).

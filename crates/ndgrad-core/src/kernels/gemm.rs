@@ -129,7 +129,7 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 
 /// Below this many multiply-adds a product runs on one thread: waking the
 /// helpers and waiting for the last task costs more than it saves.
-const PARALLEL: usize = 1 << 20;
+const PARALLEL: usize = 1 << 18;
 
 fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
     let threads = if m * n * k >= PARALLEL {
