@@ -105,6 +105,11 @@ describe("the threads build in Node", () => {
       expect(threadsInfo().helperTasks).toBe(before);
       for (let i = 0; i < 5; i++) big.dot(big);
       expect(threadsInfo().helperTasks).toBeGreaterThan(before);
+      // A batch of small products is shared too, a few products per task.
+      const many = rand([512, 16, 16]);
+      before = threadsInfo().helperTasks;
+      for (let i = 0; i < 5; i++) nd.batchDot(many, many);
+      expect(threadsInfo().helperTasks).toBeGreaterThan(before);
       nd.setThreads(1);
       before = threadsInfo().helperTasks;
       for (let i = 0; i < 5; i++) big.dot(big);
@@ -135,6 +140,9 @@ describe("the threads build in Node", () => {
       [[64, 784], [784, 256], (a, b) => a.dot(b).relu()],
       [[3, 130, 257], [3, 257, 99], (a, b) => nd.batchDot(a, b)],
       [[2, 64, 300], [2, 300, 64], (a, b) => nd.batchDot(a, b).tanh()],
+      // Many small products: spread over the threads a few at a time.
+      [[256, 8, 40], [256, 40, 12], (a, b) => nd.batchDot(a, b)],
+      [[99, 17, 33], [99, 33, 5], (a, b) => nd.batchDot(a, b).square()],
     ];
     for (const [sa, sb, f] of cases) {
       nd.scope(() => {

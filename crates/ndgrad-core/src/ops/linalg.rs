@@ -83,17 +83,7 @@ pub fn batch_dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let size = checked_size(&shape).map_err(|e| e.in_op("batchDot"))?;
     let mut out = alloc_empty(size).map_err(|e| e.in_op("batchDot"))?;
     if size > 0 {
-        let (ad, bd) = (a.data()?, b.data()?);
-        for i in 0..bs {
-            kernels::gemm(
-                m,
-                n,
-                k,
-                &ad[i * m * k..(i + 1) * m * k],
-                &bd[i * k * n..(i + 1) * k * n],
-                &mut out,
-            );
-        }
+        kernels::gemm::gemm_batched(bs, m, n, k, &a.data()?, &b.data()?, &mut out);
     }
     let mut t = Tensor::from_vec(shape, out)?;
     record(Op::BatchDot, &[a, b], || vec![a.clone(), b.clone()], &mut t);
