@@ -99,3 +99,38 @@ export async function runWorker(name, impl, quick) {
 export function emit(obj) {
   process.stdout.write(`\n@@BENCH ${JSON.stringify(obj)}\n`);
 }
+
+/**
+ * Like `measure`, for several variants of one call (`variants[i]()` sets
+ * variant i up, e.g. a thread count): warm-up for each, then the repeats
+ * alternate between the variants, so that a machine whose load drifts
+ * affects them alike and their ratio stays meaningful.
+ */
+export function measureInterleaved(fn, variants, t) {
+  gc();
+  variants[0]();
+  let t0 = now();
+  fn();
+  const one = now() - t0;
+  const slow = one > 400;
+  const repeats = slow ? Math.min(3, t.repeats) : t.repeats;
+  const inner = Math.max(1, Math.min(1e6, Math.ceil(t.minRepeatMs / Math.max(one, 1e-4))));
+  for (const v of variants) {
+    v();
+    const started = now();
+    for (let r = 0; r < (slow ? 1 : t.warmup) || now() - started < (slow ? 0 : t.warmupMs); r++) {
+      for (let i = 0; i < inner; i++) fn();
+    }
+  }
+  gc();
+  const times = variants.map(() => []);
+  for (let r = 0; r < repeats; r++) {
+    variants.forEach((v, k) => {
+      v();
+      t0 = now();
+      for (let i = 0; i < inner; i++) fn();
+      times[k].push((now() - t0) / inner);
+    });
+  }
+  return times.map((ts) => ({ ms: median(ts), min: Math.min(...ts), max: Math.max(...ts), repeats, inner }));
+}

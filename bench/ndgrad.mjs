@@ -1,11 +1,18 @@
 // ndgrad worker: runs every row against the built package (pkg/).
 import { autograd, nd } from "../pkg/index.js";
-import { runWorker } from "./lib.mjs";
-import { sizes } from "./spec.mjs";
+import { emit, measureInterleaved, runWorker, valueOf } from "./lib.mjs";
+import { isThreadRow, rows as specRows, sizes, timing } from "./spec.mjs";
 
 const quick = process.argv.includes("--quick");
 const S = sizes(quick);
 nd.random.seed(42);
+
+// `--threads 1,2`: the threads build, rows where threads matter only, each
+// measured on every listed thread count with the repeats interleaved
+// (bench/run.mjs starts the plain "ndgrad" run with NDGRAD_THREADS=0, the
+// single-threaded build).
+const ti = process.argv.indexOf("--threads");
+const threads = ti >= 0 ? process.argv[ti + 1].split(",").map(Number) : null;
 
 // Force a result by reading one element back (ndgrad is eager; this keeps
 // the measurement honest for any backend that is not).
@@ -142,5 +149,52 @@ async function impl(row) {
   return { skip: "not implemented" };
 }
 
-await runWorker("ndgrad", impl, quick);
+/**
+ * How many cores this machine gives two threads right now: the same
+ * integer loop alone, then on this thread and a worker thread at once,
+ * as 2 × time alone / time together (2: two free cores; about 1 when the
+ * two vCPUs share one core, as happens on shared virtual machines).
+ */
+async function parallelCapacity(quick) {
+  const { Worker } = await import("node:worker_threads");
+  const body = "let x = 0; for (let i = 0; i < n; i++) x = (x + Math.imul(i, 7)) | 0; return x;";
+  const loop = new Function("n", body);
+  const w = new Worker(`const { parentPort } = require("node:worker_threads"); const loop = new Function("n", ${JSON.stringify(body)}); parentPort.on("message", (n) => parentPort.postMessage(loop(n)));`, { eval: true });
+  const run = (n) => new Promise((resolve) => { w.once("message", resolve); w.postMessage(n); });
+  const n = quick ? 2e6 : 1e8;
+  loop(1e6);
+  await run(1e6);
+  const best = { alone: Infinity, together: Infinity };
+  for (let r = 0; r < 3; r++) {
+    let t0 = performance.now();
+    loop(n);
+    best.alone = Math.min(best.alone, performance.now() - t0);
+    t0 = performance.now();
+    const other = run(n);
+    loop(n);
+    await other;
+    best.together = Math.min(best.together, performance.now() - t0);
+  }
+  await w.terminate();
+  return (2 * best.alone) / best.together;
+}
+
+if (threads === null) {
+  await runWorker("ndgrad", impl, quick);
+} else {
+  const t = timing(quick);
+  const results = Object.fromEntries(threads.map((n) => [n, {}]));
+  const capacity = [await parallelCapacity(quick)];
+  for (const row of specRows(quick).filter(isThreadRow)) {
+    const job = await impl(row);
+    const ms = measureInterleaved(job.fn, threads.map((n) => () => nd.setThreads(n)), t);
+    job.after?.();
+    threads.forEach((n, k) => {
+      results[n][row.id] = { value: valueOf(row, ms[k].ms), ms: ms[k].ms, minMs: ms[k].min, maxMs: ms[k].max, repeats: ms[k].repeats, inner: ms[k].inner };
+    });
+    process.stderr.write(`[bench ndgrad threads] ${row.id}: ${threads.map((n, k) => `${n}: ${valueOf(row, ms[k].ms).toPrecision(4)}`).join(", ")} ${row.unit}\n`);
+  }
+  capacity.push(await parallelCapacity(quick));
+  emit({ backend: "ndgrad-threads", threads: results, capacity });
+}
 freeInputs();

@@ -12,7 +12,7 @@ import { cpus, tmpdir } from "node:os";
 import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BACKENDS, probeRows, rows as specRows, sizes, timing } from "./spec.mjs";
+import { BACKENDS, THREADS, isThreadRow, probeRows, rows as specRows, sizes, timing } from "./spec.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -26,10 +26,11 @@ const flag = (name) => {
 const out = resolve(flag("--out") ?? (quick ? join(tmpdir(), "ndgrad-bench-quick.json") : join(here, "results.json")));
 const only = flag("--only")?.split(",");
 
-function runWorker(script, extra) {
+function runWorker(script, extra, env = {}) {
   const started = Date.now();
   const r = spawnSync(process.execPath, ["--expose-gc", join(here, script), ...extra, ...(quick ? ["--quick"] : [])], {
     cwd: join(here, ".."),
+    env: { ...process.env, ...env },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
     maxBuffer: 64 << 20,
@@ -54,6 +55,7 @@ const report = {
   rows: rows.map(({ id, label, unit, higher }) => ({ id, label, unit, higherIsBetter: higher })),
   probeRows: probeRows(quick).map(({ id, label, unit }) => ({ id, label, unit })),
   backends: {},
+  threads: {},
   probe: {},
   ratios: {},
   fractions: {},
@@ -74,13 +76,27 @@ const probeResults = () => {
 };
 
 const backends = BACKENDS.filter((b) => !only || only.includes(b.id));
-for (const b of backends) {
-  const res = runWorker(b.script, b.args);
+function runBackend(b, rowList) {
+  const res = runWorker(b.script, b.args, b.env);
   const results = {};
-  for (const row of rows) {
+  for (const row of rowList) {
     results[row.id] = res.results?.[row.id] ?? { value: null, reason: res.error ?? "missing" };
   }
-  report.backends[b.id] = { label: b.label, seconds: res.seconds, ...(res.error ? { error: res.error } : {}), results };
+  return { label: b.label, seconds: res.seconds, ...(res.error ? { error: res.error } : {}), results };
+}
+for (const b of backends) report.backends[b.id] = runBackend(b, rows);
+
+// The threads build on 1 and 2 threads (rows where threads matter, repeats
+// interleaved in one process), next to the single-threaded build's figures.
+const threadRows = rows.filter(isThreadRow);
+const runThreads = !only || only.includes("ndgrad");
+if (runThreads) {
+  const res = runWorker(THREADS.script, ["--threads", THREADS.counts.join(",")]);
+  report.threads = { seconds: res.seconds, capacity: res.capacity ?? null, ...(res.error ? { error: res.error } : {}) };
+  for (const n of THREADS.counts) {
+    report.threads[n] = {};
+    for (const row of threadRows) report.threads[n][row.id] = res.threads?.[n]?.[row.id] ?? { value: null, reason: res.error ?? "missing" };
+  }
 }
 
 report.probe = probeResults();
@@ -151,6 +167,28 @@ for (const [id, f] of Object.entries(report.fractions)) {
   const v = nd[id]?.value;
   const shown = id === "mlp_step" ? `${fmt(v && (v * row.flops) / 1e9)} GFLOP/s of matmul` : `${fmt(v)} ${row.unit}`;
   console.log(`| ${row.label} | ${shown} | ${f.of} | ${f.fraction === null ? "—" : (100 * f.fraction).toFixed(0) + " %"} |`);
+}
+if (runThreads) {
+  const v = (n, row) => (n === 0 ? report.backends.ndgrad?.results[row.id] : report.threads[n]?.[row.id])?.value ?? null;
+  const ratio = (a, b) => (a && b ? `${fmt(a / b)}×` : "—");
+  const [t1, t2] = THREADS.counts;
+  console.log("");
+  // The threads build's two columns come from one process with interleaved
+  // repeats; the single build's (the "ndgrad" run above) from another time.
+  console.log(`| threads build (${report.meta.cores} cores) | unit | ${t1} thread | ${t2} threads | ${t2} vs ${t1} | single build (separate run) |`);
+  console.log("|:--|:--|--:|--:|--:|--:|");
+  for (const row of threadRows) {
+    const [s1, a, b] = [v(0, row), v(t1, row), v(t2, row)];
+    console.log(`| ${row.label} | ${row.unit} | ${fmt(a)} | ${fmt(b)} | ${ratio(b, a)} | ${fmt(s1)} |`);
+  }
+  const cap = report.threads.capacity;
+  if (cap) {
+    console.log("");
+    console.log(
+      `Cores the machine gave two threads (an integer loop alone vs on two threads at once), before and after: ` +
+        `${cap.map((c) => fmt(c)).join(" and ")} (2: two free cores).`,
+    );
+  }
 }
 console.log("");
 console.log(`JSON: ${out}`);

@@ -81,8 +81,19 @@ export function probeRows(quick) {
   ];
 }
 
+// "ndgrad" is the single-threaded build (what every runtime can load); the
+// threads build runs the rows where threads matter in THREAD_BACKENDS.
 export const BACKENDS = [
-  { id: "ndgrad", label: "ndgrad", script: "ndgrad.mjs", args: [] },
+  { id: "ndgrad", label: "ndgrad", script: "ndgrad.mjs", args: [], env: { NDGRAD_THREADS: "0" } },
   { id: "tfjs-wasm", label: "tfjs-wasm", script: "tfjs.mjs", args: ["wasm"] },
   { id: "tfjs-cpu", label: "tfjs-cpu", script: "tfjs.mjs", args: ["cpu"] },
 ];
+
+/** ndgrad's threads build (pkg/ndgrad-threads.wasm), each row measured on
+ *  1 and 2 threads in one process, repeats interleaved. */
+export const THREADS = { id: "ndgrad-threads", script: "ndgrad.mjs", counts: [1, 2] };
+
+/** The rows the threads build runs: those a thread pool speeds up. */
+export function isThreadRow(row) {
+  return row.id.startsWith("matmul_") || row.id === "mlp_step";
+}

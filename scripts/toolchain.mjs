@@ -72,6 +72,31 @@ export function wasmToolchain() {
   throw new Error(HELP);
 }
 
+/** rustup with the wasm32 target and the `rust-src` component: can rebuild
+ *  std (build-std; crates.io must be reachable for std's dependencies). */
+function rustupBuildStd() {
+  const t = rustupWithWasm();
+  const comps = t && quiet("rustup", ["component", "list", "--installed"]);
+  if (!comps || !comps.split("\n").some((c) => c.startsWith("rust-src"))) return null;
+  return { ...t, kind: "rustup-build-std", env: { ...t.env, RUSTC_BOOTSTRAP: "1" }, extraArgs: ["-Z", "build-std=std,panic_abort"] };
+}
+
+/**
+ * A toolchain for the threads build (pkg/ndgrad-threads.wasm), which must
+ * rebuild std with atomics: Debian's rustc-web (installed with apt when
+ * running as root on Debian), else rustup with `rust-src`; null if neither
+ * is possible (the build then skips the threads module).
+ */
+export function threadsToolchain() {
+  const found = debianRustcWeb() ?? rustupBuildStd();
+  if (found) return found;
+  if (isRootOnDebian()) {
+    aptInstall(DEBIAN_PACKAGES);
+    return debianRustcWeb();
+  }
+  return null;
+}
+
 /** Any cargo that can build and test natively. */
 export function nativeCargo() {
   if (quiet("cargo", ["--version"])) return { cargo: "cargo", env: { ...process.env } };

@@ -32,6 +32,7 @@ interface Report {
   probe: Record<string, Entry>;
   ratios: Record<string, Record<string, number | null>>;
   fractions: Record<string, { of: string; fraction: number | null }>;
+  threads: Record<string, Record<string, Entry>>;
 }
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -80,5 +81,11 @@ describe("npm run bench -- --quick", () => {
       expect(Object.keys(report.ratios[b.id]!)).toEqual(rows.map((r) => r.id));
     }
     expect(Object.keys(report.fractions).length).toBeGreaterThan(0);
+    // The threads build ran the matmul and MLP rows on 1 and 2 threads.
+    const threadRows = rows.filter((r) => r.id.startsWith("matmul_") || r.id === "mlp_step");
+    for (const n of ["1", "2"]) {
+      for (const r of threadRows) expect(report.threads[n]?.[r.id]?.value, `${n} threads ${r.id}`).toBeGreaterThan(0);
+    }
+    expect(stdout).toContain("| threads build (");
   }, 300_000);
 });

@@ -35,7 +35,8 @@ function errorMessage(): string {
   // Pointers are unsigned: above 2 GiB they arrive as negative i32s.
   const ptr = wasm.nd_error_ptr() >>> 0;
   const len = wasm.nd_error_len();
-  return decoder.decode(new Uint8Array(wasm.memory.buffer, ptr, len));
+  // A copy: browsers refuse to decode views of shared memory (threads build).
+  return decoder.decode(new Uint8Array(wasm.memory.buffer, ptr, len).slice());
 }
 
 function readNames(get: (code: number) => number): string[] {

@@ -1,9 +1,17 @@
 // Finds and instantiates ndgrad.wasm in Node, browsers and workers. The
 // literal `new URL("./ndgrad.wasm", import.meta.url)` is kept as is so that
 // bundlers (Vite, webpack) rewrite it to the emitted asset.
+//
+// Where SharedArrayBuffer and workers are available (Node; browsers when
+// `crossOriginIsolated`), the threads build `ndgrad-threads.wasm` is
+// loaded instead and its helper threads started (ts/src/threads.ts); any
+// failure there falls back, silently, to the single-threaded build.
+// `NDGRAD_THREADS` in the environment (Node) or on `globalThis` sets the
+// default thread count; 0 forces the single-threaded build.
+import { startThreads, singleThreaded, type ThreadsExports } from "./threads.js";
 
 /** The raw exports of ndgrad.wasm (see crates/ndgrad-wasm). */
-export interface Exports {
+export interface Exports extends ThreadsExports {
   memory: WebAssembly.Memory;
   nd_io(): number;
   nd_io_len(): number;
@@ -73,23 +81,106 @@ export interface Exports {
   nd_is_training(): number;
 }
 
-async function wasmModule(): Promise<WebAssembly.Module> {
-  const url = new URL("./ndgrad.wasm", import.meta.url);
+async function fetchWasm(url: URL): Promise<Response | Uint8Array<ArrayBuffer>> {
   if (url.protocol === "file:") {
     // Node (and Deno/Bun): read the file; Node 20's fetch cannot read file: URLs.
     const fsName = "node:fs/promises";
     const fs = (await import(/* @vite-ignore */ fsName)) as typeof import("node:fs/promises");
-    return WebAssembly.compile(await fs.readFile(url));
+    return new Uint8Array(await fs.readFile(url));
   }
   const response = await fetch(url);
   if (!response.ok) {
     throw new Error(`ndgrad: could not load ${url.href} (HTTP ${response.status})`);
   }
-  if (response.headers.get("content-type")?.startsWith("application/wasm")) {
-    return WebAssembly.compileStreaming(response);
+  return response;
+}
+
+async function wasmModule(): Promise<WebAssembly.Module> {
+  const got = await fetchWasm(new URL("./ndgrad.wasm", import.meta.url));
+  if (got instanceof Uint8Array) return WebAssembly.compile(got);
+  if (got.headers.get("content-type")?.startsWith("application/wasm")) {
+    return WebAssembly.compileStreaming(got);
   }
   // Servers that send another MIME type: compile from bytes instead.
-  return WebAssembly.compile(await response.arrayBuffer());
+  return WebAssembly.compile(await got.arrayBuffer());
+}
+
+async function threadsModuleBytes(): Promise<Uint8Array<ArrayBuffer>> {
+  const got = await fetchWasm(new URL("./ndgrad-threads.wasm", import.meta.url));
+  return got instanceof Uint8Array ? got : new Uint8Array(await got.arrayBuffer());
+}
+
+/** The thread count asked for with `NDGRAD_THREADS` (environment or global), if any. */
+function threadsSetting(): number | undefined {
+  const g = globalThis as { NDGRAD_THREADS?: unknown; process?: { env?: Record<string, string | undefined> } };
+  const raw = g.NDGRAD_THREADS ?? g.process?.env?.NDGRAD_THREADS;
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : undefined;
+}
+
+/** Why the threads build cannot run here, or null if it may. */
+function threadsUnavailable(setting: number | undefined): string | null {
+  if (setting === 0) return "NDGRAD_THREADS=0 selected the single-threaded build";
+  if (typeof SharedArrayBuffer !== "function") return "SharedArrayBuffer is not available here";
+  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } }; Worker?: unknown };
+  if (g.crossOriginIsolated === false) {
+    return "the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp)";
+  }
+  if (g.process?.versions?.node === undefined && typeof g.Worker !== "function") return "there is no Worker here";
+  return null;
+}
+
+/** `initial` and `maximum` pages of the module's imported memory (env.memory). */
+function memoryLimits(bytes: Uint8Array): { initial: number; maximum: number } {
+  let p = 8; // magic + version
+  const leb = (): number => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[p++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  };
+  const name = (): string => {
+    const n = leb();
+    p += n;
+    return new TextDecoder().decode(bytes.subarray(p - n, p));
+  };
+  while (p < bytes.length) {
+    const id = bytes[p++]!;
+    const size = leb();
+    const end = p + size;
+    if (id === 2) {
+      for (let count = leb(); count > 0; count--) {
+        const field = `${name()}.${name()}`;
+        const kind = bytes[p++]!;
+        if (kind === 0x02) {
+          const flags = leb();
+          const initial = leb();
+          const maximum = flags & 1 ? leb() : 65536;
+          if (field === "env.memory") return { initial, maximum };
+        } else if (kind === 0x00) leb(); // function: type index
+        else throw new Error(`unexpected import kind ${kind} (${field})`);
+      }
+    }
+    p = end;
+  }
+  throw new Error("the threads module imports no memory");
+}
+
+/** Instantiate the threads build and start its helpers (throws on any failure). */
+async function instantiateThreads(imports: WebAssembly.Imports, threads: number | undefined): Promise<Exports> {
+  const bytes = await threadsModuleBytes();
+  const { initial, maximum } = memoryLimits(bytes);
+  const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+  const module = await WebAssembly.compile(bytes);
+  const instance = await WebAssembly.instantiate(module, { ...imports, env: { memory } });
+  const exports = { ...(instance.exports as unknown as Exports), memory };
+  if (exports.nd_threads_supported() !== 1) throw new Error("not a threads build");
+  exports.nd_init();
+  await startThreads(exports, module, memory, threads);
+  return exports;
 }
 
 /** What the engine calls in JavaScript: the backward of `autograd.Function`s. */
@@ -105,13 +196,24 @@ export const host: Host = {
 };
 
 export async function instantiate(): Promise<Exports> {
-  const module = await wasmModule();
   const imports = {
     ndgrad: {
       custom_backward: (id: number, output: number, dy: number): number => host.customBackward(id, output, dy),
       custom_release: (id: number, output: number): void => host.customRelease(id, output),
     },
   };
+  const setting = threadsSetting();
+  const why = threadsUnavailable(setting);
+  if (why === null) {
+    try {
+      return await instantiateThreads(imports, setting);
+    } catch (e) {
+      singleThreaded(`the threads build could not start (${e instanceof Error ? e.message : String(e)})`);
+    }
+  } else {
+    singleThreaded(why);
+  }
+  const module = await wasmModule();
   const instance = await WebAssembly.instantiate(module, imports);
   const exports = instance.exports as unknown as Exports;
   exports.nd_init();

@@ -4,6 +4,7 @@ import { dataView, dtypeCode, dtypeOfTyped, wasm, writeInts } from "./ffi.js";
 import { formatScalar, type DType } from "./format.js";
 import { debug, keep, memory, scope } from "./memory.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "./opnames.js";
+import { getThreads, setThreads } from "./threads.js";
 import {
   NDArray,
   batchDot,
@@ -366,6 +367,9 @@ export const nd = {
   formatScalar(v: number, dtype: DType = "float32"): string {
     return formatScalar(numArg("formatScalar", "value", v), dtype);
   },
+  /** Threads for large kernels (threads build only; see ts/src/threads.ts). */
+  setThreads,
+  getThreads,
   /** Whether the engine runs WebAssembly SIMD kernels. */
   simd(): boolean {
     return wasm.nd_simd_enabled() !== 0;

@@ -176,6 +176,31 @@ pub trait Elem: Copy + Default + PartialEq + PartialOrd + Debug + 'static {
 
     /// Append `a (m×k) · b (k×n)`.
     fn gemm(m: usize, n: usize, k: usize, a: &[Self], b: &[Self], out: &mut Vec<Self>);
+
+    /// Append `count` products of consecutive `m×k` and `k×n` blocks.
+    fn gemm_batched(
+        count: usize,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        b: &[Self],
+        out: &mut Vec<Self>,
+    ) {
+        if m * n == 0 {
+            return;
+        }
+        for i in 0..count {
+            Self::gemm(
+                m,
+                n,
+                k,
+                &a[i * m * k..(i + 1) * m * k],
+                &b[i * k * n..(i + 1) * k * n],
+                out,
+            );
+        }
+    }
 }
 
 impl Elem for f32 {
@@ -224,6 +249,17 @@ impl Elem for f32 {
     }
     fn gemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], out: &mut Vec<f32>) {
         kernels::gemm(m, n, k, a, b, out)
+    }
+    fn gemm_batched(
+        count: usize,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        b: &[f32],
+        out: &mut Vec<f32>,
+    ) {
+        kernels::gemm::gemm_batched(count, m, n, k, a, b, out)
     }
 }
 

@@ -22,6 +22,13 @@
 //! Errors never panic: every fallible path returns `error::Error`, whose
 //! message names the operation and shapes.
 
+// The threads build (built with build-std, so nightly features are on) waits
+// and wakes with wasm atomics; see `threads`.
+#![cfg_attr(
+    all(target_arch = "wasm32", target_feature = "atomics"),
+    feature(stdarch_wasm_atomic_wait)
+)]
+
 pub mod arena;
 pub mod autograd;
 pub mod custom;
@@ -33,6 +40,7 @@ pub mod ops;
 pub mod random;
 pub mod shape;
 pub mod storage;
+pub mod threads;
 
 pub use engine::{Engine, MemoryInfo};
 pub use error::{Error, ErrorKind, Result};

@@ -94,8 +94,9 @@ static ALLOCATOR: Aligned16 = Aligned16;
 
 /// Memory shared with JavaScript for small arguments and results.
 struct Io(UnsafeCell<[i32; IO_LEN]>);
-// SAFETY: WebAssembly without threads runs one thread; the cell is only
-// touched by exports (never re-entered) and by JavaScript between calls.
+// SAFETY: only the engine's thread touches the cell (helper threads of the
+// threads build run kernels only), through exports (never re-entered) and
+// JavaScript between calls.
 unsafe impl Sync for Io {}
 static IO: Io = Io(UnsafeCell::new([0; IO_LEN]));
 
@@ -921,4 +922,144 @@ pub extern "C" fn nd_is_recording() -> u32 {
 #[no_mangle]
 pub extern "C" fn nd_is_training() -> u32 {
     autograd::is_training() as u32
+}
+
+// ---- threads (see ndgrad_core::threads; ts/src/threads.ts drives them) ----
+//
+// The threads build (`pkg/ndgrad-threads.wasm`: shared memory + atomics)
+// runs helper threads, each a Worker with its own instance of this module
+// on the same memory. JavaScript starts helper `id` like this: on the
+// engine's instance, `nd_threads_prepare(id, __tls_size, __tls_align)`
+// returns the top of the helper's stack; in the worker, instantiate the
+// module with the same memory, set its `__stack_pointer` to that top, and
+// call `nd_threads_helper(id)`, which sets up the thread-locals and never
+// returns. `nd_threads_set(n)` lets jobs use helpers 0..n. In the
+// single-threaded build these exports exist too and do nothing.
+//
+// Every export here is safe to call with any arguments (the fuzzer does):
+// blocks are allocated once per id, never freed, and `nd_threads_helper`
+// returns at once unless it runs on the stack of its own block.
+
+/// Each helper's stack: kernels keep little on the shadow stack (their
+/// vectors live in WebAssembly locals), and a stack overflow would corrupt
+/// memory rather than trap: generous.
+#[cfg(target_feature = "atomics")]
+const HELPER_STACK: usize = 256 << 10;
+/// Room for a helper's thread-locals (the module needs a few hundred bytes).
+#[cfg(target_feature = "atomics")]
+const HELPER_TLS: usize = 4 << 10;
+#[cfg(target_feature = "atomics")]
+const HELPER_ALIGN: usize = 64;
+
+/// Base address of helper `id`'s block (stack, then TLS); 0: none yet.
+#[cfg(target_feature = "atomics")]
+static HELPER_BLOCKS: [std::sync::atomic::AtomicUsize; ndgrad_core::threads::MAX_HELPERS as usize] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; ndgrad_core::threads::MAX_HELPERS as usize];
+
+#[cfg(target_feature = "atomics")]
+extern "C" {
+    /// Copies the module's initial thread-locals to `tls` and makes it this
+    /// instance's TLS block (synthesised by the linker, wasm-ld).
+    fn __wasm_init_tls(tls: *mut u8);
+}
+
+/// 1 in the threads build, 0 in the single-threaded one.
+#[no_mangle]
+pub extern "C" fn nd_threads_supported() -> u32 {
+    cfg!(target_feature = "atomics") as u32
+}
+
+/// Let kernels use `helpers` helper threads (0: one thread).
+#[no_mangle]
+pub extern "C" fn nd_threads_set(helpers: u32) {
+    if cfg!(target_feature = "atomics") {
+        ndgrad_core::threads::set_helpers(helpers);
+    }
+}
+
+/// Whether the engine's thread may block while helpers finish a job (1:
+/// Node, workers) or must spin (0: a browser's main thread, the default).
+#[no_mangle]
+pub extern "C" fn nd_threads_leader_blocks(blocks: u32) {
+    ndgrad_core::threads::set_leader_blocks(blocks != 0);
+}
+
+/// Helpers that have entered `nd_threads_helper`.
+#[no_mangle]
+pub extern "C" fn nd_threads_joined() -> u32 {
+    ndgrad_core::threads::joined()
+}
+
+/// Tasks helpers have run so far (wraps around; for tests and diagnostics).
+#[no_mangle]
+pub extern "C" fn nd_threads_helper_tasks() -> u32 {
+    ndgrad_core::threads::helper_tasks()
+}
+
+/// Allocate (once) helper `id`'s stack and TLS block, for thread-locals of
+/// `tls_size` bytes aligned to `tls_align`; returns the top of its stack,
+/// or 0 (single-threaded build, bad id, TLS too large, out of memory).
+#[no_mangle]
+pub extern "C" fn nd_threads_prepare(id: u32, tls_size: u32, tls_align: u32) -> usize {
+    #[cfg(target_feature = "atomics")]
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        let Some(slot) = HELPER_BLOCKS.get(id as usize) else {
+            return 0;
+        };
+        if tls_size as usize > HELPER_TLS
+            || !tls_align.is_power_of_two()
+            || tls_align as usize > HELPER_ALIGN
+        {
+            return 0;
+        }
+        if slot.load(SeqCst) == 0 {
+            let Ok(layout) =
+                std::alloc::Layout::from_size_align(HELPER_STACK + HELPER_TLS, HELPER_ALIGN)
+            else {
+                return 0;
+            };
+            // SAFETY: a layout of non-zero size; the block is never freed
+            // (a helper lives as long as the engine).
+            let block = unsafe { std::alloc::alloc(layout) } as usize;
+            if block == 0 || slot.compare_exchange(0, block, SeqCst, SeqCst).is_err() {
+                // Out of memory, or (engine thread only, so never) a race.
+                return 0;
+            }
+        }
+        slot.load(SeqCst) + HELPER_STACK
+    }
+    #[cfg(not(target_feature = "atomics"))]
+    {
+        let _ = (id, tls_size, tls_align);
+        0
+    }
+}
+
+/// The loop of helper `id`, called on its own instance once JavaScript set
+/// the instance's stack pointer to `nd_threads_prepare(id, …)`: sets up
+/// this thread's thread-locals, then waits for kernel jobs and helps with
+/// them; never returns. Returns at once anywhere else (not on that stack,
+/// or the single-threaded build).
+#[no_mangle]
+pub extern "C" fn nd_threads_helper(id: u32) {
+    #[cfg(target_feature = "atomics")]
+    {
+        let Some(slot) = HELPER_BLOCKS.get(id as usize) else {
+            return;
+        };
+        let block = slot.load(std::sync::atomic::Ordering::SeqCst);
+        let here = std::hint::black_box(0u8);
+        let sp = std::hint::black_box(&here) as *const u8 as usize;
+        if block == 0 || !(block..block + HELPER_STACK).contains(&sp) {
+            return;
+        }
+        // SAFETY: we run on helper `id`'s own stack, so this is its own
+        // instance (the engine's instance has its stack elsewhere), whose
+        // TLS block is the one reserved after that stack for it alone.
+        unsafe { __wasm_init_tls((block + HELPER_STACK) as *mut u8) };
+        ndgrad_core::threads::helper_loop(id);
+    }
+    #[cfg(not(target_feature = "atomics"))]
+    let _ = id;
 }

@@ -1,18 +1,24 @@
 //! Matrix multiplication: `C (m×n) = A (m×k) · B (k×n)`, all row-major.
 //!
-//! The classic blocked layout (Goto / BLIS): B is packed a `KC×NC` panel at
-//! a time into column strips of `NR = 8` floats, A a `MC×KC` block at a
-//! time into row strips of `MR = 4`, and a 4×8 micro-kernel multiplies one
-//! A strip by one B strip, keeping the whole 4×8 tile of C in 8 `F32x4`
-//! accumulators. With the B strip (8 floats) and one A broadcast that is 11
-//! live vectors: under the 15 `xmm` registers V8 gives WebAssembly, so the
-//! loop never spills (a 6×8 tile would need 15 and runs at half speed).
+//! The classic blocked layout (Goto / BLIS): B is packed into column strips
+//! of `NR = 8` floats (all of it, once, shared by every thread), A a
+//! `MC×KC` block at a time into row strips of `MR = 4`, and a 4×8
+//! micro-kernel multiplies one A strip by one B strip, keeping the whole
+//! 4×8 tile of C in 8 `F32x4` accumulators. With the B strip (8 floats)
+//! and one A broadcast that is 11 live vectors: under the 15 `xmm`
+//! registers V8 gives WebAssembly, so the loop never spills (a 6×8 tile
+//! would need 15 and runs at half speed).
 //! k is cut into equal blocks of at most `KC = 256`, which keeps a B strip
 //! (8 KiB) in L1 while the A block (128 KiB) streams from L2.
 //!
 //! Each element of C is a sum over k in order, `((0 + a₀b₀) + a₁b₁) + …`,
 //! within a k block, and the blocks' sums are added in order; for
 //! `k <= KC` that is bit for bit the plain triple loop.
+//!
+//! Large products are split over the threads of `crate::threads` (the
+//! threads build of the WebAssembly module): packing B by runs of strips,
+//! then C by bands of rows. One thread computes each element, in the same
+//! order, so results are bitwise identical for any number of threads.
 //!
 //! C is appended to a `Vec` and written straight into its spare capacity:
 //! the first k block stores each tile, later blocks add to it, so the
@@ -21,6 +27,7 @@
 use core::mem::MaybeUninit;
 
 use super::simd::F32x4;
+use crate::threads;
 
 const MR: usize = 4;
 const NR: usize = 8;
@@ -42,22 +49,108 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], out: &mut Vec<f3
     if len == 0 {
         return;
     }
-    let (a, b) = (&a[..m * k], &b[..k * n]);
     out.reserve(len);
+    let start = out.len();
+    gemm_into(m, n, k, a, b, &mut out.spare_capacity_mut()[..len], None);
+    // SAFETY: `gemm_into` writes every one of the m·n slots.
+    unsafe { out.set_len(start + len) };
+}
+
+/// Append `count` products `aᵢ (m×k) · bᵢ (k×n)` (stored one after the
+/// other in `a` and `b`) to `out`: MXNet's `batch_dot`. A few large
+/// products are each shared by the threads; many smaller ones are spread
+/// over the threads a group of products at a time. Either way each product
+/// is computed as `gemm` computes it, so the bits do not depend on the
+/// thread count.
+pub fn gemm_batched(
+    count: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    out: &mut Vec<f32>,
+) {
+    let (len, work) = (m * n, m * n * k);
+    if len == 0 || count == 0 {
+        return;
+    }
+    out.reserve(count * len);
+    let start = out.len();
+    let c = &mut out.spare_capacity_mut()[..count * len];
+    let threads = threads::threads();
+    let product = |i: usize| (&a[i * m * k..][..m * k], &b[i * k * n..][..k * n]);
+    if threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL {
+        for (i, ci) in c.chunks_mut(len).enumerate() {
+            let (ai, bi) = product(i);
+            gemm_into(m, n, k, ai, bi, ci, None);
+        }
+    } else {
+        // Groups of products, a few per thread for balance, each with its
+        // own packing scratch allocated here: helpers never allocate.
+        let per = count.div_ceil(threads * 4);
+        let (bl, al) = if uses_blocked(m, n, k) {
+            scratch_len(m, n, k, 1)
+        } else {
+            (0, 0)
+        };
+        let unit = (bl + al).max(16);
+        let mut buf = Vec::new();
+        let scratch = aligned(&mut buf, count.div_ceil(per) * unit);
+        let groups: Vec<_> = c
+            .chunks_mut(per * len)
+            .zip(scratch.chunks_exact_mut(unit))
+            .collect();
+        threads::for_each(groups, threads, |g, (cg, sg)| {
+            let (bpack, apack) = sg.split_at_mut(bl);
+            for (q, ci) in cg.chunks_mut(len).enumerate() {
+                let (ai, bi) = product(g * per + q);
+                gemm_into(m, n, k, ai, bi, ci, Some((&mut *bpack, &mut *apack)));
+            }
+        });
+    }
+    // SAFETY: every product wrote all m·n slots of its part of `c`.
+    unsafe { out.set_len(start + count * len) };
+}
+
+/// Products of at least this many multiply-adds in a batch are shared one
+/// at a time rather than spread a group of products per thread.
+const BATCH_SPLIT: usize = 1 << 22;
+
+fn uses_blocked(m: usize, n: usize, k: usize) -> bool {
+    k != 0 && n != 1 && m >= MR && m * n * k > SMALL
+}
+
+/// Write `a (m×k) · b (k×n)` into `c`, every one of its m·n slots. With
+/// `scratch` (packed B, packed A: `scratch_len(m, n, k, 1)`), on this
+/// thread only and without allocating (what helper threads run).
+fn gemm_into(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    scratch: Option<(&mut [f32], &mut [f32])>,
+) {
+    let (a, b) = (&a[..m * k], &b[..k * n]);
     if k == 0 {
-        out.resize(out.len() + len, 0.0);
+        c.iter_mut().for_each(|slot| {
+            slot.write(0.0);
+        });
     } else if n == 1 {
         // Matrix · vector: one dot product per row.
-        out.extend(a.chunks_exact(k).map(|row| dot(row, b)));
-    } else if m < MR || m * n * k <= SMALL {
-        small(m, n, k, a, b, out);
+        for (slot, row) in c.iter_mut().zip(a.chunks_exact(k)) {
+            slot.write(dot(row, b));
+        }
+    } else if !uses_blocked(m, n, k) {
+        small(m, n, k, a, b, c);
+    } else if let Some((bpack, apack)) = scratch {
+        blocked_on(1, m, n, k, a, b, c, bpack, apack);
     } else {
-        let start = out.len();
-        let c = &mut out.spare_capacity_mut()[..len];
+        // `blocked` writes every slot: its tiles cover all m×n positions in
+        // the first k block (see `write_tile`).
         blocked(m, n, k, a, b, c);
-        // SAFETY: `blocked` writes every element of `c`: its tiles cover all
-        // m×n positions in the first k block (see `write_tile`).
-        unsafe { out.set_len(start + len) };
     }
 }
 
@@ -97,16 +190,22 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Small products: each row of C accumulated in a scratch row (axpy over
-/// the rows of B), then appended.
-fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], out: &mut Vec<f32>) {
-    let mut row = vec![0f32; n];
-    for arow in a.chunks_exact(k).take(m) {
-        row.fill(0.0);
-        for (p, &av) in arow.iter().enumerate() {
-            axpy(av, &b[p * n..(p + 1) * n], &mut row);
+/// Small products: each row of C accumulated 64 columns at a time in a
+/// scratch row on the stack (axpy over the rows of B), then copied out.
+fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
+    const W: usize = 64;
+    let mut row = [0f32; W];
+    for (arow, crow) in a.chunks_exact(k).take(m).zip(c.chunks_exact_mut(n)) {
+        for j0 in (0..n).step_by(W) {
+            let acc = &mut row[..W.min(n - j0)];
+            acc.fill(0.0);
+            for (p, &av) in arow.iter().enumerate() {
+                axpy(av, &b[p * n + j0..][..acc.len()], acc);
+            }
+            for (slot, &v) in crow[j0..].iter_mut().zip(acc.iter()) {
+                slot.write(v);
+            }
         }
-        out.extend_from_slice(&row);
     }
 }
 
@@ -120,53 +219,147 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buf[skip..skip + len]
 }
 
+/// Below this many multiply-adds a product runs on one thread: waking the
+/// helpers and waiting for the last task costs more than it saves.
+const PARALLEL: usize = 1 << 18;
+
 fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
+    let threads = if m * n * k >= PARALLEL {
+        threads::threads()
+    } else {
+        1
+    };
+    let (bl, al) = scratch_len(m, n, k, threads);
+    let mut buf = Vec::new();
+    let (bpack, apack) = aligned(&mut buf, bl + al).split_at_mut(bl);
+    blocked_on(threads, m, n, k, a, b, c, bpack, apack);
+}
+
+/// How the blocked product cuts its work: k blocks of `kb`, `strips` of B
+/// per k block (`strip_len` floats each), bands of `band` rows of C (packed
+/// A: `apack_len` floats per band).
+struct Plan {
+    kb: usize,
+    strips: usize,
+    strip_len: usize,
+    band: usize,
+    apack_len: usize,
+}
+
+fn plan(m: usize, n: usize, k: usize, threads: usize) -> Plan {
     // k is cut into equal blocks of at most KC (784 → 4 × 196, not
     // 3 × 256 + 16: a thin last block would pay the tile write-back for
     // little work).
     let kb = k.div_ceil(k.div_ceil(KC));
-    let (mut bbuf, mut abuf) = (Vec::new(), Vec::new());
-    let bpack = aligned(&mut bbuf, kb * round_up(NC.min(n), NR));
-    let apack = aligned(&mut abuf, round_up(MC.min(m), MR) * kb);
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        for pc in (0..k).step_by(kb) {
-            let kc = kb.min(k - pc);
-            pack_b(b, n, pc, kc, jc, nc, bpack);
-            for ic in (0..m).step_by(MC) {
-                let mc = MC.min(m - ic);
-                pack_a(a, k, ic, mc, pc, kc, apack);
+    let band = MC.min(round_up(m.div_ceil(threads), MR));
+    Plan {
+        kb,
+        strips: n.div_ceil(NR),
+        strip_len: kb * NR,
+        band,
+        apack_len: round_up(band, MR) * kb,
+    }
+}
+
+/// Floats of packed B and packed A that `blocked_on(threads, m, n, k, …)`
+/// needs, each a multiple of 16 (64 bytes: a second buffer cut from the same
+/// aligned allocation stays aligned).
+fn scratch_len(m: usize, n: usize, k: usize, threads: usize) -> (usize, usize) {
+    let p = plan(m, n, k, threads);
+    let b = k.div_ceil(p.kb) * p.strips * p.strip_len;
+    let a = m.div_ceil(p.band) * p.apack_len;
+    (round_up(b, 16), round_up(a, 16))
+}
+
+/// The blocked product on `threads` threads (1: this one, without
+/// allocating), with scratch of `scratch_len(m, n, k, threads)` floats.
+#[allow(clippy::too_many_arguments)]
+fn blocked_on(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    bpack: &mut [f32],
+    apack: &mut [f32],
+) {
+    let p = plan(m, n, k, threads);
+
+    // All of B is packed once, up front, and shared by every thread: block
+    // `q` (rows q·kb..) holds the strips of all n columns, strip `s` at
+    // `(q·strips + s)·strip_len` (a short last block leaves its strips'
+    // tails unused). Each task packs a run of strips.
+    let all = k.div_ceil(p.kb) * p.strips;
+    let bpack = &mut bpack[..all * p.strip_len];
+    let pack = |first: usize, run: &mut [f32]| {
+        for (i, dst) in run.chunks_exact_mut(p.strip_len).enumerate() {
+            let (q, s) = ((first + i) / p.strips, (first + i) % p.strips);
+            let pc = q * p.kb;
+            let kc = p.kb.min(k - pc);
+            pack_b_strip(b, n, pc, kc, s * NR, &mut dst[..kc * NR]);
+        }
+    };
+    if threads <= 1 {
+        pack(0, bpack);
+    } else {
+        let per = all.div_ceil(threads);
+        let runs: Vec<&mut [f32]> = bpack.chunks_mut(per * p.strip_len).collect();
+        threads::for_each(runs, threads, |t, run| pack(t * per, run));
+    }
+
+    // Then C is cut into bands of whole rows (at most MC, a multiple of MR),
+    // one task each, with its own packed-A scratch. Every element of C is
+    // computed by one thread exactly as in a single-threaded run (same k
+    // blocks, same micro-kernel), so the result does not depend on the
+    // number of threads, bit for bit.
+    let bpack = &*bpack;
+    let band = |i0: usize, cband: &mut [MaybeUninit<f32>], apack: &mut [f32]| {
+        let rows = cband.len() / n;
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for (q, pc) in (0..k).step_by(p.kb).enumerate() {
+                let kc = p.kb.min(k - pc);
+                pack_a(a, k, i0, rows, pc, kc, apack);
                 for jr in (0..nc).step_by(NR) {
-                    let bp = &bpack[jr * kc..jr * kc + kc * NR];
-                    for ir in (0..mc).step_by(MR) {
+                    let s = (jc + jr) / NR;
+                    let bp = &bpack[(q * p.strips + s) * p.strip_len..][..kc * NR];
+                    for ir in (0..rows).step_by(MR) {
                         let ap = &apack[ir * kc..ir * kc + kc * MR];
                         let acc = micro(kc, ap, bp);
                         let tile = Tile {
-                            i: ic + ir,
+                            i: ir,
                             j: jc + jr,
-                            rows: MR.min(mc - ir),
+                            rows: MR.min(rows - ir),
                             cols: NR.min(nc - jr),
                         };
-                        write_tile(c, n, &tile, &acc, pc > 0);
+                        write_tile(cband, n, &tile, &acc, pc > 0);
                     }
                 }
             }
         }
+    };
+    let pairs = c
+        .chunks_mut(p.band * n)
+        .zip(apack.chunks_exact_mut(p.apack_len));
+    if threads <= 1 {
+        for (t, (cband, ap)) in pairs.enumerate() {
+            band(t * p.band, cband, ap);
+        }
+    } else {
+        let bands: Vec<_> = pairs.collect();
+        threads::for_each(bands, threads, |t, (cband, ap)| band(t * p.band, cband, ap));
     }
 }
 
-/// Pack `b[pc..pc+kc, jc..jc+nc]` as strips of `NR` columns: strip `s`
-/// holds, for each p, the 8 floats `b[pc+p, jc+8s..jc+8s+8]` (zero-padded
-/// past `nc`).
-fn pack_b(b: &[f32], n: usize, pc: usize, kc: usize, jc: usize, nc: usize, dst: &mut [f32]) {
-    for (s, j0) in (0..nc).step_by(NR).enumerate() {
-        let w = NR.min(nc - j0);
-        let strip = &mut dst[s * kc * NR..(s + 1) * kc * NR];
-        for (p, d) in strip.chunks_exact_mut(NR).enumerate() {
-            let src = &b[(pc + p) * n + jc + j0..][..w];
-            d[..w].copy_from_slice(src);
-            d[w..].fill(0.0);
-        }
+/// Pack one strip of B: for each p, the `NR` floats
+/// `b[pc+p, j0..j0+NR]` (zero-padded past column n).
+fn pack_b_strip(b: &[f32], n: usize, pc: usize, kc: usize, j0: usize, dst: &mut [f32]) {
+    let w = NR.min(n - j0);
+    for (p, d) in dst.chunks_exact_mut(NR).take(kc).enumerate() {
+        d[..w].copy_from_slice(&b[(pc + p) * n + j0..][..w]);
+        d[w..].fill(0.0);
     }
 }
 
@@ -278,5 +471,97 @@ fn write_tile(
                 slot.write(v);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads change who computes an element, never how: bit for bit the
+    /// same C for 1 to 4 threads, on shapes with edge tiles, several k
+    /// blocks and several row bands.
+    #[test]
+    fn threads_give_bitwise_identical_results() {
+        threads::spawn_native_helpers(3);
+        threads::set_helpers(3);
+        let mut seed = 0x2545_f491_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(m, n, k) in &[
+            (4, 8, 1),
+            (5, 9, 3),
+            (64, 256, 784),
+            (131, 67, 300),
+            (257, 129, 513),
+            (300, 17, 40),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let run = |threads: usize| {
+                let mut c = Vec::with_capacity(m * n);
+                let (bl, al) = scratch_len(m, n, k, threads);
+                let (mut bp, mut ap) = (vec![0.0; bl], vec![0.0; al]);
+                let spare = &mut c.spare_capacity_mut()[..m * n];
+                blocked_on(threads, m, n, k, &a, &b, spare, &mut bp, &mut ap);
+                // SAFETY: `blocked_on` writes all m·n elements.
+                unsafe { c.set_len(m * n) };
+                c
+            };
+            let one = run(1);
+            let mut plain = Vec::new();
+            gemm(m, n, k, &a, &b, &mut plain);
+            assert_eq!(bits(&plain), bits(&one), "{m}x{n}x{k}: gemm vs blocked");
+            for t in 2..=4 {
+                assert_eq!(bits(&run(t)), bits(&one), "{m}x{n}x{k} on {t} threads");
+            }
+        }
+    }
+
+    /// A batch of products is each product as `gemm` computes it, however
+    /// the batch is spread over threads.
+    #[test]
+    fn batched_products_are_each_product_bit_for_bit() {
+        threads::spawn_native_helpers(2);
+        threads::set_helpers(2);
+        let mut seed = 0x9e37_79b9_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(count, m, n, k) in &[
+            (1, 3, 4, 5),
+            (300, 9, 17, 33),
+            (64, 32, 32, 64),
+            (7, 1, 50, 20),
+            (40, 20, 1, 30),
+            (50, 8, 8, 0),
+            (3, 100, 200, 300),
+        ] {
+            let a: Vec<f32> = (0..count * m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..count * k * n).map(|_| rnd()).collect();
+            let mut want = Vec::new();
+            for i in 0..count {
+                let (ai, bi) = (
+                    &a[i * m * k..(i + 1) * m * k],
+                    &b[i * k * n..(i + 1) * k * n],
+                );
+                gemm(m, n, k, ai, bi, &mut want);
+            }
+            let mut got = vec![7.0];
+            gemm_batched(count, m, n, k, &a, &b, &mut got);
+            assert_eq!(got[0], 7.0, "appends after what was there");
+            assert_eq!(bits(&got[1..]), bits(&want), "{count} × {m}x{k}·{k}x{n}");
+        }
+    }
+
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
     }
 }

@@ -18,18 +18,7 @@ fn gemm_batch<T: Elem>(
     b: &[T],
 ) -> Result<Data> {
     let mut out = alloc_empty::<T>(count * m * n)?;
-    if m * n > 0 {
-        for i in 0..count {
-            T::gemm(
-                m,
-                n,
-                k,
-                &a[i * m * k..(i + 1) * m * k],
-                &b[i * k * n..(i + 1) * k * n],
-                &mut out,
-            );
-        }
-    }
+    T::gemm_batched(count, m, n, k, a, b, &mut out);
     Ok(wrap(out))
 }
 
