@@ -9,9 +9,10 @@
 //! may not block on `memory.atomic.wait32`), and where blocking is allowed
 //! ([`set_leader_blocks`]: Node, workers) it blocks after a while, so that
 //! a helper the OS has descheduled gets the core back. Helpers spin
-//! briefly, then block in `memory.atomic.wait32` between jobs. A job is a list of *parts* (disjoint `&mut` pieces of the
-//! output, prepared by the caller); each part is handed to exactly one
-//! thread, so kernels stay plain safe code over slices.
+//! briefly, then block in `memory.atomic.wait32` between jobs. A job is a
+//! list of *parts* (disjoint `&mut` pieces of the output, prepared by the
+//! caller); each part is handed to exactly one thread, so kernels stay
+//! plain safe code over slices.
 //!
 //! Helpers only ever run the job's closure: they never touch the engine's
 //! arena, tape or thread-locals, and kernels run in a job do not allocate
@@ -155,8 +156,10 @@ pub fn for_each<P: Send>(parts: Vec<P>, threads: usize, f: impl Fn(usize, P) + S
         parts.into_iter().enumerate().for_each(|(i, p)| f(i, p));
         return;
     }
-    // Each task moves its part out of `parts`; the Vec only frees its buffer.
-    let mut parts = parts;
+    // Each task moves its part out of `parts`; the Vec only frees its
+    // buffer (ManuallyDrop: a panicking task, natively, leaks the parts
+    // rather than dropping moved-out ones twice).
+    let mut parts = std::mem::ManuallyDrop::new(parts);
     let base = SendPtr(parts.as_ptr());
     let run = move |i: usize| {
         let base = &base;
@@ -172,9 +175,12 @@ pub fn for_each<P: Send>(parts: Vec<P>, threads: usize, f: impl Fn(usize, P) + S
         next: AtomicU32::new(0),
         done: AtomicU32::new(0),
     });
-    // SAFETY: every element was moved out by its task: forget them all, so
-    // that dropping `parts` frees only its buffer.
-    unsafe { parts.set_len(0) };
+    // SAFETY: every element was moved out by its task: forget them all and
+    // free only the buffer, once.
+    unsafe {
+        parts.set_len(0);
+        std::mem::ManuallyDrop::drop(&mut parts);
+    }
     POOL.busy.store(false, Release);
 }
 
