@@ -471,6 +471,17 @@ describe("every op and dtype gives the main API's result", () => {
     }
   });
 
+  it("the worker's GEMM threads are set and read remotely, with the main API's errors", async () => {
+    const n = await w.nd.getThreads();
+    expect(Number.isInteger(n) && n >= 1).toBe(true);
+    await w.nd.setThreads(1);
+    expect(await w.nd.getThreads()).toBe(1);
+    const local = mainError(() => nd.setThreads(0));
+    await expect(w.nd.setThreads(0)).rejects.toThrow(local.message);
+    await w.nd.setThreads(n);
+    expect(await w.nd.getThreads()).toBe(n);
+  });
+
   it("a chain of the new ops, in any dtype, is one message and needs no correction", async () => {
     const chain = (api: Api, x: Arr, idx: Arr): Arr[] => {
       const [vals, ids] = x
