@@ -49,10 +49,12 @@ export function rows(quick) {
   for (const op of ELEMENTWISE) {
     for (const n of s.elems) {
       const bytes = (op === "add" || op === "mul" ? 12 : 8) * n;
-      out.push({ id: `${op}_${human(n)}`, label: `${op} ${human(n)}`, unit: "GB/s", higher: true, bytes, n, op, perElement: true });
+      // The largest add, mul and exp also run on the threads build.
+      const threads = n === s.elems[s.elems.length - 1] && op !== "relu";
+      out.push({ id: `${op}_${human(n)}`, label: `${op} ${human(n)}`, unit: "GB/s", higher: true, bytes, n, op, perElement: true, threads });
     }
   }
-  out.push({ id: `sum_${human(s.sum)}`, label: `sum ${human(s.sum)}`, unit: "GB/s", higher: true, bytes: 4 * s.sum, n: s.sum, perElement: true });
+  out.push({ id: `sum_${human(s.sum)}`, label: `sum ${human(s.sum)}`, unit: "GB/s", higher: true, bytes: 4 * s.sum, n: s.sum, perElement: true, threads: true });
   out.push({ id: `read_${human(s.read)}_reused`, label: `read ${human(s.read)} → JS, reused dest`, unit: "GB/s", higher: true, bytes: 4 * s.read, n: s.read });
   out.push({ id: `read_${human(s.read)}_fresh`, label: `read ${human(s.read)} → JS, fresh array`, unit: "GB/s", higher: true, bytes: 4 * s.read, n: s.read });
   out.push({ id: "add_2x2", label: "2×2 add incl. create+dispose", unit: "µs", higher: false });
@@ -95,5 +97,5 @@ export const THREADS = { id: "ndgrad-threads", script: "ndgrad.mjs", counts: [1,
 
 /** The rows the threads build runs: those a thread pool speeds up. */
 export function isThreadRow(row) {
-  return row.id.startsWith("matmul_") || row.id === "mlp_step";
+  return row.id.startsWith("matmul_") || row.id === "mlp_step" || row.threads === true;
 }

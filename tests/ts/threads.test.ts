@@ -168,6 +168,126 @@ describe("the threads build in Node", () => {
     }
   });
 
+  // Elementwise kernels split from 2^18 elements on, in chunks of a
+  // multiple of 16; float32 reductions in fixed chunks of 2^16 elements.
+  const PAR_MIN = 1 << 18;
+  const RED_CHUNK = 1 << 16;
+  const LENGTHS = [1, 17, RED_CHUNK - 1, RED_CHUNK + 1, 3 * RED_CHUNK + 5, PAR_MIN - 1, PAR_MIN, PAR_MIN + 15, PAR_MIN + 16 * 7 + 3, 1_000_003];
+
+  /** Uniform values in [-2, 2) with NaN, ±inf, -0 and a subnormal placed at chunk edges. */
+  function special(n: number, seed: number, withSpecials: boolean): NDArray {
+    nd.random.seed(seed);
+    const v = nd.random.uniform(-2, 2, [n]).data() as Float32Array;
+    if (withSpecials) {
+      // NaN last: it stays when two places coincide.
+      const at = [0, RED_CHUNK, PAR_MIN / 2 + 16, Math.floor(n / 2), n - 1];
+      [Infinity, -Infinity, -0, 1e-40, NaN].forEach((x, k) => {
+        if (at[k]! < n) v[at[k]!] = x;
+      });
+    }
+    return nd.array(v, { shape: [n] });
+  }
+
+  it("shares large elementwise ops and sums with the helpers, small ones not", () => {
+    nd.scope(() => {
+      nd.setThreads(2);
+      const big = special(PAR_MIN * 2, 1, false);
+      const small = special(PAR_MIN / 4, 2, false);
+      let before = threadsInfo().helperTasks;
+      for (let i = 0; i < 3; i++) [small.add(small), small.exp(), small.mul(2)];
+      expect(threadsInfo().helperTasks).toBe(before);
+      for (let i = 0; i < 3; i++) [big.add(big), big.exp(), big.mul(2)];
+      expect(threadsInfo().helperTasks).toBeGreaterThan(before);
+      // A sum reads 4 bytes per element where add moves 12: a longer one,
+      // so that a helper that was asleep wakes before the leader is done.
+      const long = nd.ones([1 << 23]);
+      before = threadsInfo().helperTasks;
+      for (let i = 0; i < 5; i++) long.sum();
+      expect(threadsInfo().helperTasks).toBeGreaterThan(before);
+    });
+  });
+
+  it("computes elementwise ops and float32 reductions bit for bit as one thread does", () => {
+    const ops: [string, (a: NDArray, b: NDArray) => NDArray][] = [
+      ["add", (a, b) => a.add(b)],
+      ["mul", (a, b) => a.mul(b)],
+      ["div scalar", (a) => a.div(3)],
+      ["rsub scalar", (a) => nd.scope(() => a.mul(-1).add(1.5))],
+      ["greater", (a, b) => a.greater(b)],
+      ["exp", (a) => a.exp()],
+      ["tanh", (a) => a.tanh()],
+      ["relu", (a) => a.relu()],
+      ["sum", (a) => a.sum()],
+      ["mean", (a) => a.mean()],
+      ["max", (a) => a.max()],
+      ["min", (a) => a.min()],
+      ["sum over axis 0", (a) => a.sum(0)],
+    ];
+    for (const n of LENGTHS) {
+      for (const withSpecials of [false, true]) {
+        nd.scope(() => {
+          const a = special(n, n, withSpecials);
+          const b = special(n, n + 1, false);
+          for (const [name, f] of ops) {
+            nd.setThreads(1);
+            const one = bits(f(a, b));
+            for (const t of [2, 3]) {
+              nd.setThreads(t);
+              expect(firstDifference(bits(f(a, b)), one), `${name} n=${n} specials=${withSpecials} on ${t} threads`).toBe(-1);
+            }
+          }
+          if (withSpecials && n > 1) {
+            nd.setThreads(2);
+            // NaN wins: in the sum, in max and min; +inf stays in add.
+            expect(a.sum().asscalar()).toBeNaN();
+            expect(a.max().asscalar()).toBeNaN();
+            const sum = a.add(b).data();
+            expect(sum[n - 1]).toBeNaN();
+            expect(sum[0]).toBe(Infinity);
+            if (n > RED_CHUNK + 1) expect(sum[RED_CHUNK]).toBe(-Infinity);
+          }
+        });
+      }
+    }
+    // Reductions over rows: many short rows (shared out a group of rows
+    // at a time), a few long ones (each sum split in chunks).
+    for (const shape of [[40_000, 8], [9_000, 33], [3, 100_003], [2, PAR_MIN + 5], [PAR_MIN + 1, 1]]) {
+      nd.scope(() => {
+        const n = shape[0]! * shape[1]!;
+        const a = special(n, 9, true).reshape(shape);
+        for (const op of ["sum", "mean", "max", "min"] as const) {
+          for (const axis of [0, 1]) {
+            nd.setThreads(1);
+            const one = bits(a[op](axis));
+            for (const t of [2, 3]) {
+              nd.setThreads(t);
+              expect(firstDifference(bits(a[op](axis)), one), `${op} over axis ${axis} of ${shape} on ${t} threads`).toBe(-1);
+            }
+          }
+        }
+      });
+    }
+  });
+
+  it("keeps float32 sums within a few float32 ulps of the exact sum over long arrays", () => {
+    nd.scope(() => {
+      nd.setThreads(2);
+      for (const n of [PAR_MIN + 3, 1 << 22]) {
+        const a = special(n, 5, false);
+        const v = a.data() as Float32Array;
+        let exact = 0;
+        let mag = 0;
+        for (const x of v) {
+          exact += x;
+          mag += Math.abs(x);
+        }
+        expect(Math.abs(a.sum().asscalar() - exact)).toBeLessThanOrEqual(4 * mag * 2 ** -23 + Math.abs(exact) * 2 ** -23);
+      }
+      // 0.1 four million times: a float32 running sum would be far off.
+      expect(nd.ones([1 << 22]).mul(0.1).sum().asscalar()).toBeCloseTo(419430.4, 0);
+    });
+  });
+
   it("gives the single-threaded build's results bit for bit", () => {
     const body = `
       const { nd, autograd } = await import(pkgUrl);

@@ -133,7 +133,7 @@ impl Data {
 /// An element type: its dtype, conversions, and the kernels ops need.
 /// The default methods are the plain loops; float32 overrides them with
 /// the SIMD kernels.
-pub trait Elem: Copy + Default + PartialEq + PartialOrd + Debug + 'static {
+pub trait Elem: Copy + Default + PartialEq + PartialOrd + Debug + Send + Sync + 'static {
     const DTYPE: DType;
     const ZERO: Self;
     const ONE: Self;

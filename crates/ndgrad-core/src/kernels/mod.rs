@@ -20,6 +20,7 @@ use simd::{F32x4, F64x2};
 
 use crate::dtype::Elem;
 use crate::shape::{broadcast_strides, strides};
+use crate::threads;
 
 /// Walks the outer axes (all but the last) of `shape` in row-major order,
 /// keeping one element offset per operand: `step` moves to the next row and
@@ -142,13 +143,56 @@ impl RedOp {
     }
 }
 
-/// Sum in float64 quality at float32 SIMD speed: blocks of 64 values are
-/// summed in four `F32x4` accumulators (4 values per lane, then pairs of
-/// accumulators: a depth of 4 float32 roundings on 8 values), and each
-/// block's 8 partial sums are added exactly into float64 accumulators. The
-/// error is at most about 4·2⁻²⁴ of the sum of |x| and does not grow with
-/// the length, unlike a float32 running sum.
+/// Reductions over a run of float32 values go in fixed chunks of this many
+/// elements (a multiple of the 64-value block of `sum_chunk`): each chunk
+/// gives a partial result and the partials are combined in order. The
+/// chunks do not depend on the number of threads, so neither does the
+/// result, bit for bit; one thread runs the very same chunks.
+pub const RED_CHUNK: usize = 1 << 16;
+
+/// Reduce `x` chunk by chunk (`RED_CHUNK`) with `part`, then fold the
+/// partials in order with `join`, from the first. Long runs (`PAR_MIN`
+/// elements and more) share the chunks out over the threads.
+fn chunked<R: Copy + Send + Default>(
+    x: &[f32],
+    part: impl Fn(&[f32]) -> R + Sync,
+    join: impl Fn(R, R) -> R,
+) -> R {
+    if x.len() <= RED_CHUNK {
+        return part(x);
+    }
+    let threads = if x.len() >= vector::PAR_MIN {
+        threads::threads()
+    } else {
+        1
+    };
+    let partials: Vec<R> = if threads <= 1 {
+        x.chunks(RED_CHUNK).map(&part).collect()
+    } else {
+        let mut p = vec![R::default(); x.len().div_ceil(RED_CHUNK)];
+        let parts: Vec<(&mut R, &[f32])> = p.iter_mut().zip(x.chunks(RED_CHUNK)).collect();
+        threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
+        p
+    };
+    let mut it = partials.into_iter();
+    let first = it.next().expect("more than one chunk");
+    it.fold(first, join)
+}
+
+/// Sum in float64 quality at float32 SIMD speed: chunks of `RED_CHUNK`
+/// values (`sum_chunk`), whose float64 sums are added in order. The error
+/// is at most about 4·2⁻²⁴ of the sum of |x| and does not grow with the
+/// length, unlike a float32 running sum; the result is the same bit for
+/// bit on any number of threads.
 pub fn sum(x: &[f32]) -> f64 {
+    chunked(x, sum_chunk, |a, b| a + b)
+}
+
+/// The sum of one chunk: blocks of 64 values are summed in four `F32x4`
+/// accumulators (4 values per lane, then pairs of accumulators: a depth of
+/// 4 float32 roundings on 8 values), and each block's 8 partial sums are
+/// added exactly into float64 accumulators.
+fn sum_chunk(x: &[f32]) -> f64 {
     const BLOCK: usize = 64;
     let z = F32x4::splat(0.0);
     let mut acc = [F64x2::splat(0.0); 4];
@@ -178,8 +222,18 @@ pub fn sum(x: &[f32]) -> f64 {
 
 /// `max` or `min` of `x` from `init`, with WebAssembly's lane semantics
 /// (NaN propagates, -0 < +0). Those make the fold order-free, so the four
-/// vector accumulators give exactly the scalar fold's result.
+/// vector accumulators, and the chunks of `chunked` on any number of
+/// threads, give exactly the scalar fold's result.
 fn extremum(x: &[f32], init: f32, v: fn(F32x4, F32x4) -> F32x4, s: fn(f32, f32) -> f32) -> f32 {
+    chunked(x, |c| extremum_chunk(c, init, v, s), s)
+}
+
+fn extremum_chunk(
+    x: &[f32],
+    init: f32,
+    v: fn(F32x4, F32x4) -> F32x4,
+    s: fn(f32, f32) -> f32,
+) -> f32 {
     let blocks = x.chunks_exact(16);
     let tail = blocks.remainder();
     let i = F32x4::splat(init);
@@ -297,14 +351,37 @@ pub fn gemm_generic<T: Elem>(
 }
 
 /// Reduce rows of length `len`: `out[r] = reduce(x[r*len..(r+1)*len])`.
+/// Many short rows (`PAR_MIN` elements in all) are shared out over the
+/// threads a group of rows at a time; a row long enough to be split is
+/// split by `T::reduce` itself. Each row is reduced exactly as on one
+/// thread either way.
 pub fn reduce_rows<T: Elem>(op: RedOp, x: &[T], len: usize, out: &mut [T]) {
     if len == 0 {
         out.fill(T::reduce(op, &[]));
         return;
     }
-    for (o, row) in out.iter_mut().zip(x.chunks_exact(len)) {
-        *o = T::reduce(op, row);
+    let rows = out.len().min(x.len() / len);
+    let threads = if len < vector::PAR_MIN && rows * len >= vector::PAR_MIN {
+        threads::threads()
+    } else {
+        1
+    };
+    if threads <= 1 {
+        for (o, row) in out.iter_mut().zip(x.chunks_exact(len)) {
+            *o = T::reduce(op, row);
+        }
+        return;
     }
+    let per = rows.div_ceil(threads * 4);
+    let parts: Vec<(&mut [T], &[T])> = out[..rows]
+        .chunks_mut(per)
+        .zip(x[..rows * len].chunks(per * len))
+        .collect();
+    threads::for_each(parts, threads, |_, (o, x)| {
+        for (o, row) in o.iter_mut().zip(x.chunks_exact(len)) {
+            *o = T::reduce(op, row);
+        }
+    });
 }
 
 /// Append `x` permuted to `out`: output axis `d` is input axis `perm[d]`.

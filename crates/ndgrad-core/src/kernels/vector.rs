@@ -12,8 +12,11 @@
 //! the tests and `kernels::selftest` over many values and every special
 //! case). `pow` has no vector path and uses the scalar kernel.
 
+use core::mem::MaybeUninit;
+
 use super::scalar::{BinOp, UnOp};
 use super::simd::{F32x4, F32x8, I32x4, IntLanes, Lanes};
+use crate::threads;
 
 /// Error bound of the vector `exp`, `log`, `tanh` and `sigmoid` against the
 /// scalar functions, in float32 ulps (distance in the ordered bit patterns,
@@ -113,24 +116,69 @@ unsafe fn at_mut<T>(p: *mut T, i: usize) -> *mut T {
     p.with_addr(unsafe { p.addr().unchecked_add(i * core::mem::size_of::<T>()) })
 }
 
-/// Append `f(ins[0][i], ins[1][i], ...)` for every `i` below the shortest
-/// input's length to `out`: sixteen elements per iteration (V8 adds an
-/// interrupt check and reloads the memory base on every loop back-edge,
-/// which costs as much as a one-vector body), then single vectors, then a
-/// tail of fewer than four through the same `f` on padded copies.
+/// Elementwise kernels on at least this many elements are split over the
+/// threads of `crate::threads` (below it, waking helpers costs more than
+/// they save).
+pub const PAR_MIN: usize = 1 << 18;
+
+/// Chunks per thread when a kernel is split: a few, so that a thread the OS
+/// descheduled for a while does not hold up the others for long.
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// Append `n` results to `out` (reserving room for them): `fill(i, dst)`
+/// writes the results for elements `i..i + dst.len()` into `dst`. Below
+/// `PAR_MIN`, or on one thread, that is one call over all `n`; above, the
+/// slots are cut into chunks of a multiple of 16 elements, each written by
+/// one thread of the pool. Every result depends only on its own element
+/// (and a tail is computed as the vector lanes are), so the output is the
+/// same bit for bit whatever the number of threads.
+///
+/// # Safety
+/// `fill` must initialise every slot of each `dst` it is given.
 #[inline(always)]
-fn append<const K: usize>(out: &mut Vec<f32>, ins: [&[f32]; K], f: impl Fn([F32x4; K]) -> F32x4) {
-    let n = ins.iter().map(|s| s.len()).min().unwrap_or(0);
+unsafe fn append_split(
+    out: &mut Vec<f32>,
+    n: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) {
     out.reserve(n);
     let start = out.len();
     let dst = &mut out.spare_capacity_mut()[..n];
+    let threads = if n >= PAR_MIN { threads::threads() } else { 1 };
+    if threads <= 1 {
+        fill(0, dst);
+    } else {
+        let chunk = n.div_ceil(threads * CHUNKS_PER_THREAD).next_multiple_of(16);
+        let parts: Vec<&mut [MaybeUninit<f32>]> = dst.chunks_mut(chunk).collect();
+        threads::for_each(parts, threads, |t, d| fill(t * chunk, d));
+    }
+    // SAFETY: the chunks (or the one call) cover dst[0..n], and `fill`
+    // initialised every slot of each (the caller's guarantee), so all `n`
+    // slots past the old length are initialised.
+    unsafe { out.set_len(start + n) };
+}
+
+/// Write `f(ins[0][i], ins[1][i], ...)` into `dst[i]` for every `i <
+/// dst.len()` (every slot of `dst`; each input holds at least that many):
+/// sixteen elements per iteration (V8 adds an interrupt check and reloads
+/// the memory base on every loop back-edge, which costs as much as a
+/// one-vector body), then single vectors, then a tail of fewer than four
+/// through the same `f` on padded copies.
+#[inline(always)]
+fn fill<const K: usize>(
+    dst: &mut [MaybeUninit<f32>],
+    ins: [&[f32]; K],
+    f: impl Fn([F32x4; K]) -> F32x4,
+) {
+    let n = dst.len();
+    assert!(ins.iter().all(|s| s.len() >= n));
     let (full16, full) = (n - n % 16, n - n % 4);
     let src = ins.map(|s| s.as_ptr());
     let d0 = dst.as_mut_ptr() as *mut f32;
     let mut i = 0;
     while i < full16 {
-        // SAFETY: i + 16 <= n, and every input and `dst` hold n floats, so
-        // all 16 loads and stores below are in bounds.
+        // SAFETY: i + 16 <= n, and every input and `dst` hold at least n
+        // floats, so all 16 loads and stores below are in bounds.
         unsafe {
             let s = src.map(|p| at(p, i));
             let d = at_mut(d0, i);
@@ -151,9 +199,6 @@ fn append<const K: usize>(out: &mut Vec<f32>, ins: [&[f32]; K], f: impl Fn([F32x
             d.write(x);
         }
     }
-    // SAFETY: the loops above wrote dst[0..full] and the tail dst[full..n],
-    // so all `n` slots past the old length are initialised.
-    unsafe { out.set_len(start + n) };
 }
 
 /// A vector whose first `r` lanes are `x[i..i+r]` (the rest 0).
@@ -168,13 +213,16 @@ fn padded(x: &[f32], i: usize, r: usize) -> F32x4 {
 // with every loop variable in a register (inlined into one big dispatch
 // function they spilled to the stack).
 #[inline(never)]
-fn run2(a: &[f32], b: &[f32], out: &mut Vec<f32>, f: impl Fn(F32x4, F32x4) -> F32x4) {
-    append(out, [a, b], |[x, y]| f(x, y));
+fn run2(a: &[f32], b: &[f32], out: &mut Vec<f32>, f: impl Fn(F32x4, F32x4) -> F32x4 + Sync) {
+    let n = a.len().min(b.len());
+    // SAFETY: `fill` writes every slot of the `d` it is given.
+    unsafe { append_split(out, n, |i, d| fill(d, [&a[i..], &b[i..]], |[x, y]| f(x, y))) }
 }
 
 #[inline(never)]
-fn run1(x: &[f32], out: &mut Vec<f32>, f: impl Fn(F32x4) -> F32x4) {
-    append(out, [x], |[v]| f(v));
+fn run1(x: &[f32], out: &mut Vec<f32>, f: impl Fn(F32x4) -> F32x4 + Sync) {
+    // SAFETY: `fill` writes every slot of the `d` it is given.
+    unsafe { append_split(out, x.len(), |i, d| fill(d, [&x[i..]], |[v]| f(v))) }
 }
 
 /// `run1` for the long math kernels: eight elements per step as two
@@ -184,13 +232,23 @@ fn run1(x: &[f32], out: &mut Vec<f32>, f: impl Fn(F32x4) -> F32x4) {
 fn run1_wide(
     x: &[f32],
     out: &mut Vec<f32>,
+    f4: impl Fn(F32x4) -> F32x4 + Sync,
+    f8: impl Fn(F32x8) -> F32x8 + Sync,
+) {
+    // SAFETY: `fill_wide` writes every slot of the `d` it is given.
+    unsafe { append_split(out, x.len(), |i, d| fill_wide(d, &x[i..], &f4, &f8)) }
+}
+
+/// `fill` for `run1_wide`: every slot of `dst` from `x[..dst.len()]`.
+#[inline(always)]
+fn fill_wide(
+    dst: &mut [MaybeUninit<f32>],
+    x: &[f32],
     f4: impl Fn(F32x4) -> F32x4,
     f8: impl Fn(F32x8) -> F32x8,
 ) {
-    let n = x.len();
-    out.reserve(n);
-    let start = out.len();
-    let dst = &mut out.spare_capacity_mut()[..n];
+    let n = dst.len();
+    let x = &x[..n];
     let n8 = n - n % 8;
     let mut i = 0;
     while i < n8 {
@@ -207,9 +265,6 @@ fn run1_wide(
             d.write(y);
         }
     }
-    // SAFETY: the steps above wrote dst[0..n8], then four more when at
-    // least four remained, then the rest: all `n` slots are initialised.
-    unsafe { out.set_len(start + n) };
 }
 
 /// Append `a op b` (elementwise, `a` and `b` of equal length) to `out`.
