@@ -100,6 +100,20 @@ mod imp {
         pub fn add(self, o: F32x4) -> F32x4 {
             F32x4(f32x4_add(self.0, o.0))
         }
+        /// `a·b + c`: one fused `f32x4.relaxed_madd` in the relaxed-SIMD
+        /// build (which may round once, as an FMA, or twice), else a
+        /// multiply then an add, rounded twice like `a.mul(b).add(c)`.
+        #[inline(always)]
+        pub fn mul_add(a: F32x4, b: F32x4, c: F32x4) -> F32x4 {
+            #[cfg(target_feature = "relaxed-simd")]
+            {
+                F32x4(f32x4_relaxed_madd(a.0, b.0, c.0))
+            }
+            #[cfg(not(target_feature = "relaxed-simd"))]
+            {
+                F32x4(f32x4_add(f32x4_mul(a.0, b.0), c.0))
+            }
+        }
         #[inline(always)]
         pub fn sub(self, o: F32x4) -> F32x4 {
             F32x4(f32x4_sub(self.0, o.0))
@@ -382,6 +396,11 @@ mod imp {
         }
         pub fn add(self, o: F32x4) -> F32x4 {
             self.map2(o, |a, b| a + b)
+        }
+        /// `a·b + c`, rounded twice (the plain build's result; see the
+        /// wasm `mul_add`).
+        pub fn mul_add(a: F32x4, b: F32x4, c: F32x4) -> F32x4 {
+            a.mul(b).add(c)
         }
         pub fn sub(self, o: F32x4) -> F32x4 {
             self.map2(o, |a, b| a - b)
