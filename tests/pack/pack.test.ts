@@ -94,8 +94,7 @@ describe("npm pack", () => {
     }
     const allowed = /^(package\.json|README\.md|LICENSE(\.\w+)?|pkg\/[\w/-]+\.(js|d\.ts|js\.map|wasm)|ts\/src\/[\w/-]+(\.d)?\.ts)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
-    // Four engine modules (plain, threads, and their relaxed-SIMD variants) of ~450 kB each.
-    expect(info!.unpackedSize).toBeLessThan(2_500_000);
+    expect(info!.unpackedSize).toBeLessThan(1_500_000);
     expect(info!.version).toBe(rootPackage.version);
 
     const shipped = new Set(files);
