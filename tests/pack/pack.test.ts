@@ -94,7 +94,9 @@ describe("npm pack", () => {
     }
     const allowed = /^(package\.json|README\.md|LICENSE(\.\w+)?|pkg\/[\w/-]+\.(js|d\.ts|js\.map|wasm)|ts\/src\/[\w/-]+(\.d)?\.ts)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
-    expect(info!.unpackedSize).toBeLessThan(1_500_000);
+    // Budget: each .wasm build is ~280 KB (single-threaded, threads, and
+    // their relaxed-SIMD variants), plus the JS, .d.ts, maps and sources.
+    expect(info!.unpackedSize).toBeLessThan(2_600_000);
     expect(info!.version).toBe(rootPackage.version);
 
     const shipped = new Set(files);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { nd } from "ndgrad";
 
@@ -14,15 +14,19 @@ export function vectors<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), "utf8")) as T;
 }
 
-/** The operator reference cases: every tests/vectors/ops-NN.json shard (each
- *  a JSON list; the generator keeps each file under 1 MiB), in name order. */
+/** The operator reference cases: the tests/vectors/ops-NN.json shards (each
+ *  a JSON list; the generator keeps each file under 1 MiB), read in order
+ *  until the next one is missing (no directory listing: the browser tests
+ *  fetch files from the Vite server). */
 export function opsVectors<T>(): T[] {
-  const dir = new URL("../vectors/", import.meta.url);
-  const shards = readdirSync(dir)
-    .filter((f) => /^ops-\d+\.json$/.test(f))
-    .sort();
-  if (shards.length === 0) throw new Error("no tests/vectors/ops-NN.json (run tests/vectors/gen_ops.py)");
-  return shards.flatMap((f) => JSON.parse(readFileSync(new URL(f, dir), "utf8")) as T[]);
+  const out: T[] = [];
+  for (let i = 0; ; i++) {
+    const url = new URL(`../vectors/ops-${String(i).padStart(2, "0")}.json`, import.meta.url);
+    if (!existsSync(url)) break;
+    out.push(...(JSON.parse(readFileSync(url, "utf8") as string) as T[]));
+  }
+  if (out.length === 0) throw new Error("no tests/vectors/ops-NN.json (run tests/vectors/gen_ops.py)");
+  return out;
 }
 
 /** The seed notebook's text (a committed copy of shared/seed/autograd-tutorial.txt). */
