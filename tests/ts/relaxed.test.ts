@@ -20,6 +20,8 @@ const RELAXED_FLAG = "--experimental-wasm-relaxed-simd";
 interface Result {
   relaxed: boolean;
   threads: number;
+  /** Vector kernels that disagree with the scalar oracle (the GEMM within tolerance in the relaxed build). */
+  selftest: number;
   outs: Record<string, number[]>;
 }
 
@@ -56,7 +58,8 @@ function run(
       keep("gw2", w2.grad);
       keep("sum", a.mul(2).add(1).sum());
     });
-    console.log(JSON.stringify({ relaxed: nd.relaxedSimd(), threads: nd.getThreads(), outs }));
+    const { wasm } = await import(${JSON.stringify(new URL(`file://${pkg.replace(/index\.js$/, "ffi.js")}`).href)});
+    console.log(JSON.stringify({ relaxed: nd.relaxedSimd(), threads: nd.getThreads(), selftest: wasm.nd_kernel_selftest(), outs }));
   `;
   const r = spawnSync(process.execPath, [...(flag ? [RELAXED_FLAG] : []), "--input-type=module", "-e", script], {
     encoding: "utf8",
@@ -104,6 +107,7 @@ describe("relaxed SIMD", () => {
     expect(plainThreads.relaxed).toBe(false);
     expect(plainSingle.relaxed).toBe(false);
     expect(plainSingle.threads).toBe(1);
+    expect([plainThreads.selftest, plainSingle.selftest]).toEqual([0, 0]);
     expect(compare(plainThreads, plainSingle).differ).toBe(0);
   });
 
@@ -111,6 +115,7 @@ describe("relaxed SIMD", () => {
     const relaxed = run({ flag: true, env: { NDGRAD_THREADS: "0" } });
     expect(relaxed.relaxed).toBe(true);
     expect(relaxed.threads).toBe(1);
+    expect(relaxed.selftest).toBe(0);
     const c = compare(relaxed, plainSingle);
     expect(c.maxRel).toBeLessThan(1e-5);
     console.log(`relaxed vs plain: ${c.differ} of ${c.total} values differ, max relative difference ${c.maxRel.toExponential(2)}`);
@@ -120,6 +125,7 @@ describe("relaxed SIMD", () => {
     const threads = run({ flag: true });
     const single = run({ flag: true, env: { NDGRAD_THREADS: "0" } });
     expect(threads.relaxed).toBe(true);
+    expect(threads.selftest).toBe(0);
     expect(threads.threads).toBe(plainThreads.threads);
     expect(compare(threads, single).differ).toBe(0);
     expect(compare(threads, plainThreads).maxRel).toBeLessThan(1e-5);

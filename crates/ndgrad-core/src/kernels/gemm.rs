@@ -155,6 +155,7 @@ fn gemm_into(
 }
 
 /// `Σ x[i]·y[i]` in four lanes, lanes added at the end.
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"))]
 fn dot(x: &[f32], y: &[f32]) -> f32 {
     let n = x.len().min(y.len());
     let body = n - n % 4;
@@ -173,7 +174,8 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// `y += alpha · x`, vectorised.
-#[inline(always)]
+#[cfg_attr(not(ndgrad_relaxed), inline(always))]
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"), inline)]
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     let n = x.len().min(y.len());
     let body = n - n % 4;
@@ -190,6 +192,7 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 
 /// Small products: each row of C accumulated 64 columns at a time in a
 /// scratch row on the stack (axpy over the rows of B), then copied out.
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"))]
 fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
     const W: usize = 64;
     let mut row = [0f32; W];
@@ -394,8 +397,11 @@ fn pack_a(a: &[f32], k: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: 
 }
 
 /// The 4×8 micro-kernel: `Σ_p ap[p]ᵀ · bp[p]` over `kc` steps, in 8
-/// accumulators (row r of the tile is `acc[2r]`, `acc[2r+1]`).
-#[inline(always)]
+/// accumulators (row r of the tile is `acc[2r]`, `acc[2r+1]`). The
+/// relaxed-SIMD build compiles it (and `dot`, `axpy`, `small`) with
+/// `relaxed-simd` (see `F32x4::mul_add`), so it is a call per tile there.
+#[cfg_attr(not(ndgrad_relaxed), inline(always))]
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"), inline)]
 fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
     let ap = &ap[..kc * MR];
     let bp = &bp[..kc * NR];
