@@ -602,7 +602,8 @@ pub fn selftest() -> usize {
                     // (Plus k subnormal steps: the inputs include 1e-40.)
                     let (exact, mag) = gemm_reference(nn, k, &ga, &gb, i, j);
                     let got = c.get(i * nn + j).map_or(f64::NAN, |v| *v as f64);
-                    let tol = k as f64 * (mag * f64::from(f32::EPSILON) + f64::from(f32::from_bits(1)));
+                    let tol =
+                        k as f64 * (mag * f64::from(f32::EPSILON) + f64::from(f32::from_bits(1)));
                     bad += ((got - exact).abs() > tol) as usize;
                 } else if !same(acc, c[i * nn + j]) {
                     bad += 1;
