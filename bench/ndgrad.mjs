@@ -6,6 +6,7 @@ import { isThreadRow, rows as specRows, sizes, timing } from "./spec.mjs";
 const quick = process.argv.includes("--quick");
 const S = sizes(quick);
 nd.random.seed(42);
+process.stderr.write(`[bench ndgrad] relaxed SIMD: ${nd.relaxedSimd()}, threads: ${nd.getThreads()}\n`);
 
 // `--threads 1,2`: the threads build, rows where threads matter only, each
 // measured on every listed thread count with the repeats interleaved

@@ -2,7 +2,12 @@
 // plain JS backends), each in its own Node process, plus probes of what
 // WebAssembly itself reaches on this machine. Prints a table and writes JSON.
 //
-//   node bench/run.mjs [--quick] [--out FILE] [--only ndgrad,tfjs-wasm,...]
+//   node bench/run.mjs [--quick] [--out FILE] [--only ndgrad,tfjs-wasm,...] [--relaxed | --plain]
+//
+// --relaxed runs every worker with `--experimental-wasm-relaxed-simd` (Node
+// 20 validates relaxed SIMD only with it), so ndgrad loads its relaxed-SIMD
+// builds; --plain sets NDGRAD_RELAXED=0 (the plain builds even where the
+// runtime has relaxed SIMD). Neither: whatever this Node supports.
 //
 // Every backend runs the same rows (bench/spec.mjs): warm-up repeats, then
 // the median of several repeats; each call's result is read back (one
@@ -25,12 +30,16 @@ const flag = (name) => {
 // run's numbers mean nothing, so by default they go to the temp directory.
 const out = resolve(flag("--out") ?? (quick ? join(tmpdir(), "ndgrad-bench-quick.json") : join(here, "results.json")));
 const only = flag("--only")?.split(",");
+const relaxed = args.includes("--relaxed");
+const plain = args.includes("--plain");
+const nodeFlags = relaxed ? ["--experimental-wasm-relaxed-simd"] : [];
+const relaxedEnv = plain ? { NDGRAD_RELAXED: "0" } : {};
 
 function runWorker(script, extra, env = {}) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, ["--expose-gc", join(here, script), ...extra, ...(quick ? ["--quick"] : [])], {
+  const r = spawnSync(process.execPath, ["--expose-gc", ...nodeFlags, join(here, script), ...extra, ...(quick ? ["--quick"] : [])], {
     cwd: join(here, ".."),
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...relaxedEnv, ...env },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
     maxBuffer: 64 << 20,
@@ -51,6 +60,7 @@ const report = {
     timing: timing(quick),
     sizes: sizes(quick),
     forced: "each call's result is read back (one element) inside the timed region",
+    relaxedSimd: relaxed ? "--relaxed (--experimental-wasm-relaxed-simd)" : plain ? "--plain (NDGRAD_RELAXED=0)" : "default",
   },
   rows: rows.map(({ id, label, unit, higher }) => ({ id, label, unit, higherIsBetter: higher })),
   probeRows: probeRows(quick).map(({ id, label, unit }) => ({ id, label, unit })),

@@ -1,5 +1,7 @@
 // `npm run build`: Rust → pkg/ndgrad.wasm (SIMD, wasm-opt -O3) and
-// pkg/ndgrad-threads.wasm (SIMD + WebAssembly threads), TypeScript →
+// pkg/ndgrad-threads.wasm (SIMD + WebAssembly threads), each also as a
+// relaxed-SIMD variant (pkg/ndgrad-relaxed.wasm, pkg/ndgrad-threads-relaxed.wasm),
+// TypeScript →
 // pkg/*.js + *.d.ts. Incremental: cargo and tsc skip unchanged work and
 // wasm-opt runs only when a raw module changed.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -55,12 +57,44 @@ function buildModule(tc, { targetDir, rustflags, out, wasmOptFlags = [], quietSt
   }
 }
 
+// `NDGRAD_BUILD_RELAXED=0` skips the relaxed-SIMD variants (steps 1b, 2b).
+const buildRelaxed = process.env.NDGRAD_BUILD_RELAXED !== "0";
+let relaxedSeconds = 0;
+
+/** Build the relaxed-SIMD variant of a module: the same flags plus
+ *  `+relaxed-simd`, so the GEMM kernels' `F32x4::mul_add` is one fused
+ *  `f32x4.relaxed_madd`. ts/src/loader.ts loads it where the runtime
+ *  validates relaxed SIMD, else the plain module. */
+function buildRelaxedVariant(t, opts) {
+  const out = join(pkg, opts.out);
+  if (!buildRelaxed) {
+    rmSync(out, { force: true });
+    return;
+  }
+  const t0 = Date.now();
+  buildModule(t, {
+    ...opts,
+    // Not `-C target-feature=+relaxed-simd` for the whole crate: LLVM would
+    // turn the vector kernels' pmin/pmax into relaxed_min/max too (see
+    // F32x4::mul_add); the GEMM functions enable it themselves.
+    rustflags: `${opts.rustflags} --cfg ndgrad_relaxed`,
+    wasmOptFlags: [...(opts.wasmOptFlags ?? []), "--enable-relaxed-simd"],
+  });
+  relaxedSeconds += (Date.now() - t0) / 1000;
+}
+
 // 1. Rust → pkg/ndgrad.wasm: wasm32 with simd128, one thread.
 const tc = wasmToolchain();
 buildModule(tc, {
   targetDir: join(root, "target", `wasm-${tc.kind}`),
   rustflags: "-C target-feature=+simd128",
   out: "ndgrad.wasm",
+});
+// 1b. pkg/ndgrad-relaxed.wasm: the same with relaxed SIMD.
+buildRelaxedVariant(tc, {
+  targetDir: join(root, "target", `wasm-relaxed-${tc.kind}`),
+  rustflags: "-C target-feature=+simd128",
+  out: "ndgrad-relaxed.wasm",
 });
 
 // 2. Rust → pkg/ndgrad-threads.wasm: the same crate with WebAssembly threads
@@ -77,13 +111,14 @@ const ttc = threadsToolchain();
 const threadsOut = join(pkg, "ndgrad-threads.wasm");
 if (ttc === null) {
   rmSync(threadsOut, { force: true });
+  rmSync(join(pkg, "ndgrad-threads-relaxed.wasm"), { force: true });
   log("no toolchain that can rebuild std for wasm32 (see scripts/toolchain.mjs): skipping ndgrad-threads.wasm");
 } else {
   const linkArgs = [
     "--shared-memory", "--import-memory", "--max-memory=4294967296",
     "--export=__tls_size", "--export=__tls_align", "--export=__stack_pointer",
   ];
-  buildModule(ttc, {
+  const threadsOpts = {
     targetDir: join(root, "target", `wasm-threads-${ttc.kind}`),
     rustflags: [
       "-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128",
@@ -97,6 +132,13 @@ if (ttc === null) {
       text
         .replace(/warning: unstable feature specified for `-Ctarget-feature`: `atomics`\n(?:[ \t]*[|=].*\n)*\n?/g, "")
         .replace(/warning: `[^`]+` \(lib\) generated 1 warning(?: \(1 duplicate\))?\n/g, ""),
+  };
+  buildModule(ttc, threadsOpts);
+  // 2b. pkg/ndgrad-threads-relaxed.wasm: the threads build with relaxed SIMD.
+  buildRelaxedVariant(ttc, {
+    ...threadsOpts,
+    targetDir: join(root, "target", `wasm-threads-relaxed-${ttc.kind}`),
+    out: "ndgrad-threads-relaxed.wasm",
   });
 }
 const threadsSeconds = (Date.now() - threadsStarted) / 1000;
@@ -109,5 +151,6 @@ execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", 
 
 log(
   `done in ${((Date.now() - started) / 1000).toFixed(1)} s (toolchain: ${tc.kind}; ` +
-    (ttc === null ? "no threads build)" : `threads build: ${threadsSeconds.toFixed(1)} s with ${ttc.kind})`),
+    (ttc === null ? "no threads build" : `threads builds: ${threadsSeconds.toFixed(1)} s with ${ttc.kind}`) +
+    (buildRelaxed ? `; relaxed-SIMD variants: ${relaxedSeconds.toFixed(1)} s)` : "; relaxed-SIMD variants skipped)"),
 );

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { autograd, nd } from "ndgrad";
 import { wasm } from "../../pkg/ffi.js";
+import { RELAXED_SIMD_PROBE } from "../../pkg/loader.js";
 
 /** (module (func (result v128) (v128.const i32x4 0 0 0 0))): valid only where SIMD is. */
 const SIMD_MODULE = new Uint8Array([
@@ -38,6 +39,25 @@ describe("WebAssembly SIMD in the browser", () => {
   it("nd.simd() is true and the vector kernels agree with the scalar ones", () => {
     expect(nd.simd()).toBe(true);
     expect(wasm.nd_kernel_selftest()).toBe(0);
+  });
+
+  it("Chromium validates relaxed SIMD, so the relaxed build is loaded (GEMM with fused multiply-adds)", () => {
+    expect(WebAssembly.validate(RELAXED_SIMD_PROBE)).toBe(true);
+    expect(nd.relaxedSimd()).toBe(true);
+    expect(wasm.nd_relaxed_simd()).toBe(1);
+    // Within float32 rounding of the exact product.
+    nd.scope(() => {
+      const a = nd.arange(0, 64 * 48).reshape([64, 48]).div(1000);
+      const b = nd.arange(0, 48 * 40).reshape([48, 40]).div(-777);
+      const c = nd.dot(a, b).data();
+      const av = a.data();
+      const bv = b.data();
+      for (const [i, j] of [[0, 0], [13, 29], [63, 39]] as const) {
+        let exact = 0;
+        for (let p = 0; p < 48; p++) exact += av[i * 48 + p]! * bv[p * 40 + j]!;
+        expect(Math.abs(c[i * 40 + j]! - exact)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(exact)));
+      }
+    });
   });
 
   it("computes a large SIMD reduction and its gradient exactly", () => {

@@ -546,7 +546,7 @@ export const NOT_OPS = [
   "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
-  "memory", "waitall", "formatScalar", "simd", "setThreads", "getThreads",
+  "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",
 ];
 
 /**

@@ -8,6 +8,13 @@
 // failure there falls back, silently, to the single-threaded build.
 // `NDGRAD_THREADS` in the environment (Node) or on `globalThis` sets the
 // default thread count; 0 forces the single-threaded build.
+//
+// Either way, where the runtime validates relaxed SIMD (a tiny probe
+// module; Chromium, Node with --experimental-wasm-relaxed-simd) the
+// relaxed variant of the chosen build is preferred (`ndgrad-relaxed.wasm`,
+// `ndgrad-threads-relaxed.wasm`: the GEMM kernels accumulate with fused
+// multiply-adds). Any failure to load it falls back, silently, to the plain
+// module; `NDGRAD_RELAXED=0` (environment or `globalThis`) forces the plain one.
 import { startThreads, singleThreaded, type ThreadsExports } from "./threads.js";
 
 /** The raw exports of ndgrad.wasm (see crates/ndgrad-wasm). */
@@ -21,6 +28,7 @@ export interface Exports extends ThreadsExports {
   nd_error_kind_name(code: number): number;
   nd_op_name(family: number, code: number): number;
   nd_simd_enabled(): number;
+  nd_relaxed_simd(): number;
   nd_kernel_selftest(): number;
   nd_live_arrays(): number;
   nd_live_bytes(): number;
@@ -95,8 +103,33 @@ async function fetchWasm(url: URL): Promise<Response | Uint8Array<ArrayBuffer>> 
   return response;
 }
 
-async function wasmModule(): Promise<WebAssembly.Module> {
-  const got = await fetchWasm(new URL("./ndgrad.wasm", import.meta.url));
+/**
+ * `(module (func (result v128) (f32x4.relaxed_madd (i8x16.splat (i32.const 0)) ...)))`:
+ * valid only where relaxed SIMD is.
+ */
+export const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section
+  0x0a, 0x13, 0x01, 0x11, 0x00, // code section, one body, no locals
+  0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, // 3 × i8x16.splat(i32.const 0)
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0xfd 0x105)
+  0x0b, // end
+]);
+
+/** Whether to try the relaxed-SIMD variant: `NDGRAD_RELAXED` is not 0 and the runtime validates the probe. */
+function relaxedWanted(): boolean {
+  const g = globalThis as { NDGRAD_RELAXED?: unknown; process?: { env?: Record<string, string | undefined> } };
+  const raw = g.NDGRAD_RELAXED ?? g.process?.env?.NDGRAD_RELAXED;
+  if (raw !== undefined && String(raw) === "0") return false;
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+async function compileResponse(got: Response | Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
   if (got instanceof Uint8Array) return WebAssembly.compile(got);
   if (got.headers.get("content-type")?.startsWith("application/wasm")) {
     return WebAssembly.compileStreaming(got);
@@ -105,8 +138,16 @@ async function wasmModule(): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await got.arrayBuffer());
 }
 
-async function threadsModuleBytes(): Promise<Uint8Array<ArrayBuffer>> {
-  const got = await fetchWasm(new URL("./ndgrad-threads.wasm", import.meta.url));
+async function wasmModule(relaxed: boolean): Promise<WebAssembly.Module> {
+  // The literal URLs stay literal for bundlers.
+  if (relaxed) return compileResponse(await fetchWasm(new URL("./ndgrad-relaxed.wasm", import.meta.url)));
+  return compileResponse(await fetchWasm(new URL("./ndgrad.wasm", import.meta.url)));
+}
+
+async function threadsModuleBytes(relaxed: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  const got = relaxed
+    ? await fetchWasm(new URL("./ndgrad-threads-relaxed.wasm", import.meta.url))
+    : await fetchWasm(new URL("./ndgrad-threads.wasm", import.meta.url));
   return got instanceof Uint8Array ? got : new Uint8Array(await got.arrayBuffer());
 }
 
@@ -170,14 +211,19 @@ function memoryLimits(bytes: Uint8Array): { initial: number; maximum: number } {
 }
 
 /** Instantiate the threads build and start its helpers (throws on any failure). */
-async function instantiateThreads(imports: WebAssembly.Imports, threads: number | undefined): Promise<Exports> {
-  const bytes = await threadsModuleBytes();
+async function instantiateThreads(
+  imports: WebAssembly.Imports,
+  threads: number | undefined,
+  relaxed: boolean,
+): Promise<Exports> {
+  const bytes = await threadsModuleBytes(relaxed);
   const { initial, maximum } = memoryLimits(bytes);
   const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
   const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { ...imports, env: { memory } });
   const exports = { ...(instance.exports as unknown as Exports), memory };
   if (exports.nd_threads_supported() !== 1) throw new Error("not a threads build");
+  if (relaxed && exports.nd_relaxed_simd() !== 1) throw new Error("not a relaxed-SIMD build");
   exports.nd_init();
   await startThreads(exports, module, memory, threads);
   return exports;
@@ -204,18 +250,38 @@ export async function instantiate(): Promise<Exports> {
   };
   const setting = threadsSetting();
   const why = threadsUnavailable(setting);
+  const relaxed = relaxedWanted();
   if (why === null) {
+    if (relaxed) {
+      try {
+        return await instantiateThreads(imports, setting, true);
+      } catch {
+        // No (working) relaxed threads module: the plain one below.
+      }
+    }
     try {
-      return await instantiateThreads(imports, setting);
+      return await instantiateThreads(imports, setting, false);
     } catch (e) {
       singleThreaded(`the threads build could not start (${e instanceof Error ? e.message : String(e)})`);
     }
   } else {
     singleThreaded(why);
   }
-  const module = await wasmModule();
+  if (relaxed) {
+    try {
+      return await instantiateSingle(imports, true);
+    } catch {
+      // No (working) relaxed module: the plain one.
+    }
+  }
+  return instantiateSingle(imports, false);
+}
+
+async function instantiateSingle(imports: WebAssembly.Imports, relaxed: boolean): Promise<Exports> {
+  const module = await wasmModule(relaxed);
   const instance = await WebAssembly.instantiate(module, imports);
   const exports = instance.exports as unknown as Exports;
+  if (relaxed && exports.nd_relaxed_simd() !== 1) throw new Error("not a relaxed-SIMD build");
   exports.nd_init();
   return exports;
 }

@@ -374,4 +374,13 @@ export const nd = {
   simd(): boolean {
     return wasm.nd_simd_enabled() !== 0;
   },
+  /**
+   * Whether the engine is the relaxed-SIMD build (GEMM accumulates with
+   * fused multiply-adds: results may differ from the plain build in the last
+   * bits). Loaded where the runtime validates relaxed SIMD; `NDGRAD_RELAXED=0`
+   * forces the plain build.
+   */
+  relaxedSimd(): boolean {
+    return wasm.nd_relaxed_simd() !== 0;
+  },
 };

@@ -293,6 +293,12 @@ pub extern "C" fn nd_simd_enabled() -> u32 {
     simd::NATIVE_SIMD as u32
 }
 
+/// 1 in the relaxed-SIMD builds (`f32x4.relaxed_madd` in the GEMM kernels).
+#[no_mangle]
+pub extern "C" fn nd_relaxed_simd() -> u32 {
+    cfg!(ndgrad_relaxed) as u32
+}
+
 #[no_mangle]
 pub extern "C" fn nd_kernel_selftest() -> u32 {
     kernels::selftest() as u32

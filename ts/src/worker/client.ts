@@ -988,6 +988,8 @@ export interface RemoteND extends RemoteNDElementwise {
   waitall(): Promise<void>;
   formatScalar(v: number, dtype?: DType): Promise<string>;
   simd(): Promise<boolean>;
+  /** The worker's `nd.relaxedSimd()`. */
+  relaxedSimd(): Promise<boolean>;
   /** The worker's `nd.setThreads(n)` (its GEMM helper threads). */
   setThreads(n: number): Promise<void>;
   /** The worker's `nd.getThreads()`. */
@@ -1182,6 +1184,7 @@ export function remoteND(s: Session): RemoteND {
     waitall: () => s.read<void>("nd.waitall", undefined),
     formatScalar: (v, dtype) => s.read<string>("nd.formatScalar", undefined, trim([v, dtype])),
     simd: () => s.read<boolean>("nd.simd", undefined),
+    relaxedSimd: () => s.read<boolean>("nd.relaxedSimd", undefined),
     setThreads: (n) => s.read<void>("nd.setThreads", undefined, [n]),
     getThreads: () => s.read<number>("nd.getThreads", undefined),
   };

@@ -155,13 +155,14 @@ fn gemm_into(
 }
 
 /// `Σ x[i]·y[i]` in four lanes, lanes added at the end.
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"))]
 fn dot(x: &[f32], y: &[f32]) -> f32 {
     let n = x.len().min(y.len());
     let body = n - n % 4;
     let mut acc = F32x4::splat(0.0);
     let mut i = 0;
     while i < body {
-        acc = acc.add(F32x4::load(&x[i..i + 4]).mul(F32x4::load(&y[i..i + 4])));
+        acc = F32x4::mul_add(F32x4::load(&x[i..i + 4]), F32x4::load(&y[i..i + 4]), acc);
         i += 4;
     }
     let l = acc.to_array();
@@ -173,16 +174,15 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// `y += alpha · x`, vectorised.
-#[inline(always)]
+#[cfg_attr(not(ndgrad_relaxed), inline(always))]
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"), inline)]
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     let n = x.len().min(y.len());
     let body = n - n % 4;
     let av = F32x4::splat(alpha);
     let mut i = 0;
     while i < body {
-        F32x4::load(&y[i..])
-            .add(av.mul(F32x4::load(&x[i..])))
-            .store(&mut y[i..]);
+        F32x4::mul_add(av, F32x4::load(&x[i..]), F32x4::load(&y[i..])).store(&mut y[i..]);
         i += 4;
     }
     for j in body..n {
@@ -192,6 +192,7 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 
 /// Small products: each row of C accumulated 64 columns at a time in a
 /// scratch row on the stack (axpy over the rows of B), then copied out.
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"))]
 fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
     const W: usize = 64;
     let mut row = [0f32; W];
@@ -396,8 +397,11 @@ fn pack_a(a: &[f32], k: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: 
 }
 
 /// The 4×8 micro-kernel: `Σ_p ap[p]ᵀ · bp[p]` over `kc` steps, in 8
-/// accumulators (row r of the tile is `acc[2r]`, `acc[2r+1]`).
-#[inline(always)]
+/// accumulators (row r of the tile is `acc[2r]`, `acc[2r+1]`). The
+/// relaxed-SIMD build compiles it (and `dot`, `axpy`, `small`) with
+/// `relaxed-simd` (see `F32x4::mul_add`), so it is a call per tile there.
+#[cfg_attr(not(ndgrad_relaxed), inline(always))]
+#[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"), inline)]
 fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
     let ap = &ap[..kc * MR];
     let bp = &bp[..kc * NR];
@@ -408,17 +412,17 @@ fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
         let b0 = F32x4::load(&b[0..4]);
         let b1 = F32x4::load(&b[4..8]);
         let a0 = F32x4::splat(a[0]);
-        c00 = c00.add(a0.mul(b0));
-        c01 = c01.add(a0.mul(b1));
+        c00 = F32x4::mul_add(a0, b0, c00);
+        c01 = F32x4::mul_add(a0, b1, c01);
         let a1 = F32x4::splat(a[1]);
-        c10 = c10.add(a1.mul(b0));
-        c11 = c11.add(a1.mul(b1));
+        c10 = F32x4::mul_add(a1, b0, c10);
+        c11 = F32x4::mul_add(a1, b1, c11);
         let a2 = F32x4::splat(a[2]);
-        c20 = c20.add(a2.mul(b0));
-        c21 = c21.add(a2.mul(b1));
+        c20 = F32x4::mul_add(a2, b0, c20);
+        c21 = F32x4::mul_add(a2, b1, c21);
         let a3 = F32x4::splat(a[3]);
-        c30 = c30.add(a3.mul(b0));
-        c31 = c31.add(a3.mul(b1));
+        c30 = F32x4::mul_add(a3, b0, c30);
+        c31 = F32x4::mul_add(a3, b1, c31);
     }
     [c00, c01, c10, c11, c20, c21, c30, c31]
 }

@@ -100,6 +100,29 @@ mod imp {
         pub fn add(self, o: F32x4) -> F32x4 {
             F32x4(f32x4_add(self.0, o.0))
         }
+        /// `a·b + c`: one fused `f32x4.relaxed_madd` in the relaxed-SIMD
+        /// build (`--cfg ndgrad_relaxed`; it may round once, as an FMA, or
+        /// twice), else a multiply then an add, rounded twice like
+        /// `a.mul(b).add(c)`.
+        ///
+        /// Only the GEMM functions that call this one carry
+        /// `#[target_feature(enable = "relaxed-simd")]`, but LLVM's
+        /// WebAssembly backend applies the union of a module's features to
+        /// all its functions, and with `relaxed-simd` it turns `pmin`/`pmax`
+        /// into `relaxed_min`/`relaxed_max`, whose NaN and ±0 results are
+        /// the engine's choice (relu, exp, sigmoid changed on NaN): so in the
+        /// relaxed build `pmin`/`pmax` are a compare and a bitselect.
+        #[inline(always)]
+        pub fn mul_add(a: F32x4, b: F32x4, c: F32x4) -> F32x4 {
+            #[cfg(ndgrad_relaxed)]
+            {
+                F32x4(f32x4_relaxed_madd(a.0, b.0, c.0))
+            }
+            #[cfg(not(ndgrad_relaxed))]
+            {
+                F32x4(f32x4_add(f32x4_mul(a.0, b.0), c.0))
+            }
+        }
         #[inline(always)]
         pub fn sub(self, o: F32x4) -> F32x4 {
             F32x4(f32x4_sub(self.0, o.0))
@@ -124,13 +147,29 @@ mod imp {
         /// NaN in `o` does not).
         #[inline(always)]
         pub fn pmin(self, o: F32x4) -> F32x4 {
-            F32x4(f32x4_pmin(self.0, o.0))
+            // The relaxed build: a compare and a bitselect, which LLVM does
+            // not turn into `relaxed_min` (see `mul_add`).
+            #[cfg(ndgrad_relaxed)]
+            {
+                F32x4(v128_bitselect(o.0, self.0, f32x4_lt(o.0, self.0)))
+            }
+            #[cfg(not(ndgrad_relaxed))]
+            {
+                F32x4(f32x4_pmin(self.0, o.0))
+            }
         }
         /// `self < o ? o : self` (one `maxps`; NaN in `self` propagates,
         /// NaN in `o` does not).
         #[inline(always)]
         pub fn pmax(self, o: F32x4) -> F32x4 {
-            F32x4(f32x4_pmax(self.0, o.0))
+            #[cfg(ndgrad_relaxed)]
+            {
+                F32x4(v128_bitselect(o.0, self.0, f32x4_lt(self.0, o.0)))
+            }
+            #[cfg(not(ndgrad_relaxed))]
+            {
+                F32x4(f32x4_pmax(self.0, o.0))
+            }
         }
         #[inline(always)]
         pub fn neg(self) -> F32x4 {
@@ -382,6 +421,11 @@ mod imp {
         }
         pub fn add(self, o: F32x4) -> F32x4 {
             self.map2(o, |a, b| a + b)
+        }
+        /// `a·b + c`, rounded twice (the plain build's result; see the
+        /// wasm `mul_add`).
+        pub fn mul_add(a: F32x4, b: F32x4, c: F32x4) -> F32x4 {
+            a.mul(b).add(c)
         }
         pub fn sub(self, o: F32x4) -> F32x4 {
             self.map2(o, |a, b| a - b)
