@@ -109,11 +109,6 @@ impl Data {
         each_dtype!(self, v => v.capacity() * core::mem::size_of_val(&v.first().copied().unwrap_or_default()))
     }
 
-    /// Element `i` as f64 (exact for all three types).
-    pub fn get_f64(&self, i: usize) -> Option<f64> {
-        each_dtype!(self, v => v.get(i).map(|x| x.to_f64()))
-    }
-
     /// The values as float64 (tests, small reads).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         each_dtype!(self, v => v.iter().map(|x| x.to_f64()).collect())

@@ -190,9 +190,7 @@ impl Tensor {
         let mut v = Vec::new();
         v.try_reserve_exact(n)
             .map_err(|_| Error::oom(n, DType::F64))?;
-        for i in 0..n {
-            v.push(d.get_f64(i).unwrap_or(f64::NAN));
-        }
+        crate::each_dtype!(&*d, x => v.extend(x.iter().map(|e| e.to_f64())));
         Ok(v)
     }
 

@@ -187,10 +187,6 @@ pub(super) fn binary_backward(
     let (ga, gb) = match op {
         BinOp::Add => (dy.clone(), dy.clone()),
         BinOp::Sub => (dy.clone(), neg(dy)?),
-        BinOp::Mul => {
-            let (a, b) = (saved(s, 0)?, saved(s, 1)?);
-            (mul(dy, b)?, mul(dy, a)?)
-        }
         BinOp::Div => {
             // d(a/b) = dy/b, -dy·a/b²
             let (a, b) = (saved(s, 0)?, saved(s, 1)?);
