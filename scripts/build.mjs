@@ -107,7 +107,8 @@ buildRelaxedVariant(tc, {
 // Without a toolchain that can rebuild std, the threads module is skipped
 // and the package runs single-threaded everywhere.
 const threadsStarted = Date.now();
-const ttc = threadsToolchain();
+// `NDGRAD_BUILD_THREADS=0` skips the threads builds (for quick iteration).
+const ttc = process.env.NDGRAD_BUILD_THREADS === "0" ? null : threadsToolchain();
 const threadsOut = join(pkg, "ndgrad-threads.wasm");
 if (ttc === null) {
   rmSync(threadsOut, { force: true });
