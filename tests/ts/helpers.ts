@@ -14,18 +14,22 @@ export function vectors<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), "utf8")) as T;
 }
 
-/** The operator reference cases: the tests/vectors/ops-NN.json shards (each
- *  a JSON list; the generator keeps each file under 1 MiB), read in order
- *  until the next one is missing (no directory listing: the browser tests
- *  fetch files from the Vite server). */
+/** The operator reference cases: for each set named in
+ *  tests/vectors/sets.json ("ops", then one per generator script), the
+ *  shards `<set>-NN.json` (each a JSON list; the generators keep each file
+ *  under 1 MiB), read in order until the next one is missing (no directory
+ *  listing: the browser tests fetch files from the Vite server). */
 export function opsVectors<T>(): T[] {
   const out: T[] = [];
-  for (let i = 0; ; i++) {
-    const url = new URL(`../vectors/ops-${String(i).padStart(2, "0")}.json`, import.meta.url);
-    if (!existsSync(url)) break;
-    out.push(...(JSON.parse(readFileSync(url, "utf8") as string) as T[]));
+  for (const set of vectors<string[]>("sets.json")) {
+    const before = out.length;
+    for (let i = 0; ; i++) {
+      const url = new URL(`../vectors/${set}-${String(i).padStart(2, "0")}.json`, import.meta.url);
+      if (!existsSync(url)) break;
+      out.push(...(JSON.parse(readFileSync(url, "utf8") as string) as T[]));
+    }
+    if (out.length === before) throw new Error(`no tests/vectors/${set}-NN.json (run its tests/vectors/gen_*.py)`);
   }
-  if (out.length === 0) throw new Error("no tests/vectors/ops-NN.json (run tests/vectors/gen_ops.py)");
   return out;
 }
 

@@ -497,20 +497,45 @@ pub fn load_cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
     CASES.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors");
-        let mut shards: Vec<String> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("cannot read {dir}: {e}"))
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|f| {
-                f.strip_prefix("ops-")
-                    .and_then(|r| r.strip_suffix(".json"))
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        // The sets named in tests/vectors/sets.json ("ops", then one per
+        // generator script), each in shards `<set>-NN.json`.
+        let sets_path = format!("{dir}/sets.json");
+        let sets_text = std::fs::read_to_string(&sets_path)
+            .unwrap_or_else(|e| panic!("cannot read {sets_path}: {e}"));
+        let sets_json = Json::parse(&sets_text).unwrap_or_else(|e| panic!("{sets_path}: {e}"));
+        let sets: Vec<String> = sets_json
+            .as_arr()
+            .unwrap_or_else(|e| panic!("{sets_path}: {e}"))
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .unwrap_or_else(|e| panic!("{sets_path}: {e}"))
+                    .to_string()
             })
             .collect();
-        shards.sort();
-        assert!(
-            !shards.is_empty(),
-            "no {dir}/ops-NN.json (run tests/vectors/gen_ops.py)"
-        );
+        let names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("cannot read {dir}: {e}"))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        let mut shards: Vec<String> = Vec::new();
+        for set in &sets {
+            let mut mine: Vec<String> = names
+                .iter()
+                .filter(|f| {
+                    f.strip_prefix(set.as_str())
+                        .and_then(|r| r.strip_prefix('-'))
+                        .and_then(|r| r.strip_suffix(".json"))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .cloned()
+                .collect();
+            mine.sort();
+            assert!(
+                !mine.is_empty(),
+                "no {dir}/{set}-NN.json (run its tests/vectors/gen_*.py)"
+            );
+            shards.extend(mine);
+        }
         let mut cases = Vec::new();
         for f in shards {
             let path = format!("{dir}/{f}");
