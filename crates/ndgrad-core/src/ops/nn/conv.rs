@@ -188,7 +188,7 @@ fn check_bias(name: &str, b: Option<&Tensor>, filters: usize) -> Result<()> {
     if let Some(b) = b {
         if b.shape != [filters] {
             return Err(Error::shape(format!(
-                "{name}: bias must have shape ({filters},) (numFilter), got {}",
+                "{name}: bias must have shape [{filters}] (numFilter), got {}",
                 b.shape_str()
             )));
         }
