@@ -73,6 +73,25 @@ export interface Exports extends ThreadsExports {
   nd_detach(a: number): number;
   nd_concat(n: number, axis: number): number;
   nd_batch_dot(a: number, b: number): number;
+  // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+  nd_convolution(
+    data: number,
+    weight: number,
+    bias: number,
+    rank: number,
+    numFilter: number,
+    numGroup: number,
+    deconv: number,
+  ): number;
+  nd_convolution_shape(
+    dataNdim: number,
+    weightNdim: number,
+    rank: number,
+    numFilter: number,
+    numGroup: number,
+    deconv: number,
+  ): number;
+  // ---- end conv ----
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_attach_grad(h: number, req: number): number;
