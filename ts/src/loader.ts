@@ -296,6 +296,20 @@ export async function instantiate(): Promise<Exports> {
   return instantiateSingle(imports, false);
 }
 
+/**
+ * A private instance of the plain single-threaded module, for its shape-only
+ * exports (the worker's client asks it for result shapes, so that the
+ * engine's rules are the only copy of them). It never holds arrays and never
+ * runs a kernel; custom-op imports are inert.
+ */
+export async function instantiateShapeEngine(): Promise<Exports> {
+  const imports = { ndgrad: { custom_backward: (): number => -1, custom_release: (): void => {} } };
+  const instance = await WebAssembly.instantiate(await wasmModule(false), imports);
+  const exports = instance.exports as unknown as Exports;
+  exports.nd_init();
+  return exports;
+}
+
 async function instantiateSingle(imports: WebAssembly.Imports, relaxed: boolean): Promise<Exports> {
   const module = await wasmModule(relaxed);
   const instance = await WebAssembly.instantiate(module, imports);

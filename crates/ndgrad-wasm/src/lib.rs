@@ -712,8 +712,13 @@ pub extern "C" fn nd_convolution_shape(
         } else {
             "Convolution"
         };
-        let (dn, wn) = (shape_arg(data_ndim)?.len(), shape_arg(weight_ndim)?.len());
-        let dims = shape_arg((dn + wn) as i32)?;
+        if !(0..=32).contains(&data_ndim) || !(0..=32).contains(&weight_ndim) {
+            return Err(Error::invalid(format!(
+                "{name}: invalid ranks {data_ndim} and {weight_ndim}"
+            )));
+        }
+        let (dn, wn) = (data_ndim as usize, weight_ndim as usize);
+        let dims = shape_arg(data_ndim + weight_ndim)?;
         let p = conv_params(dn + wn, rank, num_filter, num_group).map_err(|e| e.in_op(name))?;
         let s = ndgrad_core::ops::nn::conv::output_shape(deconv != 0, &dims[..dn], &dims[dn..], &p)
             .map_err(|e| e.in_op(name))?;
