@@ -10,6 +10,8 @@
 //! with the argument why every slot was written.
 
 pub mod gemm;
+// Pooling and BatchNorm kernels (pool branch).
+pub mod pool;
 pub mod scalar;
 pub mod simd;
 pub mod vector;
