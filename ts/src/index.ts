@@ -37,5 +37,14 @@ export type {
   TopkOptions,
 } from "./ndarray.js";
 export { NDGradError } from "./ffi.js";
+// nnmisc group (issue #12)
+export type {
+  ActType,
+  ActivationOptions,
+  EmbeddingOptions,
+  FullyConnectedOptions,
+  LeakyActType,
+  LeakyReLUOptions,
+} from "./nnmisc.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";

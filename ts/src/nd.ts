@@ -5,6 +5,7 @@ import { formatScalar, type DType } from "./format.js";
 import { debug, keep, memory, scope } from "./memory.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "./opnames.js";
 import { getThreads, setThreads } from "./threads.js";
+import { nnmisc } from "./nnmisc.js";
 import {
   NDArray,
   batchDot,
@@ -355,6 +356,8 @@ export const nd = {
   /** MXNet's `cast`: `x.astype(dtype)`. */
   cast: (x: NDArray, dtype: DType): NDArray => arrayArg("cast", x).astype(dtype),
   astype: (x: NDArray, dtype: DType): NDArray => arrayArg("astype", x).astype(dtype),
+  // Neural-network operators, nnmisc group (issue #12)
+  ...nnmisc,
   /** Free every array created in `fn` except its result and variables. */
   scope,
   keep,
