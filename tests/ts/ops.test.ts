@@ -64,6 +64,13 @@ interface Params {
   k?: number;
   ret_typ?: "value" | "indices" | "mask" | "both";
   is_ascend?: boolean;
+  // nnmisc group (issue #12)
+  num_hidden?: number;
+  no_bias?: boolean;
+  flatten?: boolean;
+  input_dim?: number;
+  output_dim?: number;
+  act_type?: string;
 }
 interface Case {
   name: string;
@@ -89,6 +96,8 @@ const SURFACE = [
   "concat", "stack", "batchDot",
   "clip", "leakyRelu", "where", "softmax", "logSoftmax", "take", "pick", "oneHot", "argmax", "argmin",
   "topk", "sort", "argsort", "tile", "repeat", "flip", "sliceAxis", "astype",
+  // nnmisc group (issue #12): the nn-misc set
+  "FullyConnected", "Embedding", "Activation", "LeakyReLU", "Flatten", "softmaxCrossEntropy",
 ];
 const NOT_DIFFERENTIABLE = new Set([
   "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
@@ -231,6 +240,26 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
       return m && p.axis === 0 ? nd.stack(xs) : nd.stack(xs, p.axis as number);
     case "batchDot":
       return nd.batchDot(x, xs[1]);
+    // nnmisc group (issue #12): the "method" form leaves MXNet's defaults out
+    case "FullyConnected": {
+      const o = m
+        ? { numHidden: p.num_hidden!, ...(p.no_bias ? { noBias: true } : {}), ...(p.flatten ? {} : { flatten: false }) }
+        : { numHidden: p.num_hidden!, noBias: p.no_bias, flatten: p.flatten };
+      return nd.FullyConnected(x, xs[1]!, xs[2] ?? null, o);
+    }
+    case "Embedding":
+      return nd.Embedding(x, xs[1]!, { inputDim: p.input_dim!, outputDim: p.output_dim! });
+    case "Activation":
+      return nd.Activation(x, { actType: p.act_type as "relu" });
+    case "LeakyReLU": {
+      const gamma = xs[1] === undefined ? {} : { gamma: xs[1] };
+      if (m && p.act_type === "leaky" && p.slope === 0.25) return nd.LeakyReLU(x, gamma);
+      return nd.LeakyReLU(x, { actType: p.act_type as "leaky", slope: p.slope, ...gamma });
+    }
+    case "Flatten":
+      return m ? x.flatten() : nd.Flatten(x);
+    case "softmaxCrossEntropy":
+      return nd.softmaxCrossEntropy(x, xs[1]!);
     default:
       throw new Error(`unknown kind ${c.kind}`);
   }

@@ -24,6 +24,7 @@ use ndgrad_core::autograd::{self, GradReq};
 use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
+use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
 use ndgrad_core::{Engine, MemoryInfo, Tensor};
 
 /// The ops of the file (the schema's list in gen_ops.py, docs/ops-spec.md).
@@ -112,6 +113,13 @@ const SURFACE: &[&str] = &[
     "sort",
     "argsort",
     "astype",
+    // nnmisc group (issue #12): the nn-misc set
+    "FullyConnected",
+    "Embedding",
+    "Activation",
+    "LeakyReLU",
+    "Flatten",
+    "softmaxCrossEntropy",
 ];
 
 /// Ops that never have a gradient (topk "indices"/"mask" and astype from or
@@ -219,6 +227,18 @@ const FAMILIES: &[(&str, &[&str])] = &[
         "index",
         &[
             "take", "pick", "oneHot", "argmax", "argmin", "topk", "sort", "argsort",
+        ],
+    ),
+    // nnmisc group (issue #12)
+    (
+        "nnmisc",
+        &[
+            "FullyConnected",
+            "Embedding",
+            "Activation",
+            "LeakyReLU",
+            "Flatten",
+            "softmaxCrossEntropy",
         ],
     ),
 ];
@@ -544,6 +564,34 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
         }
         "sort" | "argsort" => e.sort(x, p.int("axis")?, p.flag("is_ascend")?, c.kind == "argsort"),
         "astype" => e.astype(x, p.dtype("dtype")?),
+        // nnmisc group (issue #12)
+        "FullyConnected" => e.fully_connected(
+            x,
+            second()?,
+            xs.get(2).copied(),
+            p.int("num_hidden")?,
+            p.flag("no_bias")?,
+            p.flag("flatten")?,
+        ),
+        "Embedding" => e.embedding(x, second()?, p.int("input_dim")?, p.int("output_dim")?),
+        "Activation" => {
+            let name = p.text("act_type")?;
+            let act = Act::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| format!("bad act_type {name:?}"))?;
+            e.activation(x, act)
+        }
+        "LeakyReLU" => {
+            let name = p.text("act_type")?;
+            let act = LeakyAct::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| format!("bad act_type {name:?}"))?;
+            e.leaky_relu_act(x, act, p.num("slope")?, xs.get(1).copied())
+        }
+        "Flatten" => e.flatten(x),
+        "softmaxCrossEntropy" => e.softmax_cross_entropy(x, second()?),
         k => return Err(format!("unknown kind {k}")),
     };
     r.map(|h| vec![h]).map_err(engine_err)
@@ -756,6 +804,11 @@ fn index_ops() {
     run_family("index");
 }
 
+#[test]
+fn nnmisc_ops() {
+    run_family("nnmisc");
+}
+
 /// Every kind of the file is run by exactly one family, so no case is
 /// skipped.
 #[test]
@@ -788,7 +841,10 @@ fn expects_grad(c: &Case) -> bool {
 /// The inputs that never get a gradient: where's cond, take's indices,
 /// pick's index.
 fn no_grad_input(op: &str, i: usize) -> bool {
-    matches!((op, i), ("where", 0) | ("take", 1) | ("pick", 1))
+    matches!(
+        (op, i),
+        ("where", 0) | ("take", 1) | ("pick", 1) | ("Embedding", 0) | ("softmaxCrossEntropy", 1)
+    )
 }
 
 /// The file's structure: names, dtypes, outputs and gradients as the schema
@@ -812,7 +868,11 @@ fn vectors_are_well_formed() {
             n.starts_with(&format!("{}/{prefix}", c.op)),
             "{n}: name does not say op and dtype"
         );
-        let data = if c.op == "where" { 1 } else { 0 };
+        let data = if c.op == "where" || c.op == "Embedding" {
+            1
+        } else {
+            0
+        };
         assert_eq!(c.inputs[data].dtype, c.dtype, "{n}: data input dtype");
         assert_eq!(
             c.multi,
