@@ -129,7 +129,7 @@ fn check(e: &Engine, h: u32, want: &Json, what: &str) -> R<f64> {
     let mut worst = 0f64;
     for (i, (g, w)) in t.to_f64_vec().iter().zip(a.values()).enumerate() {
         let d = (g - w).abs();
-        if !(d <= tol) {
+        if d.is_nan() || d > tol {
             return Err(format!("{what}[{i}]: got {g}, want {w} (tol {tol})"));
         }
         worst = worst.max(d / tol);
