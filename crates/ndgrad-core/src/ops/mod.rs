@@ -105,12 +105,12 @@ pub enum Op {
     // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
     /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
     PoolMax {
-        idx: std::rc::Rc<Vec<usize>>,
+        idx: std::rc::Rc<Vec<u32>>,
         in_shape: Vec<usize>,
     },
     /// Max pooling's gradient: `dy` scattered to the argmax positions.
     PoolMaxGrad {
-        idx: std::rc::Rc<Vec<usize>>,
+        idx: std::rc::Rc<Vec<u32>>,
         out_shape: Vec<usize>,
     },
     /// Avg / sum pooling, or (adjoint) its gradient.

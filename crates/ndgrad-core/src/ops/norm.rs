@@ -132,7 +132,7 @@ pub fn batch_norm(
         let mut var = vec_f64(c)?;
         let d = x.data()?;
         match &*d {
-            Data::F32(v) => k::channel_stats(v, l, &mut mean, &mut var),
+            Data::F32(v) => k::channel_stats_f32(v, l, &mut mean, &mut var),
             Data::F64(v) => k::channel_stats(v, l, &mut mean, &mut var),
             Data::I32(_) => return Err(Error::internal("BatchNorm: int32 data")),
         }
@@ -168,7 +168,13 @@ pub fn batch_norm(
         Ok(wrap(out))
     }
     let data = match &*x.data()? {
-        Data::F32(v) => affine(v, l, &scale, &shift)?,
+        Data::F32(v) => {
+            let sc: Vec<f32> = scale.iter().map(|&v| v as f32).collect();
+            let sh: Vec<f32> = shift.iter().map(|&v| v as f32).collect();
+            let mut out = alloc_empty::<f32>(v.len())?;
+            k::channel_affine_f32(v, l, &sc, &sh, &mut out);
+            wrap(out)
+        }
         Data::F64(v) => affine(v, l, &scale, &shift)?,
         Data::I32(_) => return Err(Error::internal("BatchNorm: int32 data")),
     };
@@ -300,7 +306,7 @@ impl BatchNormNode {
             let (xd, gd) = (x.data()?, dy.data()?);
             match (&*xd, &*gd) {
                 (Data::F32(xv), Data::F32(gv)) => {
-                    k::channel_grad_sums(xv, gv, l, &m, &mut sum_dy, &mut sum_dyxc)
+                    k::channel_grad_sums_f32(xv, gv, l, &m, &mut sum_dy, &mut sum_dyxc)
                 }
                 (Data::F64(xv), Data::F64(gv)) => {
                     k::channel_grad_sums(xv, gv, l, &m, &mut sum_dy, &mut sum_dyxc)
@@ -338,7 +344,12 @@ impl BatchNormNode {
             }
             let (xd, gd) = (x.data()?, dy.data()?);
             let data = match (&*xd, &*gd) {
-                (Data::F32(xv), Data::F32(gv)) => go(xv, gv, l, &a, &b, &kk)?,
+                (Data::F32(xv), Data::F32(gv)) => {
+                    let t = |v: &[f64]| -> Vec<f32> { v.iter().map(|&e| e as f32).collect() };
+                    let mut out = alloc_empty::<f32>(xv.len())?;
+                    k::channel_affine2_f32(xv, gv, l, &t(&a), &t(&b), &t(&kk), &mut out);
+                    wrap(out)
+                }
                 (Data::F64(xv), Data::F64(gv)) => go(xv, gv, l, &a, &b, &kk)?,
                 _ => return Err(Error::internal("BatchNorm: gradient dtype")),
             };
