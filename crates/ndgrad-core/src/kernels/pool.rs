@@ -161,6 +161,52 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
             let (h0, h1, _) = g.rows(oy);
             max_row(xp, base, g, h0, h1, &cols, 0, first, out, arg);
             let mut ox = first;
+            // Two blocks of four outputs at once: two independent
+            // dependency chains (the running max is a chain of pmax).
+            while ox + 8 <= last {
+                let s0 = ox * g.sw - g.pw;
+                let (mut m0, mut m1) = (F32x4::splat(f32::MIN), F32x4::splat(f32::MIN));
+                let none = I32x4::splat(-1).to_f32_bits();
+                let (mut a0, mut a1) = (none, none);
+                for y in h0..h1 {
+                    let row = &xp[y * g.w..y * g.w + g.w];
+                    let ybase = (base + y * g.w + s0) as i32;
+                    for kx in 0..g.kw {
+                        let i = s0 + kx;
+                        let j = i + 4 * g.sw;
+                        let (v0, v1) = if g.sw == 1 {
+                            (F32x4::load(&row[i..i + 4]), F32x4::load(&row[j..j + 4]))
+                        } else {
+                            (
+                                F32x4::even(
+                                    F32x4::load(&row[i..i + 4]),
+                                    F32x4::load(&row[i + 4..i + 8]),
+                                ),
+                                F32x4::even(
+                                    F32x4::load(&row[j..j + 4]),
+                                    F32x4::load(&row[j + 4..j + 8]),
+                                ),
+                            )
+                        };
+                        let idx0 = I32x4::splat(ybase + kx as i32).add(offs);
+                        let idx1 = idx0.add(I32x4::splat(4 * g.sw as i32));
+                        // v > m, and pmax(m, v) = m < v ? v : m: the same
+                        // test, so the max and its index agree (NaN never
+                        // wins, the first of equal values stays).
+                        a0 = F32x4::select(v0.gt(m0), idx0.to_f32_bits(), a0);
+                        a1 = F32x4::select(v1.gt(m1), idx1.to_f32_bits(), a1);
+                        m0 = m0.pmax(v0);
+                        m1 = m1.pmax(v1);
+                    }
+                }
+                for (m, at) in [(m0, a0), (m1, a1)] {
+                    for (mv, av) in m.to_array().into_iter().zip(at.to_array()) {
+                        out.push(mv);
+                        arg.push(av.to_bits());
+                    }
+                }
+                ox += 8;
+            }
             while ox < last {
                 let s0 = ox * g.sw - g.pw;
                 let mut m = F32x4::splat(f32::MIN);
@@ -178,11 +224,9 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
                                 F32x4::load(&row[i + 4..i + 8]),
                             )
                         };
-                        // flat input index of each lane's candidate
                         let idx = I32x4::splat(ybase + kx as i32).add(offs);
-                        let gt = v.gt(m);
-                        m = F32x4::select(gt, v, m);
-                        at = F32x4::select(gt, idx.to_f32_bits(), at);
+                        at = F32x4::select(v.gt(m), idx.to_f32_bits(), at);
+                        m = m.pmax(v);
                     }
                 }
                 for (mv, av) in m.to_array().into_iter().zip(at.to_array()) {
