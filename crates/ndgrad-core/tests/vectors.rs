@@ -114,6 +114,9 @@ const SURFACE: &[&str] = &[
     "sort",
     "argsort",
     "astype",
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    "Convolution",
+    "Deconvolution",
     // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
     "Pooling",
     "BatchNorm",
@@ -227,6 +230,8 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "take", "pick", "oneHot", "argmax", "argmin", "topk", "sort", "argsort",
         ],
     ),
+    // ---- conv branch ----
+    ("conv", &["Convolution", "Deconvolution"]),
     // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
     ("nnpool", &["Pooling", "BatchNorm", "LayerNorm"]),
 ];
@@ -552,6 +557,25 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
         }
         "sort" | "argsort" => e.sort(x, p.int("axis")?, p.flag("is_ascend")?, c.kind == "argsort"),
         "astype" => e.astype(x, p.dtype("dtype")?),
+        // ---- conv branch ----
+        "Convolution" | "Deconvolution" => {
+            let deconv = c.kind == "Deconvolution";
+            let params = ndgrad_core::ops::nn::conv::ConvParams {
+                kernel: p.ints("kernel")?,
+                stride: p.ints("stride")?,
+                pad: p.ints("pad")?,
+                dilate: p.ints("dilate")?,
+                adj: if deconv { p.ints("adj")? } else { Vec::new() },
+                num_filter: p.int("num_filter")?,
+                num_group: p.int("num_group")?,
+            };
+            let bias = if p.flag("no_bias")? {
+                None
+            } else {
+                Some(*xs.get(2).ok_or("missing bias input")?)
+            };
+            e.convolution(x, second()?, bias, &params, deconv)
+        }
         // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
         "Pooling" => e.pooling(x, &pool_params(&p)?),
         "BatchNorm" => {
@@ -827,6 +851,11 @@ fn nn_ops_and_astype() {
 #[test]
 fn index_ops() {
     run_family("index");
+}
+
+#[test]
+fn convolution_and_deconvolution() {
+    run_family("conv");
 }
 
 /// Every kind of the file is run by exactly one family, so no case is

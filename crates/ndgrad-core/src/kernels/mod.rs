@@ -9,6 +9,7 @@
 //! appears only where a SIMD kernel marks those slots initialised, each
 //! with the argument why every slot was written.
 
+pub mod conv;
 pub mod gemm;
 // Pooling and BatchNorm kernels (pool branch).
 pub mod pool;

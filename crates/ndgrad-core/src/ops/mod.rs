@@ -12,6 +12,7 @@
 //! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
+//! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
 
 mod elementwise;
 pub mod index;
@@ -102,6 +103,14 @@ pub enum Op {
     },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    /// One of the three adjoint convolution products (`nn::conv`).
+    Conv {
+        kind: nn::conv::ConvKind,
+        geom: crate::kernels::conv::Geom,
+        rank: usize,
+    },
+    // ---- end conv ----
     // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
     /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
     PoolMax {
@@ -140,6 +149,12 @@ impl Op {
             Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
+            // ---- conv ----
+            Op::Conv { kind, .. } => match kind {
+                nn::conv::ConvKind::Forward => "Convolution",
+                nn::conv::ConvKind::Data => "Deconvolution",
+                nn::conv::ConvKind::Weight => "Convolution weight gradient",
+            },
             Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
             Op::BatchNorm(_) => "BatchNorm",
         }
@@ -207,6 +222,10 @@ impl Op {
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
+            // ---- conv ----
+            Op::Conv { kind, geom, rank } => {
+                nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
+            }
             Op::PoolMax { idx, in_shape } => {
                 Ok(vec![Some(pool::pool_scatter(dy, idx.clone(), in_shape)?)])
             }
