@@ -423,6 +423,52 @@ pub fn channel_affine2<T: Float>(
     }
 }
 
+/// LayerNorm's forward over the middle axis of `l` (outer × channels ×
+/// inner, normalising the `channels` values of each (outer, inner) pair):
+/// per row the shifted one-pass statistics in float64, then
+/// `(x − mean)·invstd·gamma[c] + beta[c]` appended.
+pub fn layer_norm_rows<T: Float>(
+    x: &[T],
+    l: ChannelLayout,
+    gamma: &[T],
+    beta: &[T],
+    eps: f64,
+    out: &mut Vec<T>,
+) -> crate::error::Result<()> {
+    let (c, inner) = (l.channels, l.inner);
+    if c == 0 {
+        return Ok(());
+    }
+    let n = c as f64;
+    // Per-row statistics of one outer block (inner rows, strided by inner).
+    let mut mean = crate::storage::alloc_zeroed::<f64>(inner)?;
+    let mut invstd = crate::storage::alloc_zeroed::<f64>(inner)?;
+    for o in 0..l.outer {
+        let blk = &x[o * c * inner..(o + 1) * c * inner];
+        for i in 0..inner {
+            let shift = blk[i].to_f64();
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for ch in 0..c {
+                let d = blk[ch * inner + i].to_f64() - shift;
+                s1 += d;
+                s2 += d * d;
+            }
+            let m = s1 / n;
+            mean[i] = shift + m;
+            invstd[i] = 1.0 / ((s2 / n - m * m).max(0.0) + eps).sqrt();
+        }
+        for ch in 0..c {
+            let (g, b) = (gamma[ch].to_f64(), beta[ch].to_f64());
+            let row = &blk[ch * inner..(ch + 1) * inner];
+            out.extend(row.iter().enumerate().map(|(i, &v)| {
+                let s = invstd[i] * g;
+                T::from_f64(v.to_f64() * s + (b - mean[i] * s))
+            }));
+        }
+    }
+    Ok(())
+}
+
 // ---- float32 vector paths of the BatchNorm kernels ----
 //
 // Sixteen elements per loop iteration (four vectors): V8 puts an interrupt

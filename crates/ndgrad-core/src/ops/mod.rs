@@ -128,6 +128,7 @@ pub enum Op {
         adjoint: bool,
     },
     BatchNorm(Box<norm::BatchNormNode>),
+    LayerNorm(Box<norm::LayerNormNode>),
 }
 
 impl Op {
@@ -157,6 +158,7 @@ impl Op {
             },
             Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
             Op::BatchNorm(_) => "BatchNorm",
+            Op::LayerNorm(_) => "LayerNorm",
         }
     }
 
@@ -238,6 +240,7 @@ impl Op {
                 Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
             }
             Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
