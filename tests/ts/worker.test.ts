@@ -663,6 +663,86 @@ describe("Convolution and Deconvolution in the worker", () => {
   });
 });
 
+// ---- pool branch (issue #12): Pooling, BatchNorm, LayerNorm remotely ----
+describe("Pooling, BatchNorm and LayerNorm in the worker", () => {
+  type Api = typeof nd;
+  type Arr = NDArray;
+  const data = (api: Api, shape: number[], scale: number): Arr =>
+    api.arange(shape.reduce((p, q) => p * q, 1)).mul(scale).sin().reshape(shape);
+  const run = (api: Api): Arr[] => {
+    const x = data(api, [2, 3, 7, 6], 0.37);
+    const x1 = data(api, [2, 2, 9], 0.61);
+    const c = [data(api, [3], 1.3).add(2), data(api, [3], 0.7), data(api, [3], 0.2), data(api, [3], 0.9).add(2)];
+    const [g, b] = [data(api, [6], 0.4).add(2), data(api, [6], 1.7)];
+    return [
+      api.Pooling(x, { kernel: 3, stride: 2, pad: 1 }),
+      api.Pooling(x, { kernel: [2, 3], stride: [2, 2], poolType: "avg", poolingConvention: "full", countIncludePad: false }),
+      api.Pooling(x1, { kernel: 3, stride: 2, poolType: "sum" }),
+      api.Pooling(x, { globalPool: true, poolType: "avg" }),
+      api.BatchNorm(x, c[0]!, c[1]!, c[2]!, c[3]!, { fixGamma: false }),
+      api.LayerNorm(x, g, b),
+    ];
+  };
+
+  it("give the main API's values; shapes come from the engine's rule at once (no corrections)", async () => {
+    const expected = nd.scope(() => run(nd).map((r) => [r.shape, r.toArray()]));
+    const before = await w.stats();
+    await w.nd.scope(async () => {
+      const outs = run(w.nd as unknown as Api) as unknown as RemoteNDArray[];
+      const known = outs.map((r) => r.shape);
+      expect(known).toEqual(expected.map((e) => e[0]));
+      const got = [];
+      for (const [i, r] of outs.entries()) got.push([known[i], await r.toArray()]);
+      expect(got).toEqual(expected);
+    });
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("nd.poolingShape answers in the client, as the main API does", () => {
+    expect(w.nd.poolingShape([8, 64, 56, 56], { kernel: 3, stride: 2, pad: 1 })).toEqual(nd.poolingShape([8, 64, 56, 56], { kernel: 3, stride: 2, pad: 1 }));
+    expect(w.nd.poolingShape([1, 1, 6, 7], { kernel: [3, 2], stride: 2, poolingConvention: "full" })).toEqual([1, 1, 3, 4]);
+    const local = mainError(() => nd.poolingShape([1, 1, 4, 4], { kernel: 5 }));
+    expect(() => w.nd.poolingShape([1, 1, 4, 4], { kernel: 5 })).toThrow(local.message);
+  });
+
+  it("train mode: gradients and the moving statistics' update as on the main thread", async () => {
+    const local = nd.scope(() => {
+      const x = data(nd, [4, 3, 2, 2], 0.9);
+      const [g, b, mm, mv] = [nd.ones([3]).mul(1.5), nd.zeros([3]), nd.zeros([3]), nd.ones([3])];
+      x.attachGrad();
+      g.attachGrad();
+      const y = autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }).square().sum());
+      y.backward();
+      const r = [x.grad!.toArray(), g.grad!.toArray(), mm.toArray(), mv.toArray()];
+      x.dispose();
+      g.dispose();
+      return r;
+    });
+    await w.nd.scope(async () => {
+      const x = data(w.nd as unknown as Api, [4, 3, 2, 2], 0.9) as unknown as RemoteNDArray;
+      const [g, b, mm, mv] = [w.nd.ones([3]).mul(1.5), w.nd.zeros([3]), w.nd.zeros([3]), w.nd.ones([3])];
+      await x.attachGrad();
+      await g.attachGrad();
+      const y = await w.autograd.record(() => w.nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }).square().sum());
+      await y.backward();
+      const got = [await (await x.grad)!.toArray(), await (await g.grad)!.toArray(), await mm.toArray(), await mv.toArray()];
+      expect(got).toEqual(local);
+      x.dispose();
+      g.dispose();
+    });
+  });
+
+  it("bad input is the main API's Error", async () => {
+    await w.nd.scope(async () => {
+      const y = w.nd.Pooling(w.nd.zeros([1, 2, 4, 4]), { kernel: [5, 5] });
+      await expect(y.toArray()).rejects.toThrow(/^Pooling: kernel size \(5\) exceeds input \(4 padded to 4\)/);
+      const z = w.nd.BatchNorm(w.nd.zeros([2, 3]), w.nd.ones([4]), w.nd.ones([3]), w.nd.ones([3]), w.nd.ones([3]));
+      await expect(z.toArray()).rejects.toThrow(/BatchNorm: gamma must have shape \[3\]/);
+    });
+  });
+});
+
 describe("pipelining", () => {
   it("1,000 chained ops then one read cost one message; awaiting each costs one round trip each", async () => {
     const N = 1000;

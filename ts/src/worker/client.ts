@@ -46,6 +46,9 @@ import type { ActivationOptions, EmbeddingOptions, FullyConnectedOptions, LeakyR
 import * as S from "./shapes.js";
 import { convolutionShape } from "./engine-shapes.js"; // conv branch (issue #12)
 import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
+import { poolingShape } from "./engine-shapes.js"; // pool branch (issue #12)
+import type { PoolingOptions } from "../poolargs.js";
+import type { BatchNormOptions, LayerNormOptions } from "../pool.js";
 import type { Meta } from "./shapes.js";
 
 /** An Error raised in the worker, rebuilt here with the same message (and,
@@ -986,6 +989,20 @@ export interface RemoteND extends RemoteNDElementwise {
     options: DeconvolutionOptions,
   ): RemoteNDArray;
   // ---- end conv ----
+  // ---- Pooling, BatchNorm, LayerNorm (issue #12, pool branch) ----
+  Pooling(data: RemoteNDArray, options?: PoolingOptions): RemoteNDArray;
+  BatchNorm(
+    data: RemoteNDArray,
+    gamma: RemoteNDArray,
+    beta: RemoteNDArray,
+    movingMean: RemoteNDArray,
+    movingVar: RemoteNDArray,
+    options?: BatchNormOptions,
+  ): RemoteNDArray;
+  LayerNorm(data: RemoteNDArray, gamma: RemoteNDArray, beta: RemoteNDArray, options?: LayerNormOptions): RemoteNDArray;
+  /** The shape `nd.Pooling` gives for data of `shape`: computed here, by the engine's own rule (no message). */
+  poolingShape(shape: number[], options?: PoolingOptions): number[];
+  // ---- end pool ----
   concat(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   stack(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   dropout(x: RemoteNDArray, p?: number): RemoteNDArray;
@@ -1172,6 +1189,15 @@ export function remoteND(s: Session): RemoteND {
         shape: convolutionShape(true, shp(data), shp(weight), options),
         dtype: metaOf(data).dtype,
       })),
+    // ---- pool branch: Pooling's shape from the engine's own rule
+    // (engine-shapes.ts); BatchNorm and LayerNorm keep the data's shape ----
+    Pooling: (data, options) =>
+      op("Pooling", trim([data, options]), () => ({ shape: poolingShape(shp(data), options), dtype: metaOf(data).dtype })),
+    BatchNorm: (data, gamma, beta, movingMean, movingVar, options) =>
+      op("BatchNorm", trim([data, gamma, beta, movingMean, movingVar, options]), () => same(metaOf(data), [])),
+    LayerNorm: (data, gamma, beta, options) =>
+      op("LayerNorm", trim([data, gamma, beta, options]), () => same(metaOf(data), [])),
+    poolingShape: (shape, options) => poolingShape(shape, options),
     concat: (arrays, axis) =>
       op("concat", [arrays, axis], () => {
         const ms = joined(arrays);

@@ -7,6 +7,8 @@
 // simple rules it had. Until the instance is loaded (or on bad input) these
 // throw, and `Session.op` falls back to a guess that the worker corrects.
 import { convArgs } from "../convargs.js";
+import { shapeArg } from "../args.js"; // pool branch
+import { poolingArgs } from "../poolargs.js"; // pool branch
 import { instantiateShapeEngine, type Exports } from "../loader.js";
 
 type Shape = number[];
@@ -42,4 +44,31 @@ export function convolutionShape(deconv: boolean, data: Shape, weight: Shape, op
   }
   v = io(e);
   return Array.from(v.subarray(1, 1 + v[0]!));
+}
+
+// ---- pool branch (issue #12): Pooling through `nd_pooling_shape`, which
+// calls `ops::pool::pool_shape`, the operator's own rule ----
+
+/** The output shape of `Pooling` for data of `shape` (the main API's `nd.poolingShape`, with its errors). */
+export function poolingShape(shape: Shape, options: unknown): Shape {
+  const e = engine;
+  if (e === null) throw new Error("the shape engine is not loaded");
+  const dims = shapeArg("Pooling", shape);
+  const a = poolingArgs(options, dims.length);
+  const values = [...dims, ...a.kernel, ...a.stride, ...a.pad];
+  let v = io(e);
+  if (values.length > v.length) throw new Error("Pooling: too many dimensions");
+  v.set(values);
+  const n = e.nd_pooling_shape(dims.length, a.code, a.kernel.length, a.stride.length, a.pad.length, a.flags);
+  if (n < 0) throw new Error(engineError(e, "Pooling: invalid shapes"));
+  v = io(e);
+  return Array.from(v.subarray(0, n));
+}
+
+/** The shape engine's last error message (the main API's text), or `fallback`. */
+function engineError(e: Exports, fallback: string): string {
+  const len = e.nd_error_len();
+  if (len <= 0) return fallback;
+  const bytes = new Uint8Array(e.memory.buffer, e.nd_error_ptr() >>> 0, len);
+  return new TextDecoder().decode(bytes.slice());
 }

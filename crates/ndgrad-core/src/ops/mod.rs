@@ -117,12 +117,12 @@ pub enum Op {
     // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
     /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
     PoolMax {
-        idx: std::rc::Rc<Vec<usize>>,
+        idx: std::rc::Rc<Vec<u32>>,
         in_shape: Vec<usize>,
     },
     /// Max pooling's gradient: `dy` scattered to the argmax positions.
     PoolMaxGrad {
-        idx: std::rc::Rc<Vec<usize>>,
+        idx: std::rc::Rc<Vec<u32>>,
         out_shape: Vec<usize>,
     },
     /// Avg / sum pooling, or (adjoint) its gradient.
@@ -131,6 +131,7 @@ pub enum Op {
         adjoint: bool,
     },
     BatchNorm(Box<norm::BatchNormNode>),
+    LayerNorm(Box<norm::LayerNormNode>),
 }
 
 impl Op {
@@ -160,6 +161,7 @@ impl Op {
             },
             Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
             Op::BatchNorm(_) => "BatchNorm",
+            Op::LayerNorm(_) => "LayerNorm",
         }
     }
 
@@ -241,6 +243,7 @@ impl Op {
                 Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
             }
             Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
