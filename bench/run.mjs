@@ -189,7 +189,7 @@ if (runThreads) {
   console.log("|:--|:--|--:|--:|--:|--:|");
   for (const row of threadRows) {
     const [s1, a, b] = [v(0, row), v(t1, row), v(t2, row)];
-    console.log(`| ${row.label} | ${row.unit} | ${fmt(a)} | ${fmt(b)} | ${ratio(b, a)} | ${fmt(s1)} |`);
+    console.log(`| ${row.label} | ${row.unit} | ${fmt(a)} | ${fmt(b)} | ${row.higher ? ratio(b, a) : ratio(a, b)} | ${fmt(s1)} |`);
   }
   const cap = report.threads.capacity;
   if (cap) {
