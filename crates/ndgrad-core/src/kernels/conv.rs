@@ -326,6 +326,23 @@ fn pack_patch_strip(
     let one_row = cols == NR && ox0 + NR <= g.ow && g.sw == 1;
     let iy_base = (oy0 * g.sh) as isize - g.ph as isize;
     let ix_base = ox0 as isize - g.pw as isize;
+    // Otherwise each position's top-left input corner, once per strip
+    // (positions may wrap onto the next output row).
+    let mut at = [(0isize, 0isize); NR];
+    if !one_row {
+        let (mut oy, mut ox) = (oy0, ox0);
+        for a in at.iter_mut().take(cols) {
+            *a = (
+                (oy * g.sh) as isize - g.ph as isize,
+                (ox * g.sw) as isize - g.pw as isize,
+            );
+            ox += 1;
+            if ox == g.ow {
+                ox = 0;
+                oy += 1;
+            }
+        }
+    }
     for (d, tap) in dst.chunks_exact_mut(NR).zip(&taps[pc..pc + kc]) {
         let plane = &x[tap.plane..tap.plane + hw];
         if one_row {
@@ -350,16 +367,10 @@ fn pack_patch_strip(
             }
         } else {
             for (q, v) in d.iter_mut().enumerate() {
-                *v = if q < cols {
-                    let j = j0 + q;
-                    let (oy, ox) = (j / g.ow, j % g.ow);
-                    let iy = (oy * g.sh + tap.dy) as isize - g.ph as isize;
-                    let ix = (ox * g.sw + tap.dx) as isize - g.pw as isize;
-                    if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
-                        plane[iy as usize * g.w + ix as usize]
-                    } else {
-                        0.0
-                    }
+                let (iy, ix) = (at[q].0 + tap.dy as isize, at[q].1 + tap.dx as isize);
+                *v = if q < cols && iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w
+                {
+                    plane[iy as usize * g.w + ix as usize]
                 } else {
                     0.0
                 };
