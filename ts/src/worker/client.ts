@@ -44,7 +44,8 @@ import {
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "../opnames.js";
 import type { ActivationOptions, EmbeddingOptions, FullyConnectedOptions, LeakyReLUOptions } from "../nnmisc.js";
 import * as S from "./shapes.js";
-import { convolutionShape } from "./engine-shapes.js"; // conv branch (issue #12)
+import { convolutionShape, poolingShape } from "./engine-shapes.js"; // conv branch (issue #12)
+import type { PoolingOptions } from "../poolargs.js";
 import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
 import type { Meta } from "./shapes.js";
 
@@ -985,6 +986,8 @@ export interface RemoteND extends RemoteNDElementwise {
     bias: RemoteNDArray | null,
     options: DeconvolutionOptions,
   ): RemoteNDArray;
+  /** MXNet's `Pooling` (its result shape from the engine's rule, as for the convolutions). */
+  Pooling(data: RemoteNDArray, options?: PoolingOptions): RemoteNDArray;
   // ---- end conv ----
   concat(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   stack(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
@@ -1172,6 +1175,8 @@ export function remoteND(s: Session): RemoteND {
         shape: convolutionShape(true, shp(data), shp(weight), options),
         dtype: metaOf(data).dtype,
       })),
+    Pooling: (data, options) =>
+      op("Pooling", [data, options], () => ({ shape: poolingShape(shp(data), options), dtype: metaOf(data).dtype })),
     concat: (arrays, axis) =>
       op("concat", [arrays, axis], () => {
         const ms = joined(arrays);

@@ -3,10 +3,11 @@
 // loaded by `createWorker` next to the worker, answers through shape-only
 // exports that run the very checks and arithmetic of the ops (e.g.
 // `nd_convolution_shape` calls `ops::nn::conv::output_shape`). So the
-// convolution's shape rules exist once, in Rust; shapes.ts keeps only the
-// simple rules it had. Until the instance is loaded (or on bad input) these
+// convolution's and pooling's shape rules exist once, in Rust; shapes.ts
+// keeps the simpler rules it had. Until the instance is loaded (or on bad input) these
 // throw, and `Session.op` falls back to a guess that the worker corrects.
 import { convArgs } from "../convargs.js";
+import { expand, poolArgs } from "../poolargs.js";
 import { instantiateShapeEngine, type Exports } from "../loader.js";
 
 type Shape = number[];
@@ -42,4 +43,19 @@ export function convolutionShape(deconv: boolean, data: Shape, weight: Shape, op
   }
   v = io(e);
   return Array.from(v.subarray(1, 1 + v[0]!));
+}
+
+/** The output shape of `Pooling` for data of this shape (`nd_pooling_shape`, the op's own rule). */
+export function poolingShape(data: Shape, options: unknown): Shape {
+  const e = engine;
+  if (e === null) throw new Error("the shape engine is not loaded");
+  const a = expand(options, poolArgs(options), data.length);
+  const values = [...data, ...a.kernel, ...a.stride, ...a.pad];
+  let v = io(e);
+  if (values.length > v.length) throw new Error("Pooling: too many dimensions");
+  v.set(values);
+  const n = e.nd_pooling_shape(data.length, a.code, a.kernel.length, a.stride.length, a.pad.length, a.flags);
+  if (n < 0) throw new Error("Pooling: invalid shapes");
+  v = io(e);
+  return Array.from(v.subarray(0, n));
 }
