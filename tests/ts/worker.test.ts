@@ -652,6 +652,29 @@ describe("Convolution and Deconvolution in the worker", () => {
     expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
   });
 
+  it("BatchNorm, LayerNorm and poolingShape give the main API's results", async () => {
+    const mk = (api: Api) => {
+      const a = api as unknown as typeof nd;
+      const x = a.arange(48).mul(0.37).sin().reshape([2, 3, 2, 4]);
+      const mm = a.zeros([3]);
+      const mv = a.ones([3]);
+      // predict mode on both sides (a remote `record` is asynchronous): the moving statistics
+      const y = a.BatchNorm(x, a.ones([3]).mul(1.5), a.zeros([3]).add(0.25), mm.add(0.5), mv.mul(2), { fixGamma: false });
+      const z = a.LayerNorm(x, a.ones([4]), a.zeros([4]));
+      return [y, z, mm] as unknown as Arr[];
+    };
+    const want = nd.scope(() => mk(nd).map((r) => [r.shape, (r as unknown as NDArray).toArray()]));
+    await w.nd.scope(async () => {
+      const r = mk(w.nd as unknown as Api) as unknown as RemoteNDArray[];
+      const got = [];
+      for (const a of r) got.push([a.shape, await a.toArray()]);
+      expect(got).toEqual(want);
+    });
+    expect(w.nd.poolingShape([2, 3, 7, 5], { kernel: 3, stride: 2, poolingConvention: "full" })).toEqual(
+      nd.poolingShape([2, 3, 7, 5], { kernel: 3, stride: 2, poolingConvention: "full" }),
+    );
+  });
+
   it("a bad weight shape is the main API's Error", async () => {
     await w.nd.scope(async () => {
       const y = w.nd.Convolution(w.nd.zeros([1, 2, 4, 4]), w.nd.zeros([3, 1, 3, 3]), null, {

@@ -46,6 +46,7 @@ import type { ActivationOptions, EmbeddingOptions, FullyConnectedOptions, LeakyR
 import * as S from "./shapes.js";
 import { convolutionShape, poolingShape } from "./engine-shapes.js"; // conv branch (issue #12)
 import type { PoolingOptions } from "../poolargs.js";
+import type { BatchNormOptions, LayerNormOptions } from "../pool.js";
 import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
 import type { Meta } from "./shapes.js";
 
@@ -988,6 +989,17 @@ export interface RemoteND extends RemoteNDElementwise {
   ): RemoteNDArray;
   /** MXNet's `Pooling` (its result shape from the engine's rule, as for the convolutions). */
   Pooling(data: RemoteNDArray, options?: PoolingOptions): RemoteNDArray;
+  /** The shape `Pooling` gives for data of `shape` (the engine's rule, computed here: no round trip). */
+  poolingShape(shape: number[], options?: PoolingOptions): number[];
+  BatchNorm(
+    data: RemoteNDArray,
+    gamma: RemoteNDArray,
+    beta: RemoteNDArray,
+    movingMean: RemoteNDArray,
+    movingVar: RemoteNDArray,
+    options?: BatchNormOptions,
+  ): RemoteNDArray;
+  LayerNorm(data: RemoteNDArray, gamma: RemoteNDArray, beta: RemoteNDArray, options?: LayerNormOptions): RemoteNDArray;
   // ---- end conv ----
   concat(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   stack(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
@@ -1177,6 +1189,11 @@ export function remoteND(s: Session): RemoteND {
       })),
     Pooling: (data, options) =>
       op("Pooling", [data, options], () => ({ shape: poolingShape(shp(data), options), dtype: metaOf(data).dtype })),
+    poolingShape: (shape, options) => poolingShape(shape, options),
+    // The pool branch's normalisations keep the data's shape and dtype.
+    BatchNorm: (data, gamma, beta, movingMean, movingVar, options) =>
+      op("BatchNorm", [data, gamma, beta, movingMean, movingVar, options], () => same(metaOf(data), [])),
+    LayerNorm: (data, gamma, beta, options) => op("LayerNorm", [data, gamma, beta, options], () => same(metaOf(data), [])),
     concat: (arrays, axis) =>
       op("concat", [arrays, axis], () => {
         const ms = joined(arrays);
