@@ -121,8 +121,8 @@ export const BACKENDS = [
   { id: "tfjs-cpu", label: "tfjs-cpu", script: "tfjs.mjs", args: ["cpu"] },
   // ---- conv branch (issue #12): the convolution and LeNet rows' other peers ----
   { id: "jax-js", label: "jax-js", script: "jax.mjs", args: [] },
-  { id: "torch-1", label: "PyTorch 1 thr", script: "torch.mjs", args: ["1"] },
-  { id: "torch-2", label: "PyTorch 2 thr", script: "torch.mjs", args: ["2"] },
+  { id: "torch-1", label: "torch-1", script: "torch.mjs", args: ["1"] }, // PyTorch 1.13 native, 1 thread
+  { id: "torch-2", label: "torch-2", script: "torch.mjs", args: ["2"] }, // 2 threads
 ];
 
 /** ndgrad's threads build (pkg/ndgrad-threads.wasm), each row measured on
