@@ -613,14 +613,15 @@ describe("every op and dtype gives the main API's result", () => {
 
 // ---- conv branch (issue #12): Convolution / Deconvolution remotely ----
 describe("Convolution and Deconvolution in the worker", () => {
-  it("give the main API's values and gradients; shapes come from the engine's rules at once (no corrections)", async () => {
+  it("give the main API's values (and Pooling's); shapes come from the engine's rules at once (no corrections)", async () => {
     const opts = { kernel: [3, 2], stride: [2, 1], pad: [1, 0], dilate: [1, 2], numFilter: 4, numGroup: 2 };
     const dopts = { kernel: [3], stride: [2], pad: [1], adj: [1], numFilter: 3 };
     const run = (api: Api, x: Arr, wt: Arr, b: Arr, x1: Arr, w1: Arr): Arr[] => {
       const a = api as unknown as typeof nd;
       const y = a.Convolution(x as unknown as NDArray, wt as unknown as NDArray, b as unknown as NDArray, opts);
       const z = a.Deconvolution(x1 as unknown as NDArray, w1 as unknown as NDArray, null, dopts);
-      return [y as unknown as Arr, z as unknown as Arr];
+      const q = a.Pooling(y, { kernel: 2, stride: [2, 1], poolType: "avg", poolingConvention: "full" });
+      return [y as unknown as Arr, z as unknown as Arr, q as unknown as Arr];
     };
     const data = (api: Api, shape: number[], scale: number): Arr =>
       api.arange(shape.reduce((p, q) => p * q, 1)).mul(scale).sin().reshape(shape);
@@ -642,13 +643,36 @@ describe("Convolution and Deconvolution in the worker", () => {
       ];
       const outs = run(remote, ...(ins as [Arr, Arr, Arr, Arr, Arr])) as unknown as RemoteNDArray[];
       const known = outs.map((r) => r.shape);
-      expect(known).toEqual([[2, 4, 4, 4], [2, 3, 10]]);
+      expect(known).toEqual([[2, 4, 4, 4], [2, 3, 10], [2, 4, 2, 3]]);
       const got = [];
       for (const [i, r] of outs.entries()) got.push([known[i], await r.toArray()]);
       expect(got).toEqual(expected);
     });
     const after = await w.stats();
     expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("BatchNorm, LayerNorm and poolingShape give the main API's results", async () => {
+    const mk = (api: Api) => {
+      const a = api as unknown as typeof nd;
+      const x = a.arange(48).mul(0.37).sin().reshape([2, 3, 2, 4]);
+      const mm = a.zeros([3]);
+      const mv = a.ones([3]);
+      // predict mode on both sides (a remote `record` is asynchronous): the moving statistics
+      const y = a.BatchNorm(x, a.ones([3]).mul(1.5), a.zeros([3]).add(0.25), mm.add(0.5), mv.mul(2), { fixGamma: false });
+      const z = a.LayerNorm(x, a.ones([4]), a.zeros([4]));
+      return [y, z, mm] as unknown as Arr[];
+    };
+    const want = nd.scope(() => mk(nd).map((r) => [r.shape, (r as unknown as NDArray).toArray()]));
+    await w.nd.scope(async () => {
+      const r = mk(w.nd as unknown as Api) as unknown as RemoteNDArray[];
+      const got = [];
+      for (const a of r) got.push([a.shape, await a.toArray()]);
+      expect(got).toEqual(want);
+    });
+    expect(w.nd.poolingShape([2, 3, 7, 5], { kernel: 3, stride: 2, poolingConvention: "full" })).toEqual(
+      nd.poolingShape([2, 3, 7, 5], { kernel: 3, stride: 2, poolingConvention: "full" }),
+    );
   });
 
   it("a bad weight shape is the main API's Error", async () => {

@@ -29,9 +29,9 @@ use core::mem::MaybeUninit;
 use super::simd::F32x4;
 use crate::threads;
 
-const MR: usize = 4;
-const NR: usize = 8;
-const KC: usize = 256;
+pub(crate) const MR: usize = 4;
+pub(crate) const NR: usize = 8;
+pub(crate) const KC: usize = 256;
 const MC: usize = 128;
 const NC: usize = 2048;
 
@@ -39,7 +39,7 @@ const NC: usize = 2048;
 /// costs more than it saves: rows are accumulated directly instead.
 const SMALL: usize = 16 * 16 * 16;
 
-fn round_up(x: usize, to: usize) -> usize {
+pub(crate) fn round_up(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
 }
 
@@ -214,7 +214,7 @@ fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUnini
 /// carved out of `buf`. The allocator only aligns to 8 bytes; packed strips
 /// that start mid-line make one in four of the micro-kernel's B loads
 /// straddle two cache lines.
-fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+pub(crate) fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     *buf = vec![0f32; len + 16];
     let skip = buf.as_ptr().align_offset(64).min(16);
     &mut buf[skip..skip + len]
@@ -367,7 +367,15 @@ fn pack_b_strip(b: &[f32], n: usize, pc: usize, kc: usize, j0: usize, dst: &mut 
 /// Pack `a[ic..ic+mc, pc..pc+kc]` as strips of `MR` rows: strip `s` holds,
 /// for each p, the 4 floats `a[ic+4s..ic+4s+4, pc+p]` (zero-padded past
 /// `mc`). Full strips transpose 4×4 blocks in registers.
-fn pack_a(a: &[f32], k: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: &mut [f32]) {
+pub(crate) fn pack_a(
+    a: &[f32],
+    k: usize,
+    ic: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
     for (s, i0) in (0..mc).step_by(MR).enumerate() {
         let h = MR.min(mc - i0);
         let strip = &mut dst[s * kc * MR..(s + 1) * kc * MR];
@@ -402,7 +410,7 @@ fn pack_a(a: &[f32], k: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: 
 /// `relaxed-simd` (see `F32x4::mul_add`), so it is a call per tile there.
 #[cfg_attr(not(ndgrad_relaxed), inline(always))]
 #[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"), inline)]
-fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
+pub(crate) fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
     let ap = &ap[..kc * MR];
     let bp = &bp[..kc * NR];
     let z = F32x4::splat(0.0);
@@ -429,11 +437,11 @@ fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
 
 /// Where a micro-tile lands in C: top-left `(i, j)`, and how many of its
 /// rows and columns are inside C.
-struct Tile {
-    i: usize,
-    j: usize,
-    rows: usize,
-    cols: usize,
+pub(crate) struct Tile {
+    pub(crate) i: usize,
+    pub(crate) j: usize,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
 }
 
 /// Store (first k block) or add (later blocks) a micro-tile into C (row
@@ -441,7 +449,7 @@ struct Tile {
 /// first block (`accumulate == false`) comes before any later one for the
 /// same tile, so every read below is of a slot already written.
 #[inline(always)]
-fn write_tile(
+pub(crate) fn write_tile(
     c: &mut [MaybeUninit<f32>],
     ldc: usize,
     t: &Tile,
