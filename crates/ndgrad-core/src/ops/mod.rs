@@ -102,6 +102,13 @@ pub enum Op {
     },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
+    // ---- nnmisc group (issue #12) ----
+    /// 2-D `op(a) · op(b)` read from the operands as stored (`FullyConnected`'s
+    /// `x · wᵀ` and its gradients).
+    DotT {
+        ta: bool,
+        tb: bool,
+    },
 }
 
 impl Op {
@@ -123,6 +130,8 @@ impl Op {
             Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
+            // nnmisc group (issue #12)
+            Op::DotT { .. } => "dot",
         }
     }
 
@@ -188,6 +197,8 @@ impl Op {
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
+            // nnmisc group (issue #12)
+            Op::DotT { ta, tb } => nnmisc::dot_t_backward(*ta, *tb, saved, dy, [need(0), need(1)]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }

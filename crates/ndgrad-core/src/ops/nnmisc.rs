@@ -11,12 +11,15 @@
 //! every order are the primitives' rules, and the engine needs no backward
 //! of its own for them.
 
+use super::Op;
 use super::{
     binary, binary_scalar, float_only, reduce, reshape_to, same_dtype, unary, BinOp, RedOp, UnOp,
 };
+use crate::autograd::record;
+use crate::dtype::{Data, Elem};
 use crate::error::{Error, Result};
 use crate::shape::{fmt_shape, size};
-use crate::storage::Tensor;
+use crate::storage::{alloc_empty, Tensor};
 
 /// MXNet's `FullyConnected(data, weight, bias, num_hidden, no_bias,
 /// flatten)`: `data · weightᵀ + bias`. With `flatten` the data is
@@ -136,9 +139,129 @@ pub fn embedding(data: &Tensor, w: &Tensor, input_dim: i64, output_dim: i64) -> 
     super::index::take(w, &data.detached(), 0, false)
 }
 
-/// `x (m×k) · wᵀ` for `w (n×k)`, recorded.
+/// `x (m×k) · wᵀ` for `w (n×k)`, recorded, with no transposed copy of `w`.
 fn dot_wt(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    super::dot(x, &super::transpose(w, None)?)
+    dot_t(x, w, false, true)
+}
+
+/// `op(a) · op(b)` for 2-D `a`, `b`, where `op` transposes the operands
+/// flagged `ta` / `tb`, computed from the operands as stored (float32: the
+/// packed GEMM reads the transposes while packing, `kernels::gemm::gemm_t`).
+/// Recorded as `Op::DotT`; its gradients are again `dot_t`s, so every order
+/// of derivative stays free of transposed copies:
+/// `a·bᵀ` → `da = dy·b`, `db = dyᵀ·a`; `aᵀ·b` → `da = b·dyᵀ`, `db = a·dy`.
+pub(crate) fn dot_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    same_dtype("dot", a, b)?;
+    let (&[ar, ac], &[br, bc]) = (a.shape.as_slice(), b.shape.as_slice()) else {
+        return Err(Error::internal(format!(
+            "dot: 2-D operands expected (got {} and {})",
+            a.shape_str(),
+            b.shape_str()
+        )));
+    };
+    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if tb { (bc, br) } else { (br, bc) };
+    if k != kb {
+        return Err(Error::shape(format!(
+            "dot: shapes {} and {} not aligned (transpose_a = {ta}, transpose_b = {tb})",
+            a.shape_str(),
+            b.shape_str()
+        )));
+    }
+    let out_shape = vec![m, n];
+    crate::shape::checked_size(&out_shape)?;
+    let data = {
+        let (ad, bd) = (a.data()?, b.data()?);
+        match (&*ad, &*bd) {
+            (Data::F32(x), Data::F32(y)) => {
+                let mut out = alloc_empty::<f32>(m * n)?;
+                crate::kernels::gemm::gemm_t(
+                    m,
+                    n,
+                    k,
+                    x,
+                    y,
+                    crate::kernels::gemm::Trans { a: ta, b: tb },
+                    &mut out,
+                );
+                Data::F32(out)
+            }
+            (Data::F64(x), Data::F64(y)) => Data::F64(gemm_t_copy(m, n, k, x, y, ta, tb)?),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "dot: float32 or float64 operands expected (got {})",
+                    a.dtype().name()
+                )))
+            }
+        }
+    };
+    let mut t = Tensor::from_vec(out_shape, data)?;
+    record(
+        || Op::DotT { ta, tb },
+        &[a, b],
+        || vec![a.clone(), b.clone()],
+        &mut t,
+    );
+    Ok(t)
+}
+
+/// float64 (generic, unpacked `gemm`): the transposed operands copied
+/// first, into fallible allocations.
+fn gemm_t_copy<T: Elem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    ta: bool,
+    tb: bool,
+) -> Result<Vec<T>> {
+    let flip = |x: &[T], r: usize, c: usize| -> Result<Vec<T>> {
+        let mut o = alloc_empty::<T>(r * c)?;
+        T::transpose2d(x, r, c, &mut o);
+        Ok(o)
+    };
+    let at = if ta { Some(flip(a, k, m)?) } else { None };
+    let bt = if tb { Some(flip(b, n, k)?) } else { None };
+    let mut out = alloc_empty::<T>(m * n)?;
+    T::gemm(
+        m,
+        n,
+        k,
+        at.as_deref().unwrap_or(a),
+        bt.as_deref().unwrap_or(b),
+        &mut out,
+    );
+    Ok(out)
+}
+
+pub(super) fn dot_t_backward(
+    ta: bool,
+    tb: bool,
+    s: &[Tensor],
+    dy: &Tensor,
+    need: [bool; 2],
+) -> Result<Vec<Option<Tensor>>> {
+    let (a, b) = (super::saved(s, 0)?, super::saved(s, 1)?);
+    let (ga, gb) = match (ta, tb) {
+        (false, false) => (
+            need[0].then(|| dot_t(dy, b, false, true)).transpose()?,
+            need[1].then(|| dot_t(a, dy, true, false)).transpose()?,
+        ),
+        (false, true) => (
+            need[0].then(|| dot_t(dy, b, false, false)).transpose()?,
+            need[1].then(|| dot_t(dy, a, true, false)).transpose()?,
+        ),
+        (true, false) => (
+            need[0].then(|| dot_t(b, dy, false, true)).transpose()?,
+            need[1].then(|| dot_t(a, dy, false, false)).transpose()?,
+        ),
+        (true, true) => (
+            need[0].then(|| dot_t(b, dy, true, true)).transpose()?,
+            need[1].then(|| dot_t(dy, a, true, true)).transpose()?,
+        ),
+    };
+    Ok(vec![ga, gb])
 }
 
 /// `Activation`'s act types, in the FFI's code order.
@@ -379,7 +502,43 @@ pub fn softmax_cross_entropy(data: &Tensor, label: &Tensor) -> Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
-    use super::prelu_gamma_shape;
+    use super::{dot_t, prelu_gamma_shape};
+    use crate::dtype::DType;
+    use crate::storage::Tensor;
+
+    /// `dot_t` against `dot` of explicitly transposed copies, every flag
+    /// pair, float32 (packed and direct sizes) and float64.
+    #[test]
+    fn dot_t_matches_dot_of_transposed_copies() {
+        let mut seed = 7u32;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f64 / (1u64 << 24) as f64 - 0.5
+        };
+        for dt in [DType::F32, DType::F64] {
+            for &(m, n, k) in &[(3, 4, 5), (40, 30, 70)] {
+                for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                    let sa = if ta { [k, m] } else { [m, k] };
+                    let sb = if tb { [n, k] } else { [k, n] };
+                    let mk = |s: [usize; 2], r: &mut dyn FnMut() -> f64| {
+                        let v: Vec<f64> = (0..s[0] * s[1]).map(|_| r()).collect();
+                        let t = Tensor::from_vec(s.to_vec(), v).unwrap();
+                        crate::ops::astype(&t, dt).unwrap()
+                    };
+                    let (a, b) = (mk(sa, &mut rnd), mk(sb, &mut rnd));
+                    let got = dot_t(&a, &b, ta, tb).unwrap();
+                    let want = crate::ops::dot_t(&a, &b, ta, tb).unwrap();
+                    assert_eq!(got.shape, want.shape);
+                    for (g, w) in got.to_f64_vec().iter().zip(want.to_f64_vec()) {
+                        assert!(
+                            (g - w).abs() <= 1e-5 * k as f64,
+                            "{m}x{n}x{k} {ta} {tb}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn prelu_gamma_follows_mxnet_expand_shape() {
