@@ -25,6 +25,8 @@ use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
 use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
+use ndgrad_core::ops::norm::BatchNormOpts;
+use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, MemoryInfo, Tensor};
 
 /// The ops of the file (the schema's list in gen_ops.py, docs/ops-spec.md).
@@ -113,6 +115,13 @@ const SURFACE: &[&str] = &[
     "sort",
     "argsort",
     "astype",
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    "Convolution",
+    "Deconvolution",
+    // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+    "Pooling",
+    "BatchNorm",
+    "LayerNorm",
     // nnmisc group (issue #12): the nn-misc set
     "FullyConnected",
     "Embedding",
@@ -229,6 +238,10 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "take", "pick", "oneHot", "argmax", "argmin", "topk", "sort", "argsort",
         ],
     ),
+    // ---- conv branch ----
+    ("conv", &["Convolution", "Deconvolution"]),
+    // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+    ("nnpool", &["Pooling", "BatchNorm", "LayerNorm"]),
     // nnmisc group (issue #12)
     (
         "nnmisc",
@@ -564,6 +577,39 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
         }
         "sort" | "argsort" => e.sort(x, p.int("axis")?, p.flag("is_ascend")?, c.kind == "argsort"),
         "astype" => e.astype(x, p.dtype("dtype")?),
+        // ---- conv branch ----
+        "Convolution" | "Deconvolution" => {
+            let deconv = c.kind == "Deconvolution";
+            let params = ndgrad_core::ops::nn::conv::ConvParams {
+                kernel: p.ints("kernel")?,
+                stride: p.ints("stride")?,
+                pad: p.ints("pad")?,
+                dilate: p.ints("dilate")?,
+                adj: if deconv { p.ints("adj")? } else { Vec::new() },
+                num_filter: p.int("num_filter")?,
+                num_group: p.int("num_group")?,
+            };
+            let bias = if p.flag("no_bias")? {
+                None
+            } else {
+                Some(*xs.get(2).ok_or("missing bias input")?)
+            };
+            e.convolution(x, second()?, bias, &params, deconv)
+        }
+        // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+        "Pooling" => e.pooling(x, &pool_params(&p)?),
+        "BatchNorm" => {
+            let o = bn_opts(&p)?;
+            let h = [x, second()?, xs[2], xs[3], xs[4]];
+            // train: batch statistics (recording in train mode, also for the
+            // plain forward: inputs without gradients record nothing).
+            let _mode = Mode::set(
+                p.flag("train")? || autograd::is_recording(),
+                p.flag("train")?,
+            );
+            e.batch_norm(h, &o)
+        }
+        "LayerNorm" => e.layer_norm([x, second()?, xs[2]], p.int("axis")?, p.num("eps")?),
         // nnmisc group (issue #12)
         "FullyConnected" => e.fully_connected(
             x,
@@ -759,6 +805,57 @@ fn run_family(family: &str) {
     );
 }
 
+// ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+
+/// Sets the recording and training flags; restores them when dropped.
+struct Mode(bool, bool);
+impl Mode {
+    fn set(recording: bool, training: bool) -> Mode {
+        Mode(
+            autograd::set_recording(recording),
+            autograd::set_training(training),
+        )
+    }
+}
+impl Drop for Mode {
+    fn drop(&mut self) {
+        autograd::set_recording(self.0);
+        autograd::set_training(self.1);
+    }
+}
+
+fn pool_params(p: &Params) -> Result<PoolParams, String> {
+    Ok(PoolParams {
+        pool_type: match p.text("pool_type")? {
+            "max" => PoolType::Max,
+            "avg" => PoolType::Avg,
+            "sum" => PoolType::Sum,
+            t => return Err(format!("pool_type {t}")),
+        },
+        kernel: p.opt_ints("kernel")?.unwrap_or_default(),
+        stride: p.opt_ints("stride")?.unwrap_or_default(),
+        pad: p.opt_ints("pad")?.unwrap_or_default(),
+        global_pool: p.flag("global_pool")?,
+        full: p.text("pooling_convention")? == "full",
+        count_include_pad: p.flag("count_include_pad")?,
+    })
+}
+
+fn bn_opts(p: &Params) -> Result<BatchNormOpts, String> {
+    Ok(BatchNormOpts {
+        eps: p.num("eps")?,
+        momentum: p.num("momentum")?,
+        fix_gamma: p.flag("fix_gamma")?,
+        use_global_stats: p.flag("use_global_stats")?,
+        axis: p.int("axis")?,
+    })
+}
+
+#[test]
+fn pooling_and_norms() {
+    run_family("nnpool");
+}
+
 #[test]
 fn binary_ops() {
     run_family("binary");
@@ -805,6 +902,11 @@ fn index_ops() {
 }
 
 #[test]
+fn convolution_and_deconvolution() {
+    run_family("conv");
+}
+
+#[test]
 fn nnmisc_ops() {
     run_family("nnmisc");
 }
@@ -841,9 +943,17 @@ fn expects_grad(c: &Case) -> bool {
 /// The inputs that never get a gradient: where's cond, take's indices,
 /// pick's index.
 fn no_grad_input(op: &str, i: usize) -> bool {
+    // BatchNorm's moving statistics get none (MXNet's auxiliary states).
+    // nnmisc group: Embedding's indices and softmaxCrossEntropy's label.
     matches!(
         (op, i),
-        ("where", 0) | ("take", 1) | ("pick", 1) | ("Embedding", 0) | ("softmaxCrossEntropy", 1)
+        ("where", 0)
+            | ("take", 1)
+            | ("pick", 1)
+            | ("BatchNorm", 3)
+            | ("BatchNorm", 4)
+            | ("Embedding", 0)
+            | ("softmaxCrossEntropy", 1)
     )
 }
 
