@@ -21,6 +21,89 @@ use crate::error::{Error, Result};
 use crate::shape::{fmt_shape, size};
 use crate::storage::{alloc_empty, Tensor};
 
+/// `FullyConnected`'s geometry: the data seen as `rows × inputs`, and the
+/// output shape. The one statement of its shape rules (MXNet's
+/// `FullyConnectedShape`): the op and the worker client's shape export
+/// (`nd_nnmisc_shape`) both call it.
+pub struct FcGeometry {
+    pub rows: usize,
+    pub inputs: usize,
+    pub out_shape: Vec<usize>,
+}
+
+/// See `FcGeometry`: `bias` is the bias's shape, if one is given.
+pub fn fully_connected_geometry(
+    x: &[usize],
+    w: &[usize],
+    bias: Option<&[usize]>,
+    num_hidden: i64,
+    no_bias: bool,
+    flatten: bool,
+) -> Result<FcGeometry> {
+    const OP: &str = "FullyConnected";
+    if num_hidden < 1 {
+        return Err(Error::invalid(format!(
+            "{OP}: numHidden must be >= 1 (got {num_hidden}) for data of shape {}",
+            fmt_shape(x)
+        )));
+    }
+    let nh = num_hidden as usize;
+    let Some((&last, lead)) = x.split_last() else {
+        return Err(Error::shape(format!(
+            "{OP}: data must have at least 1 dimension (got shape {})",
+            fmt_shape(x)
+        )));
+    };
+    // flatten keeps axis 0 and multiplies the rest (a 1-D (n,) is (n, 1));
+    // otherwise the last axis is the input.
+    let (rows, inputs, out_shape) = if flatten {
+        (x[0], size(&x[1..]), vec![x[0], nh])
+    } else {
+        let mut o = lead.to_vec();
+        o.push(nh);
+        (size(lead), last, o)
+    };
+    if w != [nh, inputs] {
+        return Err(Error::shape(format!(
+            "{OP}: weight of shape {} does not match (numHidden, inputs) = {} for data of shape {} (flatten = {flatten})",
+            fmt_shape(w),
+            fmt_shape(&[nh, inputs]),
+            fmt_shape(x)
+        )));
+    }
+    match (bias, no_bias) {
+        (Some(b), false) => {
+            if b != [nh] && b != [nh, 1] {
+                return Err(Error::shape(format!(
+                    "{OP}: bias of shape {} does not match numHidden = {nh} (want [{nh}]) for data of shape {}",
+                    fmt_shape(b),
+                    fmt_shape(x)
+                )));
+            }
+        }
+        (None, false) => {
+            return Err(Error::invalid(format!(
+                "{OP}: no bias given but noBias is false (data of shape {})",
+                fmt_shape(x)
+            )))
+        }
+        (Some(b), true) => {
+            return Err(Error::invalid(format!(
+                "{OP}: noBias is true but a bias of shape {} was given (data of shape {})",
+                fmt_shape(b),
+                fmt_shape(x)
+            )))
+        }
+        (None, true) => {}
+    }
+    crate::shape::checked_size(&out_shape).map_err(|e| e.in_op(OP))?;
+    Ok(FcGeometry {
+        rows,
+        inputs,
+        out_shape,
+    })
+}
+
 /// MXNet's `FullyConnected(data, weight, bias, num_hidden, no_bias,
 /// flatten)`: `data · weightᵀ + bias`. With `flatten` the data is
 /// `(batch, everything else)`; without, the product is over the last axis
@@ -37,83 +120,64 @@ pub fn fully_connected(
     const OP: &str = "FullyConnected";
     float_only(OP, x)?;
     same_dtype(OP, x, w)?;
-    if num_hidden < 1 {
-        return Err(Error::invalid(format!(
-            "{OP}: numHidden must be >= 1 (got {num_hidden}) for data of shape {}",
-            x.shape_str()
-        )));
+    if let Some(b) = b {
+        same_dtype(OP, x, b)?;
     }
-    let nh = num_hidden as usize;
-    let Some((&last, lead)) = x.shape.split_last() else {
-        return Err(Error::shape(format!(
-            "{OP}: data must have at least 1 dimension (got shape {})",
-            x.shape_str()
-        )));
-    };
-    // MXNet's FullyConnectedShape: flatten keeps axis 0 and multiplies the
-    // rest (a 1-D (n,) is (n, 1)); otherwise the last axis is the input.
-    let (rows, inputs, out_shape) = if flatten {
-        let n = x.shape[0];
-        let k = size(&x.shape[1..]);
-        (n, k, vec![n, nh])
-    } else {
-        let mut o = lead.to_vec();
-        o.push(nh);
-        (size(lead), last, o)
-    };
-    if w.shape != [nh, inputs] {
-        return Err(Error::shape(format!(
-            "{OP}: weight of shape {} does not match (numHidden, inputs) = {} for data of shape {} (flatten = {flatten})",
-            w.shape_str(),
-            fmt_shape(&[nh, inputs]),
-            x.shape_str()
-        )));
-    }
-    let bias = match (b, no_bias) {
-        (Some(b), false) => {
-            same_dtype(OP, x, b)?;
-            if b.shape != [nh] && b.shape != [nh, 1] {
-                return Err(Error::shape(format!(
-                    "{OP}: bias of shape {} does not match numHidden = {nh} (want [{nh}]) for data of shape {}",
-                    b.shape_str(),
-                    x.shape_str()
-                )));
-            }
-            Some(b)
-        }
-        (None, false) => {
-            return Err(Error::invalid(format!(
-                "{OP}: no bias given but noBias is false (data of shape {})",
-                x.shape_str()
-            )))
-        }
-        (Some(b), true) => {
-            return Err(Error::invalid(format!(
-                "{OP}: noBias is true but a bias of shape {} was given (data of shape {})",
-                b.shape_str(),
-                x.shape_str()
-            )))
-        }
-        (None, true) => None,
-    };
-    let x2 = if x.shape.len() == 2 && x.shape[1] == inputs {
+    let g = fully_connected_geometry(
+        &x.shape,
+        &w.shape,
+        b.map(|b| b.shape.as_slice()),
+        num_hidden,
+        no_bias,
+        flatten,
+    )?;
+    let x2 = if x.shape == [g.rows, g.inputs] {
         x.clone()
     } else {
-        reshape_to(x, &[rows, inputs])?
+        reshape_to(x, &[g.rows, g.inputs])?
     };
     let mut y = dot_wt(&x2, w)?;
-    if let Some(b) = bias {
+    if let (Some(b), false) = (b, no_bias) {
         let b1 = if b.shape.len() == 1 {
             b.clone()
         } else {
-            reshape_to(b, &[nh])?
+            reshape_to(b, &[b.size()])?
         };
         y = binary(BinOp::Add, &y, &b1)?;
     }
-    if y.shape != out_shape {
-        y = reshape_to(&y, &out_shape)?;
+    if y.shape != g.out_shape {
+        y = reshape_to(&y, &g.out_shape)?;
     }
     Ok(y)
+}
+
+/// `Embedding`'s output shape, `data.shape + [output_dim]`, after checking
+/// the weight is `(input_dim, output_dim)` (shared with the worker client's
+/// shape export).
+pub fn embedding_shape(
+    data: &[usize],
+    w: &[usize],
+    input_dim: i64,
+    output_dim: i64,
+) -> Result<Vec<usize>> {
+    const OP: &str = "Embedding";
+    if input_dim < 1 || output_dim < 1 {
+        return Err(Error::invalid(format!(
+            "{OP}: inputDim and outputDim must be >= 1 (got {input_dim} and {output_dim}) for weight of shape {}",
+            fmt_shape(w)
+        )));
+    }
+    if w != [input_dim as usize, output_dim as usize] {
+        return Err(Error::shape(format!(
+            "{OP}: weight of shape {} does not match (inputDim, outputDim) = [{input_dim},{output_dim}] (data of shape {})",
+            fmt_shape(w),
+            fmt_shape(data)
+        )));
+    }
+    let mut out = data.to_vec();
+    out.push(output_dim as usize);
+    crate::shape::checked_size(&out).map_err(|e| e.in_op(OP))?;
+    Ok(out)
 }
 
 /// MXNet's `Embedding(data, weight, input_dim, output_dim)`: row
@@ -121,22 +185,20 @@ pub fn fully_connected(
 /// then clipped into `[0, input_dim - 1]` as MXNet's take in clip mode).
 /// The gradient goes to `weight` only (a scatter-add of `dy` into its rows).
 pub fn embedding(data: &Tensor, w: &Tensor, input_dim: i64, output_dim: i64) -> Result<Tensor> {
-    const OP: &str = "Embedding";
-    float_only(OP, w)?;
-    if input_dim < 1 || output_dim < 1 {
-        return Err(Error::invalid(format!(
-            "{OP}: inputDim and outputDim must be >= 1 (got {input_dim} and {output_dim}) for weight of shape {}",
-            w.shape_str()
-        )));
-    }
-    if w.shape != [input_dim as usize, output_dim as usize] {
-        return Err(Error::shape(format!(
-            "{OP}: weight of shape {} does not match (inputDim, outputDim) = [{input_dim},{output_dim}] (data of shape {})",
-            w.shape_str(),
-            data.shape_str()
-        )));
-    }
+    float_only("Embedding", w)?;
+    embedding_shape(&data.shape, &w.shape, input_dim, output_dim)?;
     super::index::take(w, &data.detached(), 0, false)
+}
+
+/// `Flatten`'s output shape (shared with the worker client's shape export).
+pub fn flatten_shape(x: &[usize]) -> Result<Vec<usize>> {
+    let Some(&d0) = x.first() else {
+        return Err(Error::shape(format!(
+            "Flatten: data must have at least 1 dimension (got shape {})",
+            fmt_shape(x)
+        )));
+    };
+    Ok(vec![d0, size(&x[1..])])
 }
 
 /// `x (m×k) · wᵀ` for `w (n×k)`, recorded, with no transposed copy of `w`.
@@ -451,13 +513,7 @@ pub fn leaky_relu_act(
 
 /// MXNet's `Flatten`: `(d0, d1·d2·…)`; a 1-D `(n,)` becomes `(n, 1)`.
 pub fn flatten(x: &Tensor) -> Result<Tensor> {
-    let Some(&d0) = x.shape.first() else {
-        return Err(Error::shape(format!(
-            "Flatten: data must have at least 1 dimension (got shape {})",
-            x.shape_str()
-        )));
-    };
-    reshape_to(x, &[d0, size(&x.shape[1..])])
+    reshape_to(x, &flatten_shape(&x.shape)?)
 }
 
 /// MXNet's `softmax_cross_entropy(data, label)`: data `(N, C)`, label `(N,)`
