@@ -75,7 +75,6 @@ interface Params {
   no_bias?: boolean;
   // nnmisc group (issue #12)
   num_hidden?: number;
-  no_bias?: boolean;
   flatten?: boolean;
   input_dim?: number;
   output_dim?: number;
