@@ -944,6 +944,7 @@ fn expects_grad(c: &Case) -> bool {
 /// pick's index.
 fn no_grad_input(op: &str, i: usize) -> bool {
     // BatchNorm's moving statistics get none (MXNet's auxiliary states).
+    // nnmisc group: Embedding's indices and softmaxCrossEntropy's label.
     matches!(
         (op, i),
         ("where", 0)

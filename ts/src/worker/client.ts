@@ -45,6 +45,7 @@ import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "../opnames.js";
 import type { ActivationOptions, EmbeddingOptions, FullyConnectedOptions, LeakyReLUOptions } from "../nnmisc.js";
 import * as S from "./shapes.js";
 import { convolutionShape } from "./engine-shapes.js"; // conv branch (issue #12)
+import { embeddingShape, flattenShape, fullyConnectedShape } from "./engine-shapes.js"; // nnmisc group (issue #12)
 import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
 import { poolingShape } from "./engine-shapes.js"; // pool branch (issue #12)
 import type { PoolingOptions } from "../poolargs.js";
@@ -756,7 +757,7 @@ export class RemoteNDArray {
   }
   /** MXNet's `flatten()` (nnmisc group, issue #12). */
   flatten(): RemoteNDArray {
-    return this.#call("flatten", [], shaped((x) => S.flattenShape(x)));
+    return this.#call("flatten", [], shaped((x) => flattenShape(x)));
   }
 
   // ---- indexing ----
@@ -1217,17 +1218,17 @@ export function remoteND(s: Session): RemoteND {
     // nnmisc group (issue #12)
     FullyConnected: (data, weight, bias, options) =>
       op("FullyConnected", [data, weight, bias, options], () => ({
-        shape: S.fullyConnectedShape(shp(data), options),
+        shape: fullyConnectedShape(shp(data), shp(weight), bias instanceof RemoteNDArray ? bias.shapeRef : null, options),
         dtype: metaOf(data).dtype,
       })),
     Embedding: (data, weight, options) =>
       op("Embedding", [data, weight, options], () => ({
-        shape: S.embeddingShape(shp(data), options),
+        shape: embeddingShape(shp(data), shp(weight), options),
         dtype: metaOf(weight).dtype,
       })),
     Activation: on("Activation", same),
     LeakyReLU: on("LeakyReLU", same),
-    Flatten: on("Flatten", shaped((x) => S.flattenShape(x))),
+    Flatten: on("Flatten", shaped((x) => flattenShape(x))),
     softmaxCrossEntropy: (data, label) =>
       op("softmaxCrossEntropy", [data, label], () => ({ shape: [1], dtype: metaOf(data).dtype })),
 

@@ -132,6 +132,13 @@ pub enum Op {
     },
     BatchNorm(Box<norm::BatchNormNode>),
     LayerNorm(Box<norm::LayerNormNode>),
+    // ---- nnmisc group (issue #12) ----
+    /// 2-D `op(a) · op(b)` read from the operands as stored (`FullyConnected`'s
+    /// `x · wᵀ` and its gradients).
+    DotT {
+        ta: bool,
+        tb: bool,
+    },
 }
 
 impl Op {
@@ -162,6 +169,8 @@ impl Op {
             Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
             Op::BatchNorm(_) => "BatchNorm",
             Op::LayerNorm(_) => "LayerNorm",
+            // nnmisc group (issue #12)
+            Op::DotT { .. } => "dot",
         }
     }
 
@@ -244,6 +253,8 @@ impl Op {
             }
             Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
             Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            // nnmisc group (issue #12)
+            Op::DotT { ta, tb } => nnmisc::dot_t_backward(*ta, *tb, saved, dy, [need(0), need(1)]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
