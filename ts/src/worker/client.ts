@@ -507,7 +507,9 @@ const shapeOrNull = (v: unknown): number[] | null => (v instanceof RemoteNDArray
 const metaOf = (v: unknown): Meta =>
   v instanceof RemoteNDArray ? { shape: v.shapeRef, dtype: v.dtype } : { shape: [1], dtype: "float32" };
 const shp = (v: unknown): number[] => shapeOrNull(v) ?? [1];
-const isDType = (v: unknown): v is DType => v === "float32" || v === "float64" || v === "int32";
+const isDType = (v: unknown): v is DType => v === "float32" || v === "float64" || v === "int32" || v === "uint8";
+/** Integer arrays never get gradients (the engine refuses them). */
+const isFloat = (d: DType): boolean => d === "float32" || d === "float64";
 /** Trailing undefined arguments keep the main API's defaults. */
 function trim(args: unknown[]): unknown[] {
   let n = args.length;
@@ -634,7 +636,7 @@ export class RemoteNDArray {
     this.#disposed = true;
   }
 
-  /** `"float32"` (the default), `"float64"` or `"int32"`. */
+  /** `"float32"` (the default), `"float64"`, `"int32"` or `"uint8"`. */
   get dtype(): DType {
     return this.#dtype;
   }
@@ -773,17 +775,18 @@ export class RemoteNDArray {
   }
   /**
    * A copy of the values, moved from the worker: a `Float32Array`,
-   * `Float64Array` or `Int32Array` by dtype. With `out` (any of the three,
+   * `Float64Array`, `Int32Array` or `Uint8Array` by dtype. With `out` (any of the four,
    * at least `size` long) the values are written into it (converted to its
    * element type) and `out` is returned.
    */
   data<T extends NDData>(out: T): Promise<T>;
   data(): Promise<NDData>;
   async data(out?: NDData): Promise<NDData> {
-    const typed = out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array;
+    const typed =
+      out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array || out instanceof Uint8Array;
     if (out !== undefined && !this.#disposed && (!typed || out.length < this.size)) {
       throw new Error(
-        `data: out must be a Float32Array, Float64Array or Int32Array of at least ${this.size} elements (got ${describe(out)})`,
+        `data: out must be a Float32Array, Float64Array, Int32Array or Uint8Array of at least ${this.size} elements (got ${describe(out)})`,
       );
     }
     const values = await this.#session.read<NDData>("x.data", this);
@@ -798,7 +801,8 @@ export class RemoteNDArray {
       return nest(flat, shape);
     });
   }
-  /** A copy converted to `dtype` (float to int32 truncates toward zero). */
+  /** A copy converted to `dtype` (float to int32 truncates toward zero;
+   *  to uint8 it also wraps modulo 256). */
   astype(dtype: DType): RemoteNDArray {
     return this.#call("astype", [dtype], INFER.astype);
   }
@@ -811,9 +815,9 @@ export class RemoteNDArray {
 
   // ---- autograd ----
   attachGrad(gradReq: GradReq = "write"): Pending {
-    // A bad gradReq (or an int32 array) fails in the worker, with the main
+    // A bad gradReq (or an integer array) fails in the worker, with the main
     // API's message, and leaves the array as it was.
-    if ((gradReq === "write" || gradReq === "add" || gradReq === "null") && this.#dtype !== "int32") {
+    if ((gradReq === "write" || gradReq === "add" || gradReq === "null") && isFloat(this.#dtype)) {
       this.markVariable();
     }
     return this.#session.command("x.attachGrad", this, [gradReq]);
@@ -1215,8 +1219,8 @@ export function remoteAutograd(s: Session): RemoteAutograd {
     isRecording: () => s.read<boolean>("autograd.isRecording", undefined),
     isTraining: () => s.read<boolean>("autograd.isTraining", undefined),
     markVariables(variables, gradients, gradReqs) {
-      // int32 arrays are refused by the worker (no gradients): not variables here either.
-      for (const v of list(variables)) if (v instanceof RemoteNDArray && v.dtype !== "int32") v.markVariable();
+      // Integer arrays are refused by the worker (no gradients): not variables here either.
+      for (const v of list(variables)) if (v instanceof RemoteNDArray && isFloat(v.dtype)) v.markVariable();
       const args = gradReqs === undefined ? [variables, gradients] : [variables, gradients, gradReqs];
       return s.command("autograd.markVariables", undefined, args);
     },

@@ -290,7 +290,8 @@ function fail(c: Command, message: string): void {
 function transferable(v: unknown, transfers: Transferable[]): void {
   const list = Array.isArray(v) ? v : [v];
   for (const x of list) {
-    const typed = x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
+    const typed =
+      x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array || x instanceof Uint8Array;
     const whole = typed && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
     if (whole && x.buffer instanceof ArrayBuffer) {
       transfers.push(x.buffer);
