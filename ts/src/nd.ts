@@ -1,4 +1,5 @@
 // The `nd` namespace: creation, functional forms of every op, random, memory.
+import { load, save } from "./io.js";
 import { MAX_RANK, describe, numArg, shapeArg } from "./args.js";
 import { dataView, dtypeCode, dtypeOfTyped, wasm, writeInts } from "./ffi.js";
 import { formatScalar, type DType } from "./format.js";
@@ -306,6 +307,10 @@ export function dropout(x: NDArray, p = 0.5): NDArray {
 /** MXNet's `nd` module. */
 export const nd = {
   array,
+  /** MXNet's `nd.save`: MXNet's file bytes (or .npy/.npz by the path's extension). */
+  save,
+  /** MXNet's `nd.load`: MXNet files, .npy and .npz, from a path (Node) or bytes. */
+  load,
   zeros,
   ones,
   full,
