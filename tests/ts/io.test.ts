@@ -7,6 +7,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadParamsInto, nd, NDArray, type DType, type ParamSlot } from "ndgrad";
+import { createWorker, RemoteNDArray } from "ndgrad/worker";
 import { expectNoLeaks, prng } from "./helpers.js";
 
 interface Want {
@@ -314,5 +315,40 @@ describe("Gluon parameters: loadParamsInto (load_parameters' checks)", () => {
     expect(() => loadParamsInto(bytes, bad)).toThrow(/'0.bias'.*shape incompatible expected \[5\] vs saved \[4\]/);
     expect(t.got).toEqual({});
     expect(() => loadParamsInto(file("mx_list_v2.params"), t.slots)).toThrow(/not a dict/);
+  });
+});
+
+describe("the worker loads and saves too", () => {
+  it("bytes move across; arrays come back as remote arrays; errors arrive as the main API's", async () => {
+    await using w = await createWorker();
+    const local = nd.array([[1.5, -2], [3, 4]], { dtype: "float64" });
+    const img = nd.array(new Uint8Array([0, 7, 255]));
+    try {
+      const x = w.nd.array([[1.5, -2], [3, 4]], { dtype: "float64" });
+      const y = w.nd.array(new Uint8Array([0, 7, 255]));
+      const bytes = await w.nd.save(null, { x, y });
+      expect(hex(bytes)).toBe(hex(nd.save(null, { x: local, y: img })));
+      const c = manifest.load.find((f) => f.file === "mx_two_layer.params")!;
+      const src = new Uint8Array(file("mx_two_layer.params")); // a whole buffer: it moves
+      const back = (await w.nd.load(src)) as Record<string, RemoteNDArray>;
+      expect(src.length).toBe(0);
+      expect(Object.keys(back)).toEqual(c.arrays.map((a) => a.name));
+      for (const want of c.arrays) {
+        const r = back[want.name!]!;
+        expect(r.shape).toEqual(want.shape);
+        expect(Array.from(await r.data())).toEqual(want.data.map(Math.fround));
+        r.dispose();
+      }
+      const list = (await w.nd.load(bytes)) as Record<string, RemoteNDArray>;
+      expect(await list.y!.toArray()).toEqual([0, 7, 255]);
+      for (const r of Object.values(list)) r.dispose();
+      await expect(w.nd.load(new Uint8Array([1, 2, 3]))).rejects.toThrow(/^load: truncated/);
+      x.dispose();
+      y.dispose();
+      expect((await w.nd.memory()).arrays).toBe(0);
+    } finally {
+      local.dispose();
+      img.dispose();
+    }
   });
 });

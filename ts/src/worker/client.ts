@@ -12,6 +12,7 @@ import * as Comlink from "comlink";
 import { describe } from "../args.js";
 import type { AutogradBackwardOptions, GradOptions, ModeOptions } from "../autograd.js";
 import type { MemoryInfo } from "../memory.js";
+import type { SaveOptions } from "../io.js";
 import type { ArrayOptions } from "../nd.js";
 import type {
   ArgOptions,
@@ -986,6 +987,14 @@ export interface RemoteND extends RemoteNDElementwise {
   scope<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Let `x` escape the enclosing scopes. */
   keep<T extends RemoteNDArray>(x: T): T;
+  /** `nd.save` in the worker: the file's bytes, moved back (and, with a path, the file written there). */
+  save(
+    path: string | null,
+    data: RemoteNDArray | RemoteNDArray[] | Record<string, RemoteNDArray>,
+    options?: SaveOptions,
+  ): Promise<Uint8Array>;
+  /** `nd.load` in the worker: a typed array's whole buffer is moved there (detached here), as `nd.array`'s. */
+  load(source: string | ArrayBuffer | ArrayBufferView): Promise<RemoteNDArray[] | Record<string, RemoteNDArray>>;
   /** The worker's `nd.memory()`. */
   memory(): Promise<MemoryInfo>;
   /** Resolves once the worker has run everything queued before it. */
@@ -1183,6 +1192,12 @@ export function remoteND(s: Session): RemoteND {
     keep(x) {
       for (const sc of s.scopes) sc.delete(x);
       return x;
+    },
+    save: (path, data, options) => s.read<Uint8Array>("nd.save", undefined, trim([path, data, options])),
+    load: (source) => {
+      const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
+      if (ArrayBuffer.isView(bytes)) transfer(bytes);
+      return s.read("nd.load", undefined, [bytes], (v) => s.decodeResult(v) as RemoteNDArray[] | Record<string, RemoteNDArray>);
     },
     memory: () => s.read<MemoryInfo>("nd.memory", undefined),
     waitall: () => s.read<void>("nd.waitall", undefined),

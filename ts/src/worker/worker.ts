@@ -83,6 +83,19 @@ for (const f of ["backward", "grad", "markVariables", "isRecording", "isTraining
   OPS.set(`autograd.${f}`, (_, args) => (autograd[f] as (...a: unknown[]) => unknown)(...args));
 }
 
+// nd.load: how many arrays a file holds is known only here, so the worker
+// allocates their ids (owned by the client's proxies, freed when those are
+// disposed or collected); nd.save's bytes move back (see runBatch).
+OPS.set("nd.load", (_, args) => {
+  const r = (nd.load as (...a: unknown[]) => NDArray[] | Record<string, NDArray>)(...args);
+  const enc = (a: NDArray): unknown => {
+    const id = nextWorkerId--;
+    table.set(id, a);
+    return { [ARRAY]: id, shape: a.shape, dtype: a.dtype };
+  };
+  return Array.isArray(r) ? r.map(enc) : Object.fromEntries(Object.entries(r).map(([k, a]) => [k, enc(a)]));
+});
+
 /** The name an op's errors use ("x.add" → "add"). */
 function shortName(op: string): string {
   return op.slice(op.lastIndexOf(".") + 1);
@@ -322,7 +335,7 @@ async function runBatch(batch: Command[]): Promise<Reply> {
       if (c.reply === true) {
         // `data` and `toArray` values move (only data reads: a module's own
         // typed arrays may still be in use there, so those are copied).
-        if (c.op === "x.data") transferable(r, transfers);
+        if (c.op === "x.data" || c.op === "nd.save") transferable(r, transfers);
         else if (c.op === "x.toArray") transferable((r as unknown[])[1], transfers);
         values.push([k, r]);
       }
