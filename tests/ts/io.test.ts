@@ -24,9 +24,10 @@ interface Manifest {
   print: { shape: number[]; data: number[]; str: string }[];
 }
 
-const dir = new URL("../fixtures/io/", import.meta.url);
-const manifest = JSON.parse(readFileSync(new URL("manifest.json", dir), "utf8") as string) as Manifest;
-const file = (name: string): Uint8Array => readFileSync(new URL(name, dir)) as Uint8Array;
+/** A fixture's URL (a template, which Vite leaves alone, unlike a literal path). */
+const at = (name: string): URL => new URL(`../fixtures/io/${name}`, import.meta.url);
+const manifest = JSON.parse(readFileSync(at("manifest.json"), "utf8") as string) as Manifest;
+const file = (name: string): Uint8Array => readFileSync(at(name)) as Uint8Array;
 const inBrowser = typeof window !== "undefined";
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -93,7 +94,7 @@ describe("nd.load reads NumPy's and MXNet's files", () => {
   });
 
   it("in the browser: a file fetched over HTTP (in Node: read from disk)", async () => {
-    const url = new URL("mx_two_layer.params", dir);
+    const url = at("mx_two_layer.params");
     const bytes = inBrowser ? new Uint8Array(await (await fetch(url)).arrayBuffer()) : file("mx_two_layer.params");
     const got = nd.load(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
     const c = manifest.load.find((x) => x.file === "mx_two_layer.params")!;
