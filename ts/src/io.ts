@@ -313,12 +313,20 @@ function readMx(bytes: Uint8Array): NDArrayList | NDArrayDict {
 // MXNet: writing
 // ---------------------------------------------------------------------------
 
+/** Pieces of a file, copied once into the result by `concat`: an array's
+ *  values are copied straight from WebAssembly memory (no engine call runs
+ *  in between, so the memory cannot grow and its views stay valid). */
 class Writer {
-  parts: Uint8Array[] = [];
+  parts: (Uint8Array | NDArray)[] = [];
   length = 0;
   bytes(b: Uint8Array): void {
     this.parts.push(b);
     this.length += b.length;
+  }
+  values(a: NDArray, op: string): void {
+    a.handleFor(op);
+    this.parts.push(a);
+    this.length += a.size * ({ float32: 4, float64: 8, int32: 4, uint8: 1 } as const)[a.dtype];
   }
   private scalar(n: number, f: (v: DataView) => void): void {
     const b = new Uint8Array(n);
@@ -341,17 +349,19 @@ class Writer {
     const out = new Uint8Array(this.length);
     let p = 0;
     for (const b of this.parts) {
-      out.set(b, p);
-      p += b.length;
+      const v = b instanceof NDArray ? rawView(b, "save") : b;
+      out.set(v, p);
+      p += v.length;
     }
     return out;
   }
 }
 
-/** The values of `a` as little-endian bytes (a copy: memory may grow). */
-function bytesOf(a: NDArray, op: string): Uint8Array {
+/** The values of `a` as little-endian bytes, a view into WebAssembly
+ *  memory: use it at once. */
+function rawView(a: NDArray, op: string): Uint8Array {
   const v = dataView(a.handleFor(op), a.size, a.dtype);
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /** MXNet's `nd.save` bytes for a list (no names) or a dict. */
@@ -369,7 +379,7 @@ export function mxBytes(arrays: readonly NDArray[], names: readonly string[] | n
     w.i32(1); // cpu
     w.i32(0); // device 0
     w.i32(MX_FLAG_OF[a.dtype]);
-    w.bytes(bytesOf(a, "save"));
+    w.values(a, "save");
   }
   const enc = new TextEncoder();
   w.u64(names === null ? 0 : names.length);
@@ -459,7 +469,7 @@ export function npyBytes(a: NDArray): Uint8Array {
   const hlen = h.length + 1;
   const pad = 64 - ((10 + hlen) % 64);
   h += " ".repeat(pad) + "\n";
-  const data = bytesOf(a, "save");
+  const data = rawView(a, "save");
   const out = new Uint8Array(10 + h.length + data.length);
   out.set(NPY_MAGIC, 0);
   out[6] = 1;
