@@ -547,6 +547,8 @@ export const NOT_OPS = [
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",
+  // files (tests/ts/io.test.ts)
+  "save", "load",
 ];
 
 /**
