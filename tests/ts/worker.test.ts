@@ -278,12 +278,14 @@ describe("every op and dtype gives the main API's result", () => {
     /** The same values as x in another dtype (float32, or float64 for float32). */
     other: Arr;
   }
-  const DTYPES = ["float32", "float64", "int32"] as const;
+  const DTYPES = ["float32", "float64", "int32", "uint8"] as const;
   type D = (typeof DTYPES)[number];
   function inputs(api: Api, dtype: D): In {
+    // uint8 holds no negative values: the same magnitudes, positive.
+    const sign = dtype === "uint8" ? 1 : -1;
     return {
-      x: api.array([[0.5, -1.5, 2.25], [3, -0.25, 1]], { dtype }),
-      v: api.array([4, -2, 7, 1], { dtype }),
+      x: api.array([[0.5, sign * 1.5, 2.25], [3, sign * 0.25, 1]], { dtype }),
+      v: api.array([4, sign * 2, 7, 1], { dtype }),
       idx: api.array([2, 0, 1, 1], { dtype }),
       pidx: api.array([2, 0], { dtype }),
       other: api.array([[0.5, -1.5, 2.25], [3, -0.25, 1]], { dtype: dtype === "float32" ? "float64" : "float32" }),
@@ -379,7 +381,15 @@ describe("every op and dtype gives the main API's result", () => {
     ["array of an array with a dtype and shape", (api, { x }) => api.array(x, { dtype: "float64", shape: [3, 2] })],
     ["array {dtype}", (api, _, dtype) => api.array([[1.7, -2.5]], { dtype })],
     ["array of a typed array of the dtype", (api, _, dtype) =>
-      api.array(dtype === "float64" ? new Float64Array([1.5, 2]) : dtype === "int32" ? new Int32Array([3, -4]) : new Float32Array([0.1, 2]))],
+      api.array(
+        dtype === "float64"
+          ? new Float64Array([1.5, 2])
+          : dtype === "int32"
+            ? new Int32Array([3, -4])
+            : dtype === "uint8"
+              ? new Uint8Array([3, 250])
+              : new Float32Array([0.1, 2]),
+      )],
     ["array of a Uint8Array", (api) => api.array(new Uint8Array([1, 255]))],
     ["zeros {dtype}", (api, _, dtype) => api.zeros([2, 2], { dtype })],
     ["ones dtype string", (api, _, dtype) => api.ones(3, dtype)],
@@ -932,7 +942,10 @@ describe("errors", () => {
       // dtypes and the ops of #3
       [(api) => api.zeros([2], { dtype: "int8" as never }), ""],
       [(api) => api.full([2], 1, "int8" as never), ""],
-      [(api) => api.arange(0, 3, 1, { dtype: "uint8" as never }), ""],
+      [(api) => api.arange(0, 3, 1, { dtype: "int8" as never }), ""],
+      [(api) => api.array([256], { dtype: "uint8" }), ""],
+      [(api) => api.array(new Uint8Array([1, 2])).exp(), ""],
+      [(api) => api.array(new Uint8Array([1, 2])).attachGrad(), ""],
       [(api) => api.random.uniform(0, 1, [2], { dtype: "int8" as never }), ""],
       [(api) => api.ones([2]).astype("int8" as never), ""],
       [(api) => api.cast(3 as never, "int32"), "cast: expected an NDArray (got 3)"],

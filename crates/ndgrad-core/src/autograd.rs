@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::dtype::{DType, Data};
+use crate::dtype::Data;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::shape::fmt_shape;
@@ -201,9 +201,11 @@ pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
 /// MXNet's `mark_variables`: make `t` a variable whose gradient is written
 /// into `grad`'s buffer (shared, so `grad` sees every backward).
 fn no_int_grad(t: &Tensor) -> Result<()> {
-    if t.dtype() == DType::I32 {
+    let dtype = t.dtype();
+    if !dtype.is_float() {
         return Err(Error::invalid(format!(
-            "int32 arrays cannot have gradients (shape {}); cast with astype(\"float32\") first",
+            "{} arrays cannot have gradients (shape {}); cast with astype(\"float32\") first",
+            dtype.name(),
             fmt_shape(&t.shape)
         )));
     }
@@ -250,8 +252,8 @@ pub fn record(
     saved: impl FnOnce() -> Vec<Tensor>,
     out: &mut Tensor,
 ) {
-    // int32 results carry no gradient (MXNet computes none for integers).
-    if !is_recording() || out.dtype() == DType::I32 {
+    // Integer results carry no gradient (MXNet computes none for integers).
+    if !is_recording() || !out.dtype().is_float() {
         return;
     }
     let ins: Vec<Option<AgRef>> = inputs
@@ -540,6 +542,7 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
         (Data::F32(d), Data::F32(s)) => store(req, d, s),
         (Data::F64(d), Data::F64(s)) => store(req, d, s),
         (Data::I32(d), Data::I32(s)) => store(req, d, s),
+        (Data::U8(d), Data::U8(s)) => store(req, d, s),
         _ => {
             return Err(Error::internal(
                 "gradient dtype differs from the variable's",

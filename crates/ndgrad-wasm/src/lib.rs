@@ -351,7 +351,7 @@ pub extern "C" fn nd_data_ptr(h: u32) -> *mut u8 {
     })
 }
 
-/// The dtype code of `h` (0 float32, 1 float64, 2 int32), or -1.
+/// The dtype code of `h` (0 float32, 1 float64, 2 int32, 3 uint8), or -1.
 #[no_mangle]
 pub extern "C" fn nd_dtype(h: u32) -> i32 {
     run(-1, |e| Ok(e.dtype(h)?.code() as i32))

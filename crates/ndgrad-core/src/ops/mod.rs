@@ -315,7 +315,8 @@ pub(crate) fn float_only(name: &str, x: &Tensor) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            "{name}: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+            x.dtype().name(),
             x.shape_str()
         )))
     }
