@@ -99,6 +99,12 @@ pub enum Op {
     },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
+    /// A first-order gradient returned by `autograd.grad` with
+    /// `create_graph`, tied to its variable (input 1) besides its own graph
+    /// (input 0): see `autograd::tie`. Its value is input 0's; the
+    /// derivative w.r.t. the variable is zero (the backward walk writes the
+    /// zeros only where no other path reaches the variable).
+    GradTie,
 }
 
 impl Op {
@@ -120,6 +126,7 @@ impl Op {
             Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
+            Op::GradTie => "grad",
         }
     }
 
@@ -185,6 +192,7 @@ impl Op {
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
+            Op::GradTie => Ok(vec![Some(dy.clone()), None]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
