@@ -9,7 +9,7 @@
 //   * a differentiable op has no gradient vectors, no finite-difference
 //     check (in float32 and float64 alike: every check runs in both) or no
 //     line in the second-order table.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { nd, NDArray } from "ndgrad";
 import { opsVectors, vectors } from "./helpers.js";
@@ -52,6 +52,11 @@ function table(): { text: string; problems: string[] } {
   const torchSecond = new Map<string, number>();
   for (const c of vectors<{ second: { ops: { op: string }[] }[] }>("autograd.json").second) {
     for (const op of new Set(c.ops.map((i) => i.op))) torchSecond.set(op, (torchSecond.get(op) ?? 0) + 1);
+  }
+  // and those of the operator sets that have them (`<set>-hvp.json`: a list of cases, each naming its op)
+  for (const set of vectors<string[]>("sets.json")) {
+    if (!existsSync(new URL(`../vectors/${set}-hvp.json`, import.meta.url))) continue;
+    for (const c of vectors<{ op: string }[]>(`${set}-hvp.json`)) torchSecond.set(c.op, (torchSecond.get(c.op) ?? 0) + 1);
   }
   const names = new Set(apiNames().map((a) => a.name));
   for (const l of SECOND) if (!names.has(l.op)) problems.push(`tests/ts/secondorder.ts: ${l.op} is not an op of the API`);
@@ -105,7 +110,8 @@ function table(): { text: string; problems: string[] } {
     "reads x only through a mask, an index or not at all, and the second derivative is exactly zero (not an",
     "error). Then the number of lines of the second-order table (tests/ts/secondorder.ts: the Hessian-vector",
     "product against differences of the first-order gradient, float32 and float64) and of PyTorch's",
-    "second-derivative cases through the op (tests/vectors/autograd.json, tests/ts/autograd-torch.test.ts).",
+    "second-derivative cases through the op (tests/vectors/autograd.json, replayed by tests/ts/autograd-torch.test.ts,",
+    "and the sets' `<set>-hvp.json`).",
     "",
     "| op | forms | dtypes | differentiable | reference cases f32 / f64 / i32 | gradient vectors f32 / f64 | finite-difference checks | second order: kind, table lines, PyTorch cases |",
     "|---|---|---|---|---|---|---|---|",

@@ -118,7 +118,7 @@ afterAll(() => {
   if (stats.lines > 0) {
     console.log(
       `second order: ${stats.lines} lines×dtypes, ${stats.zeros} exact-zero inputs; worst fraction of the tolerance ` +
-        `float32 ${stats.worst.float32.toFixed(3)} (${stats.worstName.float32}), float64 ${stats.worst.float64.toFixed(3)} (${stats.worstName.float64})`,
+        `float32 ${stats.worst.float32.toExponential(2)} (${stats.worstName.float32}), float64 ${stats.worst.float64.toExponential(2)} (${stats.worstName.float64})`,
     );
   }
 });

@@ -179,6 +179,19 @@ export const SECOND: SecondCheck[] = [
   // linear algebra: bilinear, so the cross terms are the second derivative
   { op: "dot", kind: "value", inputs: (r) => [U([2, 3])(r), U([3, 4])(r)], f: (a, b) => a.dot(b) },
   { op: "batchDot", kind: "value", inputs: (r) => [U([2, 2, 3])(r), U([2, 3, 2])(r)], f: (a, b) => nd.batchDot(a, b) },
+  // convolutions: bilinear in data and weight, linear in the bias
+  {
+    op: "Convolution",
+    kind: "value",
+    inputs: (r) => [U([2, 3, 5, 4])(r), U([4, 3, 3, 2])(r), U([4])(r)],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [3, 2], stride: [2, 1], pad: [1, 0], numFilter: 4 }),
+  },
+  {
+    op: "Deconvolution",
+    kind: "value",
+    inputs: (r) => [U([1, 4, 3, 2])(r), U([4, 1, 3, 3])(r)],
+    f: (x, w) => nd.Deconvolution(x, w, null, { kernel: [3, 3], stride: [2, 2], pad: [1, 1], adj: [1, 0], numGroup: 2, numFilter: 2 }),
+  },
 ];
 
 export { prng };
