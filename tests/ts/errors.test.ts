@@ -292,6 +292,50 @@ add("norm", "norm ord 3", (c) => c.a().norm({ ord: 3 as 1 }));
 add("where", "where with a number condition", () => nd.where(1 as unknown as NDArray, nd.ones([2]), nd.ones([2])));
 add("where", "where with shapes that do not broadcast", () => nd.where(nd.ones([3]), nd.ones([2]), nd.ones([2])), ["[3]", "[2]"]);
 
+// -- Pooling, BatchNorm, LayerNorm (pool branch) -----------------------------------
+const img = (): NDArray => nd.ones([2, 3, 4, 4]);
+const ch = (n = 3, dtype: "float32" | "float64" = "float32"): NDArray => nd.ones([n], { dtype });
+add("Pooling", "Pooling kernel larger than the padded input", () => nd.Pooling(img(), { kernel: 5 }), ["[2,3,4,4]", "5"]);
+add("Pooling", "Pooling kernel larger than the padded input (1-D)", () => nd.Pooling(nd.ones([1, 1, 3]), { kernel: [6], pad: [1] }), ["[1,1,3]"]);
+add("Pooling", "Pooling stride 0", () => nd.Pooling(img(), { kernel: 2, stride: 0 }), ["[2,3,4,4]", "stride"]);
+add("Pooling", "Pooling negative pad", () => nd.Pooling(img(), { kernel: 2, pad: [-1, 0] }), ["[2,3,4,4]", "pad"]);
+add("Pooling", "Pooling kernel 0", () => nd.Pooling(img(), { kernel: [0, 2] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling unknown poolType", () => nd.Pooling(img(), { kernel: 2, poolType: "lp" as "max" }), ["lp"]);
+add("Pooling", "Pooling unknown poolingConvention", () => nd.Pooling(img(), { kernel: 2, poolingConvention: "same" as "valid" }), ["same"]);
+add("Pooling", "Pooling of 2-D data", () => nd.Pooling(nd.ones([4, 4]), { kernel: 2 }), ["[4,4]"]);
+add("Pooling", "Pooling of 5-D data (3-D pooling)", () => nd.Pooling(nd.ones([1, 1, 2, 2, 2]), { kernel: [1, 1, 1] }), ["[1,1,2,2,2]"]);
+add("Pooling", "Pooling 1-D kernel on 4-D data", () => nd.Pooling(img(), { kernel: [2] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling stride of the wrong length", () => nd.Pooling(img(), { kernel: [2, 2], stride: [1, 1, 1] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling without a kernel", () => nd.Pooling(img()), ["[2,3,4,4]", "kernel"]);
+add("Pooling", "Pooling of int32", () => nd.Pooling(nd.ones([1, 1, 4, 4], { dtype: "int32" }), { kernel: 2 }), ["int32", "[1,1,4,4]"]);
+add("Pooling", "Pooling kernel string", () => nd.Pooling(img(), { kernel: "2" as unknown as number }));
+add("Pooling", "Pooling options a number", () => nd.Pooling(img(), 2 as unknown as { kernel: number }));
+add("Pooling", "Pooling of a list", () => nd.Pooling([[1]] as unknown as NDArray, { kernel: 1 }));
+add("Pooling", "poolingShape kernel too large", () => nd.poolingShape([1, 1, 2, 2], { kernel: 3 }), ["[1,1,2,2]"]);
+add("BatchNorm", "BatchNorm gamma of the wrong shape", () => nd.BatchNorm(img(), ch(4), ch(), ch(), ch()), ["[2,3,4,4]", "[4]", "gamma"]);
+add("BatchNorm", "BatchNorm movingVar of the wrong shape", () => nd.BatchNorm(img(), ch(), ch(), ch(), nd.ones([3, 1])), ["[2,3,4,4]", "[3,1]"]);
+add("BatchNorm", "BatchNorm float64 movingMean with float32 data", () => nd.BatchNorm(img(), ch(), ch(), ch(3, "float64"), ch()), ["float64", "float32"]);
+add("BatchNorm", "BatchNorm axis 4 of 4-D data", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { axis: 4 }), ["[2,3,4,4]"]);
+add("BatchNorm", "BatchNorm of 1-D data", () => nd.BatchNorm(nd.ones([3]), ch(), ch(), ch(), ch()), ["[3]"]);
+add("BatchNorm", "BatchNorm of int32", () => nd.BatchNorm(nd.ones([2, 3], { dtype: "int32" }), ch(), ch(), ch(), ch()), ["int32"]);
+add("BatchNorm", "BatchNorm eps NaN", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { eps: NaN }), ["eps"]);
+add("BatchNorm", "BatchNorm fixGamma string", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { fixGamma: "no" as unknown as boolean }));
+add("BatchNorm", "BatchNorm without moving statistics", () => nd.BatchNorm(img(), ch(), ch(), undefined as unknown as NDArray, ch()));
+add("BatchNorm", "BatchNorm updating moving statistics a recorded op still needs", () => {
+  const x = nd.array([[1, 2], [3, 5]]);
+  x.attachGrad();
+  const mm = nd.zeros([2]);
+  try {
+    autograd.record(() => nd.BatchNorm(x, nd.ones([2]), nd.zeros([2]), mm, nd.ones([2])).add(x.mul(mm).sum())).backward();
+  } finally {
+    x.dispose();
+  }
+}, ["moving statistics", "[2]"]);
+add("LayerNorm", "LayerNorm gamma of the wrong shape", () => nd.LayerNorm(img(), ch(), ch(4)), ["[2,3,4,4]", "[3]"]);
+add("LayerNorm", "LayerNorm axis -5", () => nd.LayerNorm(img(), ch(4), ch(4), { axis: -5 }), ["[2,3,4,4]"]);
+add("LayerNorm", "LayerNorm negative eps", () => nd.LayerNorm(img(), ch(4), ch(4), { eps: -1 }), ["eps"]);
+add("LayerNorm", "LayerNorm beta a number", () => nd.LayerNorm(img(), ch(4), 0 as unknown as NDArray));
+
 // -- every method on a disposed array ------------------------------------------
 const disposedCalls: [string | string[], string, (x: NDArray, c: Ctx) => unknown][] = [
   ...BINARY_OPS.map((op): [string, string, (x: NDArray) => unknown] => [op, `${op}(1)`, (x) => x[op](1)]),
@@ -650,6 +694,41 @@ add("NoBackward", "a Function with no backward", (c) => {
   }
   runFunction(NoBackward)(c);
 });
+
+// -- nnmisc group (issue #12): FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy --
+const fc = nd.FullyConnected;
+add("FullyConnected", "FullyConnected weight of the wrong shape", (c) => fc(c.a(), nd.ones([4, 2]), null, { numHidden: 4, noBias: true }), ["[2,3]", "[4,2]", "[4,3]"]);
+add("FullyConnected", "FullyConnected numHidden not the weight's rows", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 5 }), ["[4,3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected bias of the wrong shape", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([3]), { numHidden: 4 }), ["[3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected without bias and noBias false", (c) => fc(c.a(), nd.ones([4, 3]), null, { numHidden: 4 }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected with a bias and noBias true", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 4, noBias: true }), ["[4]"]);
+add("FullyConnected", "FullyConnected numHidden 0", (c) => fc(c.a(), nd.ones([0, 3]), null, { numHidden: 0, noBias: true }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected numHidden missing", (c) => fc(c.a(), nd.ones([4, 3]), null, {} as { numHidden: number }));
+add("FullyConnected", "FullyConnected flatten=false: the last axis, not the rest", () => fc(nd.ones([2, 3, 4]), nd.ones([5, 12]), null, { numHidden: 5, noBias: true, flatten: false }), ["[2,3,4]", "[5,12]"]);
+add("FullyConnected", "FullyConnected of a 0-d array", () => fc(nd.array(new Float32Array([1]), { shape: [] }), nd.ones([1, 1]), null, { numHidden: 1, noBias: true }));
+add("FullyConnected", "FullyConnected of int32 data", () => fc(nd.ones([2, 3], { dtype: "int32" }), nd.ones([4, 3], { dtype: "int32" }), null, { numHidden: 4, noBias: true }), ["int32"]);
+add("FullyConnected", "FullyConnected float32 data, float64 weight", (c) => fc(c.a(), nd.ones([4, 3], { dtype: "float64" }), null, { numHidden: 4, noBias: true }), ["float64"]);
+add("FullyConnected", "FullyConnected weight a number", (c) => fc(c.a(), 1 as unknown as NDArray, null, { numHidden: 4, noBias: true }));
+add("Embedding", "Embedding weight not (inputDim, outputDim)", () => nd.Embedding(nd.array([0, 1]), nd.ones([3, 2]), { inputDim: 4, outputDim: 2 }), ["[3,2]", "[4,2]"]);
+add("Embedding", "Embedding inputDim 0", () => nd.Embedding(nd.array([0]), nd.ones([0, 2]), { inputDim: 0, outputDim: 2 }));
+add("Embedding", "Embedding of an int32 weight", () => nd.Embedding(nd.array([0]), nd.ones([2, 2], { dtype: "int32" }), { inputDim: 2, outputDim: 2 }), ["int32"]);
+add("Embedding", "Embedding outputDim a string", () => nd.Embedding(nd.array([0]), nd.ones([2, 2]), { inputDim: 2, outputDim: "2" as unknown as number }));
+add("Activation", "Activation unknown actType", (c) => nd.Activation(c.a(), { actType: "swish" as "relu" }), ["swish"]);
+add("Activation", "Activation without options", (c) => nd.Activation(c.a(), undefined as unknown as { actType: "relu" }));
+add("Activation", "Activation of int32", () => nd.Activation(nd.ones([2], { dtype: "int32" }), { actType: "relu" }), ["int32"]);
+add("LeakyReLU", "LeakyReLU unknown actType", (c) => nd.LeakyReLU(c.a(), { actType: "rrelu" as "leaky" }), ["rrelu"]);
+add("LeakyReLU", "LeakyReLU prelu without gamma", (c) => nd.LeakyReLU(c.a(), { actType: "prelu" }), ["[2,3]"]);
+add("LeakyReLU", "LeakyReLU prelu gamma not per channel", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([4]) }), ["[4]", "[2,3]"]);
+add("LeakyReLU", "LeakyReLU gamma with actType elu", (c) => nd.LeakyReLU(c.a(), { actType: "elu", gamma: nd.ones([3]) }), ["[3]"]);
+add("LeakyReLU", "LeakyReLU slope a string", (c) => nd.LeakyReLU(c.a(), { slope: "0.1" as unknown as number }));
+add("LeakyReLU", "LeakyReLU prelu gamma float64 on float32 data", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([3], { dtype: "float64" }) }), ["float64"]);
+add("Flatten", "Flatten of a 0-d array", () => nd.Flatten(nd.array(new Float32Array([2]), { shape: [] })), ["[]"]);
+add("Flatten", "Flatten of a number", () => nd.Flatten(2 as unknown as NDArray));
+add("softmaxCrossEntropy", "softmaxCrossEntropy 1-D data", () => nd.softmaxCrossEntropy(nd.ones([3]), nd.ones([3])), ["[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy label batch mismatch", (c) => nd.softmaxCrossEntropy(c.a(), nd.array([0, 1, 2])), ["[2,3]", "[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy 2-D label", (c) => nd.softmaxCrossEntropy(c.a(), nd.zeros([2, 1])), ["[2,3]", "[2,1]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy of int32 data", () => nd.softmaxCrossEntropy(nd.ones([2, 3], { dtype: "int32" }), nd.zeros([2])), ["int32"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy with no classes", () => nd.softmaxCrossEntropy(nd.ones([2, 0]), nd.zeros([2])), ["[2,0]"]);
 
 // ---------------------------------------------------------------------------
 // Runner

@@ -26,7 +26,13 @@ const DOC = new URL("../../docs/ops.md", import.meta.url);
 const DTYPES = ["float32", "float64", "int32"] as const;
 
 /** API names that are another name for an op with vectors. */
-const ALIASES: Record<string, string> = { negative: "neg", T: "transpose", cast: "astype" };
+const ALIASES: Record<string, string> = {
+  negative: "neg",
+  T: "transpose",
+  cast: "astype",
+  // nnmisc group (issue #12)
+  flatten: "Flatten",
+};
 /** Ops that cannot have NumPy reference values, and what checks them instead. */
 const NO_VECTORS: Record<string, { dtypes: string; why: string }> = {
   dropout: {
@@ -53,10 +59,14 @@ function table(): { text: string; problems: string[] } {
   for (const c of vectors<{ second: { ops: { op: string }[] }[] }>("autograd.json").second) {
     for (const op of new Set(c.ops.map((i) => i.op))) torchSecond.set(op, (torchSecond.get(op) ?? 0) + 1);
   }
-  // and those of the operator sets that have them (`<set>-hvp.json`: a list of cases, each naming its op)
+  // and those of the operator sets that have them (a list of cases each naming its op, or {cases: [...]};
+  // the branches named the file `<set>-hvp.json`, `hvp-<set>.json` or `<set>-second.json`)
   for (const set of vectors<string[]>("sets.json")) {
-    if (!existsSync(new URL(`../vectors/${set}-hvp.json`, import.meta.url))) continue;
-    for (const c of vectors<{ op: string }[]>(`${set}-hvp.json`)) torchSecond.set(c.op, (torchSecond.get(c.op) ?? 0) + 1);
+    for (const file of [`${set}-hvp.json`, `hvp-${set}.json`, `${set}-second.json`]) {
+      if (!existsSync(new URL(`../vectors/${file}`, import.meta.url))) continue;
+      const v = vectors<{ op: string }[] | { cases: { op: string }[] }>(file);
+      for (const c of Array.isArray(v) ? v : v.cases) torchSecond.set(c.op, (torchSecond.get(c.op) ?? 0) + 1);
+    }
   }
   const names = new Set(apiNames().map((a) => a.name));
   for (const l of SECOND) if (!names.has(l.op)) problems.push(`tests/ts/secondorder.ts: ${l.op} is not an op of the API`);
@@ -111,7 +121,7 @@ function table(): { text: string; problems: string[] } {
     "error). Then the number of lines of the second-order table (tests/ts/secondorder.ts: the Hessian-vector",
     "product against differences of the first-order gradient, float32 and float64) and of PyTorch's",
     "second-derivative cases through the op (tests/vectors/autograd.json, replayed by tests/ts/autograd-torch.test.ts,",
-    "and the sets' `<set>-hvp.json`).",
+    "and the operator sets' own second-order files).",
     "",
     "| op | forms | dtypes | differentiable | reference cases f32 / f64 / i32 | gradient vectors f32 / f64 | finite-difference checks | second order: kind, table lines, PyTorch cases |",
     "|---|---|---|---|---|---|---|---|",

@@ -192,6 +192,49 @@ export const SECOND: SecondCheck[] = [
     inputs: (r) => [U([1, 4, 3, 2])(r), U([4, 1, 3, 3])(r)],
     f: (x, w) => nd.Deconvolution(x, w, null, { kernel: [3, 3], stride: [2, 2], pad: [1, 1], adj: [1, 0], numGroup: 2, numFilter: 2 }),
   },
+  // pooling: max routes the gradient by index, avg/sum are linear
+  { op: "Pooling", kind: "zero", inputs: one(distinct([1, 2, 5, 4])), f: (x) => nd.Pooling(x, { kernel: [3, 2], stride: [2, 2], pad: [1, 0] }) },
+  {
+    op: "Pooling",
+    kind: "zero",
+    inputs: one(U([2, 2, 6])),
+    f: (x) => nd.Pooling(x, { kernel: 3, stride: 2, poolType: "avg", poolingConvention: "full", countIncludePad: false, pad: 1 }),
+  },
+  // normalisation: curvature through the batch / layer statistics
+  {
+    op: "BatchNorm",
+    kind: "value",
+    inputs: (r) => [U([4, 3, 2], -1, 3)(r), U([3], 0.5, 2)(r), U([3])(r)],
+    // train mode: batch statistics (fresh moving statistics each evaluation)
+    f: (x, g, b) =>
+      autograd.trainMode(() => nd.BatchNorm(x, g, b, nd.zeros([3], { dtype: x.dtype }), nd.ones([3], { dtype: x.dtype }), { fixGamma: false })),
+  },
+  { op: "LayerNorm", kind: "value", inputs: (r) => [U([3, 5])(r), U([5], 0.5, 2)(r), U([5])(r)], f: (x, g, b) => nd.LayerNorm(x, g, b) },
+  // the nnmisc group
+  {
+    op: "FullyConnected",
+    kind: "value",
+    inputs: (r) => [U([3, 2, 2], -1, 1)(r), U([4, 4], -1, 1)(r), U([4], -1, 1)(r)],
+    f: (x, w, b) => nd.FullyConnected(x, w, b, { numHidden: 4 }),
+  },
+  {
+    op: "Embedding",
+    kind: "zero",
+    inputs: one(U([4, 3], -1, 1)),
+    f: (w) => nd.Embedding(nd.array([[0, 3, 3], [9, -1, 2]], { dtype: "int32" }), w, { inputDim: 4, outputDim: 3 }),
+  },
+  { op: "Activation", kind: "zero", inputs: one(away([2, 3], 0.1, 3)), f: (x) => nd.Activation(x, { actType: "relu" }) },
+  { op: "Activation", kind: "value", inputs: one(U([2, 3], -2, 2)), f: (x) => nd.Activation(x, { actType: "softsign" }) },
+  { op: "LeakyReLU", kind: "zero", inputs: one(away([2, 3], 0.1, 3)), f: (x) => nd.LeakyReLU(x, { actType: "leaky", slope: 0.4 }) },
+  { op: "LeakyReLU", kind: "value", inputs: one(away([2, 3], 0.1, 3)), f: (x) => nd.LeakyReLU(x, { actType: "elu", slope: 0.4 }) },
+  { op: "Flatten", kind: "zero", inputs: one(U([2, 3, 2])), f: (x) => nd.Flatten(x) },
+  { op: "flatten", kind: "zero", inputs: one(U([2, 3])), f: (x) => x.flatten() },
+  {
+    op: "softmaxCrossEntropy",
+    kind: "value",
+    inputs: one(U([3, 4], -2, 2)),
+    f: (x) => nd.softmaxCrossEntropy(x, nd.array([3, 0, 1.5])),
+  },
 ];
 
 export { prng };

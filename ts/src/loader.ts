@@ -68,6 +68,21 @@ export interface Exports extends ThreadsExports {
   nd_tile(a: number, n: number): number;
   nd_repeat(a: number, repeats: number, axis: number): number;
   nd_flip(a: number, n: number): number;
+  // Pooling, BatchNorm, LayerNorm (pool branch)
+  nd_pooling(a: number, poolType: number, nk: number, ns: number, np: number, flags: number): number;
+  nd_pooling_shape(ndim: number, poolType: number, nk: number, ns: number, np: number, flags: number): number;
+  nd_batch_norm(
+    x: number,
+    gamma: number,
+    beta: number,
+    movingMean: number,
+    movingVar: number,
+    eps: number,
+    momentum: number,
+    flags: number,
+    axis: number,
+  ): number;
+  nd_layer_norm(x: number, gamma: number, beta: number, axis: number, eps: number): number;
   nd_slice_multi(a: number, n: number): number;
   nd_slice_axis(a: number, axis: number, begin: number, end: number): number;
   nd_detach(a: number): number;
@@ -92,6 +107,13 @@ export interface Exports extends ThreadsExports {
     deconv: number,
   ): number;
   // ---- end conv ----
+  // nnmisc group (issue #12)
+  nd_fully_connected(x: number, w: number, b: number, numHidden: number, flags: number): number;
+  nd_embedding(data: number, w: number, inputDim: number, outputDim: number): number;
+  nd_activation(x: number, act: number): number;
+  nd_leaky_relu_act(x: number, act: number, slope: number, gamma: number): number;
+  nd_flatten(x: number): number;
+  nd_softmax_cross_entropy(data: number, label: number): number;
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_attach_grad(h: number, req: number): number;

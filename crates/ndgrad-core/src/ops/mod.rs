@@ -13,12 +13,18 @@
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
 //! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
+//! | `FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy` | through the recorded primitives they are built from (`nnmisc.rs`) |
 
 mod elementwise;
 pub mod index;
 mod linalg;
 mod movement;
 pub mod nn;
+// Pooling, BatchNorm, LayerNorm (pool branch).
+pub mod norm;
+pub mod pool;
+// nnmisc (issue #12): FullyConnected, Embedding, Activation, LeakyReLU, Flatten, softmaxCrossEntropy
+pub mod nnmisc;
 mod reduce;
 
 pub use elementwise::{astype, binary, binary_scalar, unary};
@@ -108,6 +114,23 @@ pub enum Op {
         rank: usize,
     },
     // ---- end conv ----
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+    /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
+    PoolMax {
+        idx: std::rc::Rc<Vec<usize>>,
+        in_shape: Vec<usize>,
+    },
+    /// Max pooling's gradient: `dy` scattered to the argmax positions.
+    PoolMaxGrad {
+        idx: std::rc::Rc<Vec<usize>>,
+        out_shape: Vec<usize>,
+    },
+    /// Avg / sum pooling, or (adjoint) its gradient.
+    PoolLinear {
+        lin: std::rc::Rc<pool::Linear>,
+        adjoint: bool,
+    },
+    BatchNorm(Box<norm::BatchNormNode>),
     /// A first-order gradient returned by `autograd.grad` with
     /// `create_graph`, tied to its variable (input 1) besides its own graph
     /// (input 0): see `autograd::tie`. Its value is input 0's; the
@@ -141,6 +164,8 @@ impl Op {
                 nn::conv::ConvKind::Data => "Deconvolution",
                 nn::conv::ConvKind::Weight => "Convolution weight gradient",
             },
+            Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
+            Op::BatchNorm(_) => "BatchNorm",
             Op::GradTie => "grad",
         }
     }
@@ -211,6 +236,18 @@ impl Op {
             Op::Conv { kind, geom, rank } => {
                 nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
             }
+            Op::PoolMax { idx, in_shape } => {
+                Ok(vec![Some(pool::pool_scatter(dy, idx.clone(), in_shape)?)])
+            }
+            Op::PoolMaxGrad { idx, out_shape } => Ok(vec![Some(pool::pool_gather(
+                dy,
+                idx.clone(),
+                out_shape.clone(),
+            )?)]),
+            Op::PoolLinear { lin, adjoint } => {
+                Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
+            }
+            Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
             Op::GradTie => Ok(vec![Some(dy.clone()), None]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
