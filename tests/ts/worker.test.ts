@@ -238,6 +238,61 @@ describe("remote arrays give the main API's results", () => {
     });
   });
 
+  it("higher order through relu, max, take and linear ops stays in the graph remotely (issue #11), as on the main thread", async () => {
+    const xv = [[0.3, -0.7, 1.9], [-1.2, 0.8, 2.6]];
+    const hv = [[1, 2, 3], [4, 5, 6]];
+    type Ops<A> = { relu: (x: A) => A; max: (x: A) => A; take: (x: A) => A; reshape: (x: A) => A; mul: (x: A) => A };
+    // x.grad after xg.backward(), xg = grad(f(x), x, {headGrads, createGraph, retainGraph}), and xg itself.
+    const local = (f: (x: NDArray) => NDArray): [number[], number[]] =>
+      nd.scope(() => {
+        const x = nd.array(xv);
+        x.attachGrad();
+        x.grad!.set(7);
+        const xg = autograd.record(() => {
+          const y = f(x);
+          return autograd.grad(y, x, { headGrads: nd.onesLike(y).mul(3), createGraph: true, retainGraph: true })[0]!;
+        });
+        xg.backward(nd.array(hv));
+        const out: [number[], number[]] = [Array.from(x.grad!.data()), Array.from(xg.data())];
+        x.dispose();
+        return out;
+      });
+    const ops: Ops<NDArray> = {
+      relu: (x) => x.relu(),
+      max: (x) => x.max(1),
+      take: (x) => x.take(nd.array([1, 1, 0])),
+      reshape: (x) => x.reshape(3, 2),
+      mul: (x) => x.mul(x),
+    };
+    const remoteOps: Ops<RemoteNDArray> = {
+      relu: (x) => x.relu(),
+      max: (x) => x.max(1),
+      take: (x) => x.take(w.nd.array([1, 1, 0])),
+      reshape: (x) => x.reshape(3, 2),
+      mul: (x) => x.mul(x),
+    };
+    for (const name of Object.keys(ops) as (keyof Ops<NDArray>)[]) {
+      const want = local(ops[name]);
+      const got = await w.nd.scope(async () => {
+        const x = w.nd.array(xv);
+        x.attachGrad();
+        (await x.grad)!.set(7);
+        const xg = await w.autograd.record(async () => {
+          const y = remoteOps[name](x);
+          return (await w.autograd.grad(y, [x], { headGrads: w.nd.onesLike(y).mul(3), createGraph: true, retainGraph: true }))[0]!;
+        });
+        await xg.backward(w.nd.array(hv));
+        const out: [number[], number[]] = [Array.from(await (await x.grad)!.data()), Array.from(await xg.data())];
+        x.dispose();
+        return out;
+      });
+      expect(got, name).toEqual(want);
+      // zeros where the derivative is zero, 2·head·head_grad for x·x
+      const second = name === "mul" ? hv.flat().map((h) => 6 * h) : [0, 0, 0, 0, 0, 0];
+      expect(got[0].map((v) => v + 0), name).toEqual(second);
+    }
+  });
+
   it("a remote `record` spans awaits: the tutorial's dynamic control flow", async () => {
     // MXNet's f(a): double until the norm reaches 1000, then pick by the sign of the sum.
     const f = async (a: RemoteNDArray): Promise<RemoteNDArray> => {

@@ -456,8 +456,17 @@ fn topk_named(
             )))
         }
     };
-    let (r, rows) = order_rows(x, ax, ascending)?;
     let shape = sorted_shape(x, ax, k);
+    if x.size() == 0 {
+        // Nothing to order. The rows are not counted: with a zero-length
+        // axis the other dimensions may be huge (their product overflows).
+        return match ret {
+            TopK::Value => gather(x, Rc::new(Vec::new()), shape, name),
+            TopK::Indices => from_values(shape, Vec::new(), x.dtype()),
+            TopK::Mask => from_values(x.shape.clone(), Vec::new(), x.dtype()),
+        };
+    }
+    let (r, rows) = order_rows(x, ax, ascending)?;
     match ret {
         TopK::Value => {
             let mut idx = vec![0usize; size(&shape)];

@@ -139,6 +139,12 @@ pub enum Op {
         ta: bool,
         tb: bool,
     },
+    /// A first-order gradient returned by `autograd.grad` with
+    /// `create_graph`, tied to its variable (input 1) besides its own graph
+    /// (input 0): see `autograd::tie`. Its value is input 0's; the
+    /// derivative w.r.t. the variable is zero (the backward walk writes the
+    /// zeros only where no other path reaches the variable).
+    GradTie,
 }
 
 impl Op {
@@ -171,6 +177,7 @@ impl Op {
             Op::LayerNorm(_) => "LayerNorm",
             // nnmisc group (issue #12)
             Op::DotT { .. } => "dot",
+            Op::GradTie => "grad",
         }
     }
 
@@ -255,6 +262,7 @@ impl Op {
             Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
             // nnmisc group (issue #12)
             Op::DotT { ta, tb } => nnmisc::dot_t_backward(*ta, *tb, saved, dy, [need(0), need(1)]),
+            Op::GradTie => Ok(vec![Some(dy.clone()), None]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
