@@ -57,6 +57,40 @@ pub fn alloc_copy<T: Elem>(src: &[T]) -> Result<Vec<T>> {
     Ok(v)
 }
 
+/// An empty vector with room for `n` values of any type, allocated
+/// fallibly: index lists, scratch and other temporaries whose size grows
+/// with the data (see "How an op allocates" in the crate doc).
+pub fn try_vec<T>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::oom_bytes((n as u64).saturating_mul(core::mem::size_of::<T>() as u64))
+    })?;
+    Ok(v)
+}
+
+/// `n` copies of `x`, allocated fallibly (`vec![x; n]` aborts instead).
+pub fn try_filled<T: Clone>(n: usize, x: T) -> Result<Vec<T>> {
+    let mut v = try_vec(n)?;
+    v.resize(n, x);
+    Ok(v)
+}
+
+/// Collect an iterator of known length into a fallibly allocated vector.
+pub fn try_collect<T>(it: impl ExactSizeIterator<Item = T>) -> Result<Vec<T>> {
+    let mut v = try_vec(it.len())?;
+    v.extend(it);
+    Ok(v)
+}
+
+/// Make room for `additional` more elements of a growing container (the
+/// arena, the tape walk), fallibly; amortised like `push`.
+pub fn try_grow<T>(v: &mut Vec<T>, additional: usize) -> Result<()> {
+    v.try_reserve(additional).map_err(|_| {
+        let bytes = (v.len() as u64 + additional as u64) * core::mem::size_of::<T>() as u64;
+        Error::oom_bytes(bytes)
+    })
+}
+
 pub struct Buffer {
     data: RefCell<Data>,
     /// How many tape nodes saved this buffer for backward; an in-place write

@@ -80,23 +80,38 @@ pub fn gemm_batched(
     let c = &mut out.spare_capacity_mut()[..count * len];
     let threads = threads::threads();
     let product = |i: usize| (&a[i * m * k..][..m * k], &b[i * k * n..][..k * n]);
-    if threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL {
+    // Groups of products, a few per thread for balance, each with its own
+    // packing scratch allocated here: helpers never allocate.
+    let per = count.div_ceil(threads * 4);
+    let (bl, al) = if uses_blocked(m, n, k) {
+        scratch_len(m, n, k, 1)
+    } else {
+        (0, 0)
+    };
+    let unit = (bl + al).max(16);
+    let mut buf = Vec::new();
+    let split =
+        !(threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL);
+    let scratch = if split {
+        count
+            .div_ceil(per)
+            .checked_mul(unit)
+            .and_then(|len| aligned(&mut buf, len))
+    } else {
+        None
+    };
+    // Without the scratch (one thread, or memory too full for it) the
+    // products run one after another, each allocating its own.
+    let Some(scratch) = scratch else {
         for (i, ci) in c.chunks_mut(len).enumerate() {
             let (ai, bi) = product(i);
             gemm_into(m, n, k, ai, bi, ci, None);
         }
-    } else {
-        // Groups of products, a few per thread for balance, each with its
-        // own packing scratch allocated here: helpers never allocate.
-        let per = count.div_ceil(threads * 4);
-        let (bl, al) = if uses_blocked(m, n, k) {
-            scratch_len(m, n, k, 1)
-        } else {
-            (0, 0)
-        };
-        let unit = (bl + al).max(16);
-        let mut buf = Vec::new();
-        let scratch = aligned(&mut buf, count.div_ceil(per) * unit);
+        // SAFETY: every product wrote all m·n slots of its part of `c`.
+        unsafe { out.set_len(start + count * len) };
+        return;
+    };
+    {
         let groups: Vec<_> = c
             .chunks_mut(per * len)
             .zip(scratch.chunks_exact_mut(unit))
@@ -214,10 +229,19 @@ fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUnini
 /// carved out of `buf`. The allocator only aligns to 8 bytes; packed strips
 /// that start mid-line make one in four of the micro-kernel's B loads
 /// straddle two cache lines.
-fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    *buf = vec![0f32; len + 16];
+///
+/// `None` when memory is too full for it: the scratch (all of B packed)
+/// is as large as B, and allocating it infallibly made products abort
+/// instead of failing cleanly. Callers then compute without packing
+/// (`small`: each element the same in-order sum over k as a single k
+/// block, only slower), so a product whose output fits always succeeds.
+fn aligned(buf: &mut Vec<f32>, len: usize) -> Option<&mut [f32]> {
+    let total = len.checked_add(16)?;
+    buf.clear();
+    buf.try_reserve_exact(total).ok()?;
+    buf.resize(total, 0.0);
     let skip = buf.as_ptr().align_offset(64).min(16);
-    &mut buf[skip..skip + len]
+    Some(&mut buf[skip..skip + len])
 }
 
 /// Below this many multiply-adds a product runs on one thread: waking the
@@ -232,7 +256,11 @@ fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUni
     };
     let (bl, al) = scratch_len(m, n, k, threads);
     let mut buf = Vec::new();
-    let (bpack, apack) = aligned(&mut buf, bl + al).split_at_mut(bl);
+    let Some(scratch) = aligned(&mut buf, bl + al) else {
+        small(m, n, k, a, b, c);
+        return;
+    };
+    let (bpack, apack) = scratch.split_at_mut(bl);
     blocked_on(threads, m, n, k, a, b, c, bpack, apack);
 }
 

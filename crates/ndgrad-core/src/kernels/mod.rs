@@ -455,10 +455,31 @@ pub fn transpose2d_f32(x: &[f32], r: usize, c: usize, out: &mut Vec<f32>) {
 }
 
 /// `out` (shape `oshape`) = `x` (shape `xshape`) repeated along broadcast axes.
+/// Writes in place, row by row: no temporary (a full-size one made `x[:] = v`
+/// abort when memory was nearly full).
 pub fn broadcast_copy<T: Elem>(x: &[T], xshape: &[usize], oshape: &[usize], out: &mut [T]) {
-    let mut v = Vec::with_capacity(out.len());
-    broadcast_extend(x, xshape, oshape, &mut v);
-    out.copy_from_slice(&v);
+    let n: usize = oshape.iter().product();
+    if n == 0 || out.len() < n {
+        return;
+    }
+    let nd = oshape.len();
+    if nd == 0 {
+        out[0] = x[0];
+        return;
+    }
+    let sx = broadcast_strides(xshape, oshape);
+    let inner = oshape[nd - 1];
+    let step = sx[nd - 1];
+    let mut rows = Rows::new(oshape, [&sx]);
+    for row in out[..n].chunks_exact_mut(inner) {
+        let off = rows.off[0];
+        if step == 0 {
+            row.fill(x[off]);
+        } else {
+            row.copy_from_slice(&x[off..off + inner]);
+        }
+        rows.step();
+    }
 }
 
 /// Append `x` (shape `xshape`) repeated along broadcast axes to shape
