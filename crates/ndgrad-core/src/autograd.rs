@@ -556,7 +556,9 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
 /// a large graph fails cleanly rather than aborting when memory is full.
 fn map_room<V>(map: &mut HashMap<usize, V>) -> Result<()> {
     map.try_reserve(1).map_err(|_| {
-        Error::oom_bytes((map.len() as u64 + 1) * core::mem::size_of::<(usize, V)>() as u64)
+        Error::oom_bytes(
+            (map.len() as u64 + 1).saturating_mul(core::mem::size_of::<(usize, V)>() as u64),
+        )
     })
 }
 

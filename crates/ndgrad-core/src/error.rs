@@ -84,7 +84,7 @@ impl Error {
     }
     /// `elements` values of `dtype` could not be allocated.
     pub fn oom(elements: usize, dtype: crate::dtype::DType) -> Error {
-        let bytes = elements as u64 * dtype.size() as u64;
+        let bytes = (elements as u64).saturating_mul(dtype.size() as u64);
         Error::new(
             ErrorKind::OutOfMemory,
             format!("out of memory: could not allocate {bytes} bytes for a tensor"),

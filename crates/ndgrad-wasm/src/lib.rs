@@ -141,9 +141,11 @@ mod reserve {
 
     /// Bytes held back: far more than the bookkeeping of any one call.
     pub const SIZE: usize = 8 << 20;
-    /// Larger failed allocations do not get the reserve (they are fallible
-    /// by the rule above, and would use it up in one go).
-    pub const SMALL: usize = 1 << 20;
+    /// Larger failed allocations do not get the reserve: they must be
+    /// fallible (the rule above), and would use it up in a few goes. An
+    /// array of up to 16 Ki floats may take from it; the next call then
+    /// fails until memory is freed, which is what full memory means.
+    pub const SMALL: usize = 64 << 10;
 
     static BLOCK: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 

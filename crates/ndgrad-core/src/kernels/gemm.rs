@@ -554,6 +554,47 @@ mod tests {
         }
     }
 
+    /// When memory is too full for the packing scratch, a product runs
+    /// unpacked (`small`): no abort, and for k within one block the very
+    /// same bits as the blocked product (beyond, the same sums grouped
+    /// differently: within rounding).
+    #[test]
+    fn unpacked_fallback_matches_the_blocked_product() {
+        let mut buf = Vec::new();
+        assert!(
+            aligned(&mut buf, usize::MAX / 8).is_none(),
+            "impossible scratch is None, not an abort"
+        );
+        assert!(aligned(&mut buf, usize::MAX).is_none());
+        let mut seed = 0x1234_5678_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(m, n, k) in &[(64, 256, 200), (131, 67, 256), (40, 40, 700)] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let mut blocked_c = Vec::new();
+            gemm(m, n, k, &a, &b, &mut blocked_c);
+            let mut c = Vec::with_capacity(m * n);
+            small(m, n, k, &a, &b, &mut c.spare_capacity_mut()[..m * n]);
+            // SAFETY: `small` writes all m·n elements.
+            unsafe { c.set_len(m * n) };
+            if k <= KC {
+                assert_eq!(bits(&c), bits(&blocked_c), "{m}x{n}x{k}");
+            } else {
+                for (x, y) in c.iter().zip(&blocked_c) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{m}x{n}x{k}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+
     /// A batch of products is each product as `gemm` computes it, however
     /// the batch is spread over threads.
     #[test]

@@ -166,17 +166,28 @@ fn chunked<R: Copy + Send + Default>(
     } else {
         1
     };
-    let partials: Vec<R> = if threads <= 1 {
-        x.chunks(RED_CHUNK).map(&part).collect()
-    } else {
-        let mut p = vec![R::default(); x.len().div_ceil(RED_CHUNK)];
-        let parts: Vec<(&mut R, &[f32])> = p.iter_mut().zip(x.chunks(RED_CHUNK)).collect();
-        threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
-        p
+    // One thread folds as it goes; threads write partials to a table
+    // (allocated fallibly: a tensor of most of memory has 16 Ki chunks; if
+    // the table cannot be had, one thread does it all, with the same bits).
+    let serial = || {
+        let first = part(&x[..RED_CHUNK]);
+        x[RED_CHUNK..]
+            .chunks(RED_CHUNK)
+            .map(&part)
+            .fold(first, &join)
     };
-    let mut it = partials.into_iter();
-    let first = it.next().expect("more than one chunk");
-    it.fold(first, join)
+    if threads <= 1 {
+        return serial();
+    }
+    let Ok(mut p) = crate::storage::try_filled(x.len().div_ceil(RED_CHUNK), R::default()) else {
+        return serial();
+    };
+    let Ok(parts) = crate::storage::try_collect(p.iter_mut().zip(x.chunks(RED_CHUNK))) else {
+        return serial();
+    };
+    threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
+    let first = p[0];
+    p[1..].iter().fold(first, |acc, &v| join(acc, v))
 }
 
 /// Sum in float64 quality at float32 SIMD speed: chunks of `RED_CHUNK`
