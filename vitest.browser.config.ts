@@ -63,6 +63,8 @@ function nodeShims(): Plugin {
 const SHARED = [
   "tutorial", "ops", "autograd", "autograd-torch", "function", "gradcheck",
   "print", "format", "errors", "engine", "fuzz",
+  "conv", // conv branch (issue #12)
+  "nn-misc", // nnmisc group (issue #12)
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({

@@ -396,6 +396,21 @@ describe("every op and dtype gives the main API's result", () => {
       return api.random.normal(0, 3, { shape: [4], dtype });
     }],
     ["int32 arithmetic", (api, _, dtype) => api.array([7, -7, 2147483647], { dtype }).add(1).div(2).mul(3)],
+    // nnmisc group (issue #12)
+    ["nd.FullyConnected no bias", (api, { x }) => api.FullyConnected(x, x, null, { numHidden: 2, noBias: true })],
+    ["nd.FullyConnected flatten false, bias", (api, { x }) =>
+      api.FullyConnected(x.reshape([1, 2, 3]), x, x.at(0).slice(0, 2), { numHidden: 2, flatten: false })],
+    ["nd.FullyConnected flatten of 3-D data", (api, { x }) => api.FullyConnected(x.reshape([2, 3, 1]), x, x.at(1).slice(1), { numHidden: 2 })],
+    ["nd.FullyConnected wrong weight", (api, { x }) => api.FullyConnected(x, x.T, null, { numHidden: 3, noBias: true })],
+    ["nd.Embedding", (api, { x, idx }) => api.Embedding(idx, x.T, { inputDim: 3, outputDim: 2 })],
+    ["nd.Activation softsign", (api, { x }) => api.Activation(x, { actType: "softsign" })],
+    ["nd.Activation softrelu", (api, { x }) => api.Activation(x, { actType: "softrelu" })],
+    ["nd.LeakyReLU default", (api, { x }) => api.LeakyReLU(x)],
+    ["nd.LeakyReLU gelu", (api, { x }) => api.LeakyReLU(x, { actType: "gelu" })],
+    ["nd.LeakyReLU elu slope", (api, { x }) => api.LeakyReLU(x, { actType: "elu", slope: 0.5 })],
+    ["nd.LeakyReLU prelu with a remote gamma", (api, { x }) => api.LeakyReLU(x, { actType: "prelu", gamma: x.at(0).abs() })],
+    ["nd.Flatten, flatten()", (api, { x }) => api.Flatten(x.reshape([2, 3, 1])).add(x.reshape([1, 2, 3]).flatten().reshape([2, 3]))],
+    ["nd.softmaxCrossEntropy", (api, { x, pidx }) => api.softmaxCrossEntropy(x, pidx)],
   ];
   const table = cases.flatMap(([name, f]) => DTYPES.map((d) => [`${name} (${d})`, d, f] as const));
 
@@ -593,6 +608,58 @@ describe("every op and dtype gives the main API's result", () => {
     });
     const after = await w.stats();
     expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+});
+
+// ---- conv branch (issue #12): Convolution / Deconvolution remotely ----
+describe("Convolution and Deconvolution in the worker", () => {
+  it("give the main API's values and gradients; shapes come from the engine's rules at once (no corrections)", async () => {
+    const opts = { kernel: [3, 2], stride: [2, 1], pad: [1, 0], dilate: [1, 2], numFilter: 4, numGroup: 2 };
+    const dopts = { kernel: [3], stride: [2], pad: [1], adj: [1], numFilter: 3 };
+    const run = (api: Api, x: Arr, wt: Arr, b: Arr, x1: Arr, w1: Arr): Arr[] => {
+      const a = api as unknown as typeof nd;
+      const y = a.Convolution(x as unknown as NDArray, wt as unknown as NDArray, b as unknown as NDArray, opts);
+      const z = a.Deconvolution(x1 as unknown as NDArray, w1 as unknown as NDArray, null, dopts);
+      return [y as unknown as Arr, z as unknown as Arr];
+    };
+    const data = (api: Api, shape: number[], scale: number): Arr =>
+      api.arange(shape.reduce((p, q) => p * q, 1)).mul(scale).sin().reshape(shape);
+    const shapes = { x: [2, 4, 7, 6], w: [4, 2, 3, 2], b: [4], x1: [2, 2, 5], w1: [2, 3, 3] };
+    const expected = nd.scope(() => {
+      const ins = [data(nd, shapes.x, 0.3), data(nd, shapes.w, 0.7), data(nd, shapes.b, 1.1), data(nd, shapes.x1, 0.5), data(nd, shapes.w1, 0.9)];
+      const outs = run(nd, ...(ins as [Arr, Arr, Arr, Arr, Arr]));
+      return outs.map((r) => [r.shape, (r as unknown as NDArray).toArray()]);
+    });
+    const before = await w.stats();
+    await w.nd.scope(async () => {
+      const remote = w.nd as unknown as Api;
+      const ins = [
+        data(remote, shapes.x, 0.3),
+        data(remote, shapes.w, 0.7),
+        data(remote, shapes.b, 1.1),
+        data(remote, shapes.x1, 0.5),
+        data(remote, shapes.w1, 0.9),
+      ];
+      const outs = run(remote, ...(ins as [Arr, Arr, Arr, Arr, Arr])) as unknown as RemoteNDArray[];
+      const known = outs.map((r) => r.shape);
+      expect(known).toEqual([[2, 4, 4, 4], [2, 3, 10]]);
+      const got = [];
+      for (const [i, r] of outs.entries()) got.push([known[i], await r.toArray()]);
+      expect(got).toEqual(expected);
+    });
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("a bad weight shape is the main API's Error", async () => {
+    await w.nd.scope(async () => {
+      const y = w.nd.Convolution(w.nd.zeros([1, 2, 4, 4]), w.nd.zeros([3, 1, 3, 3]), null, {
+        kernel: [3, 3],
+        numFilter: 3,
+        noBias: true,
+      });
+      await expect(y.toArray()).rejects.toThrow(/Convolution: weight must have shape \[3,2,3,3\]/);
+    });
   });
 });
 

@@ -5,6 +5,10 @@ import { formatScalar, type DType } from "./format.js";
 import { debug, keep, memory, scope } from "./memory.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "./opnames.js";
 import { getThreads, setThreads } from "./threads.js";
+import { Convolution, Deconvolution } from "./conv.js"; // conv branch (issue #12)
+// Pooling, BatchNorm, LayerNorm (pool branch)
+import { BatchNorm, LayerNorm, Pooling, poolingShape } from "./pool.js";
+import { nnmisc } from "./nnmisc.js";
 import {
   NDArray,
   batchDot,
@@ -355,6 +359,14 @@ export const nd = {
   /** MXNet's `cast`: `x.astype(dtype)`. */
   cast: (x: NDArray, dtype: DType): NDArray => arrayArg("cast", x).astype(dtype),
   astype: (x: NDArray, dtype: DType): NDArray => arrayArg("astype", x).astype(dtype),
+  // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+  Pooling,
+  BatchNorm,
+  LayerNorm,
+  /** The shape `nd.Pooling` gives for data of `shape` (the engine's rule; no array is created). */
+  poolingShape,
+  // Neural-network operators, nnmisc group (issue #12)
+  ...nnmisc,
   /** Free every array created in `fn` except its result and variables. */
   scope,
   keep,
@@ -383,4 +395,8 @@ export const nd = {
   relaxedSimd(): boolean {
     return wasm.nd_relaxed_simd() !== 0;
   },
+  // ---- neural-network operators: Convolution, Deconvolution (issue #12, conv branch) ----
+  Convolution,
+  Deconvolution,
+  // ---- end conv ----
 };

@@ -12,12 +12,19 @@
 //! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
+//! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
+//! | `FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy` | through the recorded primitives they are built from (`nnmisc.rs`) |
 
 mod elementwise;
 pub mod index;
 mod linalg;
 mod movement;
 pub mod nn;
+// Pooling, BatchNorm, LayerNorm (pool branch).
+pub mod norm;
+pub mod pool;
+// nnmisc (issue #12): FullyConnected, Embedding, Activation, LeakyReLU, Flatten, softmaxCrossEntropy
+pub mod nnmisc;
 mod reduce;
 
 pub use elementwise::{astype, binary, binary_scalar, unary};
@@ -99,6 +106,31 @@ pub enum Op {
     },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    /// One of the three adjoint convolution products (`nn::conv`).
+    Conv {
+        kind: nn::conv::ConvKind,
+        geom: crate::kernels::conv::Geom,
+        rank: usize,
+    },
+    // ---- end conv ----
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+    /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
+    PoolMax {
+        idx: std::rc::Rc<Vec<usize>>,
+        in_shape: Vec<usize>,
+    },
+    /// Max pooling's gradient: `dy` scattered to the argmax positions.
+    PoolMaxGrad {
+        idx: std::rc::Rc<Vec<usize>>,
+        out_shape: Vec<usize>,
+    },
+    /// Avg / sum pooling, or (adjoint) its gradient.
+    PoolLinear {
+        lin: std::rc::Rc<pool::Linear>,
+        adjoint: bool,
+    },
+    BatchNorm(Box<norm::BatchNormNode>),
 }
 
 impl Op {
@@ -120,6 +152,14 @@ impl Op {
             Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
+            // ---- conv ----
+            Op::Conv { kind, .. } => match kind {
+                nn::conv::ConvKind::Forward => "Convolution",
+                nn::conv::ConvKind::Data => "Deconvolution",
+                nn::conv::ConvKind::Weight => "Convolution weight gradient",
+            },
+            Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
+            Op::BatchNorm(_) => "BatchNorm",
         }
     }
 
@@ -185,6 +225,22 @@ impl Op {
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
+            // ---- conv ----
+            Op::Conv { kind, geom, rank } => {
+                nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
+            }
+            Op::PoolMax { idx, in_shape } => {
+                Ok(vec![Some(pool::pool_scatter(dy, idx.clone(), in_shape)?)])
+            }
+            Op::PoolMaxGrad { idx, out_shape } => Ok(vec![Some(pool::pool_gather(
+                dy,
+                idx.clone(),
+                out_shape.clone(),
+            )?)]),
+            Op::PoolLinear { lin, adjoint } => {
+                Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
+            }
+            Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
