@@ -75,13 +75,16 @@ impl Geom {
 /// (or `NO_ARGMAX`) to `arg`.
 pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<usize>) {
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Column windows are recomputed per row (a few integer ops) rather than
+    // tabled: a table as long as the output width would be an allocation
+    // that grows with the data and could not fail cleanly.
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let base = p * plane;
         let xp = &x[base..base + plane];
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            for &(w0, w1, _) in &cols {
+            for (w0, w1, _) in cols() {
                 let mut m = T::LOWEST;
                 let mut at = NO_ARGMAX;
                 for y in h0..h1 {
@@ -103,12 +106,13 @@ pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<usi
 /// Sum / average pooling (`avg` divides by the window size MXNet uses).
 pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: &mut Vec<T>) {
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Recomputed per row, not tabled (see `max_pool`).
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let xp = &x[p * plane..p * plane + plane];
         for oy in 0..g.oh {
             let (h0, h1, hp) = g.rows(oy);
-            for &(w0, w1, wp) in &cols {
+            for (w0, w1, wp) in cols() {
                 let mut s = T::ZERO;
                 for y in h0..h1 {
                     for &v in &xp[y * g.w + w0..y * g.w + w1] {
@@ -140,13 +144,14 @@ pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: 
 pub fn sum_unpool<T: Float>(dy: &[T], g: &Geom, avg: bool, include_pad: bool, dx: &mut [T]) {
     let plane = g.h * g.w;
     let oplane = g.oh * g.ow;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Recomputed per row, not tabled (see `max_pool`).
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let dxp = &mut dx[p * plane..p * plane + plane];
         let dyp = &dy[p * oplane..p * oplane + oplane];
         for oy in 0..g.oh {
             let (h0, h1, hp) = g.rows(oy);
-            for (ox, &(w0, w1, wp)) in cols.iter().enumerate() {
+            for (ox, (w0, w1, wp)) in cols().enumerate() {
                 let mut d = dyp[oy * g.ow + ox];
                 if avg {
                     let n = if include_pad {

@@ -14,7 +14,7 @@ use crate::dtype::{wrap, DType, Data};
 use crate::error::{Error, Result};
 use crate::kernels::pool::{self as k, ChannelLayout, Float};
 use crate::kernels::{BinOp, RedOp, UnOp};
-use crate::storage::{alloc_empty, Tensor};
+use crate::storage::{alloc_empty, try_collect, try_filled, Tensor};
 
 #[derive(Clone, Copy, Debug)]
 pub struct BatchNormOpts {
@@ -161,8 +161,8 @@ pub fn batch_norm(
         shift[i] = b[i] - mean[i] * scale[i];
     }
     fn affine<T: Float>(x: &[T], l: ChannelLayout, sc: &[f64], sh: &[f64]) -> Result<Data> {
-        let sc: Vec<T> = sc.iter().map(|&v| T::from_f64(v)).collect();
-        let sh: Vec<T> = sh.iter().map(|&v| T::from_f64(v)).collect();
+        let sc: Vec<T> = try_collect(sc.iter().map(|&v| T::from_f64(v)))?;
+        let sh: Vec<T> = try_collect(sh.iter().map(|&v| T::from_f64(v)))?;
         let mut out = alloc_empty::<T>(x.len())?;
         k::channel_affine(x, l, &sc, &sh, &mut out);
         Ok(wrap(out))
@@ -186,7 +186,7 @@ pub fn batch_norm(
         }))
     };
     let save = || {
-        let v = |d: &[f64]| Tensor::from_vec(vec![c], cast(d, dt)).ok();
+        let v = |d: &[f64]| cast(d, dt).and_then(|d| Tensor::from_vec(vec![c], d)).ok();
         match (v(&mean), v(&invstd)) {
             (Some(m), Some(s)) => vec![x.clone(), gamma.clone(), m, s],
             // Allocation failed: backward reports the missing tensors.
@@ -201,11 +201,13 @@ fn vec_f64(n: usize) -> Result<Vec<f64>> {
     crate::storage::alloc_zeroed::<f64>(n)
 }
 
-fn cast(v: &[f64], dt: DType) -> Data {
-    match dt {
-        DType::F64 => Data::F64(v.to_vec()),
-        _ => Data::F32(v.iter().map(|&x| x as f32).collect()),
-    }
+/// Per-channel values as a tensor buffer of `dt`, allocated fallibly (a
+/// LayerNorm's "channels" can be a whole long axis).
+fn cast(v: &[f64], dt: DType) -> Result<Data> {
+    Ok(match dt {
+        DType::F64 => Data::F64(crate::storage::alloc_copy(v)?),
+        _ => Data::F32(try_collect(v.iter().map(|&x| x as f32))?),
+    })
 }
 
 impl BatchNormNode {
@@ -331,9 +333,9 @@ impl BatchNormNode {
                 b: &[f64],
                 k: &[f64],
             ) -> Result<Data> {
-                let t = |v: &[f64]| -> Vec<T> { v.iter().map(|&e| T::from_f64(e)).collect() };
+                let t = |v: &[f64]| -> Result<Vec<T>> { try_collect(v.iter().map(|&e| T::from_f64(e))) };
                 let mut out = alloc_empty::<T>(x.len())?;
-                k::channel_affine2(x, dy, l, &t(a), &t(b), &t(k), &mut out);
+                k::channel_affine2(x, dy, l, &t(a)?, &t(b)?, &t(k)?, &mut out);
                 Ok(wrap(out))
             }
             let (xd, gd) = (x.data()?, dy.data()?);
@@ -348,16 +350,16 @@ impl BatchNormNode {
         };
         let dgamma = if needs[1] {
             let v: Vec<f64> = if self.fix_gamma {
-                vec![0.0; c]
+                try_filled(c, 0.0)?
             } else {
-                (0..c).map(|i| sum_dyxc[i] * s[i]).collect()
+                try_collect((0..c).map(|i| sum_dyxc[i] * s[i]))?
             };
-            Some(Tensor::from_vec(vec![c], cast(&v, dt))?)
+            Some(Tensor::from_vec(vec![c], cast(&v, dt)?)?)
         } else {
             None
         };
         let dbeta = if needs[2] {
-            Some(Tensor::from_vec(vec![c], cast(&sum_dy, dt))?)
+            Some(Tensor::from_vec(vec![c], cast(&sum_dy, dt)?)?)
         } else {
             None
         };
