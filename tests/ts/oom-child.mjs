@@ -56,6 +56,16 @@ const c = nd.scope(() => {
     data: new Float32Array(R * C).fill(0.5),
     v: nd.random.uniform(-1, 1, [R, C]),
     w: nd.random.uniform(-1, 1, [C, 256]),
+    // Neural-network operators: an image batch of 2 MiB (8×16×64×64).
+    img: nd.random.uniform(-1, 1, [8, 16, 64, 64]),
+    k: nd.random.uniform(-0.2, 0.2, [16, 16, 3, 3]),
+    fw: nd.random.uniform(-0.1, 0.1, [256, C]),
+    ch: nd.random.uniform(0.5, 1, [16]),
+    ch0: nd.zeros([16]),
+    mm: nd.zeros([16]),
+    mv: nd.ones([16]),
+    lg: nd.ones([C]),
+    lb: nd.zeros([C]),
   };
   c.v.attachGrad();
   c.w.attachGrad();
@@ -124,6 +134,20 @@ const CALLS = [
   ["dot transposeB", () => nd.dot(c.a, c.b, { transposeB: true })],
   ["batchDot", () => nd.batchDot(c.a.reshape([8, 64, C]), c.b.reshape([8, C, 64]))],
   ["dot float64", () => nd.dot(c.a64.slice(0, 64), c.a64.slice(0, 64), { transposeB: true })],
+  // neural-network operators
+  ["Convolution", () => nd.Convolution(c.img, c.k, c.ch, { kernel: [3, 3], numFilter: 16, pad: [1, 1] })],
+  ["Deconvolution", () => nd.Deconvolution(c.img, c.k, null, { kernel: [3, 3], numFilter: 16, pad: [1, 1] })],
+  ["Pooling max", () => nd.Pooling(c.img, { kernel: [2, 2], stride: [2, 2], poolType: "max" })],
+  ["Pooling avg", () => nd.Pooling(c.img, { kernel: [3, 3], poolType: "avg" })],
+  ["BatchNorm", () => nd.BatchNorm(c.img, c.ch, c.ch0, c.mm, c.mv)],
+  ["BatchNorm train", () => autograd.record(() => nd.BatchNorm(c.img, c.ch, c.ch0, c.mm, c.mv))],
+  ["LayerNorm", () => nd.LayerNorm(c.a, c.lg, c.lb)],
+  ["FullyConnected", () => nd.FullyConnected(c.a, c.fw, null, { numHidden: 256, noBias: true })],
+  ["Embedding", () => nd.Embedding(c.idx, c.w, { inputDim: C, outputDim: 256 })],
+  ["Activation", () => nd.Activation(c.a, { actType: "softrelu" })],
+  ["LeakyReLU elu", () => nd.LeakyReLU(c.a, { actType: "elu" })],
+  ["Flatten", () => nd.Flatten(c.img)],
+  ["softmaxCrossEntropy", () => nd.softmaxCrossEntropy(c.a, c.idx)],
   // in place
   ["set", () => void c.t.set(c.b)],
   ["set float64", () => void c.t.set(c.a64)],

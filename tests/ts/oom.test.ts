@@ -74,7 +74,8 @@ function checkExhaustion(run: ExhaustionRun, threads: number): void {
   for (const name of ["array", "zeros", "random.normal", "astype", "add", "mul broadcast", "exp", "where", "mean axis 0",
     "softmax", "argmax", "transpose", "concat", "tile", "take", "oneHot", "topk", "sort", "argsort", "dot",
     "dot transposeB", "set float64", "record", "attachGrad", "backward", "backward dot", "grad", "grad createGraph",
-    "Function forward", "Function backward"]) {
+    "Function forward", "Function backward", "Convolution", "Deconvolution", "Pooling max", "Pooling avg", "BatchNorm",
+    "BatchNorm train", "LayerNorm", "FullyConnected", "Embedding", "Activation", "LeakyReLU elu", "softmaxCrossEntropy"]) {
     expect(failed.has(name), `${name} never ran out of memory`).toBe(true);
   }
   // Afterwards: the earlier arrays hold their values, every call works,

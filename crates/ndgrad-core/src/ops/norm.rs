@@ -333,7 +333,9 @@ impl BatchNormNode {
                 b: &[f64],
                 k: &[f64],
             ) -> Result<Data> {
-                let t = |v: &[f64]| -> Result<Vec<T>> { try_collect(v.iter().map(|&e| T::from_f64(e))) };
+                let t = |v: &[f64]| -> Result<Vec<T>> {
+                    try_collect(v.iter().map(|&e| T::from_f64(e)))
+                };
                 let mut out = alloc_empty::<T>(x.len())?;
                 k::channel_affine2(x, dy, l, &t(a)?, &t(b)?, &t(k)?, &mut out);
                 Ok(wrap(out))
