@@ -169,28 +169,37 @@ fn chunked<R: Copy + Send + Default>(
     } else {
         1
     };
-    // One thread folds as it goes; threads write partials to a table
-    // (allocated fallibly: a tensor of most of memory has 16 Ki chunks; if
-    // the table cannot be had, one thread does it all, with the same bits).
-    let serial = || {
+    // The partials go to a table folded in order by one piece of code on
+    // one thread and on many: a NaN's sign and payload depend on the
+    // instructions that add it, so both must fold alike to agree bit for
+    // bit. The table (a tensor filling memory has 16 Ki chunks) is
+    // allocated fallibly; without it one thread folds as it goes.
+    let Ok(mut p) = crate::storage::try_filled(x.len().div_ceil(RED_CHUNK), R::default()) else {
         let first = part(&x[..RED_CHUNK]);
-        x[RED_CHUNK..]
+        return x[RED_CHUNK..]
             .chunks(RED_CHUNK)
             .map(&part)
-            .fold(first, &join)
+            .fold(first, join);
     };
     if threads <= 1 {
-        return serial();
+        for (slot, c) in p.iter_mut().zip(x.chunks(RED_CHUNK)) {
+            *slot = part(c);
+        }
+    } else {
+        let Ok(parts) = crate::storage::try_collect(p.iter_mut().zip(x.chunks(RED_CHUNK))) else {
+            let first = part(&x[..RED_CHUNK]);
+            return x[RED_CHUNK..]
+                .chunks(RED_CHUNK)
+                .map(&part)
+                .fold(first, join);
+        };
+        threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
     }
-    let Ok(mut p) = crate::storage::try_filled(x.len().div_ceil(RED_CHUNK), R::default()) else {
-        return serial();
+    let mut it = p.into_iter();
+    let Some(first) = it.next() else {
+        return part(x);
     };
-    let Ok(parts) = crate::storage::try_collect(p.iter_mut().zip(x.chunks(RED_CHUNK))) else {
-        return serial();
-    };
-    threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
-    let first = p[0];
-    p[1..].iter().fold(first, |acc, &v| join(acc, v))
+    it.fold(first, join)
 }
 
 /// Sum in float64 quality at float32 SIMD speed: chunks of `RED_CHUNK`
