@@ -1089,7 +1089,8 @@ describe("inputs that could kill the process", () => {
         };
         out = {
           add: attempt(() => big.add(1)),
-          set: attempt(() => big.set(nd.array([1]))),
+          // x[:] = v broadcasts in place: it needs no memory at all.
+          set: attempt(() => { const one = nd.array([1]); big.set(one); one.dispose(); if (big.at(-1).asscalar() !== 1) throw new Error("set did not write"); }),
           zeros: attempt(() => nd.zeros([536870911])),
           copy: attempt(() => big.copy()),
           highSum: attempt(() => { if (high.sum().asscalar() !== 7000) throw new Error("wrong sum"); }),
@@ -1102,7 +1103,7 @@ describe("inputs that could kill the process", () => {
       expect(r.threw, r.message).toBe(false);
       expect(r.out).toEqual({
         add: expect.stringMatching(/^NDGradError: add: .*2147483644 bytes/),
-        set: expect.stringMatching(/^NDGradError: set: .*2147483644 bytes/),
+        set: "no error",
         zeros: expect.stringMatching(/^NDGradError: (zeros|full): .*2147483644 bytes/),
         copy: expect.stringMatching(/^NDGradError: copy: .*2147483644 bytes/),
         highSum: "no error",

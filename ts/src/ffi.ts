@@ -73,10 +73,21 @@ export class NDGradError extends Error {
   }
 }
 
+/** What an out-of-memory Error adds to the engine's message (set by memory.ts). */
+let outOfMemoryHint: () => string = () => "";
+
+/** @internal */
+export function setOutOfMemoryHint(hint: () => string): void {
+  outOfMemoryHint = hint;
+}
+
 /** Throw the engine's last error. */
 export function raise(): never {
   const code = wasm.nd_error_code();
-  throw new NDGradError(errorMessage(), ERROR_KINDS.get(code) ?? "Internal");
+  const kind = ERROR_KINDS.get(code) ?? "Internal";
+  let message = errorMessage();
+  if (kind === "OutOfMemory") message += outOfMemoryHint();
+  throw new NDGradError(message, kind);
 }
 
 /** Check a handle-returning call. */

@@ -20,7 +20,7 @@ use crate::dtype::Data;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::shape::fmt_shape;
-use crate::storage::Tensor;
+use crate::storage::{try_grow, Tensor};
 
 thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
@@ -505,6 +505,8 @@ fn walk(
                         let sum = ops::add(&leaf_grads[i].1, &g)?;
                         leaf_grads[i].1 = sum;
                     } else {
+                        map_room(&mut leaf_index)?;
+                        try_grow(&mut leaf_grads, 1)?;
                         leaf_index.insert(k, leaf_grads.len());
                         leaf_grads.push((l.clone(), g));
                     }
@@ -556,6 +558,7 @@ fn accumulate(map: &mut HashMap<usize, Tensor>, key: usize, g: Tensor) -> Result
         Some(prev) => ops::add(&prev, &g)?,
         None => g,
     };
+    map_room(map)?;
     map.insert(key, g);
     Ok(())
 }
@@ -602,6 +605,16 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Room for one more entry in a map that grows with the graph: a walk over
+/// a large graph fails cleanly rather than aborting when memory is full.
+fn map_room<V>(map: &mut HashMap<usize, V>) -> Result<()> {
+    map.try_reserve(1).map_err(|_| {
+        Error::oom_bytes(
+            (map.len() as u64 + 1).saturating_mul(core::mem::size_of::<(usize, V)>() as u64),
+        )
+    })
+}
+
 /// Nodes reachable from `roots`, each after all nodes it feeds (so walking
 /// the result backwards visits a node only once all its consumers are done).
 fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
@@ -612,6 +625,7 @@ fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
         let key = Rc::as_ptr(&node) as *const () as usize;
         if expanded {
             state.insert(key, true);
+            try_grow(&mut order, 1)?;
             order.push(node);
             continue;
         }
@@ -621,6 +635,7 @@ fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
         if node.is_freed() {
             return Err(Error::autograd(format!("{op}: {NOT_IN_GRAPH}")));
         }
+        map_room(&mut state)?;
         state.insert(key, false);
         let inputs = node
             .inputs
@@ -634,6 +649,7 @@ fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
             })
             .collect();
         drop(inputs);
+        try_grow(&mut stack, children.len() + 1)?;
         stack.push((node, true));
         for c in children {
             let ck = Rc::as_ptr(&c) as *const () as usize;

@@ -80,23 +80,38 @@ pub fn gemm_batched(
     let c = &mut out.spare_capacity_mut()[..count * len];
     let threads = threads::threads();
     let product = |i: usize| (&a[i * m * k..][..m * k], &b[i * k * n..][..k * n]);
-    if threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL {
+    // Groups of products, a few per thread for balance, each with its own
+    // packing scratch allocated here: helpers never allocate.
+    let per = count.div_ceil(threads * 4);
+    let (bl, al) = if uses_blocked(m, n, k) {
+        scratch_len(m, n, k, 1)
+    } else {
+        (0, 0)
+    };
+    let unit = (bl + al).max(16);
+    let mut buf = Vec::new();
+    let split =
+        !(threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL);
+    let scratch = if split {
+        count
+            .div_ceil(per)
+            .checked_mul(unit)
+            .and_then(|len| aligned(&mut buf, len))
+    } else {
+        None
+    };
+    // Without the scratch (one thread, or memory too full for it) the
+    // products run one after another, each allocating its own.
+    let Some(scratch) = scratch else {
         for (i, ci) in c.chunks_mut(len).enumerate() {
             let (ai, bi) = product(i);
             gemm_into(m, n, k, ai, bi, ci, None);
         }
-    } else {
-        // Groups of products, a few per thread for balance, each with its
-        // own packing scratch allocated here: helpers never allocate.
-        let per = count.div_ceil(threads * 4);
-        let (bl, al) = if uses_blocked(m, n, k) {
-            scratch_len(m, n, k, 1)
-        } else {
-            (0, 0)
-        };
-        let unit = (bl + al).max(16);
-        let mut buf = Vec::new();
-        let scratch = aligned(&mut buf, count.div_ceil(per) * unit);
+        // SAFETY: every product wrote all m·n slots of its part of `c`.
+        unsafe { out.set_len(start + count * len) };
+        return;
+    };
+    {
         let groups: Vec<_> = c
             .chunks_mut(per * len)
             .zip(scratch.chunks_exact_mut(unit))
@@ -214,10 +229,19 @@ fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUnini
 /// carved out of `buf`. The allocator only aligns to 8 bytes; packed strips
 /// that start mid-line make one in four of the micro-kernel's B loads
 /// straddle two cache lines.
-pub(crate) fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    *buf = vec![0f32; len + 16];
+///
+/// `None` when memory is too full for it: the scratch (all of B packed)
+/// is as large as B, and allocating it infallibly made products abort
+/// instead of failing cleanly. Callers then compute without packing
+/// (`small`: each element the same in-order sum over k as a single k
+/// block, only slower), so a product whose output fits always succeeds.
+fn aligned(buf: &mut Vec<f32>, len: usize) -> Option<&mut [f32]> {
+    let total = len.checked_add(16)?;
+    buf.clear();
+    buf.try_reserve_exact(total).ok()?;
+    buf.resize(total, 0.0);
     let skip = buf.as_ptr().align_offset(64).min(16);
-    &mut buf[skip..skip + len]
+    Some(&mut buf[skip..skip + len])
 }
 
 /// Below this many multiply-adds a product runs on one thread: waking the
@@ -240,8 +264,41 @@ fn blocked(
     };
     let (bl, al) = scratch_len(m, n, k, threads);
     let mut buf = Vec::new();
-    let (bpack, apack) = aligned(&mut buf, bl + al).split_at_mut(bl);
+    let Some(scratch) = aligned(&mut buf, bl + al) else {
+        // Memory too full for the packed scratch: the same products unpacked.
+        unpacked(m, n, k, a, b, c, tr);
+        return;
+    };
+    let (bpack, apack) = scratch.split_at_mut(bl);
     blocked_on(threads, m, n, k, a, b, c, bpack, apack, tr);
+}
+
+/// `blocked`'s product without its packed scratch (memory too full for
+/// it): `small` for plain operands, else each element summed over k in order
+/// from the operands as stored. Slower, never larger.
+fn unpacked(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    tr: Trans,
+) {
+    if tr == Trans::NONE {
+        return small(m, n, k, a, b, c);
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0.0f32;
+            for p in 0..k {
+                let av = if tr.a { a[p * m + i] } else { a[i * k + p] };
+                let bv = if tr.b { b[j * k + p] } else { b[p * n + j] };
+                acc += av * bv;
+            }
+            c[i * n + j].write(acc);
+        }
+    }
 }
 
 /// How the blocked product cuts its work: k blocks of `kb`, `strips` of B
@@ -649,6 +706,47 @@ mod tests {
             assert_eq!(bits(&plain), bits(&one), "{m}x{n}x{k}: gemm vs blocked");
             for t in 2..=4 {
                 assert_eq!(bits(&run(t)), bits(&one), "{m}x{n}x{k} on {t} threads");
+            }
+        }
+    }
+
+    /// When memory is too full for the packing scratch, a product runs
+    /// unpacked (`small`): no abort, and for k within one block the very
+    /// same bits as the blocked product (beyond, the same sums grouped
+    /// differently: within rounding).
+    #[test]
+    fn unpacked_fallback_matches_the_blocked_product() {
+        let mut buf = Vec::new();
+        assert!(
+            aligned(&mut buf, usize::MAX / 8).is_none(),
+            "impossible scratch is None, not an abort"
+        );
+        assert!(aligned(&mut buf, usize::MAX).is_none());
+        let mut seed = 0x1234_5678_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(m, n, k) in &[(64, 256, 200), (131, 67, 256), (40, 40, 700)] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let mut blocked_c = Vec::new();
+            gemm(m, n, k, &a, &b, &mut blocked_c);
+            let mut c = Vec::with_capacity(m * n);
+            small(m, n, k, &a, &b, &mut c.spare_capacity_mut()[..m * n]);
+            // SAFETY: `small` writes all m·n elements.
+            unsafe { c.set_len(m * n) };
+            if k <= KC {
+                assert_eq!(bits(&c), bits(&blocked_c), "{m}x{n}x{k}");
+            } else {
+                for (x, y) in c.iter().zip(&blocked_c) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{m}x{n}x{k}: {x} vs {y}"
+                    );
+                }
             }
         }
     }

@@ -77,13 +77,12 @@ impl Geom {
 /// (or `NO_ARGMAX`) to `arg`.
 pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<u32>) {
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
     for p in 0..g.planes {
         let base = p * plane;
         let xp = &x[base..base + plane];
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            max_row(xp, base, g, h0, h1, &cols, 0, g.ow, out, arg);
+            max_row(xp, base, g, h0, h1, 0, g.ow, out, arg);
         }
     }
 }
@@ -97,13 +96,15 @@ fn max_row<T: Float>(
     g: &Geom,
     h0: usize,
     h1: usize,
-    cols: &[(usize, usize, usize)],
     o0: usize,
     o1: usize,
     out: &mut Vec<T>,
     arg: &mut Vec<u32>,
 ) {
-    for &(w0, w1, _) in &cols[o0..o1] {
+    // Column windows are recomputed (a few integer ops) rather than tabled:
+    // a table as long as the output width would be an allocation that grows
+    // with the data and could not fail cleanly.
+    for (w0, w1, _) in (o0..o1).map(|ox| g.cols(ox)) {
         let mut m = T::LOWEST;
         let mut at = usize::MAX;
         for y in h0..h1 {
@@ -136,7 +137,6 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
         return max_pool(x, g, out, arg);
     }
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
     // Interior outputs: the whole window inside the row, and every vector
     // load (4 floats, 8 at stride 2) too.
     let reach = if g.sw == 2 { 8 } else { 4 };
@@ -159,7 +159,7 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
         let xp = &x[base..base + plane];
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            max_row(xp, base, g, h0, h1, &cols, 0, first, out, arg);
+            max_row(xp, base, g, h0, h1, 0, first, out, arg);
             let mut ox = first;
             // Two blocks of four outputs at once: two independent
             // dependency chains (the running max is a chain of pmax).
@@ -235,7 +235,7 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
                 }
                 ox += 4;
             }
-            max_row(xp, base, g, h0, h1, &cols, last, g.ow, out, arg);
+            max_row(xp, base, g, h0, h1, last, g.ow, out, arg);
         }
     }
 }
@@ -243,12 +243,13 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
 /// Sum / average pooling (`avg` divides by the window size MXNet uses).
 pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: &mut Vec<T>) {
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Recomputed per row, not tabled (see `max_pool`).
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let xp = &x[p * plane..p * plane + plane];
         for oy in 0..g.oh {
             let (h0, h1, hp) = g.rows(oy);
-            for &(w0, w1, wp) in &cols {
+            for (w0, w1, wp) in cols() {
                 let mut s = T::ZERO;
                 for y in h0..h1 {
                     for &v in &xp[y * g.w + w0..y * g.w + w1] {
@@ -280,13 +281,14 @@ pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: 
 pub fn sum_unpool<T: Float>(dy: &[T], g: &Geom, avg: bool, include_pad: bool, dx: &mut [T]) {
     let plane = g.h * g.w;
     let oplane = g.oh * g.ow;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Recomputed per row, not tabled (see `max_pool`).
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let dxp = &mut dx[p * plane..p * plane + plane];
         let dyp = &dy[p * oplane..p * oplane + oplane];
         for oy in 0..g.oh {
             let (h0, h1, hp) = g.rows(oy);
-            for (ox, &(w0, w1, wp)) in cols.iter().enumerate() {
+            for (ox, (w0, w1, wp)) in cols().enumerate() {
                 let mut d = dyp[oy * g.ow + ox];
                 if avg {
                     let n = if include_pad {

@@ -14,7 +14,7 @@ use crate::dtype::{wrap, DType, Data};
 use crate::error::{Error, Result};
 use crate::kernels::pool::{self as k, ChannelLayout, Float};
 use crate::kernels::{BinOp, RedOp, UnOp};
-use crate::storage::{alloc_empty, Tensor};
+use crate::storage::{alloc_empty, try_collect, try_filled, Tensor};
 
 #[derive(Clone, Copy, Debug)]
 pub struct BatchNormOpts {
@@ -161,8 +161,8 @@ pub fn batch_norm(
         shift[i] = b[i] - mean[i] * scale[i];
     }
     fn affine<T: Float>(x: &[T], l: ChannelLayout, sc: &[f64], sh: &[f64]) -> Result<Data> {
-        let sc: Vec<T> = sc.iter().map(|&v| T::from_f64(v)).collect();
-        let sh: Vec<T> = sh.iter().map(|&v| T::from_f64(v)).collect();
+        let sc: Vec<T> = try_collect(sc.iter().map(|&v| T::from_f64(v)))?;
+        let sh: Vec<T> = try_collect(sh.iter().map(|&v| T::from_f64(v)))?;
         let mut out = alloc_empty::<T>(x.len())?;
         k::channel_affine(x, l, &sc, &sh, &mut out);
         Ok(wrap(out))
@@ -192,7 +192,7 @@ pub fn batch_norm(
         }))
     };
     let save = || {
-        let v = |d: &[f64]| Tensor::from_vec(vec![c], cast(d, dt).ok()?).ok();
+        let v = |d: &[f64]| cast(d, dt).and_then(|d| Tensor::from_vec(vec![c], d)).ok();
         match (v(&mean), v(&invstd)) {
             (Some(m), Some(s)) => vec![x.clone(), gamma.clone(), m, s],
             // Allocation failed: backward reports the missing tensors.
@@ -207,16 +207,12 @@ fn vec_f64(n: usize) -> Result<Vec<f64>> {
     crate::storage::alloc_zeroed::<f64>(n)
 }
 
-/// Per-channel values in the data's dtype (allocated fallibly: `C` is the
-/// caller's).
+/// Per-channel values as a tensor buffer of `dt`, allocated fallibly (a
+/// LayerNorm's "channels" can be a whole long axis).
 fn cast(v: &[f64], dt: DType) -> Result<Data> {
     Ok(match dt {
         DType::F64 => Data::F64(crate::storage::alloc_copy(v)?),
-        _ => {
-            let mut o = alloc_empty::<f32>(v.len())?;
-            o.extend(v.iter().map(|&x| x as f32));
-            Data::F32(o)
-        }
+        _ => Data::F32(try_collect(v.iter().map(|&x| x as f32))?),
     })
 }
 
@@ -343,9 +339,11 @@ impl BatchNormNode {
                 b: &[f64],
                 k: &[f64],
             ) -> Result<Data> {
-                let t = |v: &[f64]| -> Vec<T> { v.iter().map(|&e| T::from_f64(e)).collect() };
+                let t = |v: &[f64]| -> Result<Vec<T>> {
+                    try_collect(v.iter().map(|&e| T::from_f64(e)))
+                };
                 let mut out = alloc_empty::<T>(x.len())?;
-                k::channel_affine2(x, dy, l, &t(a), &t(b), &t(k), &mut out);
+                k::channel_affine2(x, dy, l, &t(a)?, &t(b)?, &t(k)?, &mut out);
                 Ok(wrap(out))
             }
             let (xd, gd) = (x.data()?, dy.data()?);
@@ -364,12 +362,11 @@ impl BatchNormNode {
             None
         };
         let dgamma = if needs[1] {
-            let mut v = vec_f64(c)?;
-            if !self.fix_gamma {
-                for (i, e) in v.iter_mut().enumerate() {
-                    *e = sum_dyxc[i] * s[i];
-                }
-            }
+            let v: Vec<f64> = if self.fix_gamma {
+                try_filled(c, 0.0)?
+            } else {
+                try_collect((0..c).map(|i| sum_dyxc[i] * s[i]))?
+            };
             Some(Tensor::from_vec(vec![c], cast(&v, dt)?)?)
         } else {
             None
