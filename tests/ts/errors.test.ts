@@ -236,15 +236,57 @@ add("array", "dtype float16", () => nd.array([1], { dtype: "float16" as "float32
 add("array", "options that are not an object", () => nd.array([1], "float64" as unknown as { dtype: "float64" }));
 add("zeros", "zeros with dtype bool", () => nd.zeros([2], { dtype: "bool" as "float32" }));
 add("full", "full with dtype 3", () => nd.full([2], 1, { dtype: 3 as unknown as "float32" }));
-add("arange", "arange with dtype uint8", () => nd.arange(0, 3, 1, { dtype: "uint8" as "float32" }));
+add("arange", "arange with dtype int8", () => nd.arange(0, 3, 1, { dtype: "int8" as "float32" }));
+add("array", "uint8 from 256", () => nd.array([1, 256], { dtype: "uint8" }), ["uint8", "256"]);
+add("array", "uint8 from -1", () => nd.array([[-1]], { dtype: "uint8" }), ["uint8", "-1"]);
+add("exp", "exp of uint8", () => nd.array(new Uint8Array([1, 2])).exp(), ["uint8", "[2]"]);
+add("attachGrad", "attachGrad on uint8", () => nd.array(new Uint8Array([1, 2])).attachGrad(), ["uint8"]);
+add("div", "uint8 division by zero", () => nd.array(new Uint8Array([1, 2])).div(nd.array(new Uint8Array([1, 0]))), ["uint8", "zero"]);
+add("div", "uint8 division by a number that is 0 in uint8", () => nd.array(new Uint8Array([1, 2])).div(256), ["uint8", "zero"]);
+add("add", "uint8 + float32", () => nd.array(new Uint8Array([1, 2])).add(nd.ones([2])), ["uint8", "float32"]);
+add("uniform", "random.uniform uint8", () => nd.random.uniform(0, 1, [2], { dtype: "uint8" }), ["uint8"]);
 add("uniform", "random.uniform int32", () => nd.random.uniform(0, 1, [2], { dtype: "int32" }), ["int32"]);
 add("normal", "random.normal float16", () => nd.random.normal(0, 1, [2], "float16" as "float32"));
 add("astype", "astype of a number", (c) => c.a().astype(1 as unknown as "float32"));
-add("data", "data(out) with a Uint8Array", (c) => c.a().data(new Uint8Array(6) as unknown as Float32Array));
+add("data", "data(out) with an Int16Array", (c) => c.a().data(new Int16Array(6) as unknown as Float32Array));
 add("backward", "a float64 head gradient for a float32 head", (c) => {
   const v = c.variable([1, 2]);
   autograd.record(() => v.mul(2)).backward(nd.ones([2], { dtype: "float64" }));
 }, ["float64", "float32"]);
+
+// -- files: nd.load / nd.save (#13); the full corrupt-file catalogue is tests/ts/io.test.ts
+/** Little-endian bytes from [value, width] pairs (width 4 or 8). */
+const bytesOf = (...words: [number, number][]): Uint8Array => {
+  const out = new Uint8Array(words.reduce((n, [, w]) => n + w, 0));
+  const v = new DataView(out.buffer);
+  let p = 0;
+  for (const [x, w] of words) {
+    if (w === 8) v.setBigUint64(p, BigInt(x), true);
+    else v.setUint32(p, x >>> 0, true);
+    p += w;
+  }
+  return out;
+};
+const list = (count: number): [number, number][] => [[0x112, 8], [0, 8], [count, 8]];
+add("load", "load of an empty buffer", () => nd.load(new Uint8Array(0)), ["truncated"]);
+add("load", "load with a wrong list header", () => nd.load(bytesOf([0x113, 8], [0, 8], [0, 8])), ["0x113"]);
+add("load", "load of a file claiming 2^40 arrays", () => nd.load(bytesOf(...list(2 ** 40))), ["1099511627776"]);
+add("load", "load of a record with a bad magic", () => nd.load(bytesOf(...list(1), [0xdeadbeef, 4], [0, 8])), ["0xdeadbeef"]);
+add("load", "load of a header claiming 2^40 elements", () =>
+  nd.load(bytesOf(...list(1), [0xf993fac9, 4], [0, 4], [2, 4], [2 ** 20, 8], [2 ** 20, 8], [1, 4], [0, 4], [0, 4])), ["[1048576,1048576]"]);
+add("load", "load of a record whose data is missing", () =>
+  nd.load(bytesOf(...list(1), [0xf993fac9, 4], [0, 4], [1, 4], [1000, 8], [1, 4], [0, 4], [0, 4])), ["truncated", "4000"]);
+add("load", "load of a sparse (csr) record", () => nd.load(bytesOf(...list(1), [0xf993fac9, 4], [2, 4], [0, 8])), ["sparse", "csr"]);
+add("load", "load of a file with more names than arrays", () => nd.load(bytesOf(...list(0), [1, 8], [1, 8])), ["0 arrays", "1 names"]);
+add("load", "load of a number", () => nd.load(7 as never), ["got 7"]);
+add("load", "load of an .npy with a complex dtype", () => {
+  const header = "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }\n";
+  const text = "\x93NUMPY\x01\x00" + String.fromCharCode(header.length, 0) + header + "\0".repeat(8);
+  return nd.load(Uint8Array.from(text, (ch) => ch.charCodeAt(0)));
+}, ["<c8"]);
+add("save", "save of a string", () => nd.save(null, "x" as never), ["got"]);
+add("save", "save of a dict holding a number", () => nd.save(null, { w: 1 } as never), ['"w"']);
+add("save", "save of a disposed array", (c) => nd.save(null, [c.disposed()]), ["disposed"]);
 
 // -- the model ops -----------------------------------------------------------------
 add("clip", "clip with aMin > aMax", (c) => c.a().clip(2, 1), ["2", "1"]);
@@ -291,6 +333,50 @@ add("dot", "dot transposeA string", (c) => c.a().dot(nd.ones([3, 3]), { transpos
 add("norm", "norm ord 3", (c) => c.a().norm({ ord: 3 as 1 }));
 add("where", "where with a number condition", () => nd.where(1 as unknown as NDArray, nd.ones([2]), nd.ones([2])));
 add("where", "where with shapes that do not broadcast", () => nd.where(nd.ones([3]), nd.ones([2]), nd.ones([2])), ["[3]", "[2]"]);
+
+// -- Pooling, BatchNorm, LayerNorm (pool branch) -----------------------------------
+const img = (): NDArray => nd.ones([2, 3, 4, 4]);
+const ch = (n = 3, dtype: "float32" | "float64" = "float32"): NDArray => nd.ones([n], { dtype });
+add("Pooling", "Pooling kernel larger than the padded input", () => nd.Pooling(img(), { kernel: 5 }), ["[2,3,4,4]", "5"]);
+add("Pooling", "Pooling kernel larger than the padded input (1-D)", () => nd.Pooling(nd.ones([1, 1, 3]), { kernel: [6], pad: [1] }), ["[1,1,3]"]);
+add("Pooling", "Pooling stride 0", () => nd.Pooling(img(), { kernel: 2, stride: 0 }), ["[2,3,4,4]", "stride"]);
+add("Pooling", "Pooling negative pad", () => nd.Pooling(img(), { kernel: 2, pad: [-1, 0] }), ["[2,3,4,4]", "pad"]);
+add("Pooling", "Pooling kernel 0", () => nd.Pooling(img(), { kernel: [0, 2] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling unknown poolType", () => nd.Pooling(img(), { kernel: 2, poolType: "lp" as "max" }), ["lp"]);
+add("Pooling", "Pooling unknown poolingConvention", () => nd.Pooling(img(), { kernel: 2, poolingConvention: "same" as "valid" }), ["same"]);
+add("Pooling", "Pooling of 2-D data", () => nd.Pooling(nd.ones([4, 4]), { kernel: 2 }), ["[4,4]"]);
+add("Pooling", "Pooling of 5-D data (3-D pooling)", () => nd.Pooling(nd.ones([1, 1, 2, 2, 2]), { kernel: [1, 1, 1] }), ["[1,1,2,2,2]"]);
+add("Pooling", "Pooling 1-D kernel on 4-D data", () => nd.Pooling(img(), { kernel: [2] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling stride of the wrong length", () => nd.Pooling(img(), { kernel: [2, 2], stride: [1, 1, 1] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling without a kernel", () => nd.Pooling(img()), ["[2,3,4,4]", "kernel"]);
+add("Pooling", "Pooling of int32", () => nd.Pooling(nd.ones([1, 1, 4, 4], { dtype: "int32" }), { kernel: 2 }), ["int32", "[1,1,4,4]"]);
+add("Pooling", "Pooling kernel string", () => nd.Pooling(img(), { kernel: "2" as unknown as number }));
+add("Pooling", "Pooling options a number", () => nd.Pooling(img(), 2 as unknown as { kernel: number }));
+add("Pooling", "Pooling of a list", () => nd.Pooling([[1]] as unknown as NDArray, { kernel: 1 }));
+add("Pooling", "poolingShape kernel too large", () => nd.poolingShape([1, 1, 2, 2], { kernel: 3 }), ["[1,1,2,2]"]);
+add("BatchNorm", "BatchNorm gamma of the wrong shape", () => nd.BatchNorm(img(), ch(4), ch(), ch(), ch()), ["[2,3,4,4]", "[4]", "gamma"]);
+add("BatchNorm", "BatchNorm movingVar of the wrong shape", () => nd.BatchNorm(img(), ch(), ch(), ch(), nd.ones([3, 1])), ["[2,3,4,4]", "[3,1]"]);
+add("BatchNorm", "BatchNorm float64 movingMean with float32 data", () => nd.BatchNorm(img(), ch(), ch(), ch(3, "float64"), ch()), ["float64", "float32"]);
+add("BatchNorm", "BatchNorm axis 4 of 4-D data", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { axis: 4 }), ["[2,3,4,4]"]);
+add("BatchNorm", "BatchNorm of 1-D data", () => nd.BatchNorm(nd.ones([3]), ch(), ch(), ch(), ch()), ["[3]"]);
+add("BatchNorm", "BatchNorm of int32", () => nd.BatchNorm(nd.ones([2, 3], { dtype: "int32" }), ch(), ch(), ch(), ch()), ["int32"]);
+add("BatchNorm", "BatchNorm eps NaN", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { eps: NaN }), ["eps"]);
+add("BatchNorm", "BatchNorm fixGamma string", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { fixGamma: "no" as unknown as boolean }));
+add("BatchNorm", "BatchNorm without moving statistics", () => nd.BatchNorm(img(), ch(), ch(), undefined as unknown as NDArray, ch()));
+add("BatchNorm", "BatchNorm updating moving statistics a recorded op still needs", () => {
+  const x = nd.array([[1, 2], [3, 5]]);
+  x.attachGrad();
+  const mm = nd.zeros([2]);
+  try {
+    autograd.record(() => nd.BatchNorm(x, nd.ones([2]), nd.zeros([2]), mm, nd.ones([2])).add(x.mul(mm).sum())).backward();
+  } finally {
+    x.dispose();
+  }
+}, ["moving statistics", "[2]"]);
+add("LayerNorm", "LayerNorm gamma of the wrong shape", () => nd.LayerNorm(img(), ch(), ch(4)), ["[2,3,4,4]", "[3]"]);
+add("LayerNorm", "LayerNorm axis -5", () => nd.LayerNorm(img(), ch(4), ch(4), { axis: -5 }), ["[2,3,4,4]"]);
+add("LayerNorm", "LayerNorm negative eps", () => nd.LayerNorm(img(), ch(4), ch(4), { eps: -1 }), ["eps"]);
+add("LayerNorm", "LayerNorm beta a number", () => nd.LayerNorm(img(), ch(4), 0 as unknown as NDArray));
 
 // -- every method on a disposed array ------------------------------------------
 const disposedCalls: [string | string[], string, (x: NDArray, c: Ctx) => unknown][] = [
@@ -484,6 +570,61 @@ add("dropout", "dropout with a NaN p", (c) => nd.dropout(c.a(), NaN));
 add("dropout", "dropout of a string", () => nd.dropout("x" as unknown as NDArray));
 add("dropout", "disposed array: nd.dropout", (c) => nd.dropout(c.disposed()), ["disposed"]);
 
+// -- Convolution / Deconvolution (issue #12, conv branch) ----------------------------------------
+{
+  const x = (): NDArray => nd.zeros([2, 4, 5, 5]);
+  const w = (): NDArray => nd.zeros([6, 4, 3, 3]);
+  const k = { kernel: [3, 3], numFilter: 6, noBias: true };
+  add("Convolution", "Convolution with a weight of the wrong shape", () => nd.Convolution(x(), nd.zeros([6, 3, 3, 3]), null, k), [
+    "[6,4,3,3]",
+    "[6,3,3,3]",
+    "[2,4,5,5]",
+  ]);
+  add("Convolution", "Convolution with a kernel larger than the padded input", () =>
+    nd.Convolution(x(), nd.zeros([6, 4, 7, 3]), null, { ...k, kernel: [7, 3] }), ["kernel size exceeds", "[2,4,5,5]"]);
+  add("Convolution", "Convolution whose numGroup does not divide the channels", () =>
+    nd.Convolution(x(), nd.zeros([6, 1, 3, 3]), null, { ...k, numGroup: 3 }), ["numGroup 3", "4 channels", "[2,4,5,5]"]);
+  add("Convolution", "Convolution whose numGroup does not divide numFilter", () =>
+    nd.Convolution(x(), nd.zeros([6, 1, 3, 3]), null, { ...k, numGroup: 4 }), ["numGroup 4", "numFilter 6"]);
+  add("Convolution", "Convolution with a zero stride", () => nd.Convolution(x(), w(), null, { ...k, stride: [0, 1] }), ["stride"]);
+  add("Convolution", "Convolution with a negative pad", () => nd.Convolution(x(), w(), null, { ...k, pad: [-1, 0] }), ["pad"]);
+  add("Convolution", "Convolution with a zero dilate", () => nd.Convolution(x(), w(), null, { ...k, dilate: [1, 0] }), ["dilate"]);
+  add("Convolution", "Convolution of 3-D data with a 2-D kernel", () => nd.Convolution(nd.zeros([2, 4, 5]), w(), null, k), ["[2,4,5]"]);
+  add("Convolution", "Convolution with a 3-D kernel", () =>
+    nd.Convolution(nd.zeros([1, 1, 2, 2, 2]), nd.zeros([1, 1, 1, 1, 1]), null, { ...k, kernel: [1, 1, 1] }), ["kernel"]);
+  add("Convolution", "Convolution with a stride list of the wrong length", () => nd.Convolution(x(), w(), null, { ...k, stride: [1] }), [
+    "stride",
+  ]);
+  add("Convolution", "Convolution with a bias of the wrong shape", () =>
+    nd.Convolution(x(), w(), nd.zeros([5]), { kernel: [3, 3], numFilter: 6 }), ["bias", "[5]"]);
+  add("Convolution", "Convolution without a bias and noBias false", () => nd.Convolution(x(), w(), null, { kernel: [3, 3], numFilter: 6 }), [
+    "bias",
+  ]);
+  add("Convolution", "Convolution with a bias and noBias true", () => nd.Convolution(x(), w(), nd.zeros([6]), k), ["noBias"]);
+  add("Convolution", "Convolution without numFilter", () =>
+    nd.Convolution(x(), w(), null, { kernel: [3, 3], noBias: true } as unknown as { kernel: number[]; numFilter: number }), ["numFilter"]);
+  add("Convolution", "Convolution with numFilter 0", () => nd.Convolution(x(), nd.zeros([0, 4, 3, 3]), null, { ...k, numFilter: 0 }), [
+    "numFilter",
+  ]);
+  add("Convolution", "Convolution with an unknown option", () =>
+    nd.Convolution(x(), w(), null, { ...k, adj: [1, 1] } as unknown as { kernel: number[]; numFilter: number }), ["adj"]);
+  add("Convolution", "Convolution of float64 data with a float32 weight", () =>
+    nd.Convolution(nd.zeros([2, 4, 5, 5], { dtype: "float64" }), w(), null, k), ["float64", "float32"]);
+  add("Convolution", "Convolution of int32 data", () =>
+    nd.Convolution(nd.zeros([2, 4, 5, 5], { dtype: "int32" }), nd.zeros([6, 4, 3, 3], { dtype: "int32" }), null, k), ["int32"]);
+  add("Convolution", "Convolution of a number", () => nd.Convolution(1 as unknown as NDArray, w(), null, k));
+  add("Convolution", "disposed array: nd.Convolution", (c) => nd.Convolution(c.disposed(), w(), null, k), ["disposed"]);
+  add("Deconvolution", "Deconvolution with adj not below the stride", () =>
+    nd.Deconvolution(x(), nd.zeros([4, 2, 3, 3]), null, { kernel: [3, 3], numFilter: 2, stride: [2, 2], adj: [2, 0] }), ["adj", "stride"]);
+  add("Deconvolution", "Deconvolution with the convolution's weight layout", () =>
+    nd.Deconvolution(x(), w(), null, { kernel: [3, 3], numFilter: 2 }), ["weight", "[4,2,3,3]", "[6,4,3,3]"]);
+  add("Deconvolution", "Deconvolution whose pad leaves no output", () =>
+    nd.Deconvolution(nd.zeros([1, 4, 1, 1]), nd.zeros([4, 2, 1, 1]), null, { kernel: [1, 1], numFilter: 2, pad: [1, 1] }), ["pad"]);
+  add("Deconvolution", "Deconvolution whose numGroup does not divide the channels", () =>
+    nd.Deconvolution(x(), nd.zeros([4, 1, 3, 3]), null, { kernel: [3, 3], numFilter: 3, numGroup: 3 }), ["numGroup 3"]);
+  add("Deconvolution", "Deconvolution of 2-D data", (c) => nd.Deconvolution(c.a(), w(), null, { kernel: [3, 3], numFilter: 2 }), ["[2,3]"]);
+}
+
 // -- autograd.grad / markVariables ------------------------------------------------------------
 add("grad", "autograd.grad of an array never recorded", (c) => {
   const x = c.variable([1, 2]);
@@ -595,6 +736,41 @@ add("NoBackward", "a Function with no backward", (c) => {
   }
   runFunction(NoBackward)(c);
 });
+
+// -- nnmisc group (issue #12): FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy --
+const fc = nd.FullyConnected;
+add("FullyConnected", "FullyConnected weight of the wrong shape", (c) => fc(c.a(), nd.ones([4, 2]), null, { numHidden: 4, noBias: true }), ["[2,3]", "[4,2]", "[4,3]"]);
+add("FullyConnected", "FullyConnected numHidden not the weight's rows", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 5 }), ["[4,3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected bias of the wrong shape", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([3]), { numHidden: 4 }), ["[3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected without bias and noBias false", (c) => fc(c.a(), nd.ones([4, 3]), null, { numHidden: 4 }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected with a bias and noBias true", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 4, noBias: true }), ["[4]"]);
+add("FullyConnected", "FullyConnected numHidden 0", (c) => fc(c.a(), nd.ones([0, 3]), null, { numHidden: 0, noBias: true }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected numHidden missing", (c) => fc(c.a(), nd.ones([4, 3]), null, {} as { numHidden: number }));
+add("FullyConnected", "FullyConnected flatten=false: the last axis, not the rest", () => fc(nd.ones([2, 3, 4]), nd.ones([5, 12]), null, { numHidden: 5, noBias: true, flatten: false }), ["[2,3,4]", "[5,12]"]);
+add("FullyConnected", "FullyConnected of a 0-d array", () => fc(nd.array(new Float32Array([1]), { shape: [] }), nd.ones([1, 1]), null, { numHidden: 1, noBias: true }));
+add("FullyConnected", "FullyConnected of int32 data", () => fc(nd.ones([2, 3], { dtype: "int32" }), nd.ones([4, 3], { dtype: "int32" }), null, { numHidden: 4, noBias: true }), ["int32"]);
+add("FullyConnected", "FullyConnected float32 data, float64 weight", (c) => fc(c.a(), nd.ones([4, 3], { dtype: "float64" }), null, { numHidden: 4, noBias: true }), ["float64"]);
+add("FullyConnected", "FullyConnected weight a number", (c) => fc(c.a(), 1 as unknown as NDArray, null, { numHidden: 4, noBias: true }));
+add("Embedding", "Embedding weight not (inputDim, outputDim)", () => nd.Embedding(nd.array([0, 1]), nd.ones([3, 2]), { inputDim: 4, outputDim: 2 }), ["[3,2]", "[4,2]"]);
+add("Embedding", "Embedding inputDim 0", () => nd.Embedding(nd.array([0]), nd.ones([0, 2]), { inputDim: 0, outputDim: 2 }));
+add("Embedding", "Embedding of an int32 weight", () => nd.Embedding(nd.array([0]), nd.ones([2, 2], { dtype: "int32" }), { inputDim: 2, outputDim: 2 }), ["int32"]);
+add("Embedding", "Embedding outputDim a string", () => nd.Embedding(nd.array([0]), nd.ones([2, 2]), { inputDim: 2, outputDim: "2" as unknown as number }));
+add("Activation", "Activation unknown actType", (c) => nd.Activation(c.a(), { actType: "swish" as "relu" }), ["swish"]);
+add("Activation", "Activation without options", (c) => nd.Activation(c.a(), undefined as unknown as { actType: "relu" }));
+add("Activation", "Activation of int32", () => nd.Activation(nd.ones([2], { dtype: "int32" }), { actType: "relu" }), ["int32"]);
+add("LeakyReLU", "LeakyReLU unknown actType", (c) => nd.LeakyReLU(c.a(), { actType: "rrelu" as "leaky" }), ["rrelu"]);
+add("LeakyReLU", "LeakyReLU prelu without gamma", (c) => nd.LeakyReLU(c.a(), { actType: "prelu" }), ["[2,3]"]);
+add("LeakyReLU", "LeakyReLU prelu gamma not per channel", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([4]) }), ["[4]", "[2,3]"]);
+add("LeakyReLU", "LeakyReLU gamma with actType elu", (c) => nd.LeakyReLU(c.a(), { actType: "elu", gamma: nd.ones([3]) }), ["[3]"]);
+add("LeakyReLU", "LeakyReLU slope a string", (c) => nd.LeakyReLU(c.a(), { slope: "0.1" as unknown as number }));
+add("LeakyReLU", "LeakyReLU prelu gamma float64 on float32 data", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([3], { dtype: "float64" }) }), ["float64"]);
+add("Flatten", "Flatten of a 0-d array", () => nd.Flatten(nd.array(new Float32Array([2]), { shape: [] })), ["[]"]);
+add("Flatten", "Flatten of a number", () => nd.Flatten(2 as unknown as NDArray));
+add("softmaxCrossEntropy", "softmaxCrossEntropy 1-D data", () => nd.softmaxCrossEntropy(nd.ones([3]), nd.ones([3])), ["[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy label batch mismatch", (c) => nd.softmaxCrossEntropy(c.a(), nd.array([0, 1, 2])), ["[2,3]", "[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy 2-D label", (c) => nd.softmaxCrossEntropy(c.a(), nd.zeros([2, 1])), ["[2,3]", "[2,1]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy of int32 data", () => nd.softmaxCrossEntropy(nd.ones([2, 3], { dtype: "int32" }), nd.zeros([2])), ["int32"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy with no classes", () => nd.softmaxCrossEntropy(nd.ones([2, 0]), nd.zeros([2])), ["[2,0]"]);
 
 // ---------------------------------------------------------------------------
 // Runner

@@ -527,6 +527,174 @@ export const CHECKS: Check[] = [
     },
     f: (a, b) => nd.maximum(a, b).sub(nd.minimum(b, a).mul(0.5)).abs().add(a.sub(0.1).relu()),
   },
+  // ---- Convolution, Deconvolution (issue #12, conv branch): every input ----
+  {
+    name: "Convolution 2-D stride 2 pad 1, bias",
+    ops: ["Convolution"],
+    inputs: () => [U([2, 3, 5, 4]), U([4, 3, 3, 2]), U([4])],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [3, 2], stride: [2, 2], pad: [1, 1], numFilter: 4 }),
+  },
+  {
+    name: "Convolution 2-D groups 2 dilate 2, no bias",
+    ops: ["Convolution"],
+    inputs: () => [U([1, 4, 6, 5]), U([4, 2, 2, 2])],
+    f: (x, w) => nd.Convolution(x, w, null, { kernel: [2, 2], dilate: [2, 2], numGroup: 2, numFilter: 4, noBias: true }),
+  },
+  {
+    name: "Convolution 1-D depthwise pad 1, bias",
+    ops: ["Convolution"],
+    inputs: () => [U([2, 3, 7]), U([3, 1, 3]), U([3])],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [3], pad: [1], numGroup: 3, numFilter: 3 }),
+  },
+  {
+    name: "Convolution 1x1, bias",
+    ops: ["Convolution"],
+    inputs: () => [U([2, 3, 3, 2]), U([2, 3, 1, 1]), U([2])],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [1, 1], numFilter: 2 }),
+  },
+  {
+    name: "Deconvolution 2-D stride 2 pad 1 adj 1, bias",
+    ops: ["Deconvolution"],
+    inputs: () => [U([1, 3, 3, 2]), U([3, 2, 3, 3]), U([2])],
+    f: (x, w, b) =>
+      nd.Deconvolution(x, w, b, { kernel: [3, 3], stride: [2, 2], pad: [1, 1], adj: [1, 1], numFilter: 2, noBias: false }),
+  },
+  {
+    name: "Deconvolution 1-D groups 2, no bias",
+    ops: ["Deconvolution"],
+    inputs: () => [U([2, 4, 4]), U([4, 1, 3])],
+    f: (x, w) => nd.Deconvolution(x, w, null, { kernel: [3], stride: [2], numGroup: 2, numFilter: 2 }),
+  },
+  {
+    name: "Convolution -> tanh -> Deconvolution (an autoencoder step)",
+    ops: ["Convolution", "Deconvolution", "tanh"],
+    inputs: () => [U([1, 2, 5, 5]), U([3, 2, 3, 3], -0.5, 0.5), U([3, 2, 3, 3], -0.5, 0.5)],
+    f: (x, w1, w2) =>
+      nd.Deconvolution(nd.Convolution(x, w1, null, { kernel: [3, 3], stride: [2, 2], numFilter: 3, noBias: true }).tanh(), w2, null, {
+        kernel: [3, 3],
+        stride: [2, 2],
+        numFilter: 2,
+      }),
+  },
+  // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+  // Max pooling's inputs are distinct (no ties within a step of each other).
+  {
+    name: "Pooling max 2-D, kernel 3, stride 2, pad 1",
+    ops: ["Pooling"],
+    inputs: () => [distinct([2, 2, 7, 6])],
+    f: (x) => nd.Pooling(x, { kernel: [3, 3], stride: [2, 2], pad: [1, 1] }),
+  },
+  {
+    name: "Pooling max 1-D, full convention, kernel 2 stride 2",
+    ops: ["Pooling"],
+    inputs: () => [distinct([2, 3, 7])],
+    f: (x) => nd.Pooling(x, { kernel: 2, stride: 2, poolingConvention: "full" }),
+  },
+  {
+    name: "Pooling avg 2-D, full, countIncludePad false",
+    ops: ["Pooling"],
+    inputs: () => [U([1, 2, 6, 7])],
+    f: (x) => nd.Pooling(x, { kernel: [3, 3], stride: [2, 2], pad: [1, 1], poolType: "avg", poolingConvention: "full", countIncludePad: false }),
+  },
+  {
+    name: "Pooling sum 1-D and global avg, squared (a nonlinear loss through linear pooling)",
+    ops: ["Pooling"],
+    inputs: () => [U([2, 2, 6])],
+    f: (x) => nd.Pooling(x, { kernel: 2, poolType: "sum" }).square().add(nd.Pooling(x, { globalPool: true, poolType: "avg" }).sum()),
+  },
+  {
+    name: "BatchNorm train mode (batch statistics), NCHW",
+    ops: ["BatchNorm"],
+    inputs: () => [U([4, 3, 2, 2], -1, 3), U([3], 0.5, 2), U([3])],
+    f: (x, g, b) => {
+      const c = x.shape[1]!;
+      const mm = nd.zeros([c], { dtype: x.dtype });
+      const mv = nd.ones([c], { dtype: x.dtype });
+      return autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }), { trainMode: true }).square();
+    },
+  },
+  {
+    name: "BatchNorm train mode, fixGamma, axis -1",
+    ops: ["BatchNorm"],
+    inputs: () => [U([5, 2, 3], -1, 3), U([3], 0.5, 2), U([3])],
+    f: (x, g, b) => {
+      const mm = nd.zeros([3], { dtype: x.dtype });
+      const mv = nd.ones([3], { dtype: x.dtype });
+      return autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { axis: -1 }), { trainMode: true }).sin();
+    },
+  },
+  {
+    name: "BatchNorm predict mode (moving statistics)",
+    ops: ["BatchNorm"],
+    inputs: () => [U([3, 2, 4]), U([2], 0.5, 2), U([2])],
+    // The moving statistics are constants here: MXNet gives them no gradient.
+    f: (x, g, b) => {
+      const mm = nd.array([0.3, -0.2], { dtype: x.dtype });
+      const mv = nd.array([0.7, 1.6], { dtype: x.dtype });
+      return autograd.predictMode(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false, eps: 0.01 })).square();
+    },
+  },
+  {
+    name: "LayerNorm over the last axis",
+    ops: ["LayerNorm"],
+    inputs: () => [U([3, 5]), U([5], 0.5, 2), U([5])],
+    f: (x, g, b) => nd.LayerNorm(x, g, b).square(),
+  },
+  {
+    name: "LayerNorm over axis 1, eps 0.01",
+    ops: ["LayerNorm"],
+    inputs: () => [U([2, 4, 3]), U([4], 0.5, 2), U([4])],
+    f: (x, g, b) => nd.LayerNorm(x, g, b, { axis: 1, eps: 0.01 }).sin(),
+  },
+  // ---- nnmisc group (issue #12): every input of every op ----
+  {
+    name: "FullyConnected (flatten): data, weight, bias",
+    ops: ["FullyConnected"],
+    inputs: () => [U([3, 2, 2], -1, 1), U([4, 4], -1, 1), U([4], -1, 1)],
+    f: (x, w, b) => nd.FullyConnected(x, w, b, { numHidden: 4 }),
+  },
+  {
+    name: "FullyConnected flatten=false, no bias, then tanh",
+    ops: ["FullyConnected", "tanh"],
+    inputs: () => [U([2, 3, 5], -1, 1), U([2, 5], -1, 1)],
+    f: (x, w) => nd.FullyConnected(x, w, null, { numHidden: 2, noBias: true, flatten: false }).tanh(),
+  },
+  {
+    name: "Embedding: weight rows (repeated and clipped indices), then square",
+    ops: ["Embedding", "square"],
+    inputs: () => [U([4, 3], -1, 1)],
+    f: (w) => nd.Embedding(nd.array([[0, 3, 3], [9, -1, 2]], { dtype: "int32" }), w, { inputDim: 4, outputDim: 3 }).square(),
+  },
+  ...(["relu", "sigmoid", "tanh", "softrelu", "softsign"] as const).map((act) => ({
+    name: `Activation ${act}`,
+    ops: ["Activation"],
+    inputs: () => [away([2, 3], 0.1, 3)],
+    f: (x: NDArray) => nd.Activation(x, { actType: act }),
+  })),
+  ...(["leaky", "elu", "selu", "gelu"] as const).map((act) => ({
+    name: `LeakyReLU ${act}`,
+    ops: ["LeakyReLU"],
+    inputs: () => [away([2, 3], 0.1, 3)],
+    f: (x: NDArray) => nd.LeakyReLU(x, { actType: act, slope: 0.4 }),
+  })),
+  {
+    name: "LeakyReLU prelu: data and gamma (one per channel)",
+    ops: ["LeakyReLU"],
+    inputs: () => [away([2, 3, 2], 0.1, 2), U([3], 0.05, 0.6)],
+    f: (x, g) => nd.LeakyReLU(x, { actType: "prelu", gamma: g }),
+  },
+  {
+    name: "Flatten and x.flatten(), then square",
+    ops: ["Flatten", "flatten", "square"],
+    inputs: () => [U([2, 3, 2])],
+    f: (x) => nd.Flatten(x).square().add(x.flatten()),
+  },
+  {
+    name: "softmaxCrossEntropy: data (labels constant)",
+    ops: ["softmaxCrossEntropy"],
+    inputs: () => [U([3, 4], -2, 2)],
+    f: (x) => nd.softmaxCrossEntropy(x, nd.array([3, 0, 1.5])),
+  },
 ];
 
 // ---------------------------------------------------------------------------
@@ -547,6 +715,10 @@ export const NOT_OPS = [
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",
+  // files (tests/ts/io.test.ts)
+  "save", "load",
+  // a shape rule (pool branch)
+  "poolingShape",
 ];
 
 /**

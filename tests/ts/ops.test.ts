@@ -23,11 +23,11 @@
 // times the largest sum of |terms|. The test refuses a file whose rtol is
 // looser than 1e-5, so the tolerances cannot be loosened silently.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { autograd, nd, NDArray } from "ndgrad";
+import { autograd, nd, NDArray, type DeconvolutionOptions, type PoolingOptions } from "ndgrad";
 import { decodeValue, expectNoLeaks, opsVectors, type Value } from "./helpers.js";
 import { UNARY_OPS } from "../../pkg/opnames.js";
 
-type DTypeName = "float32" | "float64" | "int32";
+type DTypeName = "float32" | "float64" | "int32" | "uint8";
 interface Arr {
   dtype: DTypeName;
   shape: number[];
@@ -64,6 +64,21 @@ interface Params {
   k?: number;
   ret_typ?: "value" | "indices" | "mask" | "both";
   is_ascend?: boolean;
+  // ---- Convolution, Deconvolution (conv branch) ----
+  kernel?: number[];
+  stride?: number[];
+  pad?: number[];
+  dilate?: number[];
+  adj?: number[];
+  num_filter?: number;
+  num_group?: number;
+  no_bias?: boolean;
+  // nnmisc group (issue #12)
+  num_hidden?: number;
+  flatten?: boolean;
+  input_dim?: number;
+  output_dim?: number;
+  act_type?: string;
 }
 interface Case {
   name: string;
@@ -89,6 +104,12 @@ const SURFACE = [
   "concat", "stack", "batchDot",
   "clip", "leakyRelu", "where", "softmax", "logSoftmax", "take", "pick", "oneHot", "argmax", "argmin",
   "topk", "sort", "argsort", "tile", "repeat", "flip", "sliceAxis", "astype",
+  // ---- conv branch ----
+  "Convolution", "Deconvolution",
+  // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+  "Pooling", "BatchNorm", "LayerNorm",
+  // nnmisc group (issue #12): the nn-misc set
+  "FullyConnected", "Embedding", "Activation", "LeakyReLU", "Flatten", "softmaxCrossEntropy",
 ];
 const NOT_DIFFERENTIABLE = new Set([
   "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
@@ -114,7 +135,13 @@ function decode(v: Value, dtype: DTypeName = "float32"): number {
 function load(a: Arr): NDArray {
   const vals = a.data.map((v) => decode(v, a.dtype));
   const typed =
-    a.dtype === "float64" ? Float64Array.from(vals) : a.dtype === "int32" ? Int32Array.from(vals) : Float32Array.from(vals);
+    a.dtype === "float64"
+      ? Float64Array.from(vals)
+      : a.dtype === "int32"
+        ? Int32Array.from(vals)
+        : a.dtype === "uint8"
+          ? Uint8Array.from(vals)
+          : Float32Array.from(vals);
   return nd.array(typed, { shape: a.shape, dtype: a.dtype });
 }
 
@@ -132,6 +159,19 @@ function fn(name: string, ...args: unknown[]): NDArray {
 }
 
 type Form = "function" | "method";
+
+/** nd.Pooling's options from a case's MXNet-named params. */
+function poolingOptions(q: Record<string, unknown>): PoolingOptions {
+  return {
+    poolType: q.pool_type as PoolingOptions["poolType"],
+    globalPool: q.global_pool as boolean,
+    poolingConvention: q.pooling_convention as PoolingOptions["poolingConvention"],
+    countIncludePad: q.count_include_pad as boolean,
+    ...(q.kernel === undefined ? {} : { kernel: q.kernel as number[] }),
+    ...(q.stride === undefined ? {} : { stride: q.stride as number[] }),
+    ...(q.pad === undefined ? {} : { pad: q.pad as number[] }),
+  };
+}
 
 /** Run the case's op: `form` picks nd.op(x, ...) or x.op(...). */
 function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
@@ -231,6 +271,66 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
       return m && p.axis === 0 ? nd.stack(xs) : nd.stack(xs, p.axis as number);
     case "batchDot":
       return nd.batchDot(x, xs[1]);
+    // ---- conv branch: no method form; the "method" run leaves MXNet's defaults out ----
+    case "Convolution":
+    case "Deconvolution": {
+      const deconv = c.kind === "Deconvolution";
+      const isDefault = (v: number[] | undefined, d: number) => v!.every((e) => e === d);
+      const o: DeconvolutionOptions = { kernel: p.kernel!, numFilter: p.num_filter! };
+      if (!m || !isDefault(p.stride, 1)) o.stride = p.stride;
+      if (!m || !isDefault(p.pad, 0)) o.pad = p.pad;
+      if (!m || !isDefault(p.dilate, 1)) o.dilate = p.dilate;
+      if (deconv && (!m || !isDefault(p.adj, 0))) o.adj = p.adj;
+      if (!m || p.num_group !== 1) o.numGroup = p.num_group;
+      if (!m || p.no_bias !== deconv) o.noBias = p.no_bias;
+      const bias = p.no_bias ? null : xs[2]!;
+      return deconv
+        ? nd.Deconvolution(x, xs[1]!, bias, o)
+        : nd.Convolution(x, xs[1]!, bias, o);
+    }
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool). MXNet
+    // has no NDArray methods for them: both forms call nd. ----
+    case "Pooling":
+      return nd.Pooling(x, poolingOptions(p as unknown as Record<string, unknown>));
+    case "BatchNorm": {
+      const q = p as unknown as Record<string, unknown>;
+      const o = {
+        eps: q.eps as number,
+        momentum: q.momentum as number,
+        fixGamma: q.fix_gamma as boolean,
+        useGlobalStats: q.use_global_stats as boolean,
+        axis: q.axis as number,
+      };
+      const call = (): NDArray => nd.BatchNorm(x, xs[1]!, xs[2]!, xs[3]!, xs[4]!, o);
+      // train: batch statistics (recording in train mode; the unrecorded
+      // form too, whose inputs have no gradient so nothing is recorded).
+      if (q.train === true) return autograd.isRecording() ? autograd.trainMode(call) : autograd.record(call, { trainMode: true });
+      return autograd.predictMode(call);
+    }
+    case "LayerNorm": {
+      const q = p as unknown as Record<string, unknown>;
+      return nd.LayerNorm(x, xs[1]!, xs[2]!, { axis: q.axis as number, eps: q.eps as number });
+    }
+    // nnmisc group (issue #12): the "method" form leaves MXNet's defaults out
+    case "FullyConnected": {
+      const o = m
+        ? { numHidden: p.num_hidden!, ...(p.no_bias ? { noBias: true } : {}), ...(p.flatten ? {} : { flatten: false }) }
+        : { numHidden: p.num_hidden!, noBias: p.no_bias, flatten: p.flatten };
+      return nd.FullyConnected(x, xs[1]!, xs[2] ?? null, o);
+    }
+    case "Embedding":
+      return nd.Embedding(x, xs[1]!, { inputDim: p.input_dim!, outputDim: p.output_dim! });
+    case "Activation":
+      return nd.Activation(x, { actType: p.act_type as "relu" });
+    case "LeakyReLU": {
+      const gamma = xs[1] === undefined ? {} : { gamma: xs[1] };
+      if (m && p.act_type === "leaky" && p.slope === 0.25) return nd.LeakyReLU(x, gamma);
+      return nd.LeakyReLU(x, { actType: p.act_type as "leaky", slope: p.slope, ...gamma });
+    }
+    case "Flatten":
+      return m ? x.flatten() : nd.Flatten(x);
+    case "softmaxCrossEntropy":
+      return nd.softmaxCrossEntropy(x, xs[1]!);
     default:
       throw new Error(`unknown kind ${c.kind}`);
   }
@@ -253,9 +353,9 @@ function worstOf(d: DTypeName): Worst {
 
 /** Problems found comparing `got` with `want` (empty when it passes). */
 function compare(what: string, got: NDArray, want: Expected, name: string): string[] {
-  const exact = want.dtype === "int32";
+  const exact = want.dtype === "int32" || want.dtype === "uint8";
   if (exact ? !(want.rtol === 0 && want.atol === 0) : !(want.rtol > 0 && want.rtol <= 1e-5)) {
-    return [`${what}: rtol ${want.rtol} in the vectors is outside ${exact ? "{0} (int32 is exact)" : "(0, 1e-5]"}`];
+    return [`${what}: rtol ${want.rtol} in the vectors is outside ${exact ? "{0} (integers are exact)" : "(0, 1e-5]"}`];
   }
   if (got.dtype !== want.dtype) return [`${what}: dtype ${got.dtype}, expected ${want.dtype}`];
   if (JSON.stringify(got.shape) !== JSON.stringify(want.shape)) {

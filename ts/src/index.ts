@@ -13,6 +13,7 @@
  */
 export { nd, array, zeros, ones, full, arange, zerosLike, onesLike, random, dropout } from "./nd.js";
 export type { ArrayOptions } from "./nd.js";
+export type { ConvolutionOptions, DeconvolutionOptions } from "./conv.js"; // conv branch (issue #12)
 export { autograd } from "./autograd.js";
 export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autograd.js";
 export { NDArray } from "./ndarray.js";
@@ -36,6 +37,19 @@ export type {
   TakeOptions,
   TopkOptions,
 } from "./ndarray.js";
+// Pooling, BatchNorm, LayerNorm (pool branch)
+export type { BatchNormOptions, LayerNormOptions, PoolingConvention, PoolingOptions, PoolType } from "./pool.js";
 export { NDGradError } from "./ffi.js";
+// nnmisc group (issue #12)
+export type {
+  ActType,
+  ActivationOptions,
+  EmbeddingOptions,
+  FullyConnectedOptions,
+  LeakyActType,
+  LeakyReLUOptions,
+} from "./nnmisc.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
+export { saveParams, loadParamsInto } from "./io.js";
+export type { NDArrayList, NDArrayDict, ParamSlot, LoadParamsOptions, SaveOptions } from "./io.js";

@@ -68,11 +68,53 @@ export interface Exports extends ThreadsExports {
   nd_tile(a: number, n: number): number;
   nd_repeat(a: number, repeats: number, axis: number): number;
   nd_flip(a: number, n: number): number;
+  // Pooling, BatchNorm, LayerNorm (pool branch)
+  nd_pooling(a: number, poolType: number, nk: number, ns: number, np: number, flags: number): number;
+  nd_pooling_shape(ndim: number, poolType: number, nk: number, ns: number, np: number, flags: number): number;
+  nd_batch_norm(
+    x: number,
+    gamma: number,
+    beta: number,
+    movingMean: number,
+    movingVar: number,
+    eps: number,
+    momentum: number,
+    flags: number,
+    axis: number,
+  ): number;
+  nd_layer_norm(x: number, gamma: number, beta: number, axis: number, eps: number): number;
   nd_slice_multi(a: number, n: number): number;
   nd_slice_axis(a: number, axis: number, begin: number, end: number): number;
   nd_detach(a: number): number;
   nd_concat(n: number, axis: number): number;
   nd_batch_dot(a: number, b: number): number;
+  // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+  nd_convolution(
+    data: number,
+    weight: number,
+    bias: number,
+    rank: number,
+    numFilter: number,
+    numGroup: number,
+    deconv: number,
+  ): number;
+  nd_convolution_shape(
+    dataNdim: number,
+    weightNdim: number,
+    rank: number,
+    numFilter: number,
+    numGroup: number,
+    deconv: number,
+  ): number;
+  // ---- end conv ----
+  // nnmisc group (issue #12)
+  nd_fully_connected(x: number, w: number, b: number, numHidden: number, flags: number): number;
+  nd_embedding(data: number, w: number, inputDim: number, outputDim: number): number;
+  nd_activation(x: number, act: number): number;
+  nd_leaky_relu_act(x: number, act: number, slope: number, gamma: number): number;
+  nd_flatten(x: number): number;
+  nd_softmax_cross_entropy(data: number, label: number): number;
+  nd_nnmisc_shape(op: number, n0: number, n1: number, n2: number, i0: number, i1: number, flags: number): number;
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_attach_grad(h: number, req: number): number;
@@ -275,6 +317,20 @@ export async function instantiate(): Promise<Exports> {
     }
   }
   return instantiateSingle(imports, false);
+}
+
+/**
+ * A private instance of the plain single-threaded module, for its shape-only
+ * exports (the worker's client asks it for result shapes, so that the
+ * engine's rules are the only copy of them). It never holds arrays and never
+ * runs a kernel; custom-op imports are inert.
+ */
+export async function instantiateShapeEngine(): Promise<Exports> {
+  const imports = { ndgrad: { custom_backward: (): number => -1, custom_release: (): void => {} } };
+  const instance = await WebAssembly.instantiate(await wasmModule(false), imports);
+  const exports = instance.exports as unknown as Exports;
+  exports.nd_init();
+  return exports;
 }
 
 async function instantiateSingle(imports: WebAssembly.Imports, relaxed: boolean): Promise<Exports> {

@@ -209,9 +209,10 @@ impl Engine {
                 fill64(p, q, &mut v);
                 Data::F64(v)
             }
-            DType::I32 => {
+            DType::I32 | DType::U8 => {
                 return Err(Error::invalid(format!(
-                    "{op}: dtype int32 is not supported (use float32 or float64)"
+                    "{op}: dtype {} is not supported (use float32 or float64)",
+                    dtype.name()
                 )))
             }
         };
@@ -292,6 +293,35 @@ impl Engine {
         self.map2("where", a, b, |x, y| ops::index::where_(&cond, x, y))
     }
 
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+
+    /// MXNet's `Pooling`.
+    pub fn pooling(&mut self, a: u32, p: &ops::pool::PoolParams) -> Result<u32> {
+        self.map1("Pooling", a, |x| ops::pool::pooling(x, p))
+    }
+
+    /// `Pooling`'s output shape for data of `shape` (no array needed: the
+    /// worker client's shape rule).
+    pub fn pooling_shape(shape: &[usize], p: &ops::pool::PoolParams) -> Result<Vec<usize>> {
+        Ok(ops::pool::pool_shape(shape, p)?.0)
+    }
+
+    /// MXNet's `BatchNorm(data, gamma, beta, moving_mean, moving_var)`.
+    pub fn batch_norm(&mut self, h: [u32; 5], o: &ops::norm::BatchNormOpts) -> Result<u32> {
+        let t = self.tensors("BatchNorm", &h)?;
+        let y = ops::norm::batch_norm(&t[0], &t[1], &t[2], &t[3], &t[4], o)
+            .map_err(|e| e.in_op("BatchNorm"))?;
+        self.put(y)
+    }
+
+    /// MXNet's `LayerNorm(data, gamma, beta, axis, eps)`.
+    pub fn layer_norm(&mut self, h: [u32; 3], axis: i64, eps: f64) -> Result<u32> {
+        let t = self.tensors("LayerNorm", &h)?;
+        let y = ops::norm::layer_norm(&t[0], &t[1], &t[2], axis, eps)
+            .map_err(|e| e.in_op("LayerNorm"))?;
+        self.put(y)
+    }
+
     pub fn clip(&mut self, a: u32, lo: f64, hi: f64) -> Result<u32> {
         self.map1("clip", a, |x| ops::nn::clip(x, lo, hi))
     }
@@ -307,6 +337,70 @@ impl Engine {
             self.map1("softmax", a, |x| ops::nn::softmax(x, axis))
         }
     }
+
+    // ---- neural-network ops: nnmisc group (issue #12) ----
+
+    /// `FullyConnected(data, weight, bias | None, ...)`.
+    pub fn fully_connected(
+        &mut self,
+        x: u32,
+        w: u32,
+        b: Option<u32>,
+        num_hidden: i64,
+        no_bias: bool,
+        flatten: bool,
+    ) -> Result<u32> {
+        const OP: &str = "FullyConnected";
+        let ts = self.optional_tensors(OP, &[Some(x), Some(w), b])?;
+        let (Some(xt), Some(wt)) = (&ts[0], &ts[1]) else {
+            return Err(Error::internal("FullyConnected: missing input"));
+        };
+        let t = ops::nnmisc::fully_connected(xt, wt, ts[2].as_ref(), num_hidden, no_bias, flatten)
+            .map_err(|e| e.in_op(OP))?;
+        self.put(t)
+    }
+
+    pub fn embedding(&mut self, data: u32, w: u32, input_dim: i64, output_dim: i64) -> Result<u32> {
+        self.map2("Embedding", data, w, |d, w| {
+            ops::nnmisc::embedding(d, w, input_dim, output_dim)
+        })
+    }
+
+    pub fn activation(&mut self, x: u32, act: ops::nnmisc::Act) -> Result<u32> {
+        self.map1("Activation", x, |x| ops::nnmisc::activation(x, act))
+    }
+
+    pub fn leaky_relu_act(
+        &mut self,
+        x: u32,
+        act: ops::nnmisc::LeakyAct,
+        slope: f64,
+        gamma: Option<u32>,
+    ) -> Result<u32> {
+        const OP: &str = "LeakyReLU";
+        let ts = self.optional_tensors(OP, &[Some(x), gamma])?;
+        let Some(xt) = &ts[0] else {
+            return Err(Error::internal("LeakyReLU: missing input"));
+        };
+        let t =
+            ops::nnmisc::leaky_relu_act(xt, act, slope, ts[1].as_ref()).map_err(|e| e.in_op(OP))?;
+        self.put(t)
+    }
+
+    pub fn flatten(&mut self, x: u32) -> Result<u32> {
+        self.map1("Flatten", x, ops::nnmisc::flatten)
+    }
+
+    pub fn softmax_cross_entropy(&mut self, data: u32, label: u32) -> Result<u32> {
+        self.map2(
+            "softmaxCrossEntropy",
+            data,
+            label,
+            ops::nnmisc::softmax_cross_entropy,
+        )
+    }
+
+    // ---- end of the nnmisc group ----
 
     pub fn take_along(&mut self, a: u32, idx: u32, axis: i64, wrap: bool) -> Result<u32> {
         self.map2("take", a, idx, |x, i| ops::index::take(x, i, axis, wrap))
@@ -433,6 +527,7 @@ impl Engine {
             (Data::F32(o), Data::F32(t)) => o.copy_from_slice(t),
             (Data::F64(o), Data::F64(t)) => o.copy_from_slice(t),
             (Data::I32(o), Data::I32(t)) => o.copy_from_slice(t),
+            (Data::U8(o), Data::U8(t)) => o.copy_from_slice(t),
             _ => {}
         })
     }
@@ -460,6 +555,40 @@ impl Engine {
         fill(&mut *d.buf.write()?);
         Ok(())
     }
+
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+
+    /// MXNet's `Convolution` (`deconv` false) or `Deconvolution`; `bias`
+    /// None is `no_bias`.
+    pub fn convolution(
+        &mut self,
+        data: u32,
+        weight: u32,
+        bias: Option<u32>,
+        p: &ops::nn::conv::ConvParams,
+        deconv: bool,
+    ) -> Result<u32> {
+        let name = if deconv {
+            "Deconvolution"
+        } else {
+            "Convolution"
+        };
+        let x = self.arena.get(data).map_err(|e| e.in_op(name))?;
+        let w = self.arena.get(weight).map_err(|e| e.in_op(name))?;
+        let b = bias
+            .map(|h| self.arena.get(h))
+            .transpose()
+            .map_err(|e| e.in_op(name))?;
+        let t = if deconv {
+            ops::nn::conv::deconvolution(x, w, b, p)
+        } else {
+            ops::nn::conv::convolution(x, w, b, p)
+        }
+        .map_err(|e| e.in_op(name))?;
+        self.put(t)
+    }
+
+    // ---- end conv ----
 
     // ---- autograd ----
 

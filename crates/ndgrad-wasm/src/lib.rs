@@ -28,6 +28,10 @@ use ndgrad_core::custom::{self, CustomHooks};
 use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
+// Pooling, BatchNorm, LayerNorm (pool branch).
+use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
+use ndgrad_core::ops::norm::BatchNormOpts;
+use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
 
 const IO_LEN: usize = 4096;
@@ -347,7 +351,7 @@ pub extern "C" fn nd_data_ptr(h: u32) -> *mut u8 {
     })
 }
 
-/// The dtype code of `h` (0 float32, 1 float64, 2 int32), or -1.
+/// The dtype code of `h` (0 float32, 1 float64, 2 int32, 3 uint8), or -1.
 #[no_mangle]
 pub extern "C" fn nd_dtype(h: u32) -> i32 {
     run(-1, |e| Ok(e.dtype(h)?.code() as i32))
@@ -623,6 +627,121 @@ pub extern "C" fn nd_batch_dot(a: u32, b: u32) -> u32 {
     op(|e| e.batch_dot(a, b))
 }
 
+// ---- neural-network ops: nnmisc group (issue #12) ----
+
+/// An optional array argument: 0 (never a handle) for none.
+fn opt_handle(h: u32) -> Option<u32> {
+    (h != 0).then_some(h)
+}
+
+/// `FullyConnected(data, weight, bias | 0, num_hidden, flags)`: flags bit 0
+/// no_bias, bit 1 flatten.
+#[no_mangle]
+pub extern "C" fn nd_fully_connected(x: u32, w: u32, b: u32, num_hidden: i32, flags: u32) -> u32 {
+    op(|e| {
+        e.fully_connected(
+            x,
+            w,
+            opt_handle(b),
+            num_hidden as i64,
+            flags & 1 != 0,
+            flags & 2 != 0,
+        )
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_embedding(data: u32, w: u32, input_dim: i32, output_dim: i32) -> u32 {
+    op(|e| e.embedding(data, w, input_dim as i64, output_dim as i64))
+}
+
+/// `Activation`: act 0 relu, 1 sigmoid, 2 tanh, 3 softrelu, 4 softsign.
+#[no_mangle]
+pub extern "C" fn nd_activation(x: u32, act: u32) -> u32 {
+    op(|e| {
+        let a = Act::from_code(act)
+            .ok_or_else(|| Error::invalid(format!("Activation: unknown actType code {act}")))?;
+        e.activation(x, a)
+    })
+}
+
+/// `LeakyReLU`: act 0 leaky, 1 elu, 2 selu, 3 gelu, 4 prelu; gamma 0 for
+/// none.
+#[no_mangle]
+pub extern "C" fn nd_leaky_relu_act(x: u32, act: u32, slope: f64, gamma: u32) -> u32 {
+    op(|e| {
+        let a = LeakyAct::from_code(act)
+            .ok_or_else(|| Error::invalid(format!("LeakyReLU: unknown actType code {act}")))?;
+        e.leaky_relu_act(x, a, slope, opt_handle(gamma))
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_flatten(x: u32) -> u32 {
+    op(|e| e.flatten(x))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_softmax_cross_entropy(data: u32, label: u32) -> u32 {
+    op(|e| e.softmax_cross_entropy(data, label))
+}
+
+/// The output shape of `FullyConnected` (op 0), `Embedding` (op 1) or
+/// `Flatten` (op 2) without running it (the worker's client), from the
+/// shape rules the ops themselves check: the I/O area holds the operands'
+/// shapes one after the other (`n0`, `n1`, `n2` dims; `n2` = -1: no bias),
+/// `i0`/`i1` are numHidden (FullyConnected) or inputDim/outputDim
+/// (Embedding), `flags` as for `nd_fully_connected`. The shape is written
+/// back as `[ndim, d0, …]`.
+#[no_mangle]
+pub extern "C" fn nd_nnmisc_shape(
+    op: u32,
+    n0: i32,
+    n1: i32,
+    n2: i32,
+    i0: i32,
+    i1: i32,
+    flags: u32,
+) -> i32 {
+    use ndgrad_core::ops::nnmisc;
+    status(|_| {
+        let count =
+            |n: i32| usize::try_from(n).map_err(|_| Error::invalid(format!("invalid rank {n}")));
+        let (a, b) = (count(n0)?, count(n1.max(0))?);
+        let c = if n2 < 0 { 0 } else { count(n2)? };
+        let dims =
+            shape_arg(i32::try_from(a + b + c).map_err(|_| Error::invalid("invalid ranks"))?)?;
+        let (x, rest) = dims.split_at(a);
+        let (w, bias) = rest.split_at(b);
+        let s = match op {
+            0 => {
+                let bias = (n2 >= 0).then_some(bias);
+                nnmisc::fully_connected_geometry(
+                    x,
+                    w,
+                    bias,
+                    i0 as i64,
+                    flags & 1 != 0,
+                    flags & 2 != 0,
+                )?
+                .out_shape
+            }
+            1 => nnmisc::embedding_shape(x, w, i0 as i64, i1 as i64)?,
+            2 => nnmisc::flatten_shape(x)?,
+            _ => return Err(Error::invalid(format!("nnmisc shape: unknown op {op}"))),
+        };
+        let mut out = Vec::with_capacity(s.len() + 1);
+        out.push(s.len() as i32);
+        for &d in &s {
+            out.push(i32::try_from(d).map_err(|_| Error::invalid("shape too large"))?);
+        }
+        io_write(&out);
+        Ok(())
+    })
+}
+
+// ---- end of the nnmisc group ----
+
 #[no_mangle]
 pub extern "C" fn nd_detach(a: u32) -> u32 {
     op(|e| e.detach(a))
@@ -637,6 +756,100 @@ pub extern "C" fn nd_set(dst: u32, src: u32) -> i32 {
 pub extern "C" fn nd_set_scalar(dst: u32, v: f64) -> i32 {
     status(|e| e.set_scalar(dst, v))
 }
+
+// ---- Convolution, Deconvolution (issue #12, conv branch) ----
+
+/// The spatial lists of a convolution from the I/O area, after `skip`
+/// values: kernel, stride, pad, dilate, adj, `rank` values each.
+fn conv_params(
+    skip: usize,
+    rank: i32,
+    num_filter: i32,
+    num_group: i32,
+) -> Result<ndgrad_core::ops::nn::conv::ConvParams> {
+    if !(0..=3).contains(&rank) {
+        return Err(Error::invalid(format!(
+            "kernel must have 1 or 2 values, got {rank}"
+        )));
+    }
+    let r = rank as usize;
+    let v: Vec<i64> = io_read(skip + 5 * r)?[skip..]
+        .iter()
+        .map(|&d| i64::from(d))
+        .collect();
+    Ok(ndgrad_core::ops::nn::conv::ConvParams {
+        kernel: v[..r].to_vec(),
+        stride: v[r..2 * r].to_vec(),
+        pad: v[2 * r..3 * r].to_vec(),
+        dilate: v[3 * r..4 * r].to_vec(),
+        adj: v[4 * r..].to_vec(),
+        num_filter: num_filter.into(),
+        num_group: num_group.into(),
+    })
+}
+
+/// `Convolution` (deconv = 0) or `Deconvolution` (1); bias 0 = no bias. The
+/// I/O area holds kernel, stride, pad, dilate and adj, `rank` values each.
+#[no_mangle]
+pub extern "C" fn nd_convolution(
+    data: u32,
+    weight: u32,
+    bias: u32,
+    rank: i32,
+    num_filter: i32,
+    num_group: i32,
+    deconv: u32,
+) -> u32 {
+    op(|e| {
+        let name = if deconv != 0 {
+            "Deconvolution"
+        } else {
+            "Convolution"
+        };
+        let p = conv_params(0, rank, num_filter, num_group).map_err(|e| e.in_op(name))?;
+        let b = (bias != 0).then_some(bias);
+        e.convolution(data, weight, b, &p, deconv != 0)
+    })
+}
+
+/// The output shape of `Convolution` / `Deconvolution` without running it
+/// (the worker's client): the I/O area holds the data shape (`data_ndim`
+/// values), the weight shape (`weight_ndim`), then the spatial lists as for
+/// `nd_convolution`; the result is written back as `[ndim, d0, …]`.
+#[no_mangle]
+pub extern "C" fn nd_convolution_shape(
+    data_ndim: i32,
+    weight_ndim: i32,
+    rank: i32,
+    num_filter: i32,
+    num_group: i32,
+    deconv: u32,
+) -> i32 {
+    status(|_| {
+        let name = if deconv != 0 {
+            "Deconvolution"
+        } else {
+            "Convolution"
+        };
+        if !(0..=32).contains(&data_ndim) || !(0..=32).contains(&weight_ndim) {
+            return Err(Error::invalid(format!(
+                "{name}: invalid ranks {data_ndim} and {weight_ndim}"
+            )));
+        }
+        let (dn, wn) = (data_ndim as usize, weight_ndim as usize);
+        let dims = shape_arg(data_ndim + weight_ndim)?;
+        let p = conv_params(dn + wn, rank, num_filter, num_group).map_err(|e| e.in_op(name))?;
+        let s = ndgrad_core::ops::nn::conv::output_shape(deconv != 0, &dims[..dn], &dims[dn..], &p)
+            .map_err(|e| e.in_op(name))?;
+        let mut out = Vec::with_capacity(s.len() + 1);
+        out.push(s.len() as i32);
+        out.extend(s.iter().map(|&d| d as i32));
+        io_write(&out);
+        Ok(())
+    })
+}
+
+// ---- end conv ----
 
 // ---- autograd ----
 
@@ -1068,4 +1281,92 @@ pub extern "C" fn nd_threads_helper(id: u32) {
     }
     #[cfg(not(target_feature = "atomics"))]
     let _ = id;
+}
+
+// ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+
+/// Pooling parameters from the I/O area: `nk` kernel, then `ns` stride,
+/// then `np` pad values (a count of 0: not given). `flags`: bit 0
+/// globalPool, bit 1 the "full" convention, bit 2 countIncludePad.
+fn pool_params(pool_type: u32, nk: i32, ns: i32, np: i32, flags: u32) -> Result<PoolParams> {
+    let count = |n: i32| usize::try_from(n).map_err(|_| Error::invalid("Pooling: bad count"));
+    let (nk, ns, np) = (count(nk)?, count(ns)?, count(np)?);
+    let v: Vec<i64> = io_read(nk + ns + np)?.into_iter().map(i64::from).collect();
+    Ok(PoolParams {
+        pool_type: PoolType::from_code(pool_type)?,
+        kernel: v[..nk].to_vec(),
+        stride: v[nk..nk + ns].to_vec(),
+        pad: v[nk + ns..].to_vec(),
+        global_pool: flags & 1 != 0,
+        full: flags & 2 != 0,
+        count_include_pad: flags & 4 != 0,
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_pooling(a: u32, pool_type: u32, nk: i32, ns: i32, np: i32, flags: u32) -> u32 {
+    op(|e| {
+        let p = pool_params(pool_type, nk, ns, np, flags)?;
+        e.pooling(a, &p)
+    })
+}
+
+/// `Pooling`'s output shape without an array: the I/O area holds the data
+/// shape (`ndim` values) followed by the parameters as in `nd_pooling`;
+/// the output shape is written back there. Returns its rank, or -1.
+#[no_mangle]
+pub extern "C" fn nd_pooling_shape(
+    ndim: i32,
+    pool_type: u32,
+    nk: i32,
+    ns: i32,
+    np: i32,
+    flags: u32,
+) -> i32 {
+    run(-1, |_| {
+        let shape = shape_arg(ndim)?;
+        let count = |n: i32| usize::try_from(n).map_err(|_| Error::invalid("Pooling: bad count"));
+        let total = shape.len() + count(nk)? + count(ns)? + count(np)?;
+        let all = io_read(total)?;
+        // Move the parameters to the front, where `pool_params` reads them.
+        io_write(&all[shape.len()..]);
+        let p = pool_params(pool_type, nk, ns, np, flags)?;
+        let out = Engine::pooling_shape(&shape, &p)?;
+        let dims: Vec<i32> = out
+            .iter()
+            .map(|&d| i32::try_from(d).map_err(|_| Error::invalid("Pooling: result too large")))
+            .collect::<Result<_>>()?;
+        io_write(&dims);
+        Ok(dims.len() as i32)
+    })
+}
+
+/// `flags`: bit 0 fixGamma, bit 1 useGlobalStats.
+#[no_mangle]
+pub extern "C" fn nd_batch_norm(
+    x: u32,
+    gamma: u32,
+    beta: u32,
+    moving_mean: u32,
+    moving_var: u32,
+    eps: f64,
+    momentum: f64,
+    flags: u32,
+    axis: i32,
+) -> u32 {
+    op(|e| {
+        let o = BatchNormOpts {
+            eps,
+            momentum,
+            fix_gamma: flags & 1 != 0,
+            use_global_stats: flags & 2 != 0,
+            axis: axis as i64,
+        };
+        e.batch_norm([x, gamma, beta, moving_mean, moving_var], &o)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_layer_norm(x: u32, gamma: u32, beta: u32, axis: i32, eps: f64) -> u32 {
+    op(|e| e.layer_norm([x, gamma, beta], axis as i64, eps))
 }

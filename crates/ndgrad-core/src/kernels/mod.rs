@@ -9,7 +9,10 @@
 //! appears only where a SIMD kernel marks those slots initialised, each
 //! with the argument why every slot was written.
 
+pub mod conv;
 pub mod gemm;
+// Pooling and BatchNorm kernels (pool branch).
+pub mod pool;
 pub mod scalar;
 pub mod simd;
 pub mod vector;

@@ -12,12 +12,19 @@
 //! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
+//! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
+//! | `FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy` | through the recorded primitives they are built from (`nnmisc.rs`) |
 
 mod elementwise;
 pub mod index;
 mod linalg;
 mod movement;
 pub mod nn;
+// Pooling, BatchNorm, LayerNorm (pool branch).
+pub mod norm;
+pub mod pool;
+// nnmisc (issue #12): FullyConnected, Embedding, Activation, LeakyReLU, Flatten, softmaxCrossEntropy
+pub mod nnmisc;
 mod reduce;
 
 pub use elementwise::{astype, binary, binary_scalar, unary};
@@ -99,6 +106,45 @@ pub enum Op {
     },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    /// One of the three adjoint convolution products (`nn::conv`).
+    Conv {
+        kind: nn::conv::ConvKind,
+        geom: crate::kernels::conv::Geom,
+        rank: usize,
+    },
+    // ---- end conv ----
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+    /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
+    PoolMax {
+        idx: std::rc::Rc<Vec<u32>>,
+        in_shape: Vec<usize>,
+    },
+    /// Max pooling's gradient: `dy` scattered to the argmax positions.
+    PoolMaxGrad {
+        idx: std::rc::Rc<Vec<u32>>,
+        out_shape: Vec<usize>,
+    },
+    /// Avg / sum pooling, or (adjoint) its gradient.
+    PoolLinear {
+        lin: std::rc::Rc<pool::Linear>,
+        adjoint: bool,
+    },
+    BatchNorm(Box<norm::BatchNormNode>),
+    LayerNorm(Box<norm::LayerNormNode>),
+    // ---- nnmisc group (issue #12) ----
+    /// 2-D `op(a) · op(b)` read from the operands as stored (`FullyConnected`'s
+    /// `x · wᵀ` and its gradients).
+    DotT {
+        ta: bool,
+        tb: bool,
+    },
+    /// A first-order gradient returned by `autograd.grad` with
+    /// `create_graph`, tied to its variable (input 1) besides its own graph
+    /// (input 0): see `autograd::tie`. Its value is input 0's; the
+    /// derivative w.r.t. the variable is zero (the backward walk writes the
+    /// zeros only where no other path reaches the variable).
+    GradTie,
 }
 
 impl Op {
@@ -120,6 +166,18 @@ impl Op {
             Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
+            // ---- conv ----
+            Op::Conv { kind, .. } => match kind {
+                nn::conv::ConvKind::Forward => "Convolution",
+                nn::conv::ConvKind::Data => "Deconvolution",
+                nn::conv::ConvKind::Weight => "Convolution weight gradient",
+            },
+            Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
+            Op::BatchNorm(_) => "BatchNorm",
+            Op::LayerNorm(_) => "LayerNorm",
+            // nnmisc group (issue #12)
+            Op::DotT { .. } => "dot",
+            Op::GradTie => "grad",
         }
     }
 
@@ -185,6 +243,26 @@ impl Op {
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
+            // ---- conv ----
+            Op::Conv { kind, geom, rank } => {
+                nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
+            }
+            Op::PoolMax { idx, in_shape } => {
+                Ok(vec![Some(pool::pool_scatter(dy, idx.clone(), in_shape)?)])
+            }
+            Op::PoolMaxGrad { idx, out_shape } => Ok(vec![Some(pool::pool_gather(
+                dy,
+                idx.clone(),
+                out_shape.clone(),
+            )?)]),
+            Op::PoolLinear { lin, adjoint } => {
+                Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
+            }
+            Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            // nnmisc group (issue #12)
+            Op::DotT { ta, tb } => nnmisc::dot_t_backward(*ta, *tb, saved, dy, [need(0), need(1)]),
+            Op::GradTie => Ok(vec![Some(dy.clone()), None]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
@@ -245,7 +323,8 @@ pub(crate) fn float_only(name: &str, x: &Tensor) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            "{name}: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+            x.dtype().name(),
             x.shape_str()
         )))
     }
