@@ -76,8 +76,6 @@ export default defineConfig({
       {
         extends: true,
         plugins: [nodeShims()],
-        // Known up front, so Vite never re-optimizes (and reloads the page) mid-run.
-        optimizeDeps: { include: ["comlink", "comlink/dist/esm/node-adapter.mjs"] },
         test: {
           name: "browser",
           include: [...SHARED, "tests/browser/**/*.test.ts"],

@@ -452,7 +452,7 @@ pub extern "C" fn nd_simd_enabled() -> u32 {
 /// 1 in the relaxed-SIMD builds (`f32x4.relaxed_madd` in the GEMM kernels).
 #[no_mangle]
 pub extern "C" fn nd_relaxed_simd() -> u32 {
-    cfg!(ndgrad_relaxed) as u32
+    simd::RELAXED_SIMD as u32
 }
 
 #[no_mangle]

@@ -8,7 +8,7 @@
 // worker computes while this thread goes on. An op's error surfaces on the
 // next awaited call, with the main API's message.
 import type { NDData } from "../ffi.js";
-import * as Comlink from "comlink";
+import * as Comlink from "./comlink.js";
 import { describe } from "../args.js";
 import type { AutogradBackwardOptions, GradOptions, ModeOptions } from "../autograd.js";
 import type { MemoryInfo } from "../memory.js";

@@ -5,8 +5,8 @@
 //
 // Runs as compiled JS (pkg/worker/worker.js) in a Node `worker_threads`
 // Worker or a browser module Worker.
-import * as Comlink from "comlink";
-import nodeEndpoint, { type NodeEndpoint } from "comlink/dist/esm/node-adapter.mjs";
+import * as Comlink from "./comlink.js";
+import nodeEndpoint, { type NodeEndpoint } from "./node-adapter.js";
 import { nd, autograd, NDArray, type DType } from "../index.js";
 // The recording and training flags are two engine globals; a remote
 // `autograd.record` spans several batches, so it sets them directly (as

@@ -101,7 +101,7 @@ mod imp {
             F32x4(f32x4_add(self.0, o.0))
         }
         /// `a·b + c`: one fused `f32x4.relaxed_madd` in the relaxed-SIMD
-        /// build (`--cfg ndgrad_relaxed`; it may round once, as an FMA, or
+        /// build (feature `relaxed`; it may round once, as an FMA, or
         /// twice), else a multiply then an add, rounded twice like
         /// `a.mul(b).add(c)`.
         ///
@@ -785,3 +785,6 @@ impl IntLanes for I32x8 {
 
 /// Whether this build runs the vector paths as real WebAssembly SIMD.
 pub const NATIVE_SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// Whether this is a relaxed-SIMD build (`mul_add` is `f32x4.relaxed_madd`).
+pub const RELAXED_SIMD: bool = cfg!(ndgrad_relaxed);
