@@ -13,6 +13,9 @@ export function sizes(quick) {
         mlp: { batch: 8, inp: 64, hidden: 32, out: 10 },
         probeBytes: 1 << 20,
         pool: [2, 4, 16, 16], // Pooling / BatchNorm rows (pool branch)
+        // conv branch (issue #12)
+        conv: { batch: 2, channels: 8, size: 14 },
+        lenet: { batch: 8 },
       }
     : {
         matmul: [64, 256, 512, 1024],
@@ -22,6 +25,9 @@ export function sizes(quick) {
         mlp: { batch: 64, inp: 784, hidden: 256, out: 10 },
         probeBytes: 64 << 20,
         pool: [8, 64, 56, 56], // Pooling / BatchNorm rows (pool branch)
+        // conv branch (issue #12)
+        conv: { batch: 8, channels: 64, size: 56 },
+        lenet: { batch: 256 },
       };
 }
 
@@ -108,8 +114,32 @@ export function rows(quick) {
     shape: s.pool,
     streamOf: "stream_add",
   });
+  // ---- conv branch (issue #12): 3×3 convolution and LeNet ----
+  const c = s.conv;
+  const convFlops = 2 * c.batch * c.channels * c.size * c.size * c.channels * 9;
+  const cl = `3×3 conv ${c.channels}→${c.channels} ${c.size}×${c.size} b${c.batch}`;
+  out.push({ id: "conv3x3_fwd", label: `${cl} forward`, unit: "GFLOP/s", higher: true, flops: convFlops, threads: true, conv: c });
+  // forward, then the data and weight gradients: three times the forward's work
+  out.push({ id: "conv3x3_fwd_bwd", label: `${cl} fwd+bwd`, unit: "GFLOP/s", higher: true, flops: 3 * convFlops, threads: true, conv: c });
+  const lb = s.lenet.batch;
+  out.push({ id: "lenet_fwd", label: `LeNet forward b${lb}`, unit: "ms", higher: false, batch: lb, threads: true });
+  out.push({ id: "lenet_step", label: `LeNet SGD step b${lb}`, unit: "ms", higher: false, batch: lb, threads: true });
   return out;
 }
+
+/**
+ * LeNet as PERF.md measures it (MXNet's Gluon crash course model):
+ * Conv2D(6, 5, relu) → MaxPool(2, 2) → Conv2D(16, 3, relu) → MaxPool(2, 2)
+ * → Dense(120, relu) → Dense(84, relu) → Dense(10), softmax cross-entropy
+ * (mean over the batch), SGD 0.1, 1×28×28 inputs. Every peer builds this.
+ */
+export const LENET = {
+  input: [1, 28, 28],
+  conv1: { filters: 6, kernel: 5 },
+  conv2: { filters: 16, kernel: 3 },
+  dense: [400, 120, 84, 10],
+  lr: 0.1,
+};
 
 /** The machine probes (hand-written WebAssembly, no library). */
 export function probeRows(quick) {
@@ -127,6 +157,10 @@ export const BACKENDS = [
   { id: "ndgrad", label: "ndgrad", script: "ndgrad.mjs", args: [], env: { NDGRAD_THREADS: "0" } },
   { id: "tfjs-wasm", label: "tfjs-wasm", script: "tfjs.mjs", args: ["wasm"] },
   { id: "tfjs-cpu", label: "tfjs-cpu", script: "tfjs.mjs", args: ["cpu"] },
+  // ---- conv branch (issue #12): the convolution and LeNet rows' other peers ----
+  { id: "jax-js", label: "jax-js", script: "jax.mjs", args: [] },
+  { id: "torch-1", label: "torch-1", script: "torch.mjs", args: ["1"] }, // PyTorch 1.13 native, 1 thread
+  { id: "torch-2", label: "torch-2", script: "torch.mjs", args: ["2"] }, // 2 threads
 ];
 
 /** ndgrad's threads build (pkg/ndgrad-threads.wasm), each row measured on

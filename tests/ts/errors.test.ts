@@ -236,15 +236,57 @@ add("array", "dtype float16", () => nd.array([1], { dtype: "float16" as "float32
 add("array", "options that are not an object", () => nd.array([1], "float64" as unknown as { dtype: "float64" }));
 add("zeros", "zeros with dtype bool", () => nd.zeros([2], { dtype: "bool" as "float32" }));
 add("full", "full with dtype 3", () => nd.full([2], 1, { dtype: 3 as unknown as "float32" }));
-add("arange", "arange with dtype uint8", () => nd.arange(0, 3, 1, { dtype: "uint8" as "float32" }));
+add("arange", "arange with dtype int8", () => nd.arange(0, 3, 1, { dtype: "int8" as "float32" }));
+add("array", "uint8 from 256", () => nd.array([1, 256], { dtype: "uint8" }), ["uint8", "256"]);
+add("array", "uint8 from -1", () => nd.array([[-1]], { dtype: "uint8" }), ["uint8", "-1"]);
+add("exp", "exp of uint8", () => nd.array(new Uint8Array([1, 2])).exp(), ["uint8", "[2]"]);
+add("attachGrad", "attachGrad on uint8", () => nd.array(new Uint8Array([1, 2])).attachGrad(), ["uint8"]);
+add("div", "uint8 division by zero", () => nd.array(new Uint8Array([1, 2])).div(nd.array(new Uint8Array([1, 0]))), ["uint8", "zero"]);
+add("div", "uint8 division by a number that is 0 in uint8", () => nd.array(new Uint8Array([1, 2])).div(256), ["uint8", "zero"]);
+add("add", "uint8 + float32", () => nd.array(new Uint8Array([1, 2])).add(nd.ones([2])), ["uint8", "float32"]);
+add("uniform", "random.uniform uint8", () => nd.random.uniform(0, 1, [2], { dtype: "uint8" }), ["uint8"]);
 add("uniform", "random.uniform int32", () => nd.random.uniform(0, 1, [2], { dtype: "int32" }), ["int32"]);
 add("normal", "random.normal float16", () => nd.random.normal(0, 1, [2], "float16" as "float32"));
 add("astype", "astype of a number", (c) => c.a().astype(1 as unknown as "float32"));
-add("data", "data(out) with a Uint8Array", (c) => c.a().data(new Uint8Array(6) as unknown as Float32Array));
+add("data", "data(out) with an Int16Array", (c) => c.a().data(new Int16Array(6) as unknown as Float32Array));
 add("backward", "a float64 head gradient for a float32 head", (c) => {
   const v = c.variable([1, 2]);
   autograd.record(() => v.mul(2)).backward(nd.ones([2], { dtype: "float64" }));
 }, ["float64", "float32"]);
+
+// -- files: nd.load / nd.save (#13); the full corrupt-file catalogue is tests/ts/io.test.ts
+/** Little-endian bytes from [value, width] pairs (width 4 or 8). */
+const bytesOf = (...words: [number, number][]): Uint8Array => {
+  const out = new Uint8Array(words.reduce((n, [, w]) => n + w, 0));
+  const v = new DataView(out.buffer);
+  let p = 0;
+  for (const [x, w] of words) {
+    if (w === 8) v.setBigUint64(p, BigInt(x), true);
+    else v.setUint32(p, x >>> 0, true);
+    p += w;
+  }
+  return out;
+};
+const list = (count: number): [number, number][] => [[0x112, 8], [0, 8], [count, 8]];
+add("load", "load of an empty buffer", () => nd.load(new Uint8Array(0)), ["truncated"]);
+add("load", "load with a wrong list header", () => nd.load(bytesOf([0x113, 8], [0, 8], [0, 8])), ["0x113"]);
+add("load", "load of a file claiming 2^40 arrays", () => nd.load(bytesOf(...list(2 ** 40))), ["1099511627776"]);
+add("load", "load of a record with a bad magic", () => nd.load(bytesOf(...list(1), [0xdeadbeef, 4], [0, 8])), ["0xdeadbeef"]);
+add("load", "load of a header claiming 2^40 elements", () =>
+  nd.load(bytesOf(...list(1), [0xf993fac9, 4], [0, 4], [2, 4], [2 ** 20, 8], [2 ** 20, 8], [1, 4], [0, 4], [0, 4])), ["[1048576,1048576]"]);
+add("load", "load of a record whose data is missing", () =>
+  nd.load(bytesOf(...list(1), [0xf993fac9, 4], [0, 4], [1, 4], [1000, 8], [1, 4], [0, 4], [0, 4])), ["truncated", "4000"]);
+add("load", "load of a sparse (csr) record", () => nd.load(bytesOf(...list(1), [0xf993fac9, 4], [2, 4], [0, 8])), ["sparse", "csr"]);
+add("load", "load of a file with more names than arrays", () => nd.load(bytesOf(...list(0), [1, 8], [1, 8])), ["0 arrays", "1 names"]);
+add("load", "load of a number", () => nd.load(7 as never), ["got 7"]);
+add("load", "load of an .npy with a complex dtype", () => {
+  const header = "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }\n";
+  const text = "\x93NUMPY\x01\x00" + String.fromCharCode(header.length, 0) + header + "\0".repeat(8);
+  return nd.load(Uint8Array.from(text, (ch) => ch.charCodeAt(0)));
+}, ["<c8"]);
+add("save", "save of a string", () => nd.save(null, "x" as never), ["got"]);
+add("save", "save of a dict holding a number", () => nd.save(null, { w: 1 } as never), ['"w"']);
+add("save", "save of a disposed array", (c) => nd.save(null, [c.disposed()]), ["disposed"]);
 
 // -- the model ops -----------------------------------------------------------------
 add("clip", "clip with aMin > aMax", (c) => c.a().clip(2, 1), ["2", "1"]);
@@ -694,6 +736,41 @@ add("NoBackward", "a Function with no backward", (c) => {
   }
   runFunction(NoBackward)(c);
 });
+
+// -- nnmisc group (issue #12): FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy --
+const fc = nd.FullyConnected;
+add("FullyConnected", "FullyConnected weight of the wrong shape", (c) => fc(c.a(), nd.ones([4, 2]), null, { numHidden: 4, noBias: true }), ["[2,3]", "[4,2]", "[4,3]"]);
+add("FullyConnected", "FullyConnected numHidden not the weight's rows", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 5 }), ["[4,3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected bias of the wrong shape", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([3]), { numHidden: 4 }), ["[3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected without bias and noBias false", (c) => fc(c.a(), nd.ones([4, 3]), null, { numHidden: 4 }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected with a bias and noBias true", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 4, noBias: true }), ["[4]"]);
+add("FullyConnected", "FullyConnected numHidden 0", (c) => fc(c.a(), nd.ones([0, 3]), null, { numHidden: 0, noBias: true }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected numHidden missing", (c) => fc(c.a(), nd.ones([4, 3]), null, {} as { numHidden: number }));
+add("FullyConnected", "FullyConnected flatten=false: the last axis, not the rest", () => fc(nd.ones([2, 3, 4]), nd.ones([5, 12]), null, { numHidden: 5, noBias: true, flatten: false }), ["[2,3,4]", "[5,12]"]);
+add("FullyConnected", "FullyConnected of a 0-d array", () => fc(nd.array(new Float32Array([1]), { shape: [] }), nd.ones([1, 1]), null, { numHidden: 1, noBias: true }));
+add("FullyConnected", "FullyConnected of int32 data", () => fc(nd.ones([2, 3], { dtype: "int32" }), nd.ones([4, 3], { dtype: "int32" }), null, { numHidden: 4, noBias: true }), ["int32"]);
+add("FullyConnected", "FullyConnected float32 data, float64 weight", (c) => fc(c.a(), nd.ones([4, 3], { dtype: "float64" }), null, { numHidden: 4, noBias: true }), ["float64"]);
+add("FullyConnected", "FullyConnected weight a number", (c) => fc(c.a(), 1 as unknown as NDArray, null, { numHidden: 4, noBias: true }));
+add("Embedding", "Embedding weight not (inputDim, outputDim)", () => nd.Embedding(nd.array([0, 1]), nd.ones([3, 2]), { inputDim: 4, outputDim: 2 }), ["[3,2]", "[4,2]"]);
+add("Embedding", "Embedding inputDim 0", () => nd.Embedding(nd.array([0]), nd.ones([0, 2]), { inputDim: 0, outputDim: 2 }));
+add("Embedding", "Embedding of an int32 weight", () => nd.Embedding(nd.array([0]), nd.ones([2, 2], { dtype: "int32" }), { inputDim: 2, outputDim: 2 }), ["int32"]);
+add("Embedding", "Embedding outputDim a string", () => nd.Embedding(nd.array([0]), nd.ones([2, 2]), { inputDim: 2, outputDim: "2" as unknown as number }));
+add("Activation", "Activation unknown actType", (c) => nd.Activation(c.a(), { actType: "swish" as "relu" }), ["swish"]);
+add("Activation", "Activation without options", (c) => nd.Activation(c.a(), undefined as unknown as { actType: "relu" }));
+add("Activation", "Activation of int32", () => nd.Activation(nd.ones([2], { dtype: "int32" }), { actType: "relu" }), ["int32"]);
+add("LeakyReLU", "LeakyReLU unknown actType", (c) => nd.LeakyReLU(c.a(), { actType: "rrelu" as "leaky" }), ["rrelu"]);
+add("LeakyReLU", "LeakyReLU prelu without gamma", (c) => nd.LeakyReLU(c.a(), { actType: "prelu" }), ["[2,3]"]);
+add("LeakyReLU", "LeakyReLU prelu gamma not per channel", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([4]) }), ["[4]", "[2,3]"]);
+add("LeakyReLU", "LeakyReLU gamma with actType elu", (c) => nd.LeakyReLU(c.a(), { actType: "elu", gamma: nd.ones([3]) }), ["[3]"]);
+add("LeakyReLU", "LeakyReLU slope a string", (c) => nd.LeakyReLU(c.a(), { slope: "0.1" as unknown as number }));
+add("LeakyReLU", "LeakyReLU prelu gamma float64 on float32 data", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([3], { dtype: "float64" }) }), ["float64"]);
+add("Flatten", "Flatten of a 0-d array", () => nd.Flatten(nd.array(new Float32Array([2]), { shape: [] })), ["[]"]);
+add("Flatten", "Flatten of a number", () => nd.Flatten(2 as unknown as NDArray));
+add("softmaxCrossEntropy", "softmaxCrossEntropy 1-D data", () => nd.softmaxCrossEntropy(nd.ones([3]), nd.ones([3])), ["[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy label batch mismatch", (c) => nd.softmaxCrossEntropy(c.a(), nd.array([0, 1, 2])), ["[2,3]", "[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy 2-D label", (c) => nd.softmaxCrossEntropy(c.a(), nd.zeros([2, 1])), ["[2,3]", "[2,1]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy of int32 data", () => nd.softmaxCrossEntropy(nd.ones([2, 3], { dtype: "int32" }), nd.zeros([2])), ["int32"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy with no classes", () => nd.softmaxCrossEntropy(nd.ones([2, 0]), nd.zeros([2])), ["[2,0]"]);
 
 // ---------------------------------------------------------------------------
 // Runner

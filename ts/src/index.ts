@@ -40,5 +40,16 @@ export type {
 // Pooling, BatchNorm, LayerNorm (pool branch)
 export type { BatchNormOptions, LayerNormOptions, PoolingConvention, PoolingOptions, PoolType } from "./pool.js";
 export { NDGradError } from "./ffi.js";
+// nnmisc group (issue #12)
+export type {
+  ActType,
+  ActivationOptions,
+  EmbeddingOptions,
+  FullyConnectedOptions,
+  LeakyActType,
+  LeakyReLUOptions,
+} from "./nnmisc.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
+export { saveParams, loadParamsInto } from "./io.js";
+export type { NDArrayList, NDArrayDict, ParamSlot, LoadParamsOptions, SaveOptions } from "./io.js";

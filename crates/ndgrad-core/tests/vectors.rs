@@ -24,6 +24,7 @@ use ndgrad_core::autograd::{self, GradReq};
 use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
+use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
 use ndgrad_core::ops::norm::BatchNormOpts;
 use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, MemoryInfo, Tensor};
@@ -121,6 +122,13 @@ const SURFACE: &[&str] = &[
     "Pooling",
     "BatchNorm",
     "LayerNorm",
+    // nnmisc group (issue #12): the nn-misc set
+    "FullyConnected",
+    "Embedding",
+    "Activation",
+    "LeakyReLU",
+    "Flatten",
+    "softmaxCrossEntropy",
 ];
 
 /// Ops that never have a gradient (topk "indices"/"mask" and astype from or
@@ -234,6 +242,18 @@ const FAMILIES: &[(&str, &[&str])] = &[
     ("conv", &["Convolution", "Deconvolution"]),
     // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
     ("nnpool", &["Pooling", "BatchNorm", "LayerNorm"]),
+    // nnmisc group (issue #12)
+    (
+        "nnmisc",
+        &[
+            "FullyConnected",
+            "Embedding",
+            "Activation",
+            "LeakyReLU",
+            "Flatten",
+            "softmaxCrossEntropy",
+        ],
+    ),
 ];
 
 fn binop(name: &str) -> Result<BinOp, String> {
@@ -262,6 +282,7 @@ fn dtype_index(d: DType) -> usize {
         DType::F32 => 0,
         DType::F64 => 1,
         DType::I32 => 2,
+        DType::U8 => 3,
     }
 }
 
@@ -590,6 +611,34 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
             e.batch_norm(h, &o)
         }
         "LayerNorm" => e.layer_norm([x, second()?, xs[2]], p.int("axis")?, p.num("eps")?),
+        // nnmisc group (issue #12)
+        "FullyConnected" => e.fully_connected(
+            x,
+            second()?,
+            xs.get(2).copied(),
+            p.int("num_hidden")?,
+            p.flag("no_bias")?,
+            p.flag("flatten")?,
+        ),
+        "Embedding" => e.embedding(x, second()?, p.int("input_dim")?, p.int("output_dim")?),
+        "Activation" => {
+            let name = p.text("act_type")?;
+            let act = Act::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| format!("bad act_type {name:?}"))?;
+            e.activation(x, act)
+        }
+        "LeakyReLU" => {
+            let name = p.text("act_type")?;
+            let act = LeakyAct::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| format!("bad act_type {name:?}"))?;
+            e.leaky_relu_act(x, act, p.num("slope")?, xs.get(1).copied())
+        }
+        "Flatten" => e.flatten(x),
+        "softmaxCrossEntropy" => e.softmax_cross_entropy(x, second()?),
         k => return Err(format!("unknown kind {k}")),
     };
     r.map(|h| vec![h]).map_err(engine_err)
@@ -710,7 +759,7 @@ fn run_family(family: &str) {
         .filter(|c| kinds.contains(&c.kind.as_str()))
         .collect();
     assert!(!cases.is_empty(), "{family}: no cases");
-    let mut tally: [Tally; 3] = Default::default();
+    let mut tally: [Tally; 4] = Default::default();
     let mut failures = Vec::new();
     for c in &cases {
         let t = &mut tally[dtype_index(c.dtype)];
@@ -858,6 +907,11 @@ fn convolution_and_deconvolution() {
     run_family("conv");
 }
 
+#[test]
+fn nnmisc_ops() {
+    run_family("nnmisc");
+}
+
 /// Every kind of the file is run by exactly one family, so no case is
 /// skipped.
 #[test]
@@ -874,7 +928,7 @@ fn families_cover_every_kind() {
 /// Whether a case must carry a head and gradients (gen_ops.py's
 /// `expects_grads`).
 fn expects_grad(c: &Case) -> bool {
-    if c.dtype == DType::I32 || NOT_DIFFERENTIABLE.contains(&c.op.as_str()) {
+    if !c.dtype.is_float() || NOT_DIFFERENTIABLE.contains(&c.op.as_str()) {
         return false;
     }
     match c.op.as_str() {
@@ -882,7 +936,10 @@ fn expects_grad(c: &Case) -> bool {
             c.param("ret_typ").and_then(|j| j.as_str().ok()),
             Some("value" | "both")
         ),
-        "astype" => c.param("dtype").and_then(|j| j.as_str().ok()) != Some("int32"),
+        "astype" => matches!(
+            c.param("dtype").and_then(|j| j.as_str().ok()),
+            Some("float32" | "float64")
+        ),
         _ => true,
     }
 }
@@ -891,9 +948,16 @@ fn expects_grad(c: &Case) -> bool {
 /// pick's index.
 fn no_grad_input(op: &str, i: usize) -> bool {
     // BatchNorm's moving statistics get none (MXNet's auxiliary states).
+    // nnmisc group: Embedding's indices and softmaxCrossEntropy's label.
     matches!(
         (op, i),
-        ("where", 0) | ("take", 1) | ("pick", 1) | ("BatchNorm", 3) | ("BatchNorm", 4)
+        ("where", 0)
+            | ("take", 1)
+            | ("pick", 1)
+            | ("BatchNorm", 3)
+            | ("BatchNorm", 4)
+            | ("Embedding", 0)
+            | ("softmaxCrossEntropy", 1)
     )
 }
 
@@ -913,12 +977,17 @@ fn vectors_are_well_formed() {
             DType::F32 => "",
             DType::F64 => "f64/",
             DType::I32 => "i32/",
+            DType::U8 => "u8/",
         };
         assert!(
             n.starts_with(&format!("{}/{prefix}", c.op)),
             "{n}: name does not say op and dtype"
         );
-        let data = if c.op == "where" { 1 } else { 0 };
+        let data = if c.op == "where" || c.op == "Embedding" {
+            1
+        } else {
+            0
+        };
         assert_eq!(c.inputs[data].dtype, c.dtype, "{n}: data input dtype");
         assert_eq!(
             c.multi,
@@ -938,7 +1007,7 @@ fn vectors_are_well_formed() {
             assert_eq!(g.head.dtype, c.output().array.dtype, "{n}: head dtype");
             assert_eq!(g.head.shape, c.output().array.shape, "{n}: head shape");
             for (i, (w, x)) in g.grads.iter().zip(&c.inputs).enumerate() {
-                if no_grad_input(&c.op, i) || x.dtype == DType::I32 {
+                if no_grad_input(&c.op, i) || !x.dtype.is_float() {
                     assert!(w.is_none(), "{n}: input {i} gets no gradient");
                 } else {
                     let w = w
@@ -967,16 +1036,17 @@ fn vectors_cover_the_op_surface() {
         ops, want,
         "ops.json covers a different set of ops than the surface"
     );
-    let mut per_dtype = [0usize; 3];
+    let mut per_dtype = [0usize; 4];
     for c in cases {
         per_dtype[dtype_index(c.dtype)] += 1;
     }
     println!(
-        "ops.json: {} cases: float32 {}, float64 {}, int32 {}",
+        "ops.json: {} cases: float32 {}, float64 {}, int32 {}, uint8 {}",
         cases.len(),
         per_dtype[0],
         per_dtype[1],
-        per_dtype[2]
+        per_dtype[2],
+        per_dtype[3]
     );
     let count = |op: &str, d: DType| cases.iter().filter(|c| c.op == op && c.dtype == d).count();
     for op in SURFACE {

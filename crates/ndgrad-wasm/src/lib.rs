@@ -29,6 +29,7 @@ use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
 // Pooling, BatchNorm, LayerNorm (pool branch).
+use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
 use ndgrad_core::ops::norm::BatchNormOpts;
 use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
@@ -350,7 +351,7 @@ pub extern "C" fn nd_data_ptr(h: u32) -> *mut u8 {
     })
 }
 
-/// The dtype code of `h` (0 float32, 1 float64, 2 int32), or -1.
+/// The dtype code of `h` (0 float32, 1 float64, 2 int32, 3 uint8), or -1.
 #[no_mangle]
 pub extern "C" fn nd_dtype(h: u32) -> i32 {
     run(-1, |e| Ok(e.dtype(h)?.code() as i32))
@@ -625,6 +626,121 @@ pub extern "C" fn nd_concat(n: i32, axis: i32) -> u32 {
 pub extern "C" fn nd_batch_dot(a: u32, b: u32) -> u32 {
     op(|e| e.batch_dot(a, b))
 }
+
+// ---- neural-network ops: nnmisc group (issue #12) ----
+
+/// An optional array argument: 0 (never a handle) for none.
+fn opt_handle(h: u32) -> Option<u32> {
+    (h != 0).then_some(h)
+}
+
+/// `FullyConnected(data, weight, bias | 0, num_hidden, flags)`: flags bit 0
+/// no_bias, bit 1 flatten.
+#[no_mangle]
+pub extern "C" fn nd_fully_connected(x: u32, w: u32, b: u32, num_hidden: i32, flags: u32) -> u32 {
+    op(|e| {
+        e.fully_connected(
+            x,
+            w,
+            opt_handle(b),
+            num_hidden as i64,
+            flags & 1 != 0,
+            flags & 2 != 0,
+        )
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_embedding(data: u32, w: u32, input_dim: i32, output_dim: i32) -> u32 {
+    op(|e| e.embedding(data, w, input_dim as i64, output_dim as i64))
+}
+
+/// `Activation`: act 0 relu, 1 sigmoid, 2 tanh, 3 softrelu, 4 softsign.
+#[no_mangle]
+pub extern "C" fn nd_activation(x: u32, act: u32) -> u32 {
+    op(|e| {
+        let a = Act::from_code(act)
+            .ok_or_else(|| Error::invalid(format!("Activation: unknown actType code {act}")))?;
+        e.activation(x, a)
+    })
+}
+
+/// `LeakyReLU`: act 0 leaky, 1 elu, 2 selu, 3 gelu, 4 prelu; gamma 0 for
+/// none.
+#[no_mangle]
+pub extern "C" fn nd_leaky_relu_act(x: u32, act: u32, slope: f64, gamma: u32) -> u32 {
+    op(|e| {
+        let a = LeakyAct::from_code(act)
+            .ok_or_else(|| Error::invalid(format!("LeakyReLU: unknown actType code {act}")))?;
+        e.leaky_relu_act(x, a, slope, opt_handle(gamma))
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_flatten(x: u32) -> u32 {
+    op(|e| e.flatten(x))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_softmax_cross_entropy(data: u32, label: u32) -> u32 {
+    op(|e| e.softmax_cross_entropy(data, label))
+}
+
+/// The output shape of `FullyConnected` (op 0), `Embedding` (op 1) or
+/// `Flatten` (op 2) without running it (the worker's client), from the
+/// shape rules the ops themselves check: the I/O area holds the operands'
+/// shapes one after the other (`n0`, `n1`, `n2` dims; `n2` = -1: no bias),
+/// `i0`/`i1` are numHidden (FullyConnected) or inputDim/outputDim
+/// (Embedding), `flags` as for `nd_fully_connected`. The shape is written
+/// back as `[ndim, d0, …]`.
+#[no_mangle]
+pub extern "C" fn nd_nnmisc_shape(
+    op: u32,
+    n0: i32,
+    n1: i32,
+    n2: i32,
+    i0: i32,
+    i1: i32,
+    flags: u32,
+) -> i32 {
+    use ndgrad_core::ops::nnmisc;
+    status(|_| {
+        let count =
+            |n: i32| usize::try_from(n).map_err(|_| Error::invalid(format!("invalid rank {n}")));
+        let (a, b) = (count(n0)?, count(n1.max(0))?);
+        let c = if n2 < 0 { 0 } else { count(n2)? };
+        let dims =
+            shape_arg(i32::try_from(a + b + c).map_err(|_| Error::invalid("invalid ranks"))?)?;
+        let (x, rest) = dims.split_at(a);
+        let (w, bias) = rest.split_at(b);
+        let s = match op {
+            0 => {
+                let bias = (n2 >= 0).then_some(bias);
+                nnmisc::fully_connected_geometry(
+                    x,
+                    w,
+                    bias,
+                    i0 as i64,
+                    flags & 1 != 0,
+                    flags & 2 != 0,
+                )?
+                .out_shape
+            }
+            1 => nnmisc::embedding_shape(x, w, i0 as i64, i1 as i64)?,
+            2 => nnmisc::flatten_shape(x)?,
+            _ => return Err(Error::invalid(format!("nnmisc shape: unknown op {op}"))),
+        };
+        let mut out = Vec::with_capacity(s.len() + 1);
+        out.push(s.len() as i32);
+        for &d in &s {
+            out.push(i32::try_from(d).map_err(|_| Error::invalid("shape too large"))?);
+        }
+        io_write(&out);
+        Ok(())
+    })
+}
+
+// ---- end of the nnmisc group ----
 
 #[no_mangle]
 pub extern "C" fn nd_detach(a: u32) -> u32 {

@@ -72,3 +72,43 @@ function engineError(e: Exports, fallback: string): string {
   const bytes = new Uint8Array(e.memory.buffer, e.nd_error_ptr() >>> 0, len);
   return new TextDecoder().decode(bytes.slice());
 }
+
+// ---- nnmisc group (issue #12): FullyConnected, Embedding, Flatten ----
+// (`nd_nnmisc_shape` calls the ops' own shape rules in ops/nnmisc.rs.)
+
+const isOpts = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+function nnmiscShape(op: number, shapes: (Shape | null)[], i0: number, i1: number, flags: number): Shape {
+  const e = engine;
+  if (e === null) throw new Error("the shape engine is not loaded");
+  const values = shapes.flatMap((s) => s ?? []);
+  let v = io(e);
+  if (values.length > v.length) throw new Error("too many dimensions");
+  v.set(values);
+  const n = (s: Shape | null | undefined): number => (s === null || s === undefined ? -1 : s.length);
+  if (e.nd_nnmisc_shape(op, n(shapes[0]), n(shapes[1]), n(shapes[2]), i0, i1, flags) !== 0) {
+    throw new Error("invalid shapes");
+  }
+  v = io(e);
+  return Array.from(v.subarray(1, 1 + v[0]!));
+}
+
+/** `FullyConnected(data, weight, bias | null, {numHidden, noBias, flatten})`. */
+export function fullyConnectedShape(data: Shape, weight: Shape, bias: Shape | null, options: unknown): Shape {
+  const o = isOpts(options) ? options : {};
+  if (typeof o.numHidden !== "number") throw new Error("FullyConnected: numHidden");
+  const flags = (o.noBias === true ? 1 : 0) | (o.flatten === false ? 0 : 2);
+  return nnmiscShape(0, [data, weight, bias], o.numHidden, 0, flags);
+}
+
+/** `Embedding(data, weight, {inputDim, outputDim})`. */
+export function embeddingShape(data: Shape, weight: Shape, options: unknown): Shape {
+  const o = isOpts(options) ? options : {};
+  if (typeof o.inputDim !== "number" || typeof o.outputDim !== "number") throw new Error("Embedding: dims");
+  return nnmiscShape(1, [data, weight, null], o.inputDim, o.outputDim, 0);
+}
+
+/** `Flatten(x)`, `x.flatten()`. */
+export function flattenShape(x: Shape): Shape {
+  return nnmiscShape(2, [x, null, null], 0, 0, 0);
+}

@@ -21,7 +21,7 @@ export interface Meta {
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 const isOptions = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v);
-const DTYPES: readonly string[] = ["float32", "float64", "int32"];
+const DTYPES: readonly string[] = ["float32", "float64", "int32", "uint8"];
 const isDtype = (v: unknown): v is DType => typeof v === "string" && DTYPES.includes(v);
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 /** An axis as the engine normalises it (negative counts from the end). */
@@ -58,6 +58,7 @@ export function randomDtype(shape: unknown, options: unknown): DType {
 export function typedDtype(v: unknown): DType {
   if (v instanceof Float64Array) return "float64";
   if (v instanceof Int32Array) return "int32";
+  if (v instanceof Uint8Array || v instanceof Uint8ClampedArray) return "uint8";
   return "float32";
 }
 

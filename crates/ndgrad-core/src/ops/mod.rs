@@ -13,6 +13,7 @@
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
 //! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
+//! | `FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy` | through the recorded primitives they are built from (`nnmisc.rs`) |
 
 mod elementwise;
 pub mod index;
@@ -22,6 +23,8 @@ pub mod nn;
 // Pooling, BatchNorm, LayerNorm (pool branch).
 pub mod norm;
 pub mod pool;
+// nnmisc (issue #12): FullyConnected, Embedding, Activation, LeakyReLU, Flatten, softmaxCrossEntropy
+pub mod nnmisc;
 mod reduce;
 
 pub use elementwise::{astype, binary, binary_scalar, unary};
@@ -129,6 +132,19 @@ pub enum Op {
     },
     BatchNorm(Box<norm::BatchNormNode>),
     LayerNorm(Box<norm::LayerNormNode>),
+    // ---- nnmisc group (issue #12) ----
+    /// 2-D `op(a) · op(b)` read from the operands as stored (`FullyConnected`'s
+    /// `x · wᵀ` and its gradients).
+    DotT {
+        ta: bool,
+        tb: bool,
+    },
+    /// A first-order gradient returned by `autograd.grad` with
+    /// `create_graph`, tied to its variable (input 1) besides its own graph
+    /// (input 0): see `autograd::tie`. Its value is input 0's; the
+    /// derivative w.r.t. the variable is zero (the backward walk writes the
+    /// zeros only where no other path reaches the variable).
+    GradTie,
 }
 
 impl Op {
@@ -159,6 +175,9 @@ impl Op {
             Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
             Op::BatchNorm(_) => "BatchNorm",
             Op::LayerNorm(_) => "LayerNorm",
+            // nnmisc group (issue #12)
+            Op::DotT { .. } => "dot",
+            Op::GradTie => "grad",
         }
     }
 
@@ -241,6 +260,9 @@ impl Op {
             }
             Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
             Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            // nnmisc group (issue #12)
+            Op::DotT { ta, tb } => nnmisc::dot_t_backward(*ta, *tb, saved, dy, [need(0), need(1)]),
+            Op::GradTie => Ok(vec![Some(dy.clone()), None]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
@@ -301,7 +323,8 @@ pub(crate) fn float_only(name: &str, x: &Tensor) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            "{name}: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+            x.dtype().name(),
             x.shape_str()
         )))
     }

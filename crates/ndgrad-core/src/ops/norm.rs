@@ -134,7 +134,7 @@ pub fn batch_norm(
         match &*d {
             Data::F32(v) => k::channel_stats_f32(v, l, &mut mean, &mut var),
             Data::F64(v) => k::channel_stats(v, l, &mut mean, &mut var),
-            Data::I32(_) => return Err(Error::internal("BatchNorm: int32 data")),
+            Data::I32(_) | Data::U8(_) => return Err(Error::internal("BatchNorm: integer data")),
         }
         for (s, &v) in invstd.iter_mut().zip(&var) {
             // MXNet: "Nobody likes to divide by zero".
@@ -176,7 +176,7 @@ pub fn batch_norm(
             wrap(out)
         }
         Data::F64(v) => affine(v, l, &scale, &shift)?,
-        Data::I32(_) => return Err(Error::internal("BatchNorm: int32 data")),
+        Data::I32(_) | Data::U8(_) => return Err(Error::internal("BatchNorm: integer data")),
     };
     let mut t = Tensor::from_vec(x.shape.clone(), data)?;
     let dt = x.dtype();
@@ -276,7 +276,7 @@ impl BatchNormNode {
                         *e = *e * mom + batch(i) * (1.0 - mom);
                     }
                 }
-                Data::I32(_) => {}
+                Data::I32(_) | Data::U8(_) => {}
             }
             Ok(())
         };

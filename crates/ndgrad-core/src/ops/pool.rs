@@ -206,7 +206,8 @@ pub struct Linear {
 pub fn pooling(x: &Tensor, p: &PoolParams) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Err(Error::invalid(format!(
-            "Pooling: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            "Pooling: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+            x.dtype().name(),
             x.shape_str()
         )));
     }
@@ -234,7 +235,7 @@ fn float_data<R>(
     match d {
         Data::F32(v) => f32f(v),
         Data::F64(v) => f64f(v),
-        Data::I32(_) => Err(Error::invalid("Pooling: int32 data")),
+        Data::I32(_) | Data::U8(_) => Err(Error::invalid("Pooling: integer data")),
     }
 }
 
