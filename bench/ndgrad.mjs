@@ -148,6 +148,12 @@ async function impl(row) {
     };
   }
   // ---- max pooling and BatchNorm (pool branch) ----
+  // One element of a 4-D result (x.at(0) would read a whole [C,H,W] slice).
+  const force1 = (y) => {
+    const flat = y.reshape([y.size]);
+    force(flat);
+    flat.dispose();
+  };
   if (row.id.startsWith("maxpool_")) {
     freeInputs();
     const x = nd.random.uniform(-2, 2, row.shape);
@@ -155,7 +161,7 @@ async function impl(row) {
     return {
       fn() {
         const y = nd.Pooling(x, o);
-        force(y);
+        force1(y);
         y.dispose();
       },
       after: () => x.dispose(),
@@ -172,7 +178,7 @@ async function impl(row) {
         // recording in train mode: batch statistics (nothing needs a
         // gradient, so no tape node)
         const y = autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }), { trainMode: true });
-        force(y);
+        force1(y);
         y.dispose();
       },
       after: () => [x, g, b, mm, mv].forEach((t) => t.dispose()),
