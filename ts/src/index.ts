@@ -39,3 +39,15 @@ export type {
 export { NDGradError } from "./ffi.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
+export { gluon, init, metric } from "./gluon/index.js";
+export type {
+  ActivationName,
+  BatchTransform,
+  DataLoaderOptions,
+  DenseOptions,
+  LastBatch,
+  LossOptions,
+  OptimizerParams,
+  ParameterOptions,
+  Sample,
+} from "./gluon/index.js";
