@@ -62,7 +62,7 @@ function nodeShims(): Plugin {
  *  Worker has its own test in tests/browser). */
 const SHARED = [
   "tutorial", "ops", "autograd", "autograd-torch", "function", "gradcheck",
-  "print", "format", "errors", "engine", "fuzz",
+  "print", "format", "errors", "engine", "fuzz", "gluon", "gluon-vectors",
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({
