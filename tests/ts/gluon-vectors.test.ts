@@ -214,3 +214,85 @@ describe("finite differences through layers and losses (float64)", () => {
     });
   }
 });
+
+describe("saveParameters / loadParameters: MXNet's file format", () => {
+  interface PF {
+    arrays: { name: string; dtype: "float32" | "float64"; shape: number[]; data: number[] }[];
+    hex: string;
+  }
+  const pf = (vectors<Record<string, unknown>>("gluon.json").paramfile as PF);
+  class Inner extends gluon.nn.Block {
+    dense0 = new gluon.nn.Dense(2, { useBias: false, dtype: "float64" });
+  }
+  const make = (): InstanceType<typeof gluon.nn.Sequential> => {
+    const net = new gluon.nn.Sequential();
+    net.add(new gluon.nn.Dense(3), new Inner());
+    return net;
+  };
+  const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+
+  it("writes the bytes MXNet 1.x writes, and a fresh block loads them (no initialize needed)", () => {
+    const net = make();
+    net.initialize();
+    const params = net.collectParams();
+    for (const a of pf.arrays) {
+      const p = params.get(a.name);
+      p.shape = a.shape;
+      p.finishDeferredInit();
+      using v = nd.array(a.data, { shape: a.shape, dtype: a.dtype });
+      p.setData(v);
+    }
+    const bytes = net.saveParameters();
+    expect(hex(bytes)).toBe(pf.hex);
+    const fresh = make();
+    fresh.loadParameters(bytes);
+    for (const a of pf.arrays) {
+      const p = fresh.collectParams().get(a.name);
+      expect(p.shape).toEqual(a.shape);
+      expect(p.data().dtype).toBe(a.dtype);
+      expect([...p.data().data()]).toEqual([...nd.scope(() => nd.array(a.data, { shape: a.shape, dtype: a.dtype }).data())]);
+    }
+    // The loaded parameters train: they carry gradient buffers.
+    expect(fresh.collectParams().get("0.weight").grad().shape).toEqual([3, 2]);
+    fresh.dispose();
+    net.dispose();
+  });
+
+  it("a missing, extra or misshaped parameter, or corrupt bytes, is an Error naming it; nothing is loaded", () => {
+    const net = make();
+    net.initialize("ones");
+    using x = nd.ones([1, 2]);
+    const y = net.at(0)(x);
+    y.dispose();
+    const inner = net.at(1) as Inner;
+    using h = nd.ones([1, 3], "float64");
+    inner.dense0(h).dispose();
+    const bytes = net.saveParameters();
+    const before = [...net.collectParams().get("0.weight").data().data()];
+
+    class Small extends gluon.nn.Block {
+      dense0 = new gluon.nn.Dense(3);
+    }
+    const small = new Small();
+    expect(() => small.loadParameters(bytes)).toThrow(/Parameter 'dense0.weight' is missing in the file/);
+    expect(() => small.loadParameters(bytes, { allowMissing: true })).toThrow(/Parameter '0.weight' loaded from the file is not present in this block, which has parameters dense0.weight, dense0.bias/);
+    small.loadParameters(bytes, { ignoreExtra: true, allowMissing: true });
+    small.dispose();
+
+    const bigger = make();
+    bigger.add(new gluon.nn.Dense(4));
+    expect(() => bigger.loadParameters(bytes)).toThrow(/Parameter '2.weight' is missing in the file, which contains parameters: 0.weight, 0.bias, 1.dense0.weight/);
+    bigger.dispose();
+
+    const wrong = new gluon.nn.Sequential();
+    wrong.add(new gluon.nn.Dense(3, { inUnits: 5 }), new Inner());
+    expect(() => wrong.loadParameters(bytes)).toThrow(/Parameter '0.weight': shape incompatible, expected \[3,5\] vs saved \[3,2\]/);
+    expect(() => wrong.collectParams().get("1.dense0.weight").data()).toThrow(/not been initialized/);
+    wrong.dispose();
+
+    expect(() => net.loadParameters(bytes.slice(0, bytes.length - 30))).toThrow(/truncated/);
+    expect(() => net.loadParameters(new Uint8Array(40))).toThrow(/not an MXNet NDArray file/);
+    expect([...net.collectParams().get("0.weight").data().data()]).toEqual(before);
+    net.dispose();
+  });
+});

@@ -467,8 +467,37 @@ def dense_cases():
     return cases
 
 
+# ---------------------------------------------------------------- paramfile
+
+def paramfile_case():
+    """The bytes MXNet 1.x's save_parameters writes, encoded from
+    src/ndarray/ndarray.cc (list magic 0x112, reserved, vector<NDArray> as
+    u64 count + NDArray::Save records: NDARRAY_V2_MAGIC, stype 0, TShape as
+    int32 ndim + int64 dims, Context cpu(0) as two int32, the mshadow type
+    flag, the raw little-endian data; then vector<string> as u64 count +
+    u64 length + bytes each)."""
+    import struct
+    arrays = [
+        ("0.weight", f32(rng.normal(0, 1, (3, 2)))),
+        ("0.bias", f32(rng.normal(0, 1, (3,)))),
+        ("1.dense0.weight", np.asarray(rng.normal(0, 1, (2, 3)), dtype=np.float64)),
+    ]
+    out = struct.pack("<QQQ", 0x112, 0, len(arrays))
+    for _, a in arrays:
+        flag = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}[a.dtype]
+        out += struct.pack("<Iii", 0xF993FAC9, 0, a.ndim) + struct.pack(f"<{a.ndim}q", *a.shape)
+        out += struct.pack("<iii", 1, 0, flag) + a.astype(a.dtype.newbyteorder("<")).tobytes()
+    out += struct.pack("<Q", len(arrays))
+    for name, _ in arrays:
+        out += struct.pack("<Q", len(name)) + name.encode()
+    return {
+        "arrays": [{"name": n, "dtype": str(a.dtype), "shape": list(a.shape), "data": tolist(a)} for n, a in arrays],
+        "hex": out.hex(),
+    }
+
+
 def main():
-    doc = {"optim": optim_cases(), "losses": loss_cases(), "dense": dense_cases()}
+    doc = {"optim": optim_cases(), "losses": loss_cases(), "dense": dense_cases(), "paramfile": paramfile_case()}
     OUT.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes): {len(doc['optim'])} optimizer, {len(doc['losses'])} loss, {len(doc['dense'])} dense cases")
 

@@ -7,6 +7,19 @@ import { vision } from "./data/vision.js";
 import { loss } from "./loss.js";
 import { lrScheduler } from "./lr_scheduler.js";
 import { Activation, Dense, Dropout, ELU, Flatten, GELU, LeakyReLU, PReLU, SELU, Swish } from "./nn/basic.js";
+import {
+  AvgPool1D,
+  AvgPool2D,
+  Conv1D,
+  Conv1DTranspose,
+  Conv2D,
+  Conv2DTranspose,
+  GlobalAvgPool2D,
+  GlobalMaxPool2D,
+  MaxPool1D,
+  MaxPool2D,
+} from "./nn/conv.js";
+import { BatchNorm, Embedding, LayerNorm } from "./nn/norm.js";
 import { Parameter, ParameterDict } from "./parameter.js";
 import { Trainer } from "./trainer.js";
 
@@ -25,6 +38,19 @@ export const nn = {
   SELU,
   GELU,
   Swish,
+  Conv1D,
+  Conv2D,
+  Conv1DTranspose,
+  Conv2DTranspose,
+  MaxPool1D,
+  MaxPool2D,
+  AvgPool1D,
+  AvgPool2D,
+  GlobalMaxPool2D,
+  GlobalAvgPool2D,
+  BatchNorm,
+  LayerNorm,
+  Embedding,
 };
 
 export const data = { Dataset, SimpleDataset, ArrayDataset, DataLoader, vision };

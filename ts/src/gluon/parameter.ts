@@ -179,6 +179,29 @@ export class Parameter {
     d.set(v);
   }
 
+  /**
+   * @internal `load_parameters`: take `v`'s values (a copy), fixing unknown
+   * dimensions and initializing a parameter that was never initialized.
+   * The caller has checked the shape with `compatible`.
+   */
+  loadData(v: NDArray): void {
+    if (this.#data !== null) {
+      this.#data.set(v);
+      return;
+    }
+    this.shape = v.shape;
+    const data = keep(v.astype(this.dtype));
+    this.#deferred = null;
+    this.#data = data;
+    this.#attach();
+  }
+
+  /** Whether a value of `shape` fits (0 = unknown dimension). */
+  compatible(shape: number[]): boolean {
+    const cur = this.#shape;
+    return cur.length === 0 || (cur.length === shape.length && cur.every((d, i) => d === 0 || d === shape[i]));
+  }
+
   /** Zero the gradient buffer (for gradReq "add"). */
   zeroGrad(): void {
     if (this.#data === null || this.#gradReq === "null") return;
