@@ -62,7 +62,9 @@ function nodeShims(): Plugin {
  *  Worker has its own test in tests/browser). */
 const SHARED = [
   "tutorial", "ops", "autograd", "autograd-torch", "function", "gradcheck",
-  "print", "format", "errors", "engine", "fuzz", "gluon", "gluon-vectors",
+  "print", "format", "errors", "engine", "fuzz",
+  "conv", // conv branch (issue #12)
+  "gluon", "gluon-vectors", // gluon branch (issue #14)
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({

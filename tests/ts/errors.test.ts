@@ -484,6 +484,61 @@ add("dropout", "dropout with a NaN p", (c) => nd.dropout(c.a(), NaN));
 add("dropout", "dropout of a string", () => nd.dropout("x" as unknown as NDArray));
 add("dropout", "disposed array: nd.dropout", (c) => nd.dropout(c.disposed()), ["disposed"]);
 
+// -- Convolution / Deconvolution (issue #12, conv branch) ----------------------------------------
+{
+  const x = (): NDArray => nd.zeros([2, 4, 5, 5]);
+  const w = (): NDArray => nd.zeros([6, 4, 3, 3]);
+  const k = { kernel: [3, 3], numFilter: 6, noBias: true };
+  add("Convolution", "Convolution with a weight of the wrong shape", () => nd.Convolution(x(), nd.zeros([6, 3, 3, 3]), null, k), [
+    "[6,4,3,3]",
+    "[6,3,3,3]",
+    "[2,4,5,5]",
+  ]);
+  add("Convolution", "Convolution with a kernel larger than the padded input", () =>
+    nd.Convolution(x(), nd.zeros([6, 4, 7, 3]), null, { ...k, kernel: [7, 3] }), ["kernel size exceeds", "[2,4,5,5]"]);
+  add("Convolution", "Convolution whose numGroup does not divide the channels", () =>
+    nd.Convolution(x(), nd.zeros([6, 1, 3, 3]), null, { ...k, numGroup: 3 }), ["numGroup 3", "4 channels", "[2,4,5,5]"]);
+  add("Convolution", "Convolution whose numGroup does not divide numFilter", () =>
+    nd.Convolution(x(), nd.zeros([6, 1, 3, 3]), null, { ...k, numGroup: 4 }), ["numGroup 4", "numFilter 6"]);
+  add("Convolution", "Convolution with a zero stride", () => nd.Convolution(x(), w(), null, { ...k, stride: [0, 1] }), ["stride"]);
+  add("Convolution", "Convolution with a negative pad", () => nd.Convolution(x(), w(), null, { ...k, pad: [-1, 0] }), ["pad"]);
+  add("Convolution", "Convolution with a zero dilate", () => nd.Convolution(x(), w(), null, { ...k, dilate: [1, 0] }), ["dilate"]);
+  add("Convolution", "Convolution of 3-D data with a 2-D kernel", () => nd.Convolution(nd.zeros([2, 4, 5]), w(), null, k), ["[2,4,5]"]);
+  add("Convolution", "Convolution with a 3-D kernel", () =>
+    nd.Convolution(nd.zeros([1, 1, 2, 2, 2]), nd.zeros([1, 1, 1, 1, 1]), null, { ...k, kernel: [1, 1, 1] }), ["kernel"]);
+  add("Convolution", "Convolution with a stride list of the wrong length", () => nd.Convolution(x(), w(), null, { ...k, stride: [1] }), [
+    "stride",
+  ]);
+  add("Convolution", "Convolution with a bias of the wrong shape", () =>
+    nd.Convolution(x(), w(), nd.zeros([5]), { kernel: [3, 3], numFilter: 6 }), ["bias", "[5]"]);
+  add("Convolution", "Convolution without a bias and noBias false", () => nd.Convolution(x(), w(), null, { kernel: [3, 3], numFilter: 6 }), [
+    "bias",
+  ]);
+  add("Convolution", "Convolution with a bias and noBias true", () => nd.Convolution(x(), w(), nd.zeros([6]), k), ["noBias"]);
+  add("Convolution", "Convolution without numFilter", () =>
+    nd.Convolution(x(), w(), null, { kernel: [3, 3], noBias: true } as unknown as { kernel: number[]; numFilter: number }), ["numFilter"]);
+  add("Convolution", "Convolution with numFilter 0", () => nd.Convolution(x(), nd.zeros([0, 4, 3, 3]), null, { ...k, numFilter: 0 }), [
+    "numFilter",
+  ]);
+  add("Convolution", "Convolution with an unknown option", () =>
+    nd.Convolution(x(), w(), null, { ...k, adj: [1, 1] } as unknown as { kernel: number[]; numFilter: number }), ["adj"]);
+  add("Convolution", "Convolution of float64 data with a float32 weight", () =>
+    nd.Convolution(nd.zeros([2, 4, 5, 5], { dtype: "float64" }), w(), null, k), ["float64", "float32"]);
+  add("Convolution", "Convolution of int32 data", () =>
+    nd.Convolution(nd.zeros([2, 4, 5, 5], { dtype: "int32" }), nd.zeros([6, 4, 3, 3], { dtype: "int32" }), null, k), ["int32"]);
+  add("Convolution", "Convolution of a number", () => nd.Convolution(1 as unknown as NDArray, w(), null, k));
+  add("Convolution", "disposed array: nd.Convolution", (c) => nd.Convolution(c.disposed(), w(), null, k), ["disposed"]);
+  add("Deconvolution", "Deconvolution with adj not below the stride", () =>
+    nd.Deconvolution(x(), nd.zeros([4, 2, 3, 3]), null, { kernel: [3, 3], numFilter: 2, stride: [2, 2], adj: [2, 0] }), ["adj", "stride"]);
+  add("Deconvolution", "Deconvolution with the convolution's weight layout", () =>
+    nd.Deconvolution(x(), w(), null, { kernel: [3, 3], numFilter: 2 }), ["weight", "[4,2,3,3]", "[6,4,3,3]"]);
+  add("Deconvolution", "Deconvolution whose pad leaves no output", () =>
+    nd.Deconvolution(nd.zeros([1, 4, 1, 1]), nd.zeros([4, 2, 1, 1]), null, { kernel: [1, 1], numFilter: 2, pad: [1, 1] }), ["pad"]);
+  add("Deconvolution", "Deconvolution whose numGroup does not divide the channels", () =>
+    nd.Deconvolution(x(), nd.zeros([4, 1, 3, 3]), null, { kernel: [3, 3], numFilter: 3, numGroup: 3 }), ["numGroup 3"]);
+  add("Deconvolution", "Deconvolution of 2-D data", (c) => nd.Deconvolution(c.a(), w(), null, { kernel: [3, 3], numFilter: 2 }), ["[2,3]"]);
+}
+
 // -- autograd.grad / markVariables ------------------------------------------------------------
 add("grad", "autograd.grad of an array never recorded", (c) => {
   const x = c.variable([1, 2]);

@@ -16,6 +16,8 @@ const MAKES_HANDLE = new Set([
   "nd_dot", "nd_concat", "nd_batch_dot", "nd_detach", "nd_grad", "nd_alias", "nd_astype",
   "nd_where", "nd_clip", "nd_leaky_relu", "nd_softmax", "nd_take", "nd_pick", "nd_one_hot", "nd_argext", "nd_topk",
   "nd_sort", "nd_tile", "nd_repeat", "nd_flip", "nd_slice_multi", "nd_slice_axis",
+  // ---- conv branch (issue #12) ----
+  "nd_convolution",
 ]);
 /** Exports whose arguments are (code or handle or count) — everything but these few is fuzzed. */
 const SKIP = new Set(["memory", "nd_init"]);

@@ -527,6 +527,55 @@ export const CHECKS: Check[] = [
     },
     f: (a, b) => nd.maximum(a, b).sub(nd.minimum(b, a).mul(0.5)).abs().add(a.sub(0.1).relu()),
   },
+  // ---- Convolution, Deconvolution (issue #12, conv branch): every input ----
+  {
+    name: "Convolution 2-D stride 2 pad 1, bias",
+    ops: ["Convolution"],
+    inputs: () => [U([2, 3, 5, 4]), U([4, 3, 3, 2]), U([4])],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [3, 2], stride: [2, 2], pad: [1, 1], numFilter: 4 }),
+  },
+  {
+    name: "Convolution 2-D groups 2 dilate 2, no bias",
+    ops: ["Convolution"],
+    inputs: () => [U([1, 4, 6, 5]), U([4, 2, 2, 2])],
+    f: (x, w) => nd.Convolution(x, w, null, { kernel: [2, 2], dilate: [2, 2], numGroup: 2, numFilter: 4, noBias: true }),
+  },
+  {
+    name: "Convolution 1-D depthwise pad 1, bias",
+    ops: ["Convolution"],
+    inputs: () => [U([2, 3, 7]), U([3, 1, 3]), U([3])],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [3], pad: [1], numGroup: 3, numFilter: 3 }),
+  },
+  {
+    name: "Convolution 1x1, bias",
+    ops: ["Convolution"],
+    inputs: () => [U([2, 3, 3, 2]), U([2, 3, 1, 1]), U([2])],
+    f: (x, w, b) => nd.Convolution(x, w, b, { kernel: [1, 1], numFilter: 2 }),
+  },
+  {
+    name: "Deconvolution 2-D stride 2 pad 1 adj 1, bias",
+    ops: ["Deconvolution"],
+    inputs: () => [U([1, 3, 3, 2]), U([3, 2, 3, 3]), U([2])],
+    f: (x, w, b) =>
+      nd.Deconvolution(x, w, b, { kernel: [3, 3], stride: [2, 2], pad: [1, 1], adj: [1, 1], numFilter: 2, noBias: false }),
+  },
+  {
+    name: "Deconvolution 1-D groups 2, no bias",
+    ops: ["Deconvolution"],
+    inputs: () => [U([2, 4, 4]), U([4, 1, 3])],
+    f: (x, w) => nd.Deconvolution(x, w, null, { kernel: [3], stride: [2], numGroup: 2, numFilter: 2 }),
+  },
+  {
+    name: "Convolution -> tanh -> Deconvolution (an autoencoder step)",
+    ops: ["Convolution", "Deconvolution", "tanh"],
+    inputs: () => [U([1, 2, 5, 5]), U([3, 2, 3, 3], -0.5, 0.5), U([3, 2, 3, 3], -0.5, 0.5)],
+    f: (x, w1, w2) =>
+      nd.Deconvolution(nd.Convolution(x, w1, null, { kernel: [3, 3], stride: [2, 2], numFilter: 3, noBias: true }).tanh(), w2, null, {
+        kernel: [3, 3],
+        stride: [2, 2],
+        numFilter: 2,
+      }),
+  },
 ];
 
 // ---------------------------------------------------------------------------

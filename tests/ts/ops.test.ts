@@ -23,7 +23,7 @@
 // times the largest sum of |terms|. The test refuses a file whose rtol is
 // looser than 1e-5, so the tolerances cannot be loosened silently.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { autograd, nd, NDArray } from "ndgrad";
+import { autograd, nd, NDArray, type DeconvolutionOptions } from "ndgrad";
 import { decodeValue, expectNoLeaks, opsVectors, type Value } from "./helpers.js";
 import { UNARY_OPS } from "../../pkg/opnames.js";
 
@@ -64,6 +64,15 @@ interface Params {
   k?: number;
   ret_typ?: "value" | "indices" | "mask" | "both";
   is_ascend?: boolean;
+  // ---- Convolution, Deconvolution (conv branch) ----
+  kernel?: number[];
+  stride?: number[];
+  pad?: number[];
+  dilate?: number[];
+  adj?: number[];
+  num_filter?: number;
+  num_group?: number;
+  no_bias?: boolean;
 }
 interface Case {
   name: string;
@@ -89,6 +98,8 @@ const SURFACE = [
   "concat", "stack", "batchDot",
   "clip", "leakyRelu", "where", "softmax", "logSoftmax", "take", "pick", "oneHot", "argmax", "argmin",
   "topk", "sort", "argsort", "tile", "repeat", "flip", "sliceAxis", "astype",
+  // ---- conv branch ----
+  "Convolution", "Deconvolution",
 ];
 const NOT_DIFFERENTIABLE = new Set([
   "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
@@ -231,6 +242,23 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
       return m && p.axis === 0 ? nd.stack(xs) : nd.stack(xs, p.axis as number);
     case "batchDot":
       return nd.batchDot(x, xs[1]);
+    // ---- conv branch: no method form; the "method" run leaves MXNet's defaults out ----
+    case "Convolution":
+    case "Deconvolution": {
+      const deconv = c.kind === "Deconvolution";
+      const isDefault = (v: number[] | undefined, d: number) => v!.every((e) => e === d);
+      const o: DeconvolutionOptions = { kernel: p.kernel!, numFilter: p.num_filter! };
+      if (!m || !isDefault(p.stride, 1)) o.stride = p.stride;
+      if (!m || !isDefault(p.pad, 0)) o.pad = p.pad;
+      if (!m || !isDefault(p.dilate, 1)) o.dilate = p.dilate;
+      if (deconv && (!m || !isDefault(p.adj, 0))) o.adj = p.adj;
+      if (!m || p.num_group !== 1) o.numGroup = p.num_group;
+      if (!m || p.no_bias !== deconv) o.noBias = p.no_bias;
+      const bias = p.no_bias ? null : xs[2]!;
+      return deconv
+        ? nd.Deconvolution(x, xs[1]!, bias, o)
+        : nd.Convolution(x, xs[1]!, bias, o);
+    }
     default:
       throw new Error(`unknown kind ${c.kind}`);
   }

@@ -596,6 +596,58 @@ describe("every op and dtype gives the main API's result", () => {
   });
 });
 
+// ---- conv branch (issue #12): Convolution / Deconvolution remotely ----
+describe("Convolution and Deconvolution in the worker", () => {
+  it("give the main API's values and gradients; shapes come from the engine's rules at once (no corrections)", async () => {
+    const opts = { kernel: [3, 2], stride: [2, 1], pad: [1, 0], dilate: [1, 2], numFilter: 4, numGroup: 2 };
+    const dopts = { kernel: [3], stride: [2], pad: [1], adj: [1], numFilter: 3 };
+    const run = (api: Api, x: Arr, wt: Arr, b: Arr, x1: Arr, w1: Arr): Arr[] => {
+      const a = api as unknown as typeof nd;
+      const y = a.Convolution(x as unknown as NDArray, wt as unknown as NDArray, b as unknown as NDArray, opts);
+      const z = a.Deconvolution(x1 as unknown as NDArray, w1 as unknown as NDArray, null, dopts);
+      return [y as unknown as Arr, z as unknown as Arr];
+    };
+    const data = (api: Api, shape: number[], scale: number): Arr =>
+      api.arange(shape.reduce((p, q) => p * q, 1)).mul(scale).sin().reshape(shape);
+    const shapes = { x: [2, 4, 7, 6], w: [4, 2, 3, 2], b: [4], x1: [2, 2, 5], w1: [2, 3, 3] };
+    const expected = nd.scope(() => {
+      const ins = [data(nd, shapes.x, 0.3), data(nd, shapes.w, 0.7), data(nd, shapes.b, 1.1), data(nd, shapes.x1, 0.5), data(nd, shapes.w1, 0.9)];
+      const outs = run(nd, ...(ins as [Arr, Arr, Arr, Arr, Arr]));
+      return outs.map((r) => [r.shape, (r as unknown as NDArray).toArray()]);
+    });
+    const before = await w.stats();
+    await w.nd.scope(async () => {
+      const remote = w.nd as unknown as Api;
+      const ins = [
+        data(remote, shapes.x, 0.3),
+        data(remote, shapes.w, 0.7),
+        data(remote, shapes.b, 1.1),
+        data(remote, shapes.x1, 0.5),
+        data(remote, shapes.w1, 0.9),
+      ];
+      const outs = run(remote, ...(ins as [Arr, Arr, Arr, Arr, Arr])) as unknown as RemoteNDArray[];
+      const known = outs.map((r) => r.shape);
+      expect(known).toEqual([[2, 4, 4, 4], [2, 3, 10]]);
+      const got = [];
+      for (const [i, r] of outs.entries()) got.push([known[i], await r.toArray()]);
+      expect(got).toEqual(expected);
+    });
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("a bad weight shape is the main API's Error", async () => {
+    await w.nd.scope(async () => {
+      const y = w.nd.Convolution(w.nd.zeros([1, 2, 4, 4]), w.nd.zeros([3, 1, 3, 3]), null, {
+        kernel: [3, 3],
+        numFilter: 3,
+        noBias: true,
+      });
+      await expect(y.toArray()).rejects.toThrow(/Convolution: weight must have shape \[3,2,3,3\]/);
+    });
+  });
+});
+
 describe("pipelining", () => {
   it("1,000 chained ops then one read cost one message; awaiting each costs one round trip each", async () => {
     const N = 1000;

@@ -13,6 +13,7 @@
  */
 export { nd, array, zeros, ones, full, arange, zerosLike, onesLike, random, dropout } from "./nd.js";
 export type { ArrayOptions } from "./nd.js";
+export type { ConvolutionOptions, DeconvolutionOptions } from "./conv.js"; // conv branch (issue #12)
 export { autograd } from "./autograd.js";
 export type { ModeOptions, AutogradBackwardOptions, GradOptions } from "./autograd.js";
 export { NDArray } from "./ndarray.js";

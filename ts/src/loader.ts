@@ -73,6 +73,25 @@ export interface Exports extends ThreadsExports {
   nd_detach(a: number): number;
   nd_concat(n: number, axis: number): number;
   nd_batch_dot(a: number, b: number): number;
+  // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+  nd_convolution(
+    data: number,
+    weight: number,
+    bias: number,
+    rank: number,
+    numFilter: number,
+    numGroup: number,
+    deconv: number,
+  ): number;
+  nd_convolution_shape(
+    dataNdim: number,
+    weightNdim: number,
+    rank: number,
+    numFilter: number,
+    numGroup: number,
+    deconv: number,
+  ): number;
+  // ---- end conv ----
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_optim_step(
@@ -285,6 +304,20 @@ export async function instantiate(): Promise<Exports> {
     }
   }
   return instantiateSingle(imports, false);
+}
+
+/**
+ * A private instance of the plain single-threaded module, for its shape-only
+ * exports (the worker's client asks it for result shapes, so that the
+ * engine's rules are the only copy of them). It never holds arrays and never
+ * runs a kernel; custom-op imports are inert.
+ */
+export async function instantiateShapeEngine(): Promise<Exports> {
+  const imports = { ndgrad: { custom_backward: (): number => -1, custom_release: (): void => {} } };
+  const instance = await WebAssembly.instantiate(await wasmModule(false), imports);
+  const exports = instance.exports as unknown as Exports;
+  exports.nd_init();
+  return exports;
 }
 
 async function instantiateSingle(imports: WebAssembly.Imports, relaxed: boolean): Promise<Exports> {

@@ -5,6 +5,7 @@ import { formatScalar, type DType } from "./format.js";
 import { debug, keep, memory, scope } from "./memory.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "./opnames.js";
 import { getThreads, setThreads } from "./threads.js";
+import { Convolution, Deconvolution } from "./conv.js"; // conv branch (issue #12)
 import {
   NDArray,
   batchDot,
@@ -383,4 +384,8 @@ export const nd = {
   relaxedSimd(): boolean {
     return wasm.nd_relaxed_simd() !== 0;
   },
+  // ---- neural-network operators: Convolution, Deconvolution (issue #12, conv branch) ----
+  Convolution,
+  Deconvolution,
+  // ---- end conv ----
 };

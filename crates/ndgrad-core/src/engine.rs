@@ -461,6 +461,7 @@ impl Engine {
         Ok(())
     }
 
+<<<<<<< HEAD
     /// One optimizer step over many parameters, in place (`optim`): each
     /// `(weight, grad, states, lr, wd)` is validated before any is updated.
     pub fn optim_step(
@@ -496,6 +497,42 @@ impl Engine {
         crate::optim::step(rule, hyper, &items)
     }
 
+=======
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+
+    /// MXNet's `Convolution` (`deconv` false) or `Deconvolution`; `bias`
+    /// None is `no_bias`.
+    pub fn convolution(
+        &mut self,
+        data: u32,
+        weight: u32,
+        bias: Option<u32>,
+        p: &ops::nn::conv::ConvParams,
+        deconv: bool,
+    ) -> Result<u32> {
+        let name = if deconv {
+            "Deconvolution"
+        } else {
+            "Convolution"
+        };
+        let x = self.arena.get(data).map_err(|e| e.in_op(name))?;
+        let w = self.arena.get(weight).map_err(|e| e.in_op(name))?;
+        let b = bias
+            .map(|h| self.arena.get(h))
+            .transpose()
+            .map_err(|e| e.in_op(name))?;
+        let t = if deconv {
+            ops::nn::conv::deconvolution(x, w, b, p)
+        } else {
+            ops::nn::conv::convolution(x, w, b, p)
+        }
+        .map_err(|e| e.in_op(name))?;
+        self.put(t)
+    }
+
+    // ---- end conv ----
+
+>>>>>>> main
     // ---- autograd ----
 
     pub fn attach_grad(&mut self, h: u32, req: GradReq) -> Result<()> {

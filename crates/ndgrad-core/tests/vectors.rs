@@ -112,6 +112,9 @@ const SURFACE: &[&str] = &[
     "sort",
     "argsort",
     "astype",
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    "Convolution",
+    "Deconvolution",
 ];
 
 /// Ops that never have a gradient (topk "indices"/"mask" and astype from or
@@ -221,6 +224,8 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "take", "pick", "oneHot", "argmax", "argmin", "topk", "sort", "argsort",
         ],
     ),
+    // ---- conv branch ----
+    ("conv", &["Convolution", "Deconvolution"]),
 ];
 
 fn binop(name: &str) -> Result<BinOp, String> {
@@ -544,6 +549,25 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
         }
         "sort" | "argsort" => e.sort(x, p.int("axis")?, p.flag("is_ascend")?, c.kind == "argsort"),
         "astype" => e.astype(x, p.dtype("dtype")?),
+        // ---- conv branch ----
+        "Convolution" | "Deconvolution" => {
+            let deconv = c.kind == "Deconvolution";
+            let params = ndgrad_core::ops::nn::conv::ConvParams {
+                kernel: p.ints("kernel")?,
+                stride: p.ints("stride")?,
+                pad: p.ints("pad")?,
+                dilate: p.ints("dilate")?,
+                adj: if deconv { p.ints("adj")? } else { Vec::new() },
+                num_filter: p.int("num_filter")?,
+                num_group: p.int("num_group")?,
+            };
+            let bias = if p.flag("no_bias")? {
+                None
+            } else {
+                Some(*xs.get(2).ok_or("missing bias input")?)
+            };
+            e.convolution(x, second()?, bias, &params, deconv)
+        }
         k => return Err(format!("unknown kind {k}")),
     };
     r.map(|h| vec![h]).map_err(engine_err)
@@ -754,6 +778,11 @@ fn nn_ops_and_astype() {
 #[test]
 fn index_ops() {
     run_family("index");
+}
+
+#[test]
+fn convolution_and_deconvolution() {
+    run_family("conv");
 }
 
 /// Every kind of the file is run by exactly one family, so no case is

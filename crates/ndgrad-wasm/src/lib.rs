@@ -638,6 +638,7 @@ pub extern "C" fn nd_set_scalar(dst: u32, v: f64) -> i32 {
     status(|e| e.set_scalar(dst, v))
 }
 
+<<<<<<< HEAD
 // ---- optimizers ----
 
 /// Words per parameter in the I/O area for `nd_optim_step`: weight, grad,
@@ -700,6 +701,102 @@ pub extern "C" fn nd_optim_step(
     })
 }
 
+=======
+// ---- Convolution, Deconvolution (issue #12, conv branch) ----
+
+/// The spatial lists of a convolution from the I/O area, after `skip`
+/// values: kernel, stride, pad, dilate, adj, `rank` values each.
+fn conv_params(
+    skip: usize,
+    rank: i32,
+    num_filter: i32,
+    num_group: i32,
+) -> Result<ndgrad_core::ops::nn::conv::ConvParams> {
+    if !(0..=3).contains(&rank) {
+        return Err(Error::invalid(format!(
+            "kernel must have 1 or 2 values, got {rank}"
+        )));
+    }
+    let r = rank as usize;
+    let v: Vec<i64> = io_read(skip + 5 * r)?[skip..]
+        .iter()
+        .map(|&d| i64::from(d))
+        .collect();
+    Ok(ndgrad_core::ops::nn::conv::ConvParams {
+        kernel: v[..r].to_vec(),
+        stride: v[r..2 * r].to_vec(),
+        pad: v[2 * r..3 * r].to_vec(),
+        dilate: v[3 * r..4 * r].to_vec(),
+        adj: v[4 * r..].to_vec(),
+        num_filter: num_filter.into(),
+        num_group: num_group.into(),
+    })
+}
+
+/// `Convolution` (deconv = 0) or `Deconvolution` (1); bias 0 = no bias. The
+/// I/O area holds kernel, stride, pad, dilate and adj, `rank` values each.
+#[no_mangle]
+pub extern "C" fn nd_convolution(
+    data: u32,
+    weight: u32,
+    bias: u32,
+    rank: i32,
+    num_filter: i32,
+    num_group: i32,
+    deconv: u32,
+) -> u32 {
+    op(|e| {
+        let name = if deconv != 0 {
+            "Deconvolution"
+        } else {
+            "Convolution"
+        };
+        let p = conv_params(0, rank, num_filter, num_group).map_err(|e| e.in_op(name))?;
+        let b = (bias != 0).then_some(bias);
+        e.convolution(data, weight, b, &p, deconv != 0)
+    })
+}
+
+/// The output shape of `Convolution` / `Deconvolution` without running it
+/// (the worker's client): the I/O area holds the data shape (`data_ndim`
+/// values), the weight shape (`weight_ndim`), then the spatial lists as for
+/// `nd_convolution`; the result is written back as `[ndim, d0, …]`.
+#[no_mangle]
+pub extern "C" fn nd_convolution_shape(
+    data_ndim: i32,
+    weight_ndim: i32,
+    rank: i32,
+    num_filter: i32,
+    num_group: i32,
+    deconv: u32,
+) -> i32 {
+    status(|_| {
+        let name = if deconv != 0 {
+            "Deconvolution"
+        } else {
+            "Convolution"
+        };
+        if !(0..=32).contains(&data_ndim) || !(0..=32).contains(&weight_ndim) {
+            return Err(Error::invalid(format!(
+                "{name}: invalid ranks {data_ndim} and {weight_ndim}"
+            )));
+        }
+        let (dn, wn) = (data_ndim as usize, weight_ndim as usize);
+        let dims = shape_arg(data_ndim + weight_ndim)?;
+        let p = conv_params(dn + wn, rank, num_filter, num_group).map_err(|e| e.in_op(name))?;
+        let s = ndgrad_core::ops::nn::conv::output_shape(deconv != 0, &dims[..dn], &dims[dn..], &p)
+            .map_err(|e| e.in_op(name))?;
+        let mut out = Vec::with_capacity(s.len() + 1);
+        out.push(s.len() as i32);
+        out.extend(s.iter().map(|&d| d as i32));
+        io_write(&out);
+        Ok(())
+    })
+}
+
+// ---- end conv ----
+
+>>>>>>> main
 // ---- autograd ----
 
 #[no_mangle]

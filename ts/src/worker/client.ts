@@ -43,6 +43,8 @@ import {
 } from "./protocol.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "../opnames.js";
 import * as S from "./shapes.js";
+import { convolutionShape } from "./engine-shapes.js"; // conv branch (issue #12)
+import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
 import type { Meta } from "./shapes.js";
 
 /** An Error raised in the worker, rebuilt here with the same message (and,
@@ -967,6 +969,15 @@ export interface RemoteND extends RemoteNDElementwise {
   astype(x: RemoteNDArray, dtype: DType): RemoteNDArray;
   dot(a: RemoteNDArray, b: RemoteNDArray, options?: DotOptions): RemoteNDArray;
   batchDot(a: RemoteNDArray, b: RemoteNDArray): RemoteNDArray;
+  // ---- neural-network operators: Convolution, Deconvolution (issue #12, conv branch) ----
+  Convolution(data: RemoteNDArray, weight: RemoteNDArray, bias: RemoteNDArray | null, options: ConvolutionOptions): RemoteNDArray;
+  Deconvolution(
+    data: RemoteNDArray,
+    weight: RemoteNDArray,
+    bias: RemoteNDArray | null,
+    options: DeconvolutionOptions,
+  ): RemoteNDArray;
+  // ---- end conv ----
   concat(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   stack(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   dropout(x: RemoteNDArray, p?: number): RemoteNDArray;
@@ -1130,6 +1141,17 @@ export function remoteND(s: Session): RemoteND {
     dot: on("dot", INFER.dot),
     batchDot: (a, b) =>
       op("batchDot", [a, b], () => ({ shape: S.batchDotShape(shp(a), shp(b)), dtype: metaOf(a).dtype })),
+    // ---- conv branch: shapes from the engine's own rules (engine-shapes.ts) ----
+    Convolution: (data, weight, bias, options) =>
+      op("Convolution", [data, weight, bias, options], () => ({
+        shape: convolutionShape(false, shp(data), shp(weight), options),
+        dtype: metaOf(data).dtype,
+      })),
+    Deconvolution: (data, weight, bias, options) =>
+      op("Deconvolution", [data, weight, bias, options], () => ({
+        shape: convolutionShape(true, shp(data), shp(weight), options),
+        dtype: metaOf(data).dtype,
+      })),
     concat: (arrays, axis) =>
       op("concat", [arrays, axis], () => {
         const ms = joined(arrays);

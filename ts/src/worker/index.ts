@@ -34,6 +34,7 @@ import {
   type RemoteAutograd,
   type RemoteND,
 } from "./client.js";
+import { loadShapeEngine } from "./engine-shapes.js"; // conv branch (issue #12)
 import { READY, type InitReply, type WorkerApi, type WorkerStats } from "./protocol.js";
 
 export { Pending, RemoteNDArray, transfer };
@@ -288,7 +289,11 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
 
   host.ref();
   try {
+    // The engine's shape rules for the client (engine-shapes.ts), loaded
+    // while the worker starts.
+    const shapes = loadShapeEngine();
     await Promise.race([ready, death]);
+    await shapes;
     const init = await Promise.race([api.init(href === undefined ? {} : { module: href }), death]);
     return new NDWorker<M>(session, init, stop);
   } catch (e) {

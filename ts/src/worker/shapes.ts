@@ -6,7 +6,8 @@
 // real error (with the main API's message), and the worker corrects any
 // shape or dtype that differs from its own when the batch returns (the
 // client calls them through `Session.op`, which also turns a throw into a
-// guess).
+// guess). The convolution's rules are not copied here: the client asks the
+// engine for them (engine-shapes.ts).
 import type { DType } from "../format.js";
 
 type Shape = number[];

@@ -9,6 +9,7 @@
 //! appears only where a SIMD kernel marks those slots initialised, each
 //! with the argument why every slot was written.
 
+pub mod conv;
 pub mod gemm;
 pub mod scalar;
 pub mod simd;

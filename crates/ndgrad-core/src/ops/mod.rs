@@ -12,6 +12,7 @@
 //! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
+//! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
 
 mod elementwise;
 pub mod index;
@@ -99,6 +100,14 @@ pub enum Op {
     },
     /// One output of an `autograd.Function`.
     Custom(crate::custom::CustomOp),
+    // ---- Convolution, Deconvolution (issue #12, conv branch) ----
+    /// One of the three adjoint convolution products (`nn::conv`).
+    Conv {
+        kind: nn::conv::ConvKind,
+        geom: crate::kernels::conv::Geom,
+        rank: usize,
+    },
+    // ---- end conv ----
 }
 
 impl Op {
@@ -120,6 +129,12 @@ impl Op {
             Op::Where { .. } => "where",
             Op::BatchDot => "batchDot",
             Op::Custom(_) => "Function",
+            // ---- conv ----
+            Op::Conv { kind, .. } => match kind {
+                nn::conv::ConvKind::Forward => "Convolution",
+                nn::conv::ConvKind::Data => "Deconvolution",
+                nn::conv::ConvKind::Weight => "Convolution weight gradient",
+            },
         }
     }
 
@@ -185,6 +200,10 @@ impl Op {
             Op::Where { x_shape, y_shape } => index::where_backward(x_shape, y_shape, saved, dy),
             Op::BatchDot => linalg::batch_dot_backward(saved, dy, [need(0), need(1)]),
             Op::Custom(c) => c.backward(dy),
+            // ---- conv ----
+            Op::Conv { kind, geom, rank } => {
+                nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
+            }
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }

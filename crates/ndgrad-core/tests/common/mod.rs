@@ -416,7 +416,7 @@ pub fn check_tolerance(dtype: DType, rtol: f64, atol: f64) -> Result<(), String>
     Ok(())
 }
 
-fn expected(j: &Json) -> Result<Expected, String> {
+pub fn expected(j: &Json) -> Result<Expected, String> {
     let array = array(j)?;
     let rtol = j.field("rtol")?.as_f64()?;
     let atol = j.field("atol")?.as_f64()?;

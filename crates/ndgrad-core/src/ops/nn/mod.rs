@@ -1,6 +1,10 @@
 //! Neural-network ops built from recorded primitives, so their gradients
 //! (of every order) come from the primitives' rules.
 
+// ---- Convolution, Deconvolution (issue #12, conv branch) ----
+pub mod conv;
+// ---- end conv ----
+
 use super::{binary, binary_scalar, float_only, reduce, unary};
 use crate::error::{Error, Result};
 use crate::kernels::{BinOp, RedOp, UnOp};
