@@ -296,3 +296,50 @@ describe("saveParameters / loadParameters: MXNet's file format", () => {
     net.dispose();
   });
 });
+
+describe("conv layers against torch.nn.functional (float64 references)", () => {
+  interface ConvCase {
+    name: string;
+    layer: "Conv1D" | "Conv2D" | "Conv2DTranspose";
+    channels: number;
+    kernel: number[];
+    options: Record<string, unknown>;
+    x: T;
+    weight: T;
+    bias: number[];
+    head: number[];
+    expected: T;
+    gradX: number[];
+    gradW: number[];
+    gradB: number[] | null;
+  }
+  const cases = vectors<Record<string, unknown>>("gluon.json").conv as ConvCase[];
+  for (const c of cases) {
+    it(c.name, () => {
+      const L = gluon.nn[c.layer] as unknown as new (ch: number, k: number[], o: Record<string, unknown>) => InstanceType<typeof gluon.nn.Conv2D>;
+      const layer = new L(c.channels, c.kernel, c.options);
+      layer.initialize();
+      const x = nd.array(c.x.data, { shape: c.x.shape });
+      x.attachGrad();
+      layer(x).dispose(); // deferred init from the input's channels
+      expect(layer.weight.shape).toEqual(c.weight.shape);
+      using w = nd.array(c.weight.data, { shape: c.weight.shape });
+      layer.weight.setData(w);
+      if (layer.bias !== null) {
+        using b = nd.array(c.bias);
+        layer.bias.setData(b);
+      }
+      const out = autograd.record(() => layer(x));
+      expect(out.shape).toEqual(c.expected.shape);
+      close(`${c.name} out`, out.data(), c.expected.data, 1e-4, 1e-5);
+      using head = nd.array(c.head, { shape: out.shape });
+      out.backward(head);
+      close(`${c.name} dx`, x.grad!.data(), c.gradX, 1e-4, 1e-4);
+      close(`${c.name} dW`, layer.weight.grad().data(), c.gradW, 1e-4, 1e-4);
+      if (c.gradB !== null) close(`${c.name} db`, layer.bias!.grad().data(), c.gradB, 1e-4, 1e-4);
+      out.dispose();
+      x.dispose();
+      layer.dispose();
+    });
+  }
+});

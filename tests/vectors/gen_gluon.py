@@ -496,8 +496,63 @@ def paramfile_case():
     }
 
 
+# ---------------------------------------------------------------------- conv
+
+def conv_cases():
+    """nn.Conv1D / Conv2D / Conv2DTranspose against torch.nn.functional
+    (conv1d, conv2d, conv_transpose2d) in float64 from float32 inputs: the
+    same layouts (NCW/NCHW; weight (out, in/groups, k...), transposed
+    (in, out/groups, k...)), so nothing is converted. Output, and the
+    gradients of sum(out * head) w.r.t. input, weight and bias."""
+    import torch
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    cases = []
+    specs = [
+        ("Conv2D", [2, 3, 7, 6], 4, [3, 3], {"strides": [2, 1], "padding": [1, 0], "activation": "relu"}),
+        ("Conv2D", [1, 4, 6, 6], 4, [3, 3], {"groups": 2, "dilation": 2, "padding": 2}),
+        ("Conv2D", [2, 1, 28, 28], 6, [5, 5], {"activation": "relu"}),
+        ("Conv1D", [2, 3, 9], 5, [3], {"strides": 2, "padding": 1, "useBias": False}),
+        ("Conv2DTranspose", [2, 4, 4, 5], 3, [3, 3], {"strides": 2, "padding": 1, "outputPadding": 1}),
+    ]
+    for k, (kind, xshape, channels, kernel, o) in enumerate(specs):
+        rank = len(kernel)
+        groups = o.get("groups", 1)
+        cin = xshape[1]
+        transposed = kind.endswith("Transpose")
+        wshape = [cin, channels // groups, *kernel] if transposed else [channels, cin // groups, *kernel]
+        x = f32(rng.normal(0, 1, xshape))
+        w = f32(rng.normal(0, 0.3, wshape))
+        b = f32(rng.normal(0, 0.3, [channels]))
+        use_bias = o.get("useBias", True)
+        tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+        tw = torch.tensor(w.astype(np.float64), requires_grad=True)
+        tb = torch.tensor(b.astype(np.float64), requires_grad=True)
+        tup = lambda v: [v] * rank if isinstance(v, int) else v
+        stride, pad, dil = tup(o.get("strides", 1)), tup(o.get("padding", 0)), tup(o.get("dilation", 1))
+        bias = tb if use_bias else None
+        if transposed:
+            out = F.conv_transpose2d(tx, tw, bias, stride=stride, padding=pad, output_padding=tup(o.get("outputPadding", 0)), groups=groups, dilation=dil)
+        else:
+            fn = F.conv1d if rank == 1 else F.conv2d
+            out = fn(tx, tw, bias, stride=stride, padding=pad, dilation=dil, groups=groups)
+        if o.get("activation") == "relu":
+            out = torch.relu(out)
+        head = torch.tensor(f32(rng.normal(0, 1, list(out.shape))).astype(np.float64))
+        (out * head).sum().backward()
+        cases.append({
+            "name": f"{kind}/{k}", "layer": kind, "channels": channels, "kernel": kernel, "options": o,
+            "x": {"shape": xshape, "data": tolist(x)}, "weight": {"shape": wshape, "data": tolist(w)}, "bias": tolist(b),
+            "head": tolist(head.numpy()),
+            "expected": {"shape": list(out.shape), "data": tolist(out.detach().numpy())},
+            "gradX": tolist(tx.grad.numpy()), "gradW": tolist(tw.grad.numpy()),
+            "gradB": tolist(tb.grad.numpy()) if use_bias else None,
+        })
+    return cases
+
+
 def main():
-    doc = {"optim": optim_cases(), "losses": loss_cases(), "dense": dense_cases(), "paramfile": paramfile_case()}
+    doc = {"optim": optim_cases(), "losses": loss_cases(), "dense": dense_cases(), "paramfile": paramfile_case(), "conv": conv_cases()}
     OUT.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes): {len(doc['optim'])} optimizer, {len(doc['losses'])} loss, {len(doc['dense'])} dense cases")
 

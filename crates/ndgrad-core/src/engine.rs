@@ -461,7 +461,6 @@ impl Engine {
         Ok(())
     }
 
-<<<<<<< HEAD
     /// One optimizer step over many parameters, in place (`optim`): each
     /// `(weight, grad, states, lr, wd)` is validated before any is updated.
     pub fn optim_step(
@@ -497,7 +496,6 @@ impl Engine {
         crate::optim::step(rule, hyper, &items)
     }
 
-=======
     // ---- Convolution, Deconvolution (issue #12, conv branch) ----
 
     /// MXNet's `Convolution` (`deconv` false) or `Deconvolution`; `bias`
@@ -532,7 +530,6 @@ impl Engine {
 
     // ---- end conv ----
 
->>>>>>> main
     // ---- autograd ----
 
     pub fn attach_grad(&mut self, h: u32, req: GradReq) -> Result<()> {

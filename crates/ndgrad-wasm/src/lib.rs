@@ -638,7 +638,6 @@ pub extern "C" fn nd_set_scalar(dst: u32, v: f64) -> i32 {
     status(|e| e.set_scalar(dst, v))
 }
 
-<<<<<<< HEAD
 // ---- optimizers ----
 
 /// Words per parameter in the I/O area for `nd_optim_step`: weight, grad,
@@ -701,7 +700,6 @@ pub extern "C" fn nd_optim_step(
     })
 }
 
-=======
 // ---- Convolution, Deconvolution (issue #12, conv branch) ----
 
 /// The spatial lists of a convolution from the I/O area, after `skip`
@@ -796,7 +794,6 @@ pub extern "C" fn nd_convolution_shape(
 
 // ---- end conv ----
 
->>>>>>> main
 // ---- autograd ----
 
 #[no_mangle]
