@@ -292,6 +292,50 @@ add("norm", "norm ord 3", (c) => c.a().norm({ ord: 3 as 1 }));
 add("where", "where with a number condition", () => nd.where(1 as unknown as NDArray, nd.ones([2]), nd.ones([2])));
 add("where", "where with shapes that do not broadcast", () => nd.where(nd.ones([3]), nd.ones([2]), nd.ones([2])), ["[3]", "[2]"]);
 
+// -- Pooling, BatchNorm, LayerNorm (pool branch) -----------------------------------
+const img = (): NDArray => nd.ones([2, 3, 4, 4]);
+const ch = (n = 3, dtype: "float32" | "float64" = "float32"): NDArray => nd.ones([n], { dtype });
+add("Pooling", "Pooling kernel larger than the padded input", () => nd.Pooling(img(), { kernel: 5 }), ["[2,3,4,4]", "5"]);
+add("Pooling", "Pooling kernel larger than the padded input (1-D)", () => nd.Pooling(nd.ones([1, 1, 3]), { kernel: [6], pad: [1] }), ["[1,1,3]"]);
+add("Pooling", "Pooling stride 0", () => nd.Pooling(img(), { kernel: 2, stride: 0 }), ["[2,3,4,4]", "stride"]);
+add("Pooling", "Pooling negative pad", () => nd.Pooling(img(), { kernel: 2, pad: [-1, 0] }), ["[2,3,4,4]", "pad"]);
+add("Pooling", "Pooling kernel 0", () => nd.Pooling(img(), { kernel: [0, 2] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling unknown poolType", () => nd.Pooling(img(), { kernel: 2, poolType: "lp" as "max" }), ["lp"]);
+add("Pooling", "Pooling unknown poolingConvention", () => nd.Pooling(img(), { kernel: 2, poolingConvention: "same" as "valid" }), ["same"]);
+add("Pooling", "Pooling of 2-D data", () => nd.Pooling(nd.ones([4, 4]), { kernel: 2 }), ["[4,4]"]);
+add("Pooling", "Pooling of 5-D data (3-D pooling)", () => nd.Pooling(nd.ones([1, 1, 2, 2, 2]), { kernel: [1, 1, 1] }), ["[1,1,2,2,2]"]);
+add("Pooling", "Pooling 1-D kernel on 4-D data", () => nd.Pooling(img(), { kernel: [2] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling stride of the wrong length", () => nd.Pooling(img(), { kernel: [2, 2], stride: [1, 1, 1] }), ["[2,3,4,4]"]);
+add("Pooling", "Pooling without a kernel", () => nd.Pooling(img()), ["[2,3,4,4]", "kernel"]);
+add("Pooling", "Pooling of int32", () => nd.Pooling(nd.ones([1, 1, 4, 4], { dtype: "int32" }), { kernel: 2 }), ["int32", "[1,1,4,4]"]);
+add("Pooling", "Pooling kernel string", () => nd.Pooling(img(), { kernel: "2" as unknown as number }));
+add("Pooling", "Pooling options a number", () => nd.Pooling(img(), 2 as unknown as { kernel: number }));
+add("Pooling", "Pooling of a list", () => nd.Pooling([[1]] as unknown as NDArray, { kernel: 1 }));
+add("Pooling", "poolingShape kernel too large", () => nd.poolingShape([1, 1, 2, 2], { kernel: 3 }), ["[1,1,2,2]"]);
+add("BatchNorm", "BatchNorm gamma of the wrong shape", () => nd.BatchNorm(img(), ch(4), ch(), ch(), ch()), ["[2,3,4,4]", "[4]", "gamma"]);
+add("BatchNorm", "BatchNorm movingVar of the wrong shape", () => nd.BatchNorm(img(), ch(), ch(), ch(), nd.ones([3, 1])), ["[2,3,4,4]", "[3,1]"]);
+add("BatchNorm", "BatchNorm float64 movingMean with float32 data", () => nd.BatchNorm(img(), ch(), ch(), ch(3, "float64"), ch()), ["float64", "float32"]);
+add("BatchNorm", "BatchNorm axis 4 of 4-D data", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { axis: 4 }), ["[2,3,4,4]"]);
+add("BatchNorm", "BatchNorm of 1-D data", () => nd.BatchNorm(nd.ones([3]), ch(), ch(), ch(), ch()), ["[3]"]);
+add("BatchNorm", "BatchNorm of int32", () => nd.BatchNorm(nd.ones([2, 3], { dtype: "int32" }), ch(), ch(), ch(), ch()), ["int32"]);
+add("BatchNorm", "BatchNorm eps NaN", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { eps: NaN }), ["eps"]);
+add("BatchNorm", "BatchNorm fixGamma string", () => nd.BatchNorm(img(), ch(), ch(), ch(), ch(), { fixGamma: "no" as unknown as boolean }));
+add("BatchNorm", "BatchNorm without moving statistics", () => nd.BatchNorm(img(), ch(), ch(), undefined as unknown as NDArray, ch()));
+add("BatchNorm", "BatchNorm updating moving statistics a recorded op still needs", () => {
+  const x = nd.array([[1, 2], [3, 5]]);
+  x.attachGrad();
+  const mm = nd.zeros([2]);
+  try {
+    autograd.record(() => nd.BatchNorm(x, nd.ones([2]), nd.zeros([2]), mm, nd.ones([2])).add(x.mul(mm).sum())).backward();
+  } finally {
+    x.dispose();
+  }
+}, ["moving statistics", "[2]"]);
+add("LayerNorm", "LayerNorm gamma of the wrong shape", () => nd.LayerNorm(img(), ch(), ch(4)), ["[2,3,4,4]", "[3]"]);
+add("LayerNorm", "LayerNorm axis -5", () => nd.LayerNorm(img(), ch(4), ch(4), { axis: -5 }), ["[2,3,4,4]"]);
+add("LayerNorm", "LayerNorm negative eps", () => nd.LayerNorm(img(), ch(4), ch(4), { eps: -1 }), ["eps"]);
+add("LayerNorm", "LayerNorm beta a number", () => nd.LayerNorm(img(), ch(4), 0 as unknown as NDArray));
+
 // -- every method on a disposed array ------------------------------------------
 const disposedCalls: [string | string[], string, (x: NDArray, c: Ctx) => unknown][] = [
   ...BINARY_OPS.map((op): [string, string, (x: NDArray) => unknown] => [op, `${op}(1)`, (x) => x[op](1)]),

@@ -18,6 +18,8 @@ const MAKES_HANDLE = new Set([
   "nd_sort", "nd_tile", "nd_repeat", "nd_flip", "nd_slice_multi", "nd_slice_axis",
   // ---- conv branch (issue #12) ----
   "nd_convolution",
+  // Pooling, BatchNorm, LayerNorm (pool branch)
+  "nd_pooling", "nd_batch_norm", "nd_layer_norm",
 ]);
 /** Exports whose arguments are (code or handle or count) — everything but these few is fuzzed. */
 const SKIP = new Set(["memory", "nd_init"]);

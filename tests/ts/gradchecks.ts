@@ -576,6 +576,76 @@ export const CHECKS: Check[] = [
         numFilter: 2,
       }),
   },
+  // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+  // Max pooling's inputs are distinct (no ties within a step of each other).
+  {
+    name: "Pooling max 2-D, kernel 3, stride 2, pad 1",
+    ops: ["Pooling"],
+    inputs: () => [distinct([2, 2, 7, 6])],
+    f: (x) => nd.Pooling(x, { kernel: [3, 3], stride: [2, 2], pad: [1, 1] }),
+  },
+  {
+    name: "Pooling max 1-D, full convention, kernel 2 stride 2",
+    ops: ["Pooling"],
+    inputs: () => [distinct([2, 3, 7])],
+    f: (x) => nd.Pooling(x, { kernel: 2, stride: 2, poolingConvention: "full" }),
+  },
+  {
+    name: "Pooling avg 2-D, full, countIncludePad false",
+    ops: ["Pooling"],
+    inputs: () => [U([1, 2, 6, 7])],
+    f: (x) => nd.Pooling(x, { kernel: [3, 3], stride: [2, 2], pad: [1, 1], poolType: "avg", poolingConvention: "full", countIncludePad: false }),
+  },
+  {
+    name: "Pooling sum 1-D and global avg, squared (a nonlinear loss through linear pooling)",
+    ops: ["Pooling"],
+    inputs: () => [U([2, 2, 6])],
+    f: (x) => nd.Pooling(x, { kernel: 2, poolType: "sum" }).square().add(nd.Pooling(x, { globalPool: true, poolType: "avg" }).sum()),
+  },
+  {
+    name: "BatchNorm train mode (batch statistics), NCHW",
+    ops: ["BatchNorm"],
+    inputs: () => [U([4, 3, 2, 2], -1, 3), U([3], 0.5, 2), U([3])],
+    f: (x, g, b) => {
+      const c = x.shape[1]!;
+      const mm = nd.zeros([c], { dtype: x.dtype });
+      const mv = nd.ones([c], { dtype: x.dtype });
+      return autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }), { trainMode: true }).square();
+    },
+  },
+  {
+    name: "BatchNorm train mode, fixGamma, axis -1",
+    ops: ["BatchNorm"],
+    inputs: () => [U([5, 2, 3], -1, 3), U([3], 0.5, 2), U([3])],
+    f: (x, g, b) => {
+      const mm = nd.zeros([3], { dtype: x.dtype });
+      const mv = nd.ones([3], { dtype: x.dtype });
+      return autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { axis: -1 }), { trainMode: true }).sin();
+    },
+  },
+  {
+    name: "BatchNorm predict mode (moving statistics)",
+    ops: ["BatchNorm"],
+    inputs: () => [U([3, 2, 4]), U([2], 0.5, 2), U([2])],
+    // The moving statistics are constants here: MXNet gives them no gradient.
+    f: (x, g, b) => {
+      const mm = nd.array([0.3, -0.2], { dtype: x.dtype });
+      const mv = nd.array([0.7, 1.6], { dtype: x.dtype });
+      return autograd.predictMode(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false, eps: 0.01 })).square();
+    },
+  },
+  {
+    name: "LayerNorm over the last axis",
+    ops: ["LayerNorm"],
+    inputs: () => [U([3, 5]), U([5], 0.5, 2), U([5])],
+    f: (x, g, b) => nd.LayerNorm(x, g, b).square(),
+  },
+  {
+    name: "LayerNorm over axis 1, eps 0.01",
+    ops: ["LayerNorm"],
+    inputs: () => [U([2, 4, 3]), U([4], 0.5, 2), U([4])],
+    f: (x, g, b) => nd.LayerNorm(x, g, b, { axis: 1, eps: 0.01 }).sin(),
+  },
 ];
 
 // ---------------------------------------------------------------------------
@@ -596,6 +666,8 @@ export const NOT_OPS = [
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",
+  // a shape rule (pool branch)
+  "poolingShape",
 ];
 
 /**

@@ -23,7 +23,7 @@
 // times the largest sum of |terms|. The test refuses a file whose rtol is
 // looser than 1e-5, so the tolerances cannot be loosened silently.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { autograd, nd, NDArray, type DeconvolutionOptions } from "ndgrad";
+import { autograd, nd, NDArray, type DeconvolutionOptions, type PoolingOptions } from "ndgrad";
 import { decodeValue, expectNoLeaks, opsVectors, type Value } from "./helpers.js";
 import { UNARY_OPS } from "../../pkg/opnames.js";
 
@@ -100,6 +100,8 @@ const SURFACE = [
   "topk", "sort", "argsort", "tile", "repeat", "flip", "sliceAxis", "astype",
   // ---- conv branch ----
   "Convolution", "Deconvolution",
+  // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+  "Pooling", "BatchNorm", "LayerNorm",
 ];
 const NOT_DIFFERENTIABLE = new Set([
   "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
@@ -143,6 +145,19 @@ function fn(name: string, ...args: unknown[]): NDArray {
 }
 
 type Form = "function" | "method";
+
+/** nd.Pooling's options from a case's MXNet-named params. */
+function poolingOptions(q: Record<string, unknown>): PoolingOptions {
+  return {
+    poolType: q.pool_type as PoolingOptions["poolType"],
+    globalPool: q.global_pool as boolean,
+    poolingConvention: q.pooling_convention as PoolingOptions["poolingConvention"],
+    countIncludePad: q.count_include_pad as boolean,
+    ...(q.kernel === undefined ? {} : { kernel: q.kernel as number[] }),
+    ...(q.stride === undefined ? {} : { stride: q.stride as number[] }),
+    ...(q.pad === undefined ? {} : { pad: q.pad as number[] }),
+  };
+}
 
 /** Run the case's op: `form` picks nd.op(x, ...) or x.op(...). */
 function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
@@ -258,6 +273,29 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
       return deconv
         ? nd.Deconvolution(x, xs[1]!, bias, o)
         : nd.Convolution(x, xs[1]!, bias, o);
+    }
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool). MXNet
+    // has no NDArray methods for them: both forms call nd. ----
+    case "Pooling":
+      return nd.Pooling(x, poolingOptions(p as unknown as Record<string, unknown>));
+    case "BatchNorm": {
+      const q = p as unknown as Record<string, unknown>;
+      const o = {
+        eps: q.eps as number,
+        momentum: q.momentum as number,
+        fixGamma: q.fix_gamma as boolean,
+        useGlobalStats: q.use_global_stats as boolean,
+        axis: q.axis as number,
+      };
+      const call = (): NDArray => nd.BatchNorm(x, xs[1]!, xs[2]!, xs[3]!, xs[4]!, o);
+      // train: batch statistics (recording in train mode; the unrecorded
+      // form too, whose inputs have no gradient so nothing is recorded).
+      if (q.train === true) return autograd.isRecording() ? autograd.trainMode(call) : autograd.record(call, { trainMode: true });
+      return autograd.predictMode(call);
+    }
+    case "LayerNorm": {
+      const q = p as unknown as Record<string, unknown>;
+      return nd.LayerNorm(x, xs[1]!, xs[2]!, { axis: q.axis as number, eps: q.eps as number });
     }
     default:
       throw new Error(`unknown kind ${c.kind}`);

@@ -37,6 +37,8 @@ export type {
   TakeOptions,
   TopkOptions,
 } from "./ndarray.js";
+// Pooling, BatchNorm, LayerNorm (pool branch)
+export type { BatchNormOptions, LayerNormOptions, PoolingConvention, PoolingOptions, PoolType } from "./pool.js";
 export { NDGradError } from "./ffi.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";

@@ -68,6 +68,21 @@ export interface Exports extends ThreadsExports {
   nd_tile(a: number, n: number): number;
   nd_repeat(a: number, repeats: number, axis: number): number;
   nd_flip(a: number, n: number): number;
+  // Pooling, BatchNorm, LayerNorm (pool branch)
+  nd_pooling(a: number, poolType: number, nk: number, ns: number, np: number, flags: number): number;
+  nd_pooling_shape(ndim: number, poolType: number, nk: number, ns: number, np: number, flags: number): number;
+  nd_batch_norm(
+    x: number,
+    gamma: number,
+    beta: number,
+    movingMean: number,
+    movingVar: number,
+    eps: number,
+    momentum: number,
+    flags: number,
+    axis: number,
+  ): number;
+  nd_layer_norm(x: number, gamma: number, beta: number, axis: number, eps: number): number;
   nd_slice_multi(a: number, n: number): number;
   nd_slice_axis(a: number, axis: number, begin: number, end: number): number;
   nd_detach(a: number): number;

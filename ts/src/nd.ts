@@ -6,6 +6,8 @@ import { debug, keep, memory, scope } from "./memory.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "./opnames.js";
 import { getThreads, setThreads } from "./threads.js";
 import { Convolution, Deconvolution } from "./conv.js"; // conv branch (issue #12)
+// Pooling, BatchNorm, LayerNorm (pool branch)
+import { BatchNorm, LayerNorm, Pooling, poolingShape } from "./pool.js";
 import {
   NDArray,
   batchDot,
@@ -356,6 +358,12 @@ export const nd = {
   /** MXNet's `cast`: `x.astype(dtype)`. */
   cast: (x: NDArray, dtype: DType): NDArray => arrayArg("cast", x).astype(dtype),
   astype: (x: NDArray, dtype: DType): NDArray => arrayArg("astype", x).astype(dtype),
+  // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+  Pooling,
+  BatchNorm,
+  LayerNorm,
+  /** The shape `nd.Pooling` gives for data of `shape` (the engine's rule; no array is created). */
+  poolingShape,
   /** Free every array created in `fn` except its result and variables. */
   scope,
   keep,

@@ -292,6 +292,35 @@ impl Engine {
         self.map2("where", a, b, |x, y| ops::index::where_(&cond, x, y))
     }
 
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+
+    /// MXNet's `Pooling`.
+    pub fn pooling(&mut self, a: u32, p: &ops::pool::PoolParams) -> Result<u32> {
+        self.map1("Pooling", a, |x| ops::pool::pooling(x, p))
+    }
+
+    /// `Pooling`'s output shape for data of `shape` (no array needed: the
+    /// worker client's shape rule).
+    pub fn pooling_shape(shape: &[usize], p: &ops::pool::PoolParams) -> Result<Vec<usize>> {
+        Ok(ops::pool::pool_shape(shape, p)?.0)
+    }
+
+    /// MXNet's `BatchNorm(data, gamma, beta, moving_mean, moving_var)`.
+    pub fn batch_norm(&mut self, h: [u32; 5], o: &ops::norm::BatchNormOpts) -> Result<u32> {
+        let t = self.tensors("BatchNorm", &h)?;
+        let y = ops::norm::batch_norm(&t[0], &t[1], &t[2], &t[3], &t[4], o)
+            .map_err(|e| e.in_op("BatchNorm"))?;
+        self.put(y)
+    }
+
+    /// MXNet's `LayerNorm(data, gamma, beta, axis, eps)`.
+    pub fn layer_norm(&mut self, h: [u32; 3], axis: i64, eps: f64) -> Result<u32> {
+        let t = self.tensors("LayerNorm", &h)?;
+        let y = ops::norm::layer_norm(&t[0], &t[1], &t[2], axis, eps)
+            .map_err(|e| e.in_op("LayerNorm"))?;
+        self.put(y)
+    }
+
     pub fn clip(&mut self, a: u32, lo: f64, hi: f64) -> Result<u32> {
         self.map1("clip", a, |x| ops::nn::clip(x, lo, hi))
     }

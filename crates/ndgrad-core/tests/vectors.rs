@@ -24,6 +24,8 @@ use ndgrad_core::autograd::{self, GradReq};
 use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
+use ndgrad_core::ops::norm::BatchNormOpts;
+use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, MemoryInfo, Tensor};
 
 /// The ops of the file (the schema's list in gen_ops.py, docs/ops-spec.md).
@@ -115,6 +117,10 @@ const SURFACE: &[&str] = &[
     // ---- Convolution, Deconvolution (issue #12, conv branch) ----
     "Convolution",
     "Deconvolution",
+    // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+    "Pooling",
+    "BatchNorm",
+    "LayerNorm",
 ];
 
 /// Ops that never have a gradient (topk "indices"/"mask" and astype from or
@@ -226,6 +232,8 @@ const FAMILIES: &[(&str, &[&str])] = &[
     ),
     // ---- conv branch ----
     ("conv", &["Convolution", "Deconvolution"]),
+    // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+    ("nnpool", &["Pooling", "BatchNorm", "LayerNorm"]),
 ];
 
 fn binop(name: &str) -> Result<BinOp, String> {
@@ -568,6 +576,20 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
             };
             e.convolution(x, second()?, bias, &params, deconv)
         }
+        // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
+        "Pooling" => e.pooling(x, &pool_params(&p)?),
+        "BatchNorm" => {
+            let o = bn_opts(&p)?;
+            let h = [x, second()?, xs[2], xs[3], xs[4]];
+            // train: batch statistics (recording in train mode, also for the
+            // plain forward: inputs without gradients record nothing).
+            let _mode = Mode::set(
+                p.flag("train")? || autograd::is_recording(),
+                p.flag("train")?,
+            );
+            e.batch_norm(h, &o)
+        }
+        "LayerNorm" => e.layer_norm([x, second()?, xs[2]], p.int("axis")?, p.num("eps")?),
         k => return Err(format!("unknown kind {k}")),
     };
     r.map(|h| vec![h]).map_err(engine_err)
@@ -735,6 +757,57 @@ fn run_family(family: &str) {
     );
 }
 
+// ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+
+/// Sets the recording and training flags; restores them when dropped.
+struct Mode(bool, bool);
+impl Mode {
+    fn set(recording: bool, training: bool) -> Mode {
+        Mode(
+            autograd::set_recording(recording),
+            autograd::set_training(training),
+        )
+    }
+}
+impl Drop for Mode {
+    fn drop(&mut self) {
+        autograd::set_recording(self.0);
+        autograd::set_training(self.1);
+    }
+}
+
+fn pool_params(p: &Params) -> Result<PoolParams, String> {
+    Ok(PoolParams {
+        pool_type: match p.text("pool_type")? {
+            "max" => PoolType::Max,
+            "avg" => PoolType::Avg,
+            "sum" => PoolType::Sum,
+            t => return Err(format!("pool_type {t}")),
+        },
+        kernel: p.opt_ints("kernel")?.unwrap_or_default(),
+        stride: p.opt_ints("stride")?.unwrap_or_default(),
+        pad: p.opt_ints("pad")?.unwrap_or_default(),
+        global_pool: p.flag("global_pool")?,
+        full: p.text("pooling_convention")? == "full",
+        count_include_pad: p.flag("count_include_pad")?,
+    })
+}
+
+fn bn_opts(p: &Params) -> Result<BatchNormOpts, String> {
+    Ok(BatchNormOpts {
+        eps: p.num("eps")?,
+        momentum: p.num("momentum")?,
+        fix_gamma: p.flag("fix_gamma")?,
+        use_global_stats: p.flag("use_global_stats")?,
+        axis: p.int("axis")?,
+    })
+}
+
+#[test]
+fn pooling_and_norms() {
+    run_family("nnpool");
+}
+
 #[test]
 fn binary_ops() {
     run_family("binary");
@@ -817,7 +890,11 @@ fn expects_grad(c: &Case) -> bool {
 /// The inputs that never get a gradient: where's cond, take's indices,
 /// pick's index.
 fn no_grad_input(op: &str, i: usize) -> bool {
-    matches!((op, i), ("where", 0) | ("take", 1) | ("pick", 1))
+    // BatchNorm's moving statistics get none (MXNet's auxiliary states).
+    matches!(
+        (op, i),
+        ("where", 0) | ("take", 1) | ("pick", 1) | ("BatchNorm", 3) | ("BatchNorm", 4)
+    )
 }
 
 /// The file's structure: names, dtypes, outputs and gradients as the schema

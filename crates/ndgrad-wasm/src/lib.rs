@@ -28,6 +28,9 @@ use ndgrad_core::custom::{self, CustomHooks};
 use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
+// Pooling, BatchNorm, LayerNorm (pool branch).
+use ndgrad_core::ops::norm::BatchNormOpts;
+use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
 
 const IO_LEN: usize = 4096;
@@ -1224,4 +1227,92 @@ pub extern "C" fn nd_threads_helper(id: u32) {
     }
     #[cfg(not(target_feature = "atomics"))]
     let _ = id;
+}
+
+// ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+
+/// Pooling parameters from the I/O area: `nk` kernel, then `ns` stride,
+/// then `np` pad values (a count of 0: not given). `flags`: bit 0
+/// globalPool, bit 1 the "full" convention, bit 2 countIncludePad.
+fn pool_params(pool_type: u32, nk: i32, ns: i32, np: i32, flags: u32) -> Result<PoolParams> {
+    let count = |n: i32| usize::try_from(n).map_err(|_| Error::invalid("Pooling: bad count"));
+    let (nk, ns, np) = (count(nk)?, count(ns)?, count(np)?);
+    let v: Vec<i64> = io_read(nk + ns + np)?.into_iter().map(i64::from).collect();
+    Ok(PoolParams {
+        pool_type: PoolType::from_code(pool_type)?,
+        kernel: v[..nk].to_vec(),
+        stride: v[nk..nk + ns].to_vec(),
+        pad: v[nk + ns..].to_vec(),
+        global_pool: flags & 1 != 0,
+        full: flags & 2 != 0,
+        count_include_pad: flags & 4 != 0,
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_pooling(a: u32, pool_type: u32, nk: i32, ns: i32, np: i32, flags: u32) -> u32 {
+    op(|e| {
+        let p = pool_params(pool_type, nk, ns, np, flags)?;
+        e.pooling(a, &p)
+    })
+}
+
+/// `Pooling`'s output shape without an array: the I/O area holds the data
+/// shape (`ndim` values) followed by the parameters as in `nd_pooling`;
+/// the output shape is written back there. Returns its rank, or -1.
+#[no_mangle]
+pub extern "C" fn nd_pooling_shape(
+    ndim: i32,
+    pool_type: u32,
+    nk: i32,
+    ns: i32,
+    np: i32,
+    flags: u32,
+) -> i32 {
+    run(-1, |_| {
+        let shape = shape_arg(ndim)?;
+        let count = |n: i32| usize::try_from(n).map_err(|_| Error::invalid("Pooling: bad count"));
+        let total = shape.len() + count(nk)? + count(ns)? + count(np)?;
+        let all = io_read(total)?;
+        // Move the parameters to the front, where `pool_params` reads them.
+        io_write(&all[shape.len()..]);
+        let p = pool_params(pool_type, nk, ns, np, flags)?;
+        let out = Engine::pooling_shape(&shape, &p)?;
+        let dims: Vec<i32> = out
+            .iter()
+            .map(|&d| i32::try_from(d).map_err(|_| Error::invalid("Pooling: result too large")))
+            .collect::<Result<_>>()?;
+        io_write(&dims);
+        Ok(dims.len() as i32)
+    })
+}
+
+/// `flags`: bit 0 fixGamma, bit 1 useGlobalStats.
+#[no_mangle]
+pub extern "C" fn nd_batch_norm(
+    x: u32,
+    gamma: u32,
+    beta: u32,
+    moving_mean: u32,
+    moving_var: u32,
+    eps: f64,
+    momentum: f64,
+    flags: u32,
+    axis: i32,
+) -> u32 {
+    op(|e| {
+        let o = BatchNormOpts {
+            eps,
+            momentum,
+            fix_gamma: flags & 1 != 0,
+            use_global_stats: flags & 2 != 0,
+            axis: axis as i64,
+        };
+        e.batch_norm([x, gamma, beta, moving_mean, moving_var], &o)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_layer_norm(x: u32, gamma: u32, beta: u32, axis: i32, eps: f64) -> u32 {
+    op(|e| e.layer_norm([x, gamma, beta], axis as i64, eps))
 }

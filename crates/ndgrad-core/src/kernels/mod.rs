@@ -11,6 +11,8 @@
 
 pub mod conv;
 pub mod gemm;
+// Pooling and BatchNorm kernels (pool branch).
+pub mod pool;
 pub mod scalar;
 pub mod simd;
 pub mod vector;

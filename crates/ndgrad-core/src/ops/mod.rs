@@ -19,6 +19,9 @@ pub mod index;
 mod linalg;
 mod movement;
 pub mod nn;
+// Pooling, BatchNorm, LayerNorm (pool branch).
+pub mod norm;
+pub mod pool;
 mod reduce;
 
 pub use elementwise::{astype, binary, binary_scalar, unary};
@@ -108,6 +111,23 @@ pub enum Op {
         rank: usize,
     },
     // ---- end conv ----
+    // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
+    /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
+    PoolMax {
+        idx: std::rc::Rc<Vec<usize>>,
+        in_shape: Vec<usize>,
+    },
+    /// Max pooling's gradient: `dy` scattered to the argmax positions.
+    PoolMaxGrad {
+        idx: std::rc::Rc<Vec<usize>>,
+        out_shape: Vec<usize>,
+    },
+    /// Avg / sum pooling, or (adjoint) its gradient.
+    PoolLinear {
+        lin: std::rc::Rc<pool::Linear>,
+        adjoint: bool,
+    },
+    BatchNorm(Box<norm::BatchNormNode>),
 }
 
 impl Op {
@@ -135,6 +155,8 @@ impl Op {
                 nn::conv::ConvKind::Data => "Deconvolution",
                 nn::conv::ConvKind::Weight => "Convolution weight gradient",
             },
+            Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
+            Op::BatchNorm(_) => "BatchNorm",
         }
     }
 
@@ -204,6 +226,18 @@ impl Op {
             Op::Conv { kind, geom, rank } => {
                 nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
             }
+            Op::PoolMax { idx, in_shape } => {
+                Ok(vec![Some(pool::pool_scatter(dy, idx.clone(), in_shape)?)])
+            }
+            Op::PoolMaxGrad { idx, out_shape } => Ok(vec![Some(pool::pool_gather(
+                dy,
+                idx.clone(),
+                out_shape.clone(),
+            )?)]),
+            Op::PoolLinear { lin, adjoint } => {
+                Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
+            }
+            Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
