@@ -142,7 +142,9 @@ export class MNIST extends Dataset {
       imgBytes = gunzipSync(`${what} images`, u8(options.images));
       lblBytes = gunzipSync(`${what} labels`, u8(options.labels));
     } else {
-      [imgBytes, lblBytes] = readSplit(what, options.root ?? cls.defaultRoot, this.train);
+      const [img, lbl] = readSplit(what, options.root ?? cls.defaultRoot, this.train);
+      imgBytes = gunzipSync(`${what} images`, img);
+      lblBytes = gunzipSync(`${what} labels`, lbl);
     }
     const img = parseIdx(`${what} images`, imgBytes, 3);
     const lbl = parseIdx(`${what} labels`, lblBytes, 1);
