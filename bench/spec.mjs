@@ -70,6 +70,16 @@ export function rows(quick) {
     // into X is not needed).
     flops: 4 * m.batch * m.inp * m.hidden + 6 * m.batch * m.hidden * m.out,
   });
+  // The same network written with Gluon (issue #14): Dense layers, softmax
+  // cross-entropy against class labels, Trainer("sgd") — one fused engine
+  // call for the update.
+  out.push({
+    id: "trainer_step",
+    label: `Trainer: MLP ${m.inp}-${m.hidden}-${m.out} b${m.batch} gluon SGD step`,
+    unit: "steps/s",
+    higher: true,
+    flops: 4 * m.batch * m.inp * m.hidden + 6 * m.batch * m.hidden * m.out,
+  });
   return out;
 }
 
