@@ -64,7 +64,8 @@ const SHARED = [
   "tutorial", "ops", "autograd", "autograd-torch", "function", "gradcheck",
   "print", "format", "errors", "engine", "fuzz",
   "conv", // conv branch (issue #12)
-  "gluon", "gluon-vectors", // gluon branch (issue #14)
+  "nn-misc", // nnmisc group (issue #12)
+  "gluon", "gluon-vectors", "gluon-train", // gluon branch (issue #14)
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({

@@ -695,6 +695,41 @@ add("NoBackward", "a Function with no backward", (c) => {
   runFunction(NoBackward)(c);
 });
 
+// -- nnmisc group (issue #12): FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy --
+const fc = nd.FullyConnected;
+add("FullyConnected", "FullyConnected weight of the wrong shape", (c) => fc(c.a(), nd.ones([4, 2]), null, { numHidden: 4, noBias: true }), ["[2,3]", "[4,2]", "[4,3]"]);
+add("FullyConnected", "FullyConnected numHidden not the weight's rows", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 5 }), ["[4,3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected bias of the wrong shape", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([3]), { numHidden: 4 }), ["[3]", "[2,3]"]);
+add("FullyConnected", "FullyConnected without bias and noBias false", (c) => fc(c.a(), nd.ones([4, 3]), null, { numHidden: 4 }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected with a bias and noBias true", (c) => fc(c.a(), nd.ones([4, 3]), nd.ones([4]), { numHidden: 4, noBias: true }), ["[4]"]);
+add("FullyConnected", "FullyConnected numHidden 0", (c) => fc(c.a(), nd.ones([0, 3]), null, { numHidden: 0, noBias: true }), ["[2,3]"]);
+add("FullyConnected", "FullyConnected numHidden missing", (c) => fc(c.a(), nd.ones([4, 3]), null, {} as { numHidden: number }));
+add("FullyConnected", "FullyConnected flatten=false: the last axis, not the rest", () => fc(nd.ones([2, 3, 4]), nd.ones([5, 12]), null, { numHidden: 5, noBias: true, flatten: false }), ["[2,3,4]", "[5,12]"]);
+add("FullyConnected", "FullyConnected of a 0-d array", () => fc(nd.array(new Float32Array([1]), { shape: [] }), nd.ones([1, 1]), null, { numHidden: 1, noBias: true }));
+add("FullyConnected", "FullyConnected of int32 data", () => fc(nd.ones([2, 3], { dtype: "int32" }), nd.ones([4, 3], { dtype: "int32" }), null, { numHidden: 4, noBias: true }), ["int32"]);
+add("FullyConnected", "FullyConnected float32 data, float64 weight", (c) => fc(c.a(), nd.ones([4, 3], { dtype: "float64" }), null, { numHidden: 4, noBias: true }), ["float64"]);
+add("FullyConnected", "FullyConnected weight a number", (c) => fc(c.a(), 1 as unknown as NDArray, null, { numHidden: 4, noBias: true }));
+add("Embedding", "Embedding weight not (inputDim, outputDim)", () => nd.Embedding(nd.array([0, 1]), nd.ones([3, 2]), { inputDim: 4, outputDim: 2 }), ["[3,2]", "[4,2]"]);
+add("Embedding", "Embedding inputDim 0", () => nd.Embedding(nd.array([0]), nd.ones([0, 2]), { inputDim: 0, outputDim: 2 }));
+add("Embedding", "Embedding of an int32 weight", () => nd.Embedding(nd.array([0]), nd.ones([2, 2], { dtype: "int32" }), { inputDim: 2, outputDim: 2 }), ["int32"]);
+add("Embedding", "Embedding outputDim a string", () => nd.Embedding(nd.array([0]), nd.ones([2, 2]), { inputDim: 2, outputDim: "2" as unknown as number }));
+add("Activation", "Activation unknown actType", (c) => nd.Activation(c.a(), { actType: "swish" as "relu" }), ["swish"]);
+add("Activation", "Activation without options", (c) => nd.Activation(c.a(), undefined as unknown as { actType: "relu" }));
+add("Activation", "Activation of int32", () => nd.Activation(nd.ones([2], { dtype: "int32" }), { actType: "relu" }), ["int32"]);
+add("LeakyReLU", "LeakyReLU unknown actType", (c) => nd.LeakyReLU(c.a(), { actType: "rrelu" as "leaky" }), ["rrelu"]);
+add("LeakyReLU", "LeakyReLU prelu without gamma", (c) => nd.LeakyReLU(c.a(), { actType: "prelu" }), ["[2,3]"]);
+add("LeakyReLU", "LeakyReLU prelu gamma not per channel", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([4]) }), ["[4]", "[2,3]"]);
+add("LeakyReLU", "LeakyReLU gamma with actType elu", (c) => nd.LeakyReLU(c.a(), { actType: "elu", gamma: nd.ones([3]) }), ["[3]"]);
+add("LeakyReLU", "LeakyReLU slope a string", (c) => nd.LeakyReLU(c.a(), { slope: "0.1" as unknown as number }));
+add("LeakyReLU", "LeakyReLU prelu gamma float64 on float32 data", (c) => nd.LeakyReLU(c.a(), { actType: "prelu", gamma: nd.ones([3], { dtype: "float64" }) }), ["float64"]);
+add("Flatten", "Flatten of a 0-d array", () => nd.Flatten(nd.array(new Float32Array([2]), { shape: [] })), ["[]"]);
+add("Flatten", "Flatten of a number", () => nd.Flatten(2 as unknown as NDArray));
+add("softmaxCrossEntropy", "softmaxCrossEntropy 1-D data", () => nd.softmaxCrossEntropy(nd.ones([3]), nd.ones([3])), ["[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy label batch mismatch", (c) => nd.softmaxCrossEntropy(c.a(), nd.array([0, 1, 2])), ["[2,3]", "[3]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy 2-D label", (c) => nd.softmaxCrossEntropy(c.a(), nd.zeros([2, 1])), ["[2,3]", "[2,1]"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy of int32 data", () => nd.softmaxCrossEntropy(nd.ones([2, 3], { dtype: "int32" }), nd.zeros([2])), ["int32"]);
+add("softmaxCrossEntropy", "softmaxCrossEntropy with no classes", () => nd.softmaxCrossEntropy(nd.ones([2, 0]), nd.zeros([2])), ["[2,0]"]);
+
 // ---------------------------------------------------------------------------
 // Runner
 

@@ -20,6 +20,8 @@ const MAKES_HANDLE = new Set([
   "nd_convolution",
   // Pooling, BatchNorm, LayerNorm (pool branch)
   "nd_pooling", "nd_batch_norm", "nd_layer_norm",
+  // nnmisc group (issue #12)
+  "nd_fully_connected", "nd_embedding", "nd_activation", "nd_leaky_relu_act", "nd_flatten", "nd_softmax_cross_entropy",
 ]);
 /** Exports whose arguments are (code or handle or count) — everything but these few is fuzzed. */
 const SKIP = new Set(["memory", "nd_init"]);

@@ -646,6 +646,55 @@ export const CHECKS: Check[] = [
     inputs: () => [U([2, 4, 3]), U([4], 0.5, 2), U([4])],
     f: (x, g, b) => nd.LayerNorm(x, g, b, { axis: 1, eps: 0.01 }).sin(),
   },
+  // ---- nnmisc group (issue #12): every input of every op ----
+  {
+    name: "FullyConnected (flatten): data, weight, bias",
+    ops: ["FullyConnected"],
+    inputs: () => [U([3, 2, 2], -1, 1), U([4, 4], -1, 1), U([4], -1, 1)],
+    f: (x, w, b) => nd.FullyConnected(x, w, b, { numHidden: 4 }),
+  },
+  {
+    name: "FullyConnected flatten=false, no bias, then tanh",
+    ops: ["FullyConnected", "tanh"],
+    inputs: () => [U([2, 3, 5], -1, 1), U([2, 5], -1, 1)],
+    f: (x, w) => nd.FullyConnected(x, w, null, { numHidden: 2, noBias: true, flatten: false }).tanh(),
+  },
+  {
+    name: "Embedding: weight rows (repeated and clipped indices), then square",
+    ops: ["Embedding", "square"],
+    inputs: () => [U([4, 3], -1, 1)],
+    f: (w) => nd.Embedding(nd.array([[0, 3, 3], [9, -1, 2]], { dtype: "int32" }), w, { inputDim: 4, outputDim: 3 }).square(),
+  },
+  ...(["relu", "sigmoid", "tanh", "softrelu", "softsign"] as const).map((act) => ({
+    name: `Activation ${act}`,
+    ops: ["Activation"],
+    inputs: () => [away([2, 3], 0.1, 3)],
+    f: (x: NDArray) => nd.Activation(x, { actType: act }),
+  })),
+  ...(["leaky", "elu", "selu", "gelu"] as const).map((act) => ({
+    name: `LeakyReLU ${act}`,
+    ops: ["LeakyReLU"],
+    inputs: () => [away([2, 3], 0.1, 3)],
+    f: (x: NDArray) => nd.LeakyReLU(x, { actType: act, slope: 0.4 }),
+  })),
+  {
+    name: "LeakyReLU prelu: data and gamma (one per channel)",
+    ops: ["LeakyReLU"],
+    inputs: () => [away([2, 3, 2], 0.1, 2), U([3], 0.05, 0.6)],
+    f: (x, g) => nd.LeakyReLU(x, { actType: "prelu", gamma: g }),
+  },
+  {
+    name: "Flatten and x.flatten(), then square",
+    ops: ["Flatten", "flatten", "square"],
+    inputs: () => [U([2, 3, 2])],
+    f: (x) => nd.Flatten(x).square().add(x.flatten()),
+  },
+  {
+    name: "softmaxCrossEntropy: data (labels constant)",
+    ops: ["softmaxCrossEntropy"],
+    inputs: () => [U([3, 4], -2, 2)],
+    f: (x) => nd.softmaxCrossEntropy(x, nd.array([3, 0, 1.5])),
+  },
 ];
 
 // ---------------------------------------------------------------------------

@@ -73,6 +73,12 @@ interface Params {
   num_filter?: number;
   num_group?: number;
   no_bias?: boolean;
+  // nnmisc group (issue #12)
+  num_hidden?: number;
+  flatten?: boolean;
+  input_dim?: number;
+  output_dim?: number;
+  act_type?: string;
 }
 interface Case {
   name: string;
@@ -102,6 +108,8 @@ const SURFACE = [
   "Convolution", "Deconvolution",
   // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
   "Pooling", "BatchNorm", "LayerNorm",
+  // nnmisc group (issue #12): the nn-misc set
+  "FullyConnected", "Embedding", "Activation", "LeakyReLU", "Flatten", "softmaxCrossEntropy",
 ];
 const NOT_DIFFERENTIABLE = new Set([
   "equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual",
@@ -297,6 +305,26 @@ function run(c: Case, xs: NDArray[], form: Form): NDArray | [NDArray, NDArray] {
       const q = p as unknown as Record<string, unknown>;
       return nd.LayerNorm(x, xs[1]!, xs[2]!, { axis: q.axis as number, eps: q.eps as number });
     }
+    // nnmisc group (issue #12): the "method" form leaves MXNet's defaults out
+    case "FullyConnected": {
+      const o = m
+        ? { numHidden: p.num_hidden!, ...(p.no_bias ? { noBias: true } : {}), ...(p.flatten ? {} : { flatten: false }) }
+        : { numHidden: p.num_hidden!, noBias: p.no_bias, flatten: p.flatten };
+      return nd.FullyConnected(x, xs[1]!, xs[2] ?? null, o);
+    }
+    case "Embedding":
+      return nd.Embedding(x, xs[1]!, { inputDim: p.input_dim!, outputDim: p.output_dim! });
+    case "Activation":
+      return nd.Activation(x, { actType: p.act_type as "relu" });
+    case "LeakyReLU": {
+      const gamma = xs[1] === undefined ? {} : { gamma: xs[1] };
+      if (m && p.act_type === "leaky" && p.slope === 0.25) return nd.LeakyReLU(x, gamma);
+      return nd.LeakyReLU(x, { actType: p.act_type as "leaky", slope: p.slope, ...gamma });
+    }
+    case "Flatten":
+      return m ? x.flatten() : nd.Flatten(x);
+    case "softmaxCrossEntropy":
+      return nd.softmaxCrossEntropy(x, xs[1]!);
     default:
       throw new Error(`unknown kind ${c.kind}`);
   }

@@ -22,7 +22,13 @@ const DOC = new URL("../../docs/ops.md", import.meta.url);
 const DTYPES = ["float32", "float64", "int32"] as const;
 
 /** API names that are another name for an op with vectors. */
-const ALIASES: Record<string, string> = { negative: "neg", T: "transpose", cast: "astype" };
+const ALIASES: Record<string, string> = {
+  negative: "neg",
+  T: "transpose",
+  cast: "astype",
+  // nnmisc group (issue #12)
+  flatten: "Flatten",
+};
 /** Ops that cannot have NumPy reference values, and what checks them instead. */
 const NO_VECTORS: Record<string, { dtypes: string; why: string }> = {
   dropout: {

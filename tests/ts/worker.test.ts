@@ -396,6 +396,21 @@ describe("every op and dtype gives the main API's result", () => {
       return api.random.normal(0, 3, { shape: [4], dtype });
     }],
     ["int32 arithmetic", (api, _, dtype) => api.array([7, -7, 2147483647], { dtype }).add(1).div(2).mul(3)],
+    // nnmisc group (issue #12)
+    ["nd.FullyConnected no bias", (api, { x }) => api.FullyConnected(x, x, null, { numHidden: 2, noBias: true })],
+    ["nd.FullyConnected flatten false, bias", (api, { x }) =>
+      api.FullyConnected(x.reshape([1, 2, 3]), x, x.at(0).slice(0, 2), { numHidden: 2, flatten: false })],
+    ["nd.FullyConnected flatten of 3-D data", (api, { x }) => api.FullyConnected(x.reshape([2, 3, 1]), x, x.at(1).slice(1), { numHidden: 2 })],
+    ["nd.FullyConnected wrong weight", (api, { x }) => api.FullyConnected(x, x.T, null, { numHidden: 3, noBias: true })],
+    ["nd.Embedding", (api, { x, idx }) => api.Embedding(idx, x.T, { inputDim: 3, outputDim: 2 })],
+    ["nd.Activation softsign", (api, { x }) => api.Activation(x, { actType: "softsign" })],
+    ["nd.Activation softrelu", (api, { x }) => api.Activation(x, { actType: "softrelu" })],
+    ["nd.LeakyReLU default", (api, { x }) => api.LeakyReLU(x)],
+    ["nd.LeakyReLU gelu", (api, { x }) => api.LeakyReLU(x, { actType: "gelu" })],
+    ["nd.LeakyReLU elu slope", (api, { x }) => api.LeakyReLU(x, { actType: "elu", slope: 0.5 })],
+    ["nd.LeakyReLU prelu with a remote gamma", (api, { x }) => api.LeakyReLU(x, { actType: "prelu", gamma: x.at(0).abs() })],
+    ["nd.Flatten, flatten()", (api, { x }) => api.Flatten(x.reshape([2, 3, 1])).add(x.reshape([1, 2, 3]).flatten().reshape([2, 3]))],
+    ["nd.softmaxCrossEntropy", (api, { x, pidx }) => api.softmaxCrossEntropy(x, pidx)],
   ];
   const table = cases.flatMap(([name, f]) => DTYPES.map((d) => [`${name} (${d})`, d, f] as const));
 

@@ -40,6 +40,15 @@ export type {
 // Pooling, BatchNorm, LayerNorm (pool branch)
 export type { BatchNormOptions, LayerNormOptions, PoolingConvention, PoolingOptions, PoolType } from "./pool.js";
 export { NDGradError } from "./ffi.js";
+// nnmisc group (issue #12)
+export type {
+  ActType,
+  ActivationOptions,
+  EmbeddingOptions,
+  FullyConnectedOptions,
+  LeakyActType,
+  LeakyReLUOptions,
+} from "./nnmisc.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
 export { gluon, init, metric } from "./gluon/index.js";

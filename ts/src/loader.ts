@@ -107,6 +107,13 @@ export interface Exports extends ThreadsExports {
     deconv: number,
   ): number;
   // ---- end conv ----
+  // nnmisc group (issue #12)
+  nd_fully_connected(x: number, w: number, b: number, numHidden: number, flags: number): number;
+  nd_embedding(data: number, w: number, inputDim: number, outputDim: number): number;
+  nd_activation(x: number, act: number): number;
+  nd_leaky_relu_act(x: number, act: number, slope: number, gamma: number): number;
+  nd_flatten(x: number): number;
+  nd_softmax_cross_entropy(data: number, label: number): number;
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_optim_step(

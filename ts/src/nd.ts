@@ -8,6 +8,7 @@ import { getThreads, setThreads } from "./threads.js";
 import { Convolution, Deconvolution } from "./conv.js"; // conv branch (issue #12)
 // Pooling, BatchNorm, LayerNorm (pool branch)
 import { BatchNorm, LayerNorm, Pooling, poolingShape } from "./pool.js";
+import { nnmisc } from "./nnmisc.js";
 import {
   NDArray,
   batchDot,
@@ -364,6 +365,8 @@ export const nd = {
   LayerNorm,
   /** The shape `nd.Pooling` gives for data of `shape` (the engine's rule; no array is created). */
   poolingShape,
+  // Neural-network operators, nnmisc group (issue #12)
+  ...nnmisc,
   /** Free every array created in `fn` except its result and variables. */
   scope,
   keep,

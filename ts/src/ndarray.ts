@@ -173,6 +173,10 @@ export class NDArray {
   leakyRelu(slope = 0.25): NDArray {
     return result(wasm.nd_leaky_relu(this.handleFor("leakyRelu"), numArg("leakyRelu", "slope", slope)));
   }
+  /** MXNet's `flatten()` (nnmisc group, issue #12): `(d0, d1·d2·…)`; a 1-D `(n,)` becomes `(n, 1)`. */
+  flatten(): NDArray {
+    return result(wasm.nd_flatten(this.handleFor("Flatten")));
+  }
   /** Softmax along `axis` (default -1), numerically stable. */
   softmax(axis?: number | { axis?: number }): NDArray {
     return result(wasm.nd_softmax(this.handleFor("softmax"), axisOption("softmax", axis, -1), 0));

@@ -337,6 +337,70 @@ impl Engine {
         }
     }
 
+    // ---- neural-network ops: nnmisc group (issue #12) ----
+
+    /// `FullyConnected(data, weight, bias | None, ...)`.
+    pub fn fully_connected(
+        &mut self,
+        x: u32,
+        w: u32,
+        b: Option<u32>,
+        num_hidden: i64,
+        no_bias: bool,
+        flatten: bool,
+    ) -> Result<u32> {
+        const OP: &str = "FullyConnected";
+        let ts = self.optional_tensors(OP, &[Some(x), Some(w), b])?;
+        let (Some(xt), Some(wt)) = (&ts[0], &ts[1]) else {
+            return Err(Error::internal("FullyConnected: missing input"));
+        };
+        let t = ops::nnmisc::fully_connected(xt, wt, ts[2].as_ref(), num_hidden, no_bias, flatten)
+            .map_err(|e| e.in_op(OP))?;
+        self.put(t)
+    }
+
+    pub fn embedding(&mut self, data: u32, w: u32, input_dim: i64, output_dim: i64) -> Result<u32> {
+        self.map2("Embedding", data, w, |d, w| {
+            ops::nnmisc::embedding(d, w, input_dim, output_dim)
+        })
+    }
+
+    pub fn activation(&mut self, x: u32, act: ops::nnmisc::Act) -> Result<u32> {
+        self.map1("Activation", x, |x| ops::nnmisc::activation(x, act))
+    }
+
+    pub fn leaky_relu_act(
+        &mut self,
+        x: u32,
+        act: ops::nnmisc::LeakyAct,
+        slope: f64,
+        gamma: Option<u32>,
+    ) -> Result<u32> {
+        const OP: &str = "LeakyReLU";
+        let ts = self.optional_tensors(OP, &[Some(x), gamma])?;
+        let Some(xt) = &ts[0] else {
+            return Err(Error::internal("LeakyReLU: missing input"));
+        };
+        let t =
+            ops::nnmisc::leaky_relu_act(xt, act, slope, ts[1].as_ref()).map_err(|e| e.in_op(OP))?;
+        self.put(t)
+    }
+
+    pub fn flatten(&mut self, x: u32) -> Result<u32> {
+        self.map1("Flatten", x, ops::nnmisc::flatten)
+    }
+
+    pub fn softmax_cross_entropy(&mut self, data: u32, label: u32) -> Result<u32> {
+        self.map2(
+            "softmaxCrossEntropy",
+            data,
+            label,
+            ops::nnmisc::softmax_cross_entropy,
+        )
+    }
+
+    // ---- end of the nnmisc group ----
+
     pub fn take_along(&mut self, a: u32, idx: u32, axis: i64, wrap: bool) -> Result<u32> {
         self.map2("take", a, idx, |x, i| ops::index::take(x, i, axis, wrap))
     }

@@ -24,6 +24,7 @@ use ndgrad_core::autograd::{self, GradReq};
 use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
+use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
 use ndgrad_core::ops::norm::BatchNormOpts;
 use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, MemoryInfo, Tensor};
@@ -121,6 +122,13 @@ const SURFACE: &[&str] = &[
     "Pooling",
     "BatchNorm",
     "LayerNorm",
+    // nnmisc group (issue #12): the nn-misc set
+    "FullyConnected",
+    "Embedding",
+    "Activation",
+    "LeakyReLU",
+    "Flatten",
+    "softmaxCrossEntropy",
 ];
 
 /// Ops that never have a gradient (topk "indices"/"mask" and astype from or
@@ -234,6 +242,18 @@ const FAMILIES: &[(&str, &[&str])] = &[
     ("conv", &["Convolution", "Deconvolution"]),
     // Pooling, BatchNorm, LayerNorm (pool branch; set nn-pool)
     ("nnpool", &["Pooling", "BatchNorm", "LayerNorm"]),
+    // nnmisc group (issue #12)
+    (
+        "nnmisc",
+        &[
+            "FullyConnected",
+            "Embedding",
+            "Activation",
+            "LeakyReLU",
+            "Flatten",
+            "softmaxCrossEntropy",
+        ],
+    ),
 ];
 
 fn binop(name: &str) -> Result<BinOp, String> {
@@ -590,6 +610,34 @@ fn forward(e: &mut Engine, c: &Case, xs: &[u32]) -> Result<Vec<u32>, String> {
             e.batch_norm(h, &o)
         }
         "LayerNorm" => e.layer_norm([x, second()?, xs[2]], p.int("axis")?, p.num("eps")?),
+        // nnmisc group (issue #12)
+        "FullyConnected" => e.fully_connected(
+            x,
+            second()?,
+            xs.get(2).copied(),
+            p.int("num_hidden")?,
+            p.flag("no_bias")?,
+            p.flag("flatten")?,
+        ),
+        "Embedding" => e.embedding(x, second()?, p.int("input_dim")?, p.int("output_dim")?),
+        "Activation" => {
+            let name = p.text("act_type")?;
+            let act = Act::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| format!("bad act_type {name:?}"))?;
+            e.activation(x, act)
+        }
+        "LeakyReLU" => {
+            let name = p.text("act_type")?;
+            let act = LeakyAct::ALL
+                .into_iter()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| format!("bad act_type {name:?}"))?;
+            e.leaky_relu_act(x, act, p.num("slope")?, xs.get(1).copied())
+        }
+        "Flatten" => e.flatten(x),
+        "softmaxCrossEntropy" => e.softmax_cross_entropy(x, second()?),
         k => return Err(format!("unknown kind {k}")),
     };
     r.map(|h| vec![h]).map_err(engine_err)
@@ -858,6 +906,11 @@ fn convolution_and_deconvolution() {
     run_family("conv");
 }
 
+#[test]
+fn nnmisc_ops() {
+    run_family("nnmisc");
+}
+
 /// Every kind of the file is run by exactly one family, so no case is
 /// skipped.
 #[test]
@@ -893,7 +946,13 @@ fn no_grad_input(op: &str, i: usize) -> bool {
     // BatchNorm's moving statistics get none (MXNet's auxiliary states).
     matches!(
         (op, i),
-        ("where", 0) | ("take", 1) | ("pick", 1) | ("BatchNorm", 3) | ("BatchNorm", 4)
+        ("where", 0)
+            | ("take", 1)
+            | ("pick", 1)
+            | ("BatchNorm", 3)
+            | ("BatchNorm", 4)
+            | ("Embedding", 0)
+            | ("softmaxCrossEntropy", 1)
     )
 }
 
@@ -918,7 +977,11 @@ fn vectors_are_well_formed() {
             n.starts_with(&format!("{}/{prefix}", c.op)),
             "{n}: name does not say op and dtype"
         );
-        let data = if c.op == "where" { 1 } else { 0 };
+        let data = if c.op == "where" || c.op == "Embedding" {
+            1
+        } else {
+            0
+        };
         assert_eq!(c.inputs[data].dtype, c.dtype, "{n}: data input dtype");
         assert_eq!(
             c.multi,

@@ -29,6 +29,7 @@ use ndgrad_core::dtype::DType;
 use ndgrad_core::kernels::{self, simd, BinOp, RedOp, UnOp};
 use ndgrad_core::ops::index::TopK;
 // Pooling, BatchNorm, LayerNorm (pool branch).
+use ndgrad_core::ops::nnmisc::{Act, LeakyAct};
 use ndgrad_core::ops::norm::BatchNormOpts;
 use ndgrad_core::ops::pool::{PoolParams, PoolType};
 use ndgrad_core::{Engine, Error, ErrorKind, Result, Tensor};
@@ -625,6 +626,67 @@ pub extern "C" fn nd_concat(n: i32, axis: i32) -> u32 {
 pub extern "C" fn nd_batch_dot(a: u32, b: u32) -> u32 {
     op(|e| e.batch_dot(a, b))
 }
+
+// ---- neural-network ops: nnmisc group (issue #12) ----
+
+/// An optional array argument: 0 (never a handle) for none.
+fn opt_handle(h: u32) -> Option<u32> {
+    (h != 0).then_some(h)
+}
+
+/// `FullyConnected(data, weight, bias | 0, num_hidden, flags)`: flags bit 0
+/// no_bias, bit 1 flatten.
+#[no_mangle]
+pub extern "C" fn nd_fully_connected(x: u32, w: u32, b: u32, num_hidden: i32, flags: u32) -> u32 {
+    op(|e| {
+        e.fully_connected(
+            x,
+            w,
+            opt_handle(b),
+            num_hidden as i64,
+            flags & 1 != 0,
+            flags & 2 != 0,
+        )
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_embedding(data: u32, w: u32, input_dim: i32, output_dim: i32) -> u32 {
+    op(|e| e.embedding(data, w, input_dim as i64, output_dim as i64))
+}
+
+/// `Activation`: act 0 relu, 1 sigmoid, 2 tanh, 3 softrelu, 4 softsign.
+#[no_mangle]
+pub extern "C" fn nd_activation(x: u32, act: u32) -> u32 {
+    op(|e| {
+        let a = Act::from_code(act)
+            .ok_or_else(|| Error::invalid(format!("Activation: unknown actType code {act}")))?;
+        e.activation(x, a)
+    })
+}
+
+/// `LeakyReLU`: act 0 leaky, 1 elu, 2 selu, 3 gelu, 4 prelu; gamma 0 for
+/// none.
+#[no_mangle]
+pub extern "C" fn nd_leaky_relu_act(x: u32, act: u32, slope: f64, gamma: u32) -> u32 {
+    op(|e| {
+        let a = LeakyAct::from_code(act)
+            .ok_or_else(|| Error::invalid(format!("LeakyReLU: unknown actType code {act}")))?;
+        e.leaky_relu_act(x, a, slope, opt_handle(gamma))
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn nd_flatten(x: u32) -> u32 {
+    op(|e| e.flatten(x))
+}
+
+#[no_mangle]
+pub extern "C" fn nd_softmax_cross_entropy(data: u32, label: u32) -> u32 {
+    op(|e| e.softmax_cross_entropy(data, label))
+}
+
+// ---- end of the nnmisc group ----
 
 #[no_mangle]
 pub extern "C" fn nd_detach(a: u32) -> u32 {

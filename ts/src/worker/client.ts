@@ -42,6 +42,7 @@ import {
   type WorkerStats,
 } from "./protocol.js";
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "../opnames.js";
+import type { ActivationOptions, EmbeddingOptions, FullyConnectedOptions, LeakyReLUOptions } from "../nnmisc.js";
 import * as S from "./shapes.js";
 import { convolutionShape } from "./engine-shapes.js"; // conv branch (issue #12)
 import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
@@ -750,6 +751,10 @@ export class RemoteNDArray {
   dot(y: RemoteNDArray, options?: DotOptions): RemoteNDArray {
     return this.#call("dot", [y, options], INFER.dot);
   }
+  /** MXNet's `flatten()` (nnmisc group, issue #12). */
+  flatten(): RemoteNDArray {
+    return this.#call("flatten", [], shaped((x) => S.flattenShape(x)));
+  }
 
   // ---- indexing ----
   at(i: number): RemoteNDArray {
@@ -921,6 +926,9 @@ type RandomShape = number[] | number | { shape?: number[] | number; dtype?: DTyp
 /** The elementwise ops and reductions of `w.nd`, from the lists in opnames.ts. */
 export type RemoteNDElementwise = Record<BinaryName, Bin> & Record<UnaryName, Un> & Record<PlainReduceName, Red>;
 
+/** `LeakyReLU`'s options with a remote `gamma` (nnmisc group, issue #12). */
+export type RemoteLeakyReLUOptions = Omit<LeakyReLUOptions, "gamma"> & { gamma?: RemoteNDArray };
+
 /** `w.nd`: the main `nd` namespace, remote. Ops return proxies at once;
  *  reads return promises. */
 export interface RemoteND extends RemoteNDElementwise {
@@ -986,6 +994,18 @@ export interface RemoteND extends RemoteNDElementwise {
   expandDims(x: RemoteNDArray, axis: number): RemoteNDArray;
   squeeze(x: RemoteNDArray, axis?: Axis): RemoteNDArray;
   broadcastTo(x: RemoteNDArray, shape: number[] | number): RemoteNDArray;
+  // nnmisc group (issue #12)
+  FullyConnected(
+    data: RemoteNDArray,
+    weight: RemoteNDArray,
+    bias: RemoteNDArray | null,
+    options: FullyConnectedOptions,
+  ): RemoteNDArray;
+  Embedding(data: RemoteNDArray, weight: RemoteNDArray, options: EmbeddingOptions): RemoteNDArray;
+  Activation(data: RemoteNDArray, options: ActivationOptions): RemoteNDArray;
+  LeakyReLU(data: RemoteNDArray, options?: RemoteLeakyReLUOptions): RemoteNDArray;
+  Flatten(data: RemoteNDArray): RemoteNDArray;
+  softmaxCrossEntropy(data: RemoteNDArray, label: RemoteNDArray): RemoteNDArray;
   /** Free every array created in `fn` except what it returns (found in
    *  arrays, plain objects and Maps) and arrays with an attached gradient.
    *  `fn` may be async; arrays that other concurrent code creates while it
@@ -1168,6 +1188,22 @@ export function remoteND(s: Session): RemoteND {
     expandDims: on("expandDims", shaped((x, [axis]) => S.expandDimsShape(x, axis))),
     squeeze: on("squeeze", shaped((x, [axis]) => S.squeezeShape(x, axis))),
     broadcastTo: on("broadcastTo", shaped((_, [shape]) => S.shapeOf(shape))),
+    // nnmisc group (issue #12)
+    FullyConnected: (data, weight, bias, options) =>
+      op("FullyConnected", [data, weight, bias, options], () => ({
+        shape: S.fullyConnectedShape(shp(data), options),
+        dtype: metaOf(data).dtype,
+      })),
+    Embedding: (data, weight, options) =>
+      op("Embedding", [data, weight, options], () => ({
+        shape: S.embeddingShape(shp(data), options),
+        dtype: metaOf(weight).dtype,
+      })),
+    Activation: on("Activation", same),
+    LeakyReLU: on("LeakyReLU", same),
+    Flatten: on("Flatten", shaped((x) => S.flattenShape(x))),
+    softmaxCrossEntropy: (data, label) =>
+      op("softmaxCrossEntropy", [data, label], () => ({ shape: [1], dtype: metaOf(data).dtype })),
 
     async scope<T>(fn: () => T | Promise<T>): Promise<T> {
       if (typeof fn !== "function") throw new Error("scope: expected a function");

@@ -46,6 +46,7 @@ export type {
   RemoteBackwardOptions,
   RemoteError,
   RemoteGradOptions,
+  RemoteLeakyReLUOptions,
 } from "./client.js";
 export type { WorkerStats } from "./protocol.js";
 

@@ -339,3 +339,27 @@ export function topkShape(x: Shape, options: unknown): Shape {
 export function whereShape(c: Shape | null, x: Shape | null, y: Shape | null): Shape {
   return broadcast(broadcast(c, x), y);
 }
+
+// ---- nnmisc group (issue #12) ----
+// (The conv branch moves the engine's shape rules to one source; until that
+// lands these few follow the existing pattern: MXNet's FullyConnectedShape,
+// Embedding's data.shape + [outputDim], Flatten's (d0, rest).)
+
+/** `FullyConnected(data, weight, bias, {numHidden, flatten = true})`. */
+export function fullyConnectedShape(x: Shape, options: unknown): Shape {
+  const o = isOptions(options) ? options : {};
+  const nh = isInt(o.numHidden) ? o.numHidden : 1;
+  if (o.flatten === false) return [...x.slice(0, -1), nh];
+  return [x[0] ?? 1, nh];
+}
+
+/** `Embedding(data, weight, {outputDim})`. */
+export function embeddingShape(data: Shape, options: unknown): Shape {
+  const o = isOptions(options) ? options : {};
+  return [...data, isInt(o.outputDim) ? o.outputDim : 1];
+}
+
+/** `Flatten(x)`: `(d0, d1·d2·…)`. */
+export function flattenShape(x: Shape): Shape {
+  return [x[0] ?? 1, size(x.slice(1))];
+}

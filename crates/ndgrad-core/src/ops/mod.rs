@@ -13,6 +13,7 @@
 //! | `reshape transpose broadcast_to slice pad concat copy` | the inverse movement |
 //! | `dot`, `batch_dot` | `dy·Bᵀ`, `Aᵀ·dy` (per batch) |
 //! | `Convolution`, `Deconvolution` | each other and the weight correlation (`nn::conv`) |
+//! | `FullyConnected Embedding Activation LeakyReLU Flatten softmaxCrossEntropy` | through the recorded primitives they are built from (`nnmisc.rs`) |
 
 mod elementwise;
 pub mod index;
@@ -22,6 +23,8 @@ pub mod nn;
 // Pooling, BatchNorm, LayerNorm (pool branch).
 pub mod norm;
 pub mod pool;
+// nnmisc (issue #12): FullyConnected, Embedding, Activation, LeakyReLU, Flatten, softmaxCrossEntropy
+pub mod nnmisc;
 mod reduce;
 
 pub use elementwise::{astype, binary, binary_scalar, unary};
