@@ -21,19 +21,7 @@ function actName(op: string, v: unknown): ActivationName {
 
 /** MXNet's `Activation` operator on `x` (a new array). */
 export function activate(x: NDArray, act: ActivationName): NDArray {
-  switch (act) {
-    case "relu":
-      return x.relu();
-    case "sigmoid":
-      return x.sigmoid();
-    case "tanh":
-      return x.tanh();
-    case "softrelu":
-      return x.softrelu();
-    case "softsign":
-      // x / (1 + |x|)
-      return scope(() => x.div(x.abs().add(1)));
-  }
+  return nd.Activation(x, { actType: act });
 }
 
 function positiveInt(op: string, name: string, v: unknown): number {
@@ -105,27 +93,12 @@ export class Dense extends HybridBlock {
       w.finishDeferredInit();
       this.bias?.finishDeferredInit();
     }
-    // TODO(nnmisc): one nd.FullyConnected call once that operator lands.
-    const rows = this.flatten ? shape[0]! : shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const x2 = x.reshape([rows, inUnits]);
-    let out = nd.dot(x2, w.data(), { transposeB: true });
-    x2.dispose();
-    if (this.bias !== null) {
-      const o = out.add(this.bias.data());
-      out.dispose();
-      out = o;
-    }
-    if (this.act !== null) {
-      const o = activate(out, this.act);
-      out.dispose();
-      out = o;
-    }
-    if (!this.flatten && shape.length !== 2) {
-      const o = out.reshape([...shape.slice(0, -1), this.units]);
-      out.dispose();
-      out = o;
-    }
-    return out;
+    const b = this.bias === null ? null : this.bias.data();
+    const out = nd.FullyConnected(x, w.data(), b, { numHidden: this.units, noBias: b === null, flatten: this.flatten });
+    if (this.act === null) return out;
+    const y = activate(out, this.act);
+    out.dispose();
+    return y;
   }
 
   override describe(): string {
@@ -137,8 +110,7 @@ export class Dense extends HybridBlock {
 /** MXNet's `nn.Flatten`: keeps axis 0, flattens the rest. */
 export class Flatten extends HybridBlock {
   override forward(x: NDArray): NDArray {
-    const s = x.shape;
-    return x.reshape([s[0] ?? 1, -1]);
+    return nd.Flatten(x);
   }
 }
 
@@ -182,7 +154,7 @@ export class LeakyReLU extends HybridBlock {
     this.alpha = alpha;
   }
   override forward(x: NDArray): NDArray {
-    return x.leakyRelu(this.alpha);
+    return nd.LeakyReLU(x, { actType: "leaky", slope: this.alpha });
   }
 }
 
@@ -197,13 +169,7 @@ export class PReLU extends HybridBlock {
     });
   }
   override forward(x: NDArray): NDArray {
-    const a = this.alpha.data();
-    // The slope runs along axis 1 (channels), as MXNet's LeakyReLU prelu.
-    return scope(() => {
-      const shape = x.shape.map((_, i) => (i === 1 ? a.shape[0]! : 1));
-      const slope = x.ndim >= 2 ? a.reshape(shape) : a;
-      return x.relu().add(slope.mul(x.minimum(0)));
-    });
+    return nd.LeakyReLU(x, { actType: "prelu", gamma: this.alpha.data() });
   }
 }
 
@@ -215,24 +181,21 @@ export class ELU extends HybridBlock {
     this.alpha = alpha;
   }
   override forward(x: NDArray): NDArray {
-    return scope(() => x.relu().add(x.minimum(0).expm1().mul(this.alpha)));
+    return nd.LeakyReLU(x, { actType: "elu", slope: this.alpha });
   }
 }
 
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_LAMBDA = 1.0507009873554804934193349852946;
-
-/** MXNet's `nn.SELU`. */
+/** MXNet's `nn.SELU` (`LeakyReLU` act_type "selu"). */
 export class SELU extends HybridBlock {
   override forward(x: NDArray): NDArray {
-    return scope(() => x.relu().add(x.minimum(0).expm1().mul(SELU_ALPHA)).mul(SELU_LAMBDA));
+    return nd.LeakyReLU(x, { actType: "selu" });
   }
 }
 
-/** MXNet's `nn.GELU` (the erf form): 0.5·x·(1 + erf(x/√2)). */
+/** MXNet's `nn.GELU` (`LeakyReLU` act_type "gelu"). */
 export class GELU extends HybridBlock {
   override forward(x: NDArray): NDArray {
-    return scope(() => x.mul(x.mul(Math.SQRT1_2).erf().add(1)).mul(0.5));
+    return nd.LeakyReLU(x, { actType: "gelu" });
   }
 }
 
