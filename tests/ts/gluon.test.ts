@@ -460,3 +460,62 @@ describe("bad input is an Error that says what is wrong, and nothing is half-upd
     );
   });
 });
+
+describe("layers over the nn operators", () => {
+  it("BatchNorm: running statistics are gradReq 'null' parameters, updated while training (MXNet's rule)", () => {
+    const bn = new nn.BatchNorm({ momentum: 0.8 });
+    bn.initialize();
+    const names = bn.collectParams().keys();
+    expect(names).toEqual(["gamma", "beta", "running_mean", "running_var"]);
+    using x = nd.array([[[[1, 3]], [[2, 6]]], [[[5, 7]], [[4, 8]]]]); // (N=2, C=2, 1, 2)
+    const y = autograd.record(() => bn(x));
+    expect(bn.runningMean.gradReq).toBe("null");
+    y.backward();
+    y.dispose();
+    // Channel 0 values 1,3,5,7: mean 4, biased variance 5; channel 1: 2,6,4,8: mean 5, variance 5.
+    const m = [...bn.runningMean.data().data()];
+    const v = [...bn.runningVar.data().data()];
+    expect(m[0]).toBeCloseTo(0.8 * 0 + 0.2 * 4, 5);
+    expect(m[1]).toBeCloseTo(0.2 * 5, 5);
+    expect(v[0]).toBeCloseTo(0.8 * 1 + 0.2 * 5, 5);
+    expect(v[1]).toBeCloseTo(0.8 * 1 + 0.2 * 5, 5);
+    // Predict mode uses the running statistics: (x − mean)/sqrt(var + eps).
+    using p = bn(x);
+    expect(p.data()[0]).toBeCloseTo((1 - 0.8) / Math.sqrt(1.8 + 1e-5), 5);
+    using bad = nd.ones([2, 3, 1, 2]);
+    expect(() => bn(bad)).toThrow(/batchnorm\d+ \(BatchNorm\): input of shape \[2,3,1,2\] has 3 channels but the layer was initialized for 2/);
+    bn.dispose();
+  });
+
+  it("Conv2D refuses another channel count after deferred init; pools, LayerNorm, Embedding have MXNet's shapes", () => {
+    const conv = new nn.Conv2D(4, 3, { padding: 1 });
+    conv.initialize();
+    using x = nd.ones([1, 2, 5, 5]);
+    using y = conv(x);
+    expect(y.shape).toEqual([1, 4, 5, 5]);
+    expect(conv.weight.shape).toEqual([4, 2, 3, 3]);
+    using x3 = nd.ones([1, 3, 5, 5]);
+    expect(() => conv(x3)).toThrow(/conv2d\d+ \(Conv2D\): input of shape \[1,3,5,5\] has 3 channels but the layer was initialized for 2 \(weight shape \[4,2,3,3\]\)/);
+    using m = new nn.MaxPool2D()(y);
+    expect(m.shape).toEqual([1, 4, 2, 2]);
+    using c = new nn.MaxPool2D({ ceilMode: true })(y);
+    expect(c.shape).toEqual([1, 4, 3, 3]);
+    using g = new nn.GlobalAvgPool2D()(y);
+    expect(g.shape).toEqual([1, 4, 1, 1]);
+    using a1 = nd.array([[[1, 2, 3]]]);
+    using a = new nn.AvgPool1D({ poolSize: 3, strides: 1, padding: 1, countIncludePad: false })(a1);
+    expect([...a.data()].map((v) => +v.toFixed(5))).toEqual([1.5, 2, 2.5]);
+    const ln = new nn.LayerNorm();
+    ln.initialize();
+    using l = ln(y);
+    expect(ln.gamma.shape).toEqual([5]);
+    expect(l.shape).toEqual([1, 4, 5, 5]);
+    const emb = new nn.Embedding(10, 3);
+    emb.initialize();
+    using idx = nd.array([[1, 2], [3, 9]]);
+    using e = emb(idx);
+    expect(e.shape).toEqual([2, 2, 3]);
+    expect([...e.data()].slice(0, 3)).toEqual([...emb.weight.data().data()].slice(3, 6));
+    for (const b of [conv, ln, emb]) b.dispose();
+  });
+});

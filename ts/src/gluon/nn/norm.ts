@@ -50,8 +50,16 @@ export class BatchNorm extends HybridBlock {
   readonly useGlobalStats: boolean;
   gamma: Parameter;
   beta: Parameter;
-  runningMean: Parameter;
-  runningVar: Parameter;
+  // MXNet's attribute names: they are the structural names save_parameters
+  // writes ("1.running_mean"); `runningMean` / `runningVar` read them too.
+  running_mean: Parameter;
+  running_var: Parameter;
+  get runningMean(): Parameter {
+    return this.running_mean;
+  }
+  get runningVar(): Parameter {
+    return this.running_var;
+  }
   constructor(o: BatchNormOptions = {}) {
     super();
     this.axis = o.axis ?? 1;
@@ -64,8 +72,8 @@ export class BatchNorm extends HybridBlock {
     const n = this.name;
     this.gamma = new Parameter(`${n}_gamma`, { shape: [c], init: o.gammaInitializer ?? "ones", gradReq: this.scale ? "write" : "null" });
     this.beta = new Parameter(`${n}_beta`, { shape: [c], init: o.betaInitializer ?? "zeros", gradReq: this.center ? "write" : "null" });
-    this.runningMean = new Parameter(`${n}_running_mean`, { shape: [c], init: o.runningMeanInitializer ?? "zeros", gradReq: "null", differentiable: false });
-    this.runningVar = new Parameter(`${n}_running_var`, { shape: [c], init: o.runningVarianceInitializer ?? "ones", gradReq: "null", differentiable: false });
+    this.running_mean = new Parameter(`${n}_running_mean`, { shape: [c], init: o.runningMeanInitializer ?? "zeros", gradReq: "null", differentiable: false });
+    this.running_var = new Parameter(`${n}_running_var`, { shape: [c], init: o.runningVarianceInitializer ?? "ones", gradReq: "null", differentiable: false });
   }
   override forward(x: NDArray): NDArray {
     const layer = `${this.name} (BatchNorm)`;
