@@ -65,6 +65,7 @@ const SHARED = [
   "print", "format", "errors", "engine", "fuzz", "io", "higher-order", "secondorder",
   "conv", // conv branch (issue #12)
   "nn-misc", "lenet", // nnmisc group (issue #12)
+  "gluon", "gluon-vectors", "gluon-train", // gluon branch (issue #14)
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({

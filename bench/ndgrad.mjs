@@ -1,5 +1,5 @@
 // ndgrad worker: runs every row against the built package (pkg/).
-import { autograd, nd } from "../pkg/index.js";
+import { autograd, gluon, init, nd } from "../pkg/index.js";
 import { emit, measureInterleaved, runWorker, valueOf } from "./lib.mjs";
 import { LENET, isThreadRow, rows as specRows, sizes, timing } from "./spec.mjs";
 
@@ -246,6 +246,33 @@ async function impl(row) {
       },
       after: net.dispose,
       note: "forward, softmax cross-entropy (mean), backward, SGD w[:] = w - lr·grad",
+    };
+  }
+  if (row.id === "trainer_step") {
+    const { batch, inp, hidden, out } = S.mlp;
+    const X = nd.random.uniform(0, 1, [batch, inp]);
+    const labels = nd.array(Int32Array.from({ length: batch }, (_, i) => i % out), { dtype: "float32" });
+    const net = new gluon.nn.Sequential();
+    net.add(new gluon.nn.Dense(hidden, { activation: "relu" }), new gluon.nn.Dense(out));
+    net.initialize(new init.Xavier());
+    const lossFn = new gluon.loss.SoftmaxCrossEntropyLoss();
+    const trainer = new gluon.Trainer(net.collectParams(), "sgd", { learningRate: 0.01 });
+    return {
+      fn() {
+        nd.scope(() => {
+          const loss = autograd.record(() => lossFn(net(X), labels));
+          loss.backward();
+          trainer.step(batch);
+          loss.mean().asscalar();
+        });
+      },
+      after() {
+        trainer.dispose();
+        net.dispose();
+        X.dispose();
+        labels.dispose();
+      },
+      note: "gluon: Dense(relu), Dense, SoftmaxCrossEntropyLoss, Trainer sgd (fused update)",
     };
   }
   return { skip: "not implemented" };

@@ -124,6 +124,16 @@ export function rows(quick) {
   const lb = s.lenet.batch;
   out.push({ id: "lenet_fwd", label: `LeNet forward b${lb}`, unit: "ms", higher: false, batch: lb, threads: true });
   out.push({ id: "lenet_step", label: `LeNet SGD step b${lb}`, unit: "ms", higher: false, batch: lb, threads: true });
+  // The same network written with Gluon (issue #14): Dense layers, softmax
+  // cross-entropy against class labels, Trainer("sgd") — one fused engine
+  // call for the update.
+  out.push({
+    id: "trainer_step",
+    label: `Trainer: MLP ${m.inp}-${m.hidden}-${m.out} b${m.batch} gluon SGD step`,
+    unit: "steps/s",
+    higher: true,
+    flops: 4 * m.batch * m.inp * m.hidden + 6 * m.batch * m.hidden * m.out,
+  });
   return out;
 }
 

@@ -277,6 +277,38 @@ async function impl(row) {
       note: "tf.train.sgd(0.1).minimize, tf.losses.softmaxCrossEntropy",
     };
   }
+  if (row.id === "trainer_step") {
+    const { batch, inp, hidden, out } = S.mlp;
+    const X = tf.randomUniform([batch, inp], 0, 1);
+    const Y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % out), "int32"), out);
+    // Glorot-uniform weights, zero biases: the Gluon row's Xavier().
+    const glorot = (a, b) => tf.randomUniform([a, b], -Math.sqrt(6 / (a + b)), Math.sqrt(6 / (a + b)));
+    const W1 = tf.variable(glorot(inp, hidden));
+    const b1 = tf.variable(tf.zeros([hidden]));
+    const W2 = tf.variable(glorot(hidden, out));
+    const b2 = tf.variable(tf.zeros([out]));
+    const vars = [W1, b1, W2, b2];
+    const opt = tf.train.sgd(0.01);
+    return {
+      fn() {
+        const loss = opt.minimize(
+          () => {
+            const h = tf.relu(tf.add(tf.matMul(X, W1), b1));
+            return tf.losses.softmaxCrossEntropy(Y, tf.add(tf.matMul(h, W2), b2));
+          },
+          true,
+          vars,
+        );
+        loss.dataSync();
+        loss.dispose();
+      },
+      after() {
+        for (const t of [X, Y, ...vars]) t.dispose();
+        opt.dispose();
+      },
+      note: "tf.train.sgd(0.01).minimize, tf.losses.softmaxCrossEntropy (mean over the batch)",
+    };
+  }
   return { skip: "not implemented" };
 }
 

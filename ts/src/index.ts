@@ -53,3 +53,15 @@ export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
 export { saveParams, loadParamsInto } from "./io.js";
 export type { NDArrayList, NDArrayDict, ParamSlot, LoadParamsOptions, SaveOptions } from "./io.js";
+export { gluon, init, metric } from "./gluon/index.js";
+export type {
+  ActivationName,
+  BatchTransform,
+  DataLoaderOptions,
+  DenseOptions,
+  LastBatch,
+  LossOptions,
+  OptimizerParams,
+  ParameterOptions,
+  Sample,
+} from "./gluon/index.js";

@@ -117,6 +117,16 @@ export interface Exports extends ThreadsExports {
   nd_nnmisc_shape(op: number, n0: number, n1: number, n2: number, i0: number, i1: number, flags: number): number;
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
+  nd_optim_step(
+    rule: number,
+    n: number,
+    rescaleGrad: number,
+    clipGradient: number,
+    a: number,
+    b: number,
+    epsilon: number,
+    clipWeights: number,
+  ): number;
   nd_attach_grad(h: number, req: number): number;
   nd_grad(h: number): number;
   nd_backward(n: number, retainGraph: number, trainMode: number): number;

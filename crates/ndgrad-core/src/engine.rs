@@ -557,6 +557,41 @@ impl Engine {
         Ok(())
     }
 
+    /// One optimizer step over many parameters, in place (`optim`): each
+    /// `(weight, grad, states, lr, wd)` is validated before any is updated.
+    pub fn optim_step(
+        &mut self,
+        rule: crate::optim::Rule,
+        hyper: &crate::optim::Hyper,
+        params: &[(u32, u32, Vec<u32>, f64, f64)],
+    ) -> Result<()> {
+        let op = rule.name();
+        let mut owned: Vec<(Tensor, Tensor, Vec<Tensor>)> = Vec::new();
+        owned
+            .try_reserve_exact(params.len())
+            .map_err(|_| Error::oom(params.len(), crate::dtype::DType::I32))?;
+        for (w, g, states, _, _) in params {
+            let w = self.arena.get(*w).map_err(|e| e.in_op(op))?.clone();
+            let g = self.arena.get(*g).map_err(|e| e.in_op(op))?.clone();
+            owned.push((w, g, self.tensors(op, states)?));
+        }
+        let mut items = Vec::new();
+        items
+            .try_reserve_exact(params.len())
+            .map_err(|_| Error::oom(params.len(), crate::dtype::DType::I32))?;
+        for ((w, g, s), p) in owned.iter().zip(params) {
+            items.push(crate::optim::Item {
+                weight: w,
+                grad: g,
+                states: s,
+                lr: p.3,
+                wd: p.4,
+            });
+        }
+        crate::optim::validate(rule, &items)?;
+        crate::optim::step(rule, hyper, &items)
+    }
+
     // ---- Convolution, Deconvolution (issue #12, conv branch) ----
 
     /// MXNet's `Convolution` (`deconv` false) or `Deconvolution`; `bias`

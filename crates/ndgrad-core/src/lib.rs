@@ -61,6 +61,7 @@ pub mod engine;
 pub mod error;
 pub mod kernels;
 pub mod ops;
+pub mod optim;
 pub mod random;
 pub mod shape;
 pub mod storage;

@@ -909,6 +909,68 @@ pub extern "C" fn nd_set_scalar(dst: u32, v: f64) -> i32 {
     status(|e| e.set_scalar(dst, v))
 }
 
+// ---- optimizers ----
+
+/// Words per parameter in the I/O area for `nd_optim_step`: weight, grad,
+/// three state handles (unused ones 0), then lr and wd as f64 bit patterns
+/// (low word first).
+const OPTIM_WORDS: usize = 9;
+
+/// One fused optimizer step over `n` parameters described in the I/O area
+/// (`OPTIM_WORDS` each); the scalars shared by all come as arguments (see
+/// `ndgrad_core::optim::Hyper`). Every parameter is validated before any
+/// is written. 0 ok, -1 error.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn nd_optim_step(
+    rule: u32,
+    n: i32,
+    rescale_grad: f64,
+    clip_gradient: f64,
+    a: f64,
+    b: f64,
+    epsilon: f64,
+    clip_weights: f64,
+) -> i32 {
+    status(|e| {
+        let rule = ndgrad_core::optim::Rule::from_code(rule)
+            .ok_or_else(|| Error::invalid(format!("Trainer: unknown update rule {rule}")))?;
+        if n < 0 || n as usize * OPTIM_WORDS > IO_LEN {
+            return Err(Error::invalid(format!(
+                "{}: too many parameters in one step ({n}; at most {})",
+                rule.name(),
+                IO_LEN / OPTIM_WORDS
+            )));
+        }
+        let words = io_read(n as usize * OPTIM_WORDS)?;
+        let f64_at =
+            |lo: i32, hi: i32| f64::from_bits((lo as u32 as u64) | ((hi as u32 as u64) << 32));
+        let mut params = Vec::new();
+        params
+            .try_reserve_exact(n as usize)
+            .map_err(|_| Error::oom(n as usize, DType::I32))?;
+        for p in words.chunks_exact(OPTIM_WORDS) {
+            let states = p[2..2 + rule.states()].iter().map(|&h| h as u32).collect();
+            params.push((
+                p[0] as u32,
+                p[1] as u32,
+                states,
+                f64_at(p[5], p[6]),
+                f64_at(p[7], p[8]),
+            ));
+        }
+        let hyper = ndgrad_core::optim::Hyper {
+            rescale_grad,
+            clip_gradient,
+            a,
+            b,
+            epsilon,
+            clip_weights,
+        };
+        e.optim_step(rule, &hyper, &params)
+    })
+}
+
 // ---- Convolution, Deconvolution (issue #12, conv branch) ----
 
 /// The spatial lists of a convolution from the I/O area, after `skip`
