@@ -62,9 +62,9 @@ function nodeShims(): Plugin {
  *  Worker has its own test in tests/browser). */
 const SHARED = [
   "tutorial", "ops", "autograd", "autograd-torch", "function", "gradcheck",
-  "print", "format", "errors", "engine", "fuzz",
+  "print", "format", "errors", "engine", "fuzz", "io", "higher-order", "secondorder",
   "conv", // conv branch (issue #12)
-  "nn-misc", // nnmisc group (issue #12)
+  "nn-misc", "lenet", // nnmisc group (issue #12)
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({

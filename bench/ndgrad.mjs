@@ -150,6 +150,38 @@ async function impl(row) {
       note: "relu(X·W1+b1)·W2+b2, mean squared error, w[:] = w - lr·grad",
     };
   }
+  // ---- max pooling and BatchNorm (pool branch) ----
+  if (row.id.startsWith("maxpool_")) {
+    freeInputs();
+    const x = nd.random.uniform(-2, 2, row.shape);
+    const o = row.id === "maxpool_3x3s2" ? { kernel: [3, 3], stride: [2, 2], pad: [1, 1] } : { kernel: [2, 2], stride: [2, 2] };
+    return {
+      fn() {
+        const y = nd.Pooling(x, o);
+        force(y);
+        y.dispose();
+      },
+      after: () => x.dispose(),
+      note: `nd.Pooling(x, ${JSON.stringify(o)}) (NCHW)`,
+    };
+  }
+  if (row.id === "batchnorm_train") {
+    freeInputs();
+    const c = row.shape[1];
+    const x = nd.random.uniform(-2, 2, row.shape);
+    const [g, b, mm, mv] = [nd.ones([c]), nd.zeros([c]), nd.zeros([c]), nd.ones([c])];
+    return {
+      fn() {
+        // recording in train mode: batch statistics (nothing needs a
+        // gradient, so no tape node)
+        const y = autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }), { trainMode: true });
+        force(y);
+        y.dispose();
+      },
+      after: () => [x, g, b, mm, mv].forEach((t) => t.dispose()),
+      note: "nd.BatchNorm under autograd.record (train mode: batch mean/variance), NCHW axis 1",
+    };
+  }
   // ---- conv branch (issue #12): 3×3 convolution, LeNet ----
   if (row.conv) {
     freeInputs();

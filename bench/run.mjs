@@ -132,6 +132,8 @@ if (nd) {
     if (row.unit === "GFLOP/s" && row.id.startsWith("matmul")) report.fractions[row.id] = { of: "simd_peak", fraction: frac(v, pv("simd_peak")) };
     if (row.op && row.n === sizes(quick).elems.at(-1)) report.fractions[row.id] = { of: "stream_add", fraction: frac(v, pv("stream_add")) };
     if (row.id.startsWith("sum_")) report.fractions[row.id] = { of: "stream_read", fraction: frac(v, pv("stream_read")) };
+    // Pooling / BatchNorm rows (pool branch): against the streaming probe.
+    if (row.streamOf) report.fractions[row.id] = { of: row.streamOf, fraction: frac(v, pv(row.streamOf)) };
     if (row.id === "mlp_step") {
       // Matmul floor: the step's matmul FLOPs at the machine's SIMD peak.
       report.fractions[row.id] = { of: "simd_peak", fraction: frac(v && (v * row.flops) / 1e9, pv("simd_peak")) };

@@ -12,6 +12,7 @@ export function sizes(quick) {
         read: 1 << 16,
         mlp: { batch: 8, inp: 64, hidden: 32, out: 10 },
         probeBytes: 1 << 20,
+        pool: [2, 4, 16, 16], // Pooling / BatchNorm rows (pool branch)
         // conv branch (issue #12)
         conv: { batch: 2, channels: 8, size: 14 },
         lenet: { batch: 8 },
@@ -23,6 +24,7 @@ export function sizes(quick) {
         read: 1 << 24,
         mlp: { batch: 64, inp: 784, hidden: 256, out: 10 },
         probeBytes: 64 << 20,
+        pool: [8, 64, 56, 56], // Pooling / BatchNorm rows (pool branch)
         // conv branch (issue #12)
         conv: { batch: 8, channels: 64, size: 56 },
         lenet: { batch: 256 },
@@ -75,6 +77,42 @@ export function rows(quick) {
     // H·W2, the weight gradients, and the gradient into H (the gradient
     // into X is not needed).
     flops: 4 * m.batch * m.inp * m.hidden + 6 * m.batch * m.hidden * m.out,
+  });
+  // ---- max pooling and BatchNorm (pool branch) ----
+  const [pn, pc, ph, pw] = s.pool;
+  const ne = pn * pc * ph * pw;
+  const pshape = s.pool.join("×");
+  const pooled = pn * pc * Math.floor((ph - 1) / 2 + 1) * Math.floor((pw - 1) / 2 + 1);
+  out.push({
+    id: "maxpool_3x3s2",
+    label: `max pooling 3×3/2 pad 1, ${pshape}`,
+    unit: "GB/s",
+    higher: true,
+    // the input read once and the output written once (ndgrad also writes
+    // the argmax positions its gradient needs, not counted)
+    bytes: 4 * (ne + pooled),
+    shape: s.pool,
+    streamOf: "stream_add",
+  });
+  out.push({
+    id: "maxpool_2x2s2",
+    label: `max pooling 2×2/2, ${pshape}`,
+    unit: "GB/s",
+    higher: true,
+    bytes: 4 * (ne + ne / 4),
+    shape: s.pool,
+    streamOf: "stream_add",
+  });
+  out.push({
+    id: "batchnorm_train",
+    label: `BatchNorm train (batch stats), ${pshape}`,
+    unit: "GB/s",
+    higher: true,
+    // 12 bytes per element, as stream z = x + y: the statistics pass reads
+    // x, the output pass reads x and writes y
+    bytes: 12 * ne,
+    shape: s.pool,
+    streamOf: "stream_add",
   });
   // ---- conv branch (issue #12): 3×3 convolution and LeNet ----
   const c = s.conv;

@@ -156,6 +156,40 @@ async function impl(row) {
       note: "tf.train.sgd(0.01).minimize, mean squared error",
     };
   }
+  // ---- max pooling and BatchNorm (pool branch): tfjs's layout is NHWC ----
+  if (row.id.startsWith("maxpool_")) {
+    freeInputs();
+    const [n, c, h, w] = row.shape;
+    const x = tf.randomUniform([n, h, w, c], -2, 2);
+    const three = row.id === "maxpool_3x3s2";
+    return {
+      fn() {
+        const y = three ? tf.maxPool(x, 3, 2, 1) : tf.maxPool(x, 2, 2, "valid");
+        force(y);
+        y.dispose();
+      },
+      after: () => x.dispose(),
+      note: three ? "tf.maxPool(x, 3, 2, 1) (NHWC)" : "tf.maxPool(x, 2, 2, 'valid') (NHWC)",
+    };
+  }
+  if (row.id === "batchnorm_train") {
+    freeInputs();
+    const [n, c, h, w] = row.shape;
+    const x = tf.randomUniform([n, h, w, c], -2, 2);
+    const [g, b] = [tf.ones([c]), tf.zeros([c])];
+    return {
+      fn() {
+        const y = tf.tidy(() => {
+          const { mean, variance } = tf.moments(x, [0, 1, 2]);
+          return tf.batchNorm(x, mean, variance, b, g, 1e-3);
+        });
+        force(y);
+        y.dispose();
+      },
+      after: () => [x, g, b].forEach((t) => t.dispose()),
+      note: "tf.moments over N, H, W then tf.batchNorm (NHWC)",
+    };
+  }
   // ---- conv branch (issue #12): 3×3 convolution, LeNet (NHWC, tfjs's layout) ----
   if (row.conv) {
     freeInputs();

@@ -51,3 +51,5 @@ export type {
 } from "./nnmisc.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
+export { saveParams, loadParamsInto } from "./io.js";
+export type { NDArrayList, NDArrayDict, ParamSlot, LoadParamsOptions, SaveOptions } from "./io.js";

@@ -4,9 +4,9 @@
 import { boolArg, describe, intArg, numArg, shapeArg } from "./args.js";
 import { checkStatus, io, wasm, writeInts } from "./ffi.js";
 import { NDArray, result } from "./ndarray.js";
-import { expand, optionsObject, poolArgs, type PoolingOptions } from "./poolargs.js";
+import { optionsObject, poolingArgs, type PoolingOptions } from "./poolargs.js";
 
-export type { PoolType, PoolingConvention, PoolingOptions } from "./poolargs.js";
+export type { PoolingConvention, PoolingOptions, PoolType } from "./poolargs.js";
 
 export interface BatchNormOptions {
   eps?: number;
@@ -21,10 +21,11 @@ export interface LayerNormOptions {
   eps?: number;
 }
 
+
 /** MXNet's `nd.Pooling(data, kernel, pool_type, stride, pad, global_pool, pooling_convention, count_include_pad)`. */
 export function Pooling(data: NDArray, options?: PoolingOptions): NDArray {
   if (!(data instanceof NDArray)) throw new Error(`Pooling: data must be an NDArray (got ${describe(data)})`);
-  const a = expand(options, poolArgs(options), data.ndim);
+  const a = poolingArgs(options, data.ndim);
   const h = data.handleFor("Pooling");
   writeInts("Pooling", [...a.kernel, ...a.stride, ...a.pad]);
   return result(wasm.nd_pooling(h, a.code, a.kernel.length, a.stride.length, a.pad.length, a.flags));
@@ -37,7 +38,7 @@ export function Pooling(data: NDArray, options?: PoolingOptions): NDArray {
  */
 export function poolingShape(shape: number[], options?: PoolingOptions): number[] {
   const dims = shapeArg("Pooling", shape);
-  const a = expand(options, poolArgs(options), dims.length);
+  const a = poolingArgs(options, dims.length);
   writeInts("Pooling", [...dims, ...a.kernel, ...a.stride, ...a.pad]);
   const n = wasm.nd_pooling_shape(dims.length, a.code, a.kernel.length, a.stride.length, a.pad.length, a.flags);
   checkStatus(n);

@@ -1,7 +1,5 @@
-// The arguments of MXNet's `Pooling` turned into the engine's codes and
-// integer lists. Free of the engine (moved out of pool.ts by the conv
-// branch): the worker's client uses it too, with the engine's shape-only
-// export (worker/engine-shapes.ts).
+// nd.Pooling's options, checked and encoded for the engine (pure: no
+// WebAssembly import, so the worker's client can use it too).
 import { boolArg, describe, intArg } from "./args.js";
 
 export type PoolType = "max" | "avg" | "sum";
@@ -50,7 +48,7 @@ export interface PoolArgs {
   flags: number;
 }
 
-export function poolArgs(opts: unknown): PoolArgs {
+function poolArgs(opts: unknown): PoolArgs {
   const o = optionsObject<PoolingOptions>("Pooling", opts);
   const type = o.poolType ?? "max";
   const code = POOL_TYPES.indexOf(type);
@@ -71,7 +69,7 @@ export function poolArgs(opts: unknown): PoolArgs {
 }
 
 /** Numbers given for kernel/stride/pad apply to every spatial axis of `ndim`-D data. */
-export function expand(opts: unknown, a: PoolArgs, ndim: number): PoolArgs {
+function expand(opts: unknown, a: PoolArgs, ndim: number): PoolArgs {
   const o = (opts ?? {}) as PoolingOptions;
   const sp = ndim - 2;
   if (sp !== 1 && sp !== 2) return a;
@@ -82,4 +80,10 @@ export function expand(opts: unknown, a: PoolArgs, ndim: number): PoolArgs {
     stride: rep(o.stride, a.stride),
     pad: rep(o.pad, a.pad),
   };
+}
+
+/** The engine's arguments for `nd.Pooling` on `ndim`-D data: the pool type
+ *  code, the kernel/stride/pad lists (empty: not given) and the flags. */
+export function poolingArgs(opts: unknown, ndim: number): PoolArgs {
+  return expand(opts, poolArgs(opts), ndim);
 }

@@ -209,9 +209,10 @@ impl Engine {
                 fill64(p, q, &mut v);
                 Data::F64(v)
             }
-            DType::I32 => {
+            DType::I32 | DType::U8 => {
                 return Err(Error::invalid(format!(
-                    "{op}: dtype int32 is not supported (use float32 or float64)"
+                    "{op}: dtype {} is not supported (use float32 or float64)",
+                    dtype.name()
                 )))
             }
         };
@@ -526,6 +527,7 @@ impl Engine {
             (Data::F32(o), Data::F32(t)) => o.copy_from_slice(t),
             (Data::F64(o), Data::F64(t)) => o.copy_from_slice(t),
             (Data::I32(o), Data::I32(t)) => o.copy_from_slice(t),
+            (Data::U8(o), Data::U8(t)) => o.copy_from_slice(t),
             _ => {}
         })
     }

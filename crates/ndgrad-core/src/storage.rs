@@ -1,4 +1,4 @@
-//! Tensor storage: reference-counted buffers (float32, float64 or int32
+//! Tensor storage: reference-counted buffers (float32, float64, int32 or uint8
 //! values, see `dtype`) and the `Tensor` value.
 //!
 //! Every tensor is contiguous and row-major. Buffers are shared (`Rc`) by
@@ -149,11 +149,7 @@ impl Tensor {
             Ok(T::wrap(data))
         }
         let n = shape::checked_size(shape)?;
-        let data = match dtype {
-            DType::F32 => fill::<f32>(n, v)?,
-            DType::F64 => fill::<f64>(n, v)?,
-            DType::I32 => fill::<i32>(n, v)?,
-        };
+        let data = crate::with_elem!(dtype, T => fill::<T>(n, v)?);
         Tensor::from_vec(shape.to_vec(), data)
     }
 

@@ -351,7 +351,7 @@ pub extern "C" fn nd_data_ptr(h: u32) -> *mut u8 {
     })
 }
 
-/// The dtype code of `h` (0 float32, 1 float64, 2 int32), or -1.
+/// The dtype code of `h` (0 float32, 1 float64, 2 int32, 3 uint8), or -1.
 #[no_mangle]
 pub extern "C" fn nd_dtype(h: u32) -> i32 {
     run(-1, |e| Ok(e.dtype(h)?.code() as i32))
@@ -684,6 +684,60 @@ pub extern "C" fn nd_flatten(x: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn nd_softmax_cross_entropy(data: u32, label: u32) -> u32 {
     op(|e| e.softmax_cross_entropy(data, label))
+}
+
+/// The output shape of `FullyConnected` (op 0), `Embedding` (op 1) or
+/// `Flatten` (op 2) without running it (the worker's client), from the
+/// shape rules the ops themselves check: the I/O area holds the operands'
+/// shapes one after the other (`n0`, `n1`, `n2` dims; `n2` = -1: no bias),
+/// `i0`/`i1` are numHidden (FullyConnected) or inputDim/outputDim
+/// (Embedding), `flags` as for `nd_fully_connected`. The shape is written
+/// back as `[ndim, d0, …]`.
+#[no_mangle]
+pub extern "C" fn nd_nnmisc_shape(
+    op: u32,
+    n0: i32,
+    n1: i32,
+    n2: i32,
+    i0: i32,
+    i1: i32,
+    flags: u32,
+) -> i32 {
+    use ndgrad_core::ops::nnmisc;
+    status(|_| {
+        let count =
+            |n: i32| usize::try_from(n).map_err(|_| Error::invalid(format!("invalid rank {n}")));
+        let (a, b) = (count(n0)?, count(n1.max(0))?);
+        let c = if n2 < 0 { 0 } else { count(n2)? };
+        let dims =
+            shape_arg(i32::try_from(a + b + c).map_err(|_| Error::invalid("invalid ranks"))?)?;
+        let (x, rest) = dims.split_at(a);
+        let (w, bias) = rest.split_at(b);
+        let s = match op {
+            0 => {
+                let bias = (n2 >= 0).then_some(bias);
+                nnmisc::fully_connected_geometry(
+                    x,
+                    w,
+                    bias,
+                    i0 as i64,
+                    flags & 1 != 0,
+                    flags & 2 != 0,
+                )?
+                .out_shape
+            }
+            1 => nnmisc::embedding_shape(x, w, i0 as i64, i1 as i64)?,
+            2 => nnmisc::flatten_shape(x)?,
+            _ => return Err(Error::invalid(format!("nnmisc shape: unknown op {op}"))),
+        };
+        let mut out = Vec::with_capacity(s.len() + 1);
+        out.push(s.len() as i32);
+        for &d in &s {
+            out.push(i32::try_from(d).map_err(|_| Error::invalid("shape too large"))?);
+        }
+        io_write(&out);
+        Ok(())
+    })
 }
 
 // ---- end of the nnmisc group ----

@@ -146,11 +146,11 @@ fn gemm_into(
     } else if !uses_blocked(m, n, k) {
         small(m, n, k, a, b, c);
     } else if let Some((bpack, apack)) = scratch {
-        blocked_on(1, m, n, k, a, b, c, bpack, apack);
+        blocked_on(1, m, n, k, a, b, c, bpack, apack, Trans::NONE);
     } else {
         // `blocked` writes every slot: its tiles cover all m×n positions in
         // the first k block (see `write_tile`).
-        blocked(m, n, k, a, b, c);
+        blocked(m, n, k, a, b, c, Trans::NONE);
     }
 }
 
@@ -224,7 +224,15 @@ pub(crate) fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// helpers and waiting for the last task costs more than it saves.
 const PARALLEL: usize = 1 << 18;
 
-fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
+fn blocked(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    tr: Trans,
+) {
     let threads = if m * n * k >= PARALLEL {
         threads::threads()
     } else {
@@ -233,7 +241,7 @@ fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUni
     let (bl, al) = scratch_len(m, n, k, threads);
     let mut buf = Vec::new();
     let (bpack, apack) = aligned(&mut buf, bl + al).split_at_mut(bl);
-    blocked_on(threads, m, n, k, a, b, c, bpack, apack);
+    blocked_on(threads, m, n, k, a, b, c, bpack, apack, tr);
 }
 
 /// How the blocked product cuts its work: k blocks of `kb`, `strips` of B
@@ -285,6 +293,7 @@ fn blocked_on(
     c: &mut [MaybeUninit<f32>],
     bpack: &mut [f32],
     apack: &mut [f32],
+    tr: Trans,
 ) {
     let p = plan(m, n, k, threads);
 
@@ -299,7 +308,11 @@ fn blocked_on(
             let (q, s) = ((first + i) / p.strips, (first + i) % p.strips);
             let pc = q * p.kb;
             let kc = p.kb.min(k - pc);
-            pack_b_strip(b, n, pc, kc, s * NR, &mut dst[..kc * NR]);
+            if tr.b {
+                pack_bt_strip(b, n, k, pc, kc, s * NR, &mut dst[..kc * NR]);
+            } else {
+                pack_b_strip(b, n, pc, kc, s * NR, &mut dst[..kc * NR]);
+            }
         }
     };
     if threads <= 1 {
@@ -322,7 +335,11 @@ fn blocked_on(
             let nc = NC.min(n - jc);
             for (q, pc) in (0..k).step_by(p.kb).enumerate() {
                 let kc = p.kb.min(k - pc);
-                pack_a(a, k, i0, rows, pc, kc, apack);
+                if tr.a {
+                    pack_at(a, m, i0, rows, pc, kc, apack);
+                } else {
+                    pack_a(a, k, i0, rows, pc, kc, apack);
+                }
                 for jr in (0..nc).step_by(NR) {
                     let s = (jc + jr) / NR;
                     let bp = &bpack[(q * p.strips + s) * p.strip_len..][..kc * NR];
@@ -402,6 +419,97 @@ pub(crate) fn pack_a(
             }
         }
     }
+}
+
+/// Pack one strip of B from `bt = Bᵀ (n×k)`: for each p, the `NR` floats
+/// `bt[j0..j0+NR, pc+p]` (zero-padded past column n). Rows of `bt` are
+/// read contiguously.
+fn pack_bt_strip(bt: &[f32], n: usize, k: usize, pc: usize, kc: usize, j0: usize, dst: &mut [f32]) {
+    let w = NR.min(n - j0);
+    for j in 0..NR {
+        if j < w {
+            let row = &bt[(j0 + j) * k + pc..][..kc];
+            for (p, &v) in row.iter().enumerate() {
+                dst[p * NR + j] = v;
+            }
+        } else {
+            for p in 0..kc {
+                dst[p * NR + j] = 0.0;
+            }
+        }
+    }
+}
+
+/// `pack_a` from `at = Aᵀ (k×m)`: strip `s` holds, for each p, the 4 floats
+/// `at[pc+p, ic+4s..ic+4s+4]`, already contiguous there.
+fn pack_at(at: &[f32], m: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: &mut [f32]) {
+    for (s, i0) in (0..mc).step_by(MR).enumerate() {
+        let h = MR.min(mc - i0);
+        let strip = &mut dst[s * kc * MR..(s + 1) * kc * MR];
+        for (p, d) in strip.chunks_exact_mut(MR).enumerate() {
+            d[..h].copy_from_slice(&at[(pc + p) * m + ic + i0..][..h]);
+            d[h..].fill(0.0);
+        }
+    }
+}
+
+/// Which operands of `gemm_t` are stored transposed: `a` as Aᵀ (k×m),
+/// `b` as Bᵀ (n×k), row-major.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trans {
+    pub a: bool,
+    pub b: bool,
+}
+
+impl Trans {
+    pub const NONE: Trans = Trans { a: false, b: false };
+}
+
+/// Append `A (m×k) · B (k×n)` to `out`, reading the operands flagged in
+/// `tr` from their transposes (`FullyConnected`'s `x · wᵀ` and the weight
+/// gradient `dyᵀ · x`) without a transposed copy: the blocked product packs
+/// straight from them, so its results are bit for bit `gemm`'s on the
+/// transposed copies. Products too small to pack are summed directly, over
+/// k in order.
+pub fn gemm_t(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], tr: Trans, out: &mut Vec<f32>) {
+    if tr == Trans::NONE {
+        return gemm(m, n, k, a, b, out);
+    }
+    let len = m * n;
+    if len == 0 {
+        return;
+    }
+    let (a, b) = (&a[..m * k], &b[..k * n]);
+    out.reserve(len);
+    let start = out.len();
+    let c = &mut out.spare_capacity_mut()[..len];
+    if k == 0 {
+        c.iter_mut().for_each(|slot| {
+            slot.write(0.0);
+        });
+    } else if uses_blocked(m, n, k) {
+        blocked(m, n, k, a, b, c, tr);
+    } else if !tr.a {
+        // A·Bᵀ: rows of A against rows of Bᵀ, both contiguous.
+        for (crow, arow) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+            for (slot, brow) in crow.iter_mut().zip(b.chunks_exact(k)) {
+                slot.write(dot(arow, brow));
+            }
+        }
+    } else {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0.0f32;
+                for p in 0..k {
+                    let bv = if tr.b { b[j * k + p] } else { b[p * n + j] };
+                    acc += a[p * m + i] * bv;
+                }
+                c[i * n + j].write(acc);
+            }
+        }
+    }
+    // SAFETY: every branch above wrote all m·n slots.
+    unsafe { out.set_len(start + len) };
 }
 
 /// The 4×8 micro-kernel: `Σ_p ap[p]ᵀ · bp[p]` over `kc` steps, in 8
@@ -519,7 +627,18 @@ mod tests {
                 let (bl, al) = scratch_len(m, n, k, threads);
                 let (mut bp, mut ap) = (vec![0.0; bl], vec![0.0; al]);
                 let spare = &mut c.spare_capacity_mut()[..m * n];
-                blocked_on(threads, m, n, k, &a, &b, spare, &mut bp, &mut ap);
+                blocked_on(
+                    threads,
+                    m,
+                    n,
+                    k,
+                    &a,
+                    &b,
+                    spare,
+                    &mut bp,
+                    &mut ap,
+                    Trans::NONE,
+                );
                 // SAFETY: `blocked_on` writes all m·n elements.
                 unsafe { c.set_len(m * n) };
                 c
@@ -570,6 +689,62 @@ mod tests {
             gemm_batched(count, m, n, k, &a, &b, &mut got);
             assert_eq!(got[0], 7.0, "appends after what was there");
             assert_eq!(bits(&got[1..]), bits(&want), "{count} × {m}x{k}·{k}x{n}");
+        }
+    }
+
+    /// `gemm_t` packs from the transposed operands: bit for bit `gemm` of
+    /// the transposed copies where it packs; close to it where it sums
+    /// directly.
+    #[test]
+    fn transposed_operands_match_gemm_of_the_copies() {
+        threads::spawn_native_helpers(2);
+        threads::set_helpers(2);
+        let mut seed = 0x1234_5679_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        let tr2 = |x: &[f32], r: usize, c: usize| -> Vec<f32> {
+            (0..c)
+                .flat_map(|j| (0..r).map(move |i| (i, j)))
+                .map(|(i, j)| x[i * c + j])
+                .collect()
+        };
+        for &(m, n, k) in &[
+            (3, 5, 7),
+            (2, 40, 300),
+            (4, 8, 2),
+            (64, 120, 400),
+            (131, 67, 300),
+            (256, 10, 84),
+            (5, 9, 1000),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let (at, bt) = (tr2(&a, m, k), tr2(&b, k, n));
+            let mut want = Vec::new();
+            gemm(m, n, k, &a, &b, &mut want);
+            {
+                for (ta, tb) in [(false, true), (true, false), (true, true)] {
+                    let mut got = vec![9.0];
+                    let (ax, bx) = (if ta { &at } else { &a }, if tb { &bt } else { &b });
+                    gemm_t(m, n, k, ax, bx, Trans { a: ta, b: tb }, &mut got);
+                    assert_eq!(got[0], 9.0);
+                    let got = &got[1..];
+                    if uses_blocked(m, n, k) {
+                        assert_eq!(bits(got), bits(&want), "{m}x{n}x{k} ta={ta} tb={tb}");
+                    } else {
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!(
+                                (g - w).abs() <= 1e-5 * (k as f32),
+                                "{m}x{n}x{k}: {g} vs {w}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

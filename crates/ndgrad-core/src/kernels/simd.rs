@@ -342,6 +342,20 @@ mod imp {
             ]
         }
     }
+
+    // Pooling's lane shuffles (pool branch).
+    impl F32x4 {
+        /// Lanes 0, 2 of `a` then 0, 2 of `b`: the even elements of 8 in a row.
+        #[inline(always)]
+        pub fn even(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<0, 2, 4, 6>(a.0, b.0))
+        }
+        /// Lanes 1, 3 of `a` then 1, 3 of `b`: the odd elements of 8 in a row.
+        #[inline(always)]
+        pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0))
+        }
+    }
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -564,6 +578,16 @@ mod imp {
         }
         pub fn to_array(self) -> [f64; 2] {
             self.0
+        }
+    }
+
+    // Pooling's lane shuffles (pool branch).
+    impl F32x4 {
+        pub fn even(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[0], a.0[2], b.0[0], b.0[2]])
+        }
+        pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[1], a.0[3], b.0[1], b.0[3]])
         }
     }
 }

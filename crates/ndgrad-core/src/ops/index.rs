@@ -390,11 +390,7 @@ fn from_values(shape: Vec<usize>, vals: Vec<f64>, dtype: DType) -> Result<Tensor
         out.extend(vals.iter().map(|&v| T::from_f64(v)));
         Ok(wrap(out))
     }
-    let data = match dtype {
-        DType::F32 => go::<f32>(&vals)?,
-        DType::F64 => go::<f64>(&vals)?,
-        DType::I32 => go::<i32>(&vals)?,
-    };
+    let data = crate::with_elem!(dtype, T => go::<T>(&vals)?);
     Tensor::from_vec(shape, data)
 }
 
@@ -460,8 +456,17 @@ fn topk_named(
             )))
         }
     };
-    let (r, rows) = order_rows(x, ax, ascending)?;
     let shape = sorted_shape(x, ax, k);
+    if x.size() == 0 {
+        // Nothing to order. The rows are not counted: with a zero-length
+        // axis the other dimensions may be huge (their product overflows).
+        return match ret {
+            TopK::Value => gather(x, Rc::new(Vec::new()), shape, name),
+            TopK::Indices => from_values(shape, Vec::new(), x.dtype()),
+            TopK::Mask => from_values(x.shape.clone(), Vec::new(), x.dtype()),
+        };
+    }
+    let (r, rows) = order_rows(x, ax, ascending)?;
     match ret {
         TopK::Value => {
             let mut idx = vec![0usize; size(&shape)];
@@ -613,6 +618,7 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
             (Data::F32(a), Data::F32(b)) => go(&mask, a, b, n),
             (Data::F64(a), Data::F64(b)) => go(&mask, a, b, n),
             (Data::I32(a), Data::I32(b)) => go(&mask, a, b, n),
+            (Data::U8(a), Data::U8(b)) => go(&mask, a, b, n),
             _ => Err(Error::internal("dtype mismatch after the check")),
         }
         .map_err(|e| e.in_op("where"))?
