@@ -62,9 +62,9 @@ function nodeShims(): Plugin {
  *  Worker has its own test in tests/browser). */
 const SHARED = [
   "tutorial", "ops", "autograd", "autograd-torch", "function", "gradcheck",
-  "print", "format", "errors", "engine", "fuzz",
+  "print", "format", "errors", "engine", "fuzz", "io", "higher-order", "secondorder",
   "conv", // conv branch (issue #12)
-  "nn-misc", // nnmisc group (issue #12)
+  "nn-misc", "lenet", // nnmisc group (issue #12)
   "gluon", "gluon-vectors", "gluon-train", // gluon branch (issue #14)
 ].map((n) => `tests/ts/${n}.test.ts`);
 
@@ -77,8 +77,6 @@ export default defineConfig({
       {
         extends: true,
         plugins: [nodeShims()],
-        // Known up front, so Vite never re-optimizes (and reloads the page) mid-run.
-        optimizeDeps: { include: ["comlink", "comlink/dist/esm/node-adapter.mjs"] },
         test: {
           name: "browser",
           include: [...SHARED, "tests/browser/**/*.test.ts"],

@@ -62,6 +62,8 @@ export function valueOf(row, ms) {
       return ms * 1e3;
     case "steps/s":
       return 1e3 / ms;
+    case "ms":
+      return ms;
     default:
       throw new Error(`unknown unit ${row.unit}`);
   }

@@ -1,7 +1,7 @@
 // ndgrad worker: runs every row against the built package (pkg/).
 import { autograd, gluon, init, nd } from "../pkg/index.js";
 import { emit, measureInterleaved, runWorker, valueOf } from "./lib.mjs";
-import { isThreadRow, rows as specRows, sizes, timing } from "./spec.mjs";
+import { LENET, isThreadRow, rows as specRows, sizes, timing } from "./spec.mjs";
 
 const quick = process.argv.includes("--quick");
 const S = sizes(quick);
@@ -147,6 +147,107 @@ async function impl(row) {
       note: "relu(X·W1+b1)·W2+b2, mean squared error, w[:] = w - lr·grad",
     };
   }
+  // ---- max pooling and BatchNorm (pool branch) ----
+  // One element of a 4-D result (x.at(0) would read a whole [C,H,W] slice).
+  const force1 = (y) => {
+    const flat = y.reshape([y.size]);
+    force(flat);
+    flat.dispose();
+  };
+  if (row.id.startsWith("maxpool_")) {
+    freeInputs();
+    const x = nd.random.uniform(-2, 2, row.shape);
+    const o = row.id === "maxpool_3x3s2" ? { kernel: [3, 3], stride: [2, 2], pad: [1, 1] } : { kernel: [2, 2], stride: [2, 2] };
+    return {
+      fn() {
+        const y = nd.Pooling(x, o);
+        force1(y);
+        y.dispose();
+      },
+      after: () => x.dispose(),
+      note: `nd.Pooling(x, ${JSON.stringify(o)}) (NCHW)`,
+    };
+  }
+  if (row.id === "batchnorm_train") {
+    freeInputs();
+    const c = row.shape[1];
+    const x = nd.random.uniform(-2, 2, row.shape);
+    const [g, b, mm, mv] = [nd.ones([c]), nd.zeros([c]), nd.zeros([c]), nd.ones([c])];
+    return {
+      fn() {
+        // recording in train mode: batch statistics (nothing needs a
+        // gradient, so no tape node)
+        const y = autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }), { trainMode: true });
+        force1(y);
+        y.dispose();
+      },
+      after: () => [x, g, b, mm, mv].forEach((t) => t.dispose()),
+      note: "nd.BatchNorm under autograd.record (train mode: batch mean/variance), NCHW axis 1",
+    };
+  }
+  // ---- conv branch (issue #12): 3×3 convolution, LeNet ----
+  if (row.conv) {
+    freeInputs();
+    const { batch, channels, size } = row.conv;
+    const x = nd.random.uniform(-1, 1, [batch, channels, size, size]);
+    const w = nd.random.normal(0, 0.05, [channels, channels, 3, 3]);
+    const o = { kernel: [3, 3], pad: [1, 1], numFilter: channels, noBias: true };
+    if (row.id === "conv3x3_fwd") {
+      return {
+        fn() {
+          const y = nd.Convolution(x, w, null, o);
+          force(y);
+          y.dispose();
+        },
+        after() {
+          x.dispose();
+          w.dispose();
+        },
+      };
+    }
+    x.attachGrad();
+    w.attachGrad();
+    const dy = nd.random.uniform(-1, 1, [batch, channels, size, size]);
+    return {
+      fn() {
+        nd.scope(() => {
+          const y = autograd.record(() => nd.Convolution(x, w, null, o));
+          y.backward(dy);
+          force(x.grad);
+          force(w.grad);
+        });
+      },
+      after() {
+        for (const a of [x, w, dy]) a.dispose();
+      },
+      note: "record Convolution, backward(dy): data and weight gradients",
+    };
+  }
+  if (row.id === "lenet_fwd" || row.id === "lenet_step") {
+    freeInputs();
+    const net = lenet(row.batch);
+    if (row.id === "lenet_fwd") {
+      return {
+        fn() {
+          nd.scope(() => force(net.forward()));
+        },
+        after: net.dispose,
+        note: "predict mode, nd.Convolution/Pooling/FullyConnected",
+      };
+    }
+    return {
+      fn() {
+        nd.scope(() => {
+          const loss = autograd.record(() => net.loss(net.forward()));
+          loss.backward();
+          for (const p of net.params) p.set(p.sub(p.grad.mul(LENET.lr)));
+          loss.asscalar();
+        });
+      },
+      after: net.dispose,
+      note: "forward, softmax cross-entropy (mean), backward, SGD w[:] = w - lr·grad",
+    };
+  }
   if (row.id === "trainer_step") {
     const { batch, inp, hidden, out } = S.mlp;
     const X = nd.random.uniform(0, 1, [batch, inp]);
@@ -175,6 +276,54 @@ async function impl(row) {
     };
   }
   return { skip: "not implemented" };
+}
+
+/** LeNet (bench/spec.mjs LENET) on a fixed random batch, with the nn operators. */
+function lenet(batch) {
+  const X = nd.random.uniform(0, 1, [batch, ...LENET.input]);
+  const labels = nd.array(Array.from({ length: batch }, (_, i) => i % 10));
+  const onehot = nd.oneHot(labels, 10);
+  const [d0, d1, d2, d3] = LENET.dense;
+  const { conv1, conv2 } = LENET;
+  const P = {
+    w1: nd.random.normal(0, 0.1, [conv1.filters, 1, conv1.kernel, conv1.kernel]),
+    b1: nd.zeros([conv1.filters]),
+    w2: nd.random.normal(0, 0.1, [conv2.filters, conv1.filters, conv2.kernel, conv2.kernel]),
+    b2: nd.zeros([conv2.filters]),
+    w3: nd.random.normal(0, 0.05, [d1, d0]),
+    b3: nd.zeros([d1]),
+    w4: nd.random.normal(0, 0.05, [d2, d1]),
+    b4: nd.zeros([d2]),
+    w5: nd.random.normal(0, 0.05, [d3, d2]),
+    b5: nd.zeros([d3]),
+  };
+  const params = Object.values(P);
+  for (const p of params) p.attachGrad();
+  // MXNet's FullyConnected (weight (out, in)) where the branch that adds it
+  // has landed; otherwise the same product through dot.
+  const dense = (h, w, b) =>
+    nd.FullyConnected ? nd.FullyConnected(h, w, b, { numHidden: w.shape[0] }) : h.dot(w.T).add(b);
+  const pool = (h) => nd.Pooling(h, { kernel: [2, 2], stride: [2, 2], poolType: "max" });
+  return {
+    params,
+    forward() {
+      let h = nd.Convolution(X, P.w1, P.b1, { kernel: [conv1.kernel, conv1.kernel], numFilter: conv1.filters }).relu();
+      h = pool(h);
+      h = nd.Convolution(h, P.w2, P.b2, { kernel: [conv2.kernel, conv2.kernel], numFilter: conv2.filters }).relu();
+      h = pool(h).reshape([batch, d0]);
+      h = dense(h, P.w3, P.b3).relu();
+      h = dense(h, P.w4, P.b4).relu();
+      return dense(h, P.w5, P.b5);
+    },
+    loss(logits) {
+      return nd.softmaxCrossEntropy
+        ? nd.softmaxCrossEntropy(logits, labels).mul(1 / batch)
+        : logits.logSoftmax().mul(onehot).sum().mul(-1 / batch);
+    },
+    dispose() {
+      for (const p of [X, labels, onehot, ...params]) p.dispose();
+    },
+  };
 }
 
 /**

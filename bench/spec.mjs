@@ -12,6 +12,10 @@ export function sizes(quick) {
         read: 1 << 16,
         mlp: { batch: 8, inp: 64, hidden: 32, out: 10 },
         probeBytes: 1 << 20,
+        pool: [2, 4, 16, 16], // Pooling / BatchNorm rows (pool branch)
+        // conv branch (issue #12)
+        conv: { batch: 2, channels: 8, size: 14 },
+        lenet: { batch: 8 },
       }
     : {
         matmul: [64, 256, 512, 1024],
@@ -20,6 +24,10 @@ export function sizes(quick) {
         read: 1 << 24,
         mlp: { batch: 64, inp: 784, hidden: 256, out: 10 },
         probeBytes: 64 << 20,
+        pool: [8, 64, 56, 56], // Pooling / BatchNorm rows (pool branch)
+        // conv branch (issue #12)
+        conv: { batch: 8, channels: 64, size: 56 },
+        lenet: { batch: 256 },
       };
 }
 
@@ -70,6 +78,52 @@ export function rows(quick) {
     // into X is not needed).
     flops: 4 * m.batch * m.inp * m.hidden + 6 * m.batch * m.hidden * m.out,
   });
+  // ---- max pooling and BatchNorm (pool branch) ----
+  const [pn, pc, ph, pw] = s.pool;
+  const ne = pn * pc * ph * pw;
+  const pshape = s.pool.join("×");
+  const pooled = pn * pc * Math.floor((ph - 1) / 2 + 1) * Math.floor((pw - 1) / 2 + 1);
+  out.push({
+    id: "maxpool_3x3s2",
+    label: `max pooling 3×3/2 pad 1, ${pshape}`,
+    unit: "GB/s",
+    higher: true,
+    // the input read once and the output written once (ndgrad also writes
+    // the argmax positions its gradient needs, not counted)
+    bytes: 4 * (ne + pooled),
+    shape: s.pool,
+    streamOf: "stream_add",
+  });
+  out.push({
+    id: "maxpool_2x2s2",
+    label: `max pooling 2×2/2, ${pshape}`,
+    unit: "GB/s",
+    higher: true,
+    bytes: 4 * (ne + ne / 4),
+    shape: s.pool,
+    streamOf: "stream_add",
+  });
+  out.push({
+    id: "batchnorm_train",
+    label: `BatchNorm train (batch stats), ${pshape}`,
+    unit: "GB/s",
+    higher: true,
+    // 12 bytes per element, as stream z = x + y: the statistics pass reads
+    // x, the output pass reads x and writes y
+    bytes: 12 * ne,
+    shape: s.pool,
+    streamOf: "stream_add",
+  });
+  // ---- conv branch (issue #12): 3×3 convolution and LeNet ----
+  const c = s.conv;
+  const convFlops = 2 * c.batch * c.channels * c.size * c.size * c.channels * 9;
+  const cl = `3×3 conv ${c.channels}→${c.channels} ${c.size}×${c.size} b${c.batch}`;
+  out.push({ id: "conv3x3_fwd", label: `${cl} forward`, unit: "GFLOP/s", higher: true, flops: convFlops, threads: true, conv: c });
+  // forward, then the data and weight gradients: three times the forward's work
+  out.push({ id: "conv3x3_fwd_bwd", label: `${cl} fwd+bwd`, unit: "GFLOP/s", higher: true, flops: 3 * convFlops, threads: true, conv: c });
+  const lb = s.lenet.batch;
+  out.push({ id: "lenet_fwd", label: `LeNet forward b${lb}`, unit: "ms", higher: false, batch: lb, threads: true });
+  out.push({ id: "lenet_step", label: `LeNet SGD step b${lb}`, unit: "ms", higher: false, batch: lb, threads: true });
   // The same network written with Gluon (issue #14): Dense layers, softmax
   // cross-entropy against class labels, Trainer("sgd") — one fused engine
   // call for the update.
@@ -82,6 +136,20 @@ export function rows(quick) {
   });
   return out;
 }
+
+/**
+ * LeNet as PERF.md measures it (MXNet's Gluon crash course model):
+ * Conv2D(6, 5, relu) → MaxPool(2, 2) → Conv2D(16, 3, relu) → MaxPool(2, 2)
+ * → Dense(120, relu) → Dense(84, relu) → Dense(10), softmax cross-entropy
+ * (mean over the batch), SGD 0.1, 1×28×28 inputs. Every peer builds this.
+ */
+export const LENET = {
+  input: [1, 28, 28],
+  conv1: { filters: 6, kernel: 5 },
+  conv2: { filters: 16, kernel: 3 },
+  dense: [400, 120, 84, 10],
+  lr: 0.1,
+};
 
 /** The machine probes (hand-written WebAssembly, no library). */
 export function probeRows(quick) {
@@ -99,6 +167,10 @@ export const BACKENDS = [
   { id: "ndgrad", label: "ndgrad", script: "ndgrad.mjs", args: [], env: { NDGRAD_THREADS: "0" } },
   { id: "tfjs-wasm", label: "tfjs-wasm", script: "tfjs.mjs", args: ["wasm"] },
   { id: "tfjs-cpu", label: "tfjs-cpu", script: "tfjs.mjs", args: ["cpu"] },
+  // ---- conv branch (issue #12): the convolution and LeNet rows' other peers ----
+  { id: "jax-js", label: "jax-js", script: "jax.mjs", args: [] },
+  { id: "torch-1", label: "torch-1", script: "torch.mjs", args: ["1"] }, // PyTorch 1.13 native, 1 thread
+  { id: "torch-2", label: "torch-2", script: "torch.mjs", args: ["2"] }, // 2 threads
 ];
 
 /** ndgrad's threads build (pkg/ndgrad-threads.wasm), each row measured on

@@ -15,9 +15,9 @@ export default defineConfig({
       { find: /^ndgrad$/, replacement: pkg("index.js") },
     ],
   },
-  // Its own cache (not the test runner's), with ndgrad's one dependency known up front.
+  // Its own cache (not the test runner's). Nothing to pre-bundle: pkg/
+  // imports its one dependency, comlink, bundled in by relative URL.
   cacheDir: fileURLToPath(new URL("../../node_modules/.vite/examples-web", import.meta.url)),
-  optimizeDeps: { include: ["comlink", "comlink/dist/esm/node-adapter.mjs"] },
   server: {
     host: "127.0.0.1",
     port: 5173,

@@ -42,18 +42,73 @@ const c = autograd.record(() => { let b = x.mul(2); while (b.norm().asscalar() <
 c.backward();
 postMessage([String(c), String(x.grad)].join("|"));`;
 
+// \`ndgrad/worker\` with no bundler: the import map names only the package's
+// two entries (so comlink, which the page never names, must come with them),
+// and the tutorial runs through \`createWorker()\`, whose Worker resolves
+// everything by URL. Served under /iso/ with COOP/COEP, the page is
+// cross-origin isolated and the worker loads the threads build (whose
+// helpers are Workers nested in it).
+const WORKER_PAGE = (prefix: string): string => `<!doctype html>
+<meta charset="utf-8">
+<script type="importmap">{ "imports": { "ndgrad": "${prefix}/pkg/index.js", "ndgrad/worker": "${prefix}/pkg/worker/index.js" } }</script>
+<pre id="out"></pre>
+<script type="module">
+  import { createWorker } from "ndgrad/worker";
+  const out = {};
+  try {
+    const w = await createWorker();
+    const { nd, autograd } = w;
+    const s = (x) => x.toString();
+    const X = nd.array([[1, 2], [3, 4]]);
+    out[14] = await s(X);
+    X.attachGrad();
+    out[16] = await s(await X.grad);
+    const Y = await autograd.record(() => nd.mul(2, X).mul(X));
+    out[17] = await s(Y);
+    const lines = ["Before back-prop", await s(X), await s(await X.grad), await s(Y)];
+    await Y.backward();
+    lines.push("After back-prop", await s(X), await s(await X.grad), await s(Y));
+    out[18] = lines.map((l) => l + "\\n").join("");
+    const a = nd.array([0.9273255, -0.45468742]);
+    a.attachGrad();
+    const c = await autograd.record(async () => {
+      let b = a.mul(2);
+      while ((await b.norm().asscalar()) < 1000) b = b.mul(2);
+      return (await b.sum().asscalar()) >= 0 ? b.at(0) : b.at(1);
+    });
+    await c.backward();
+    out[90] = await s(c);
+    const parts = [await s(await a.grad), await s(c.div(a))].map((p) => p.split("\\n").join("\\n "));
+    out[91] = "[" + parts.join(", ") + "]";
+    const X2 = nd.array([[2, 4], [7, 5]]);
+    out[93] = await s(X2.norm());
+    out[94] = await s(X2.sum());
+    out.simd = await nd.simd();
+    out.threads = await nd.getThreads();
+    out.isolated = globalThis.crossOriginIsolated === true;
+    await w.terminate();
+  } catch (e) {
+    out.error = String((e && e.stack) || e);
+  }
+  document.getElementById("out").textContent = JSON.stringify(out);
+</script>`;
+
 let server: Server;
 let browser: Browser;
 let base: string;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    let path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    const isolated = path.startsWith("/iso/");
+    if (isolated) path = path.slice("/iso".length);
+    const headers = isolated ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" } : {};
     const send = (body: string | Buffer, type: string): void => {
-      res.writeHead(200, { "content-type": type });
+      res.writeHead(200, { "content-type": type, ...headers });
       res.end(body);
     };
     if (path === "/") return send(PAGE, "text/html");
+    if (path === "/worker-page") return send(WORKER_PAGE(isolated ? "/iso" : ""), "text/html");
     if (path === "/worker.js") return send(WORKER, "text/javascript");
     if (path === "/favicon.ico") {
       res.writeHead(204);
@@ -103,4 +158,38 @@ describe("the package without a bundler", () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  for (const isolated of [false, true]) {
+    it(`runs the tutorial through createWorker() from an import map naming only ndgrad and ndgrad/worker${isolated ? " (cross-origin isolated: the threads build)" : ""}`, async () => {
+      const page = await browser.newPage();
+      const errors = collectErrors(page);
+      const requested: string[] = [];
+      page.on("request", (r) => requested.push(new URL(r.url()).pathname));
+      await page.goto(`${base}${isolated ? "iso/" : ""}worker-page`);
+      await page.waitForFunction(() => document.getElementById("out")!.textContent !== "", undefined, { timeout: 60_000 });
+      const out = JSON.parse((await page.textContent("#out"))!) as Record<string, unknown>;
+      expect(out.error).toBeUndefined();
+      expect(out).toEqual({
+        14: NOTEBOOK[14]!.result,
+        16: NOTEBOOK[16]!.result,
+        17: NOTEBOOK[17]!.result,
+        18: NOTEBOOK[18]!.stdout,
+        90: NOTEBOOK[90]!.result,
+        91: NOTEBOOK[91]!.result,
+        93: NOTEBOOK[93]!.result,
+        94: NOTEBOOK[94]!.result,
+        simd: true,
+        // min(cores, 4) helpers on the threads build; 1 on the single-threaded one.
+        threads: isolated ? Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 4) : 1,
+        isolated,
+      });
+      // The worker and its modules came by URL from the package, comlink with them.
+      const prefix = isolated ? "/iso" : "";
+      expect(requested).toContain(`${prefix}/pkg/worker/worker.js`);
+      expect(requested).toContain(`${prefix}/pkg/worker/comlink.js`);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  }
 });
+

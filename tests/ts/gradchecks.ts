@@ -715,6 +715,8 @@ export const NOT_OPS = [
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",
+  // files (tests/ts/io.test.ts)
+  "save", "load",
   // a shape rule (pool branch)
   "poolingShape",
 ];

@@ -27,7 +27,7 @@ import { autograd, nd, NDArray, type DeconvolutionOptions, type PoolingOptions }
 import { decodeValue, expectNoLeaks, opsVectors, type Value } from "./helpers.js";
 import { UNARY_OPS } from "../../pkg/opnames.js";
 
-type DTypeName = "float32" | "float64" | "int32";
+type DTypeName = "float32" | "float64" | "int32" | "uint8";
 interface Arr {
   dtype: DTypeName;
   shape: number[];
@@ -135,7 +135,13 @@ function decode(v: Value, dtype: DTypeName = "float32"): number {
 function load(a: Arr): NDArray {
   const vals = a.data.map((v) => decode(v, a.dtype));
   const typed =
-    a.dtype === "float64" ? Float64Array.from(vals) : a.dtype === "int32" ? Int32Array.from(vals) : Float32Array.from(vals);
+    a.dtype === "float64"
+      ? Float64Array.from(vals)
+      : a.dtype === "int32"
+        ? Int32Array.from(vals)
+        : a.dtype === "uint8"
+          ? Uint8Array.from(vals)
+          : Float32Array.from(vals);
   return nd.array(typed, { shape: a.shape, dtype: a.dtype });
 }
 
@@ -347,9 +353,9 @@ function worstOf(d: DTypeName): Worst {
 
 /** Problems found comparing `got` with `want` (empty when it passes). */
 function compare(what: string, got: NDArray, want: Expected, name: string): string[] {
-  const exact = want.dtype === "int32";
+  const exact = want.dtype === "int32" || want.dtype === "uint8";
   if (exact ? !(want.rtol === 0 && want.atol === 0) : !(want.rtol > 0 && want.rtol <= 1e-5)) {
-    return [`${what}: rtol ${want.rtol} in the vectors is outside ${exact ? "{0} (int32 is exact)" : "(0, 1e-5]"}`];
+    return [`${what}: rtol ${want.rtol} in the vectors is outside ${exact ? "{0} (integers are exact)" : "(0, 1e-5]"}`];
   }
   if (got.dtype !== want.dtype) return [`${what}: dtype ${got.dtype}, expected ${want.dtype}`];
   if (JSON.stringify(got.shape) !== JSON.stringify(want.shape)) {

@@ -238,6 +238,61 @@ describe("remote arrays give the main API's results", () => {
     });
   });
 
+  it("higher order through relu, max, take and linear ops stays in the graph remotely (issue #11), as on the main thread", async () => {
+    const xv = [[0.3, -0.7, 1.9], [-1.2, 0.8, 2.6]];
+    const hv = [[1, 2, 3], [4, 5, 6]];
+    type Ops<A> = { relu: (x: A) => A; max: (x: A) => A; take: (x: A) => A; reshape: (x: A) => A; mul: (x: A) => A };
+    // x.grad after xg.backward(), xg = grad(f(x), x, {headGrads, createGraph, retainGraph}), and xg itself.
+    const local = (f: (x: NDArray) => NDArray): [number[], number[]] =>
+      nd.scope(() => {
+        const x = nd.array(xv);
+        x.attachGrad();
+        x.grad!.set(7);
+        const xg = autograd.record(() => {
+          const y = f(x);
+          return autograd.grad(y, x, { headGrads: nd.onesLike(y).mul(3), createGraph: true, retainGraph: true })[0]!;
+        });
+        xg.backward(nd.array(hv));
+        const out: [number[], number[]] = [Array.from(x.grad!.data()), Array.from(xg.data())];
+        x.dispose();
+        return out;
+      });
+    const ops: Ops<NDArray> = {
+      relu: (x) => x.relu(),
+      max: (x) => x.max(1),
+      take: (x) => x.take(nd.array([1, 1, 0])),
+      reshape: (x) => x.reshape(3, 2),
+      mul: (x) => x.mul(x),
+    };
+    const remoteOps: Ops<RemoteNDArray> = {
+      relu: (x) => x.relu(),
+      max: (x) => x.max(1),
+      take: (x) => x.take(w.nd.array([1, 1, 0])),
+      reshape: (x) => x.reshape(3, 2),
+      mul: (x) => x.mul(x),
+    };
+    for (const name of Object.keys(ops) as (keyof Ops<NDArray>)[]) {
+      const want = local(ops[name]);
+      const got = await w.nd.scope(async () => {
+        const x = w.nd.array(xv);
+        x.attachGrad();
+        (await x.grad)!.set(7);
+        const xg = await w.autograd.record(async () => {
+          const y = remoteOps[name](x);
+          return (await w.autograd.grad(y, [x], { headGrads: w.nd.onesLike(y).mul(3), createGraph: true, retainGraph: true }))[0]!;
+        });
+        await xg.backward(w.nd.array(hv));
+        const out: [number[], number[]] = [Array.from(await (await x.grad)!.data()), Array.from(await xg.data())];
+        x.dispose();
+        return out;
+      });
+      expect(got, name).toEqual(want);
+      // zeros where the derivative is zero, 2·head·head_grad for x·x
+      const second = name === "mul" ? hv.flat().map((h) => 6 * h) : [0, 0, 0, 0, 0, 0];
+      expect(got[0].map((v) => v + 0), name).toEqual(second);
+    }
+  });
+
   it("a remote `record` spans awaits: the tutorial's dynamic control flow", async () => {
     // MXNet's f(a): double until the norm reaches 1000, then pick by the sign of the sum.
     const f = async (a: RemoteNDArray): Promise<RemoteNDArray> => {
@@ -278,12 +333,14 @@ describe("every op and dtype gives the main API's result", () => {
     /** The same values as x in another dtype (float32, or float64 for float32). */
     other: Arr;
   }
-  const DTYPES = ["float32", "float64", "int32"] as const;
+  const DTYPES = ["float32", "float64", "int32", "uint8"] as const;
   type D = (typeof DTYPES)[number];
   function inputs(api: Api, dtype: D): In {
+    // uint8 holds no negative values: the same magnitudes, positive.
+    const sign = dtype === "uint8" ? 1 : -1;
     return {
-      x: api.array([[0.5, -1.5, 2.25], [3, -0.25, 1]], { dtype }),
-      v: api.array([4, -2, 7, 1], { dtype }),
+      x: api.array([[0.5, sign * 1.5, 2.25], [3, sign * 0.25, 1]], { dtype }),
+      v: api.array([4, sign * 2, 7, 1], { dtype }),
       idx: api.array([2, 0, 1, 1], { dtype }),
       pidx: api.array([2, 0], { dtype }),
       other: api.array([[0.5, -1.5, 2.25], [3, -0.25, 1]], { dtype: dtype === "float32" ? "float64" : "float32" }),
@@ -379,7 +436,15 @@ describe("every op and dtype gives the main API's result", () => {
     ["array of an array with a dtype and shape", (api, { x }) => api.array(x, { dtype: "float64", shape: [3, 2] })],
     ["array {dtype}", (api, _, dtype) => api.array([[1.7, -2.5]], { dtype })],
     ["array of a typed array of the dtype", (api, _, dtype) =>
-      api.array(dtype === "float64" ? new Float64Array([1.5, 2]) : dtype === "int32" ? new Int32Array([3, -4]) : new Float32Array([0.1, 2]))],
+      api.array(
+        dtype === "float64"
+          ? new Float64Array([1.5, 2])
+          : dtype === "int32"
+            ? new Int32Array([3, -4])
+            : dtype === "uint8"
+              ? new Uint8Array([3, 250])
+              : new Float32Array([0.1, 2]),
+      )],
     ["array of a Uint8Array", (api) => api.array(new Uint8Array([1, 255]))],
     ["zeros {dtype}", (api, _, dtype) => api.zeros([2, 2], { dtype })],
     ["ones dtype string", (api, _, dtype) => api.ones(3, dtype)],
@@ -613,14 +678,15 @@ describe("every op and dtype gives the main API's result", () => {
 
 // ---- conv branch (issue #12): Convolution / Deconvolution remotely ----
 describe("Convolution and Deconvolution in the worker", () => {
-  it("give the main API's values and gradients; shapes come from the engine's rules at once (no corrections)", async () => {
+  it("give the main API's values (and Pooling's); shapes come from the engine's rules at once (no corrections)", async () => {
     const opts = { kernel: [3, 2], stride: [2, 1], pad: [1, 0], dilate: [1, 2], numFilter: 4, numGroup: 2 };
     const dopts = { kernel: [3], stride: [2], pad: [1], adj: [1], numFilter: 3 };
     const run = (api: Api, x: Arr, wt: Arr, b: Arr, x1: Arr, w1: Arr): Arr[] => {
       const a = api as unknown as typeof nd;
       const y = a.Convolution(x as unknown as NDArray, wt as unknown as NDArray, b as unknown as NDArray, opts);
       const z = a.Deconvolution(x1 as unknown as NDArray, w1 as unknown as NDArray, null, dopts);
-      return [y as unknown as Arr, z as unknown as Arr];
+      const q = a.Pooling(y, { kernel: 2, stride: [2, 1], poolType: "avg", poolingConvention: "full" });
+      return [y as unknown as Arr, z as unknown as Arr, q as unknown as Arr];
     };
     const data = (api: Api, shape: number[], scale: number): Arr =>
       api.arange(shape.reduce((p, q) => p * q, 1)).mul(scale).sin().reshape(shape);
@@ -642,13 +708,36 @@ describe("Convolution and Deconvolution in the worker", () => {
       ];
       const outs = run(remote, ...(ins as [Arr, Arr, Arr, Arr, Arr])) as unknown as RemoteNDArray[];
       const known = outs.map((r) => r.shape);
-      expect(known).toEqual([[2, 4, 4, 4], [2, 3, 10]]);
+      expect(known).toEqual([[2, 4, 4, 4], [2, 3, 10], [2, 4, 2, 3]]);
       const got = [];
       for (const [i, r] of outs.entries()) got.push([known[i], await r.toArray()]);
       expect(got).toEqual(expected);
     });
     const after = await w.stats();
     expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("BatchNorm, LayerNorm and poolingShape give the main API's results", async () => {
+    const mk = (api: Api) => {
+      const a = api as unknown as typeof nd;
+      const x = a.arange(48).mul(0.37).sin().reshape([2, 3, 2, 4]);
+      const mm = a.zeros([3]);
+      const mv = a.ones([3]);
+      // predict mode on both sides (a remote `record` is asynchronous): the moving statistics
+      const y = a.BatchNorm(x, a.ones([3]).mul(1.5), a.zeros([3]).add(0.25), mm.add(0.5), mv.mul(2), { fixGamma: false });
+      const z = a.LayerNorm(x, a.ones([4]), a.zeros([4]));
+      return [y, z, mm] as unknown as Arr[];
+    };
+    const want = nd.scope(() => mk(nd).map((r) => [r.shape, (r as unknown as NDArray).toArray()]));
+    await w.nd.scope(async () => {
+      const r = mk(w.nd as unknown as Api) as unknown as RemoteNDArray[];
+      const got = [];
+      for (const a of r) got.push([a.shape, await a.toArray()]);
+      expect(got).toEqual(want);
+    });
+    expect(w.nd.poolingShape([2, 3, 7, 5], { kernel: 3, stride: 2, poolingConvention: "full" })).toEqual(
+      nd.poolingShape([2, 3, 7, 5], { kernel: 3, stride: 2, poolingConvention: "full" }),
+    );
   });
 
   it("a bad weight shape is the main API's Error", async () => {
@@ -659,6 +748,86 @@ describe("Convolution and Deconvolution in the worker", () => {
         noBias: true,
       });
       await expect(y.toArray()).rejects.toThrow(/Convolution: weight must have shape \[3,2,3,3\]/);
+    });
+  });
+});
+
+// ---- pool branch (issue #12): Pooling, BatchNorm, LayerNorm remotely ----
+describe("Pooling, BatchNorm and LayerNorm in the worker", () => {
+  type Api = typeof nd;
+  type Arr = NDArray;
+  const data = (api: Api, shape: number[], scale: number): Arr =>
+    api.arange(shape.reduce((p, q) => p * q, 1)).mul(scale).sin().reshape(shape);
+  const run = (api: Api): Arr[] => {
+    const x = data(api, [2, 3, 7, 6], 0.37);
+    const x1 = data(api, [2, 2, 9], 0.61);
+    const c = [data(api, [3], 1.3).add(2), data(api, [3], 0.7), data(api, [3], 0.2), data(api, [3], 0.9).add(2)];
+    const [g, b] = [data(api, [6], 0.4).add(2), data(api, [6], 1.7)];
+    return [
+      api.Pooling(x, { kernel: 3, stride: 2, pad: 1 }),
+      api.Pooling(x, { kernel: [2, 3], stride: [2, 2], poolType: "avg", poolingConvention: "full", countIncludePad: false }),
+      api.Pooling(x1, { kernel: 3, stride: 2, poolType: "sum" }),
+      api.Pooling(x, { globalPool: true, poolType: "avg" }),
+      api.BatchNorm(x, c[0]!, c[1]!, c[2]!, c[3]!, { fixGamma: false }),
+      api.LayerNorm(x, g, b),
+    ];
+  };
+
+  it("give the main API's values; shapes come from the engine's rule at once (no corrections)", async () => {
+    const expected = nd.scope(() => run(nd).map((r) => [r.shape, r.toArray()]));
+    const before = await w.stats();
+    await w.nd.scope(async () => {
+      const outs = run(w.nd as unknown as Api) as unknown as RemoteNDArray[];
+      const known = outs.map((r) => r.shape);
+      expect(known).toEqual(expected.map((e) => e[0]));
+      const got = [];
+      for (const [i, r] of outs.entries()) got.push([known[i], await r.toArray()]);
+      expect(got).toEqual(expected);
+    });
+    const after = await w.stats();
+    expect([after.shapeFixes, after.dtypeFixes]).toEqual([before.shapeFixes, before.dtypeFixes]);
+  });
+
+  it("nd.poolingShape answers in the client, as the main API does", () => {
+    expect(w.nd.poolingShape([8, 64, 56, 56], { kernel: 3, stride: 2, pad: 1 })).toEqual(nd.poolingShape([8, 64, 56, 56], { kernel: 3, stride: 2, pad: 1 }));
+    expect(w.nd.poolingShape([1, 1, 6, 7], { kernel: [3, 2], stride: 2, poolingConvention: "full" })).toEqual([1, 1, 3, 4]);
+    const local = mainError(() => nd.poolingShape([1, 1, 4, 4], { kernel: 5 }));
+    expect(() => w.nd.poolingShape([1, 1, 4, 4], { kernel: 5 })).toThrow(local.message);
+  });
+
+  it("train mode: gradients and the moving statistics' update as on the main thread", async () => {
+    const local = nd.scope(() => {
+      const x = data(nd, [4, 3, 2, 2], 0.9);
+      const [g, b, mm, mv] = [nd.ones([3]).mul(1.5), nd.zeros([3]), nd.zeros([3]), nd.ones([3])];
+      x.attachGrad();
+      g.attachGrad();
+      const y = autograd.record(() => nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }).square().sum());
+      y.backward();
+      const r = [x.grad!.toArray(), g.grad!.toArray(), mm.toArray(), mv.toArray()];
+      x.dispose();
+      g.dispose();
+      return r;
+    });
+    await w.nd.scope(async () => {
+      const x = data(w.nd as unknown as Api, [4, 3, 2, 2], 0.9) as unknown as RemoteNDArray;
+      const [g, b, mm, mv] = [w.nd.ones([3]).mul(1.5), w.nd.zeros([3]), w.nd.zeros([3]), w.nd.ones([3])];
+      await x.attachGrad();
+      await g.attachGrad();
+      const y = await w.autograd.record(() => w.nd.BatchNorm(x, g, b, mm, mv, { fixGamma: false }).square().sum());
+      await y.backward();
+      const got = [await (await x.grad)!.toArray(), await (await g.grad)!.toArray(), await mm.toArray(), await mv.toArray()];
+      expect(got).toEqual(local);
+      x.dispose();
+      g.dispose();
+    });
+  });
+
+  it("bad input is the main API's Error", async () => {
+    await w.nd.scope(async () => {
+      const y = w.nd.Pooling(w.nd.zeros([1, 2, 4, 4]), { kernel: [5, 5] });
+      await expect(y.toArray()).rejects.toThrow(/^Pooling: kernel size \(5\) exceeds input \(4 padded to 4\)/);
+      const z = w.nd.BatchNorm(w.nd.zeros([2, 3]), w.nd.ones([4]), w.nd.ones([3]), w.nd.ones([3]), w.nd.ones([3]));
+      await expect(z.toArray()).rejects.toThrow(/BatchNorm: gamma must have shape \[3\]/);
     });
   });
 });
@@ -828,7 +997,10 @@ describe("errors", () => {
       // dtypes and the ops of #3
       [(api) => api.zeros([2], { dtype: "int8" as never }), ""],
       [(api) => api.full([2], 1, "int8" as never), ""],
-      [(api) => api.arange(0, 3, 1, { dtype: "uint8" as never }), ""],
+      [(api) => api.arange(0, 3, 1, { dtype: "int8" as never }), ""],
+      [(api) => api.array([256], { dtype: "uint8" }), ""],
+      [(api) => api.array(new Uint8Array([1, 2])).exp(), ""],
+      [(api) => api.array(new Uint8Array([1, 2])).attachGrad(), ""],
       [(api) => api.random.uniform(0, 1, [2], { dtype: "int8" as never }), ""],
       [(api) => api.ones([2]).astype("int8" as never), ""],
       [(api) => api.cast(3 as never, "int32"), "cast: expected an NDArray (got 3)"],

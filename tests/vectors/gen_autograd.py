@@ -27,9 +27,10 @@ What is checked
   every reduction with several axis/keepdims, dot in all its rank
   combinations, batchDot, pow with an array exponent, and the movement ops).
   Piecewise-linear and linear ops are followed by `square` or `tanh`, so that
-  the second pass has to differentiate *their backward formula* (an op whose
-  gradient does not depend on its input has no second-order graph: MXNet and
-  ndgrad raise "not in a computational graph" there, PyTorch too).
+  the second pass has to differentiate *their backward formula* (for an op
+  whose gradient does not depend on its input PyTorch raises "does not
+  require grad"; ndgrad gives zeros there since issue #11, checked by
+  tests/ts/secondorder.test.ts, not by these vectors).
   Then the typed cases (names "second/float32/..." and "second/float64/...",
   a "dtype" field): the same kind of case for every differentiable op of
   issue #3 (docs/ops-spec.md), each in float32 and in float64 -- the new

@@ -217,6 +217,11 @@ POOLS = [
     ("sum2d-full-k2s2", [1, 2, 5, 5], "sum", [2, 2], [2, 2], [0, 0], False, True, True),
     ("sum1d-k2s1", [2, 2, 5], "sum", [2], [1], [0], False, False, True),
     ("sum-global1d", [2, 3, 6], "sum", None, None, None, True, False, True),
+    # wide rows: the float32 vector path (four outputs per step, strides 1 and 2)
+    ("max2d-wide-k3s2p1", [1, 2, 8, 21], "max", [3, 3], [2, 2], [1, 1], False, False, True),
+    ("max2d-wide-k2s2", [1, 2, 6, 24], "max", [2, 2], [2, 2], [0, 0], False, False, True),
+    ("max2d-wide-k3s1p1", [1, 2, 5, 19], "max", [3, 3], [1, 1], [1, 1], False, False, True),
+    ("max1d-wide-k4s2p1-full", [2, 2, 30], "max", [4], [2], [1], False, True, True),
 ]
 
 for dt in ["float32", "float64"]:
@@ -277,6 +282,10 @@ BNS = [
     ("predict-nchw", [2, 3, 3, 4], 1, 1e-3, 0.9, False, False),
     ("predict-nchw-fixgamma", [2, 3, 3, 4], 1, 1e-3, 0.9, True, False),
     ("predict-nc-eps", [5, 4], 1, 0.1, 0.9, False, False),
+    # runs of 99 and 150: the float32 kernels' 64-element blocks and tails
+    ("train-large", [2, 3, 9, 11], 1, 1e-3, 0.9, False, True),
+    ("train-large-c-first", [2, 150], 0, 1e-3, 0.9, False, True),
+    ("predict-large", [2, 3, 9, 11], 1, 1e-3, 0.9, False, False),
 ]
 
 for dt in ["float32", "float64"]:

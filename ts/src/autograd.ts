@@ -137,7 +137,9 @@ export const autograd = {
    * The gradients of `heads` w.r.t. `variables` as new arrays (the
    * variables' `.grad` is left untouched). `retainGraph` defaults to
    * `createGraph`, as in MXNet; with `createGraph` the results can be
-   * differentiated again (higher-order gradients).
+   * differentiated again (higher-order gradients), through every op: where
+   * a gradient reads a variable only through a mask, an index or not at all
+   * (relu, max, take, add, reshape, ...) its derivative is zeros.
    */
   grad(heads: NDArray | NDArray[], variables: NDArray | NDArray[], options: GradOptions = {}): NDArray[] {
     const [hs, gs] = headsAndGrads("grad", heads, options);

@@ -73,10 +73,21 @@ export class NDGradError extends Error {
   }
 }
 
+/** What an out-of-memory Error adds to the engine's message (set by memory.ts). */
+let outOfMemoryHint: () => string = () => "";
+
+/** @internal */
+export function setOutOfMemoryHint(hint: () => string): void {
+  outOfMemoryHint = hint;
+}
+
 /** Throw the engine's last error. */
 export function raise(): never {
   const code = wasm.nd_error_code();
-  throw new NDGradError(errorMessage(), ERROR_KINDS.get(code) ?? "Internal");
+  const kind = ERROR_KINDS.get(code) ?? "Internal";
+  let message = errorMessage();
+  if (kind === "OutOfMemory") message += outOfMemoryHint();
+  throw new NDGradError(message, kind);
 }
 
 /** Check a handle-returning call. */
@@ -115,16 +126,21 @@ export function resultDtype(): DType {
 }
 
 /** The element types, in the engine's code order. */
-export const DTYPES: readonly DType[] = ["float32", "float64", "int32"];
+export const DTYPES: readonly DType[] = ["float32", "float64", "int32", "uint8"];
 
-/** Typed arrays of the three dtypes. */
-export type NDData = Float32Array | Float64Array | Int32Array;
+/** Typed arrays of the four dtypes. */
+export type NDData = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+/** Whether `v` is one of the typed arrays an array's values come back as. */
+export function isNDData(v: unknown): v is NDData {
+  return v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array || v instanceof Uint8Array;
+}
 
 /** The engine code of `dtype`, or an Error naming `op`. */
 export function dtypeCode(op: string, dtype: unknown): number {
   const i = DTYPES.indexOf(dtype as DType);
   if (typeof dtype !== "string" || i < 0) {
-    throw new Error(`${op}: dtype must be "float32", "float64" or "int32" (got ${describe(dtype)})`);
+    throw new Error(`${op}: dtype must be "float32", "float64", "int32" or "uint8" (got ${describe(dtype)})`);
   }
   return i;
 }
@@ -133,6 +149,8 @@ export function dtypeCode(op: string, dtype: unknown): number {
 export function dtypeOfTyped(v: ArrayBufferView): DType {
   if (v instanceof Float64Array) return "float64";
   if (v instanceof Int32Array) return "int32";
+  // Bytes (images, file contents) stay bytes, as NumPy's uint8.
+  if (v instanceof Uint8Array || v instanceof Uint8ClampedArray) return "uint8";
   return "float32";
 }
 
@@ -142,6 +160,7 @@ export function dataView(h: number, size: number, dtype: DType): NDData {
   if (ptr === 0) raise();
   if (dtype === "float64") return new Float64Array(memoryUpTo(ptr + 8 * size), ptr, size);
   if (dtype === "int32") return new Int32Array(memoryUpTo(ptr + 4 * size), ptr, size);
+  if (dtype === "uint8") return new Uint8Array(memoryUpTo(ptr + size), ptr, size);
   return new Float32Array(memoryUpTo(ptr + 4 * size), ptr, size);
 }
 

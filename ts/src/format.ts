@@ -2,7 +2,8 @@
  * NumPy-compatible array and scalar printing.
  *
  * `formatArray` reproduces `str(ndarray)` and `formatScalar` reproduces
- * `str(np.float32(v))` / `str(np.float64(v))` / `str(np.int32(v))` of NumPy
+ * `str(np.float32(v))` / `str(np.float64(v))` / `str(np.int32(v))` /
+ * `str(np.uint8(v))` of NumPy
  * 1.24 with the default print options (legacy=False, precision=8,
  * floatmode='maxprec', threshold=1000, edgeitems=3, linewidth=75, sign='-').
  *
@@ -16,7 +17,7 @@
  * Pure ESM, no dependencies, no Node-only APIs.
  */
 
-export type DType = "float32" | "float64" | "int32";
+export type DType = "float32" | "float64" | "int32" | "uint8";
 
 // ---------------------------------------------------------------------------
 // Print options (NumPy defaults)
@@ -457,6 +458,9 @@ function castValue(v: number, dtype: DType): number {
   if (dtype === "int32") {
     return v | 0;
   }
+  if (dtype === "uint8") {
+    return v & 255;
+  }
   return +v;
 }
 
@@ -466,7 +470,7 @@ function castValue(v: number, dtype: DType): number {
  */
 export function formatScalar(v: number, dtype: DType): string {
   const x = castValue(v, dtype);
-  if (dtype === "int32") {
+  if (dtype === "int32" || dtype === "uint8") {
     return String(x);
   }
   if (Number.isNaN(x)) {
@@ -726,7 +730,7 @@ export function formatArray(data: ArrayLike<number>, shape: readonly number[], d
   collect(0, 0);
 
   const formatFunction: ElementFormatter =
-    dtype === "int32" ? integerFormat(corner) : floatingFormat(corner, dtype);
+    dtype === "int32" || dtype === "uint8" ? integerFormat(corner) : floatingFormat(corner, dtype);
 
   const summaryInsert = "...";
   const separator = SEPARATOR;

@@ -51,6 +51,8 @@ export type {
 } from "./nnmisc.js";
 export { formatArray, formatScalar } from "./format.js";
 export type { Leak, MemoryInfo } from "./memory.js";
+export { saveParams, loadParamsInto } from "./io.js";
+export type { NDArrayList, NDArrayDict, ParamSlot, LoadParamsOptions, SaveOptions } from "./io.js";
 export { gluon, init, metric } from "./gluon/index.js";
 export type {
   ActivationName,

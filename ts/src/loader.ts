@@ -114,6 +114,7 @@ export interface Exports extends ThreadsExports {
   nd_leaky_relu_act(x: number, act: number, slope: number, gamma: number): number;
   nd_flatten(x: number): number;
   nd_softmax_cross_entropy(data: number, label: number): number;
+  nd_nnmisc_shape(op: number, n0: number, n1: number, n2: number, i0: number, i1: number, flags: number): number;
   nd_set(dst: number, src: number): number;
   nd_set_scalar(dst: number, v: number): number;
   nd_optim_step(

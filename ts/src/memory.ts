@@ -1,15 +1,20 @@
 // Lifetimes: the FinalizationRegistry safety net, `nd.scope` (sync and
 // async), `nd.keep`, leak tracking, and `nd.memory()`.
-import { wasm } from "./ffi.js";
+import { setOutOfMemoryHint, wasm } from "./ffi.js";
 
 const REGISTERED = Symbol("ndgrad.registered");
+/** The synchronous stretch in which an unscoped array was created (see `stretch`). */
+const STRETCH = Symbol("ndgrad.stretch");
 
 interface Owned {
   dispose(): void;
   readonly isDisposed: boolean;
   readonly shape: number[];
+  readonly size: number;
+  readonly dtype: string;
   handleFor(op: string): number;
   [REGISTERED]?: boolean;
+  [STRETCH]?: number;
 }
 
 /** Frees the engine handle of an array that became unreachable. */
@@ -99,11 +104,104 @@ export interface Leak {
 
 // ---- tracking every array ----
 
+// ---- the leak warning ----
+//
+// WebAssembly memory is not garbage collected: an array nobody disposes is
+// freed by the FinalizationRegistry, which runs only between tasks. A
+// synchronous loop that drops its arrays (the way MXNet code is written)
+// therefore fills memory until an op fails. So: count the arrays created
+// outside any `nd.scope` during the current synchronous stretch (until the
+// next macrotask, when finalizers may run) and not disposed since, not
+// counting variables (arrays with an attached gradient) and arrays given to
+// `nd.keep`. Past WARN_ARRAYS arrays or WARN_BYTES bytes, warn once, saying
+// how to fix it. The warning fires at most once per load of the module and
+// does not re-arm (nd.debug.trackLeaks() is the tool from there; every
+// out-of-memory Error repeats the advice with the current counts).
+
+/** Thresholds of the leak warning (a loop of 10 000 dropped arrays, or 1 GiB of them). */
+export const WARN_ARRAYS = 10_000;
+export const WARN_BYTES = 2 ** 30;
+
+const stretch = { id: 1, arrays: 0, bytes: 0, scheduled: false, warned: false };
+
+const BYTES_PER: Record<string, number> = { float32: 4, float64: 8, int32: 4 };
+function bytesOf(a: Owned): number {
+  return a.size * (BYTES_PER[a.dtype] ?? 4);
+}
+
+/** The stretch ends at the next macrotask: finalizers can run from there. */
+function endStretch(): void {
+  stretch.id++;
+  stretch.arrays = 0;
+  stretch.bytes = 0;
+  stretch.scheduled = false;
+}
+
+function scheduleEnd(): void {
+  stretch.scheduled = true;
+  const t = setTimeout(endStretch, 0) as unknown as { unref?: () => void };
+  t.unref?.(); // never keeps Node alive
+}
+
+function countUnscoped(a: Owned): void {
+  if (!stretch.scheduled) scheduleEnd();
+  a[STRETCH] = stretch.id;
+  stretch.arrays++;
+  stretch.bytes += bytesOf(a);
+  if (!stretch.warned && (stretch.arrays >= WARN_ARRAYS || stretch.bytes >= WARN_BYTES)) {
+    stretch.warned = true;
+    console.warn(
+      `ndgrad: ${stretch.arrays} arrays (${formatBytes(stretch.bytes)}) were created outside any nd.scope in one ` +
+        "synchronous stretch of code and not freed. WebAssembly memory is not garbage collected while " +
+        "synchronous code runs (the FinalizationRegistry can free arrays only between tasks), so a loop that " +
+        `drops its arrays runs out of memory. ${FIXES} (This warning is shown once.)`,
+    );
+  }
+}
+
+/** Not a leak after all: disposed, a variable, or kept on purpose. */
+function uncount(a: Owned): void {
+  if (a[STRETCH] === undefined) return;
+  if (a[STRETCH] === stretch.id) {
+    stretch.arrays--;
+    stretch.bytes -= bytesOf(a);
+  }
+  a[STRETCH] = undefined;
+}
+
+const FIXES =
+  "Free arrays you no longer need: x.dispose(), `using x = ...`, or run each step inside nd.scope(() => ...), " +
+  "which frees what the step created except what it returns; nd.debug.trackLeaks() then nd.debug.leaks() " +
+  "shows where the arrays still alive were created.";
+
+function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${n} bytes`;
+}
+
+// Every out-of-memory Error says what is alive and how to free it.
+setOutOfMemoryHint(() => {
+  const live = wasm.nd_live_arrays();
+  const bytes = wasm.nd_live_bytes();
+  const recent =
+    stretch.arrays > 0
+      ? `, ${stretch.arrays} of them (${formatBytes(Math.max(0, stretch.bytes))}) created outside any nd.scope in this synchronous stretch and not freed`
+      : "";
+  return ` [${live} arrays holding ${formatBytes(bytes)} are alive${recent}. ${FIXES}]`;
+});
+
+/** @internal The leak warning's counters, for tests. */
+export function stretchCounts(): { arrays: number; bytes: number; warned: boolean } {
+  return { arrays: stretch.arrays, bytes: stretch.bytes, warned: stretch.warned };
+}
+
 /** @internal Called for every new array. */
 export function track(a: Owned): void {
   const s = current();
   if (s !== null) s.arrays.add(a);
   else {
+    countUnscoped(a);
     // Registered in batches, after the current task (or every NURSERY_MAX
     // arrays): an array created and disposed meanwhile never pays for it.
     nursery.push(a);
@@ -140,6 +238,7 @@ function flushNursery(): void {
 /** @internal Called when an array is disposed. */
 export function untrack(a: Owned): void {
   if (a[REGISTERED] === true) registry.unregister(a);
+  uncount(a);
   const id = leakIds.get(a);
   if (id !== undefined) leakLog?.delete(id);
 }
@@ -147,11 +246,13 @@ export function untrack(a: Owned): void {
 /** @internal Arrays with an attached gradient survive scopes. */
 export function markVariable(a: Owned): void {
   variables.add(a);
+  uncount(a);
 }
 
 /** Let `x` escape every open `nd.scope`: it stays alive until disposed. */
 export function keep<T extends Owned>(x: T): T {
   for (const s of open) s.arrays.delete(x);
+  uncount(x);
   register(x);
   return x;
 }

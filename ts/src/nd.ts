@@ -1,4 +1,5 @@
 // The `nd` namespace: creation, functional forms of every op, random, memory.
+import { load, save } from "./io.js";
 import { MAX_RANK, describe, numArg, shapeArg } from "./args.js";
 import { dataView, dtypeCode, dtypeOfTyped, wasm, writeInts } from "./ffi.js";
 import { formatScalar, type DType } from "./format.js";
@@ -95,21 +96,27 @@ function jagged(shape: number[], index: number[], d: number, got: unknown): neve
 }
 
 /** Copy values into a new engine array of `shape` and `dtype` (float32
- *  rounds to nearest; int32 truncates toward zero, as NumPy's astype). */
+ *  rounds to nearest; int32 and uint8 truncate toward zero). */
 function fromValues(values: ArrayLike<number>, shape: number[], dtype: DType): NDArray {
   writeInts("array", shape);
   const a = result(wasm.nd_alloc(shape.length, dtypeCode("array", dtype)));
   if (values.length > 0) {
     const view = dataView(a.handleFor("array"), values.length, dtype);
-    if (dtype === "int32" && !(values instanceof Int32Array)) {
+    const native =
+      (dtype === "int32" && values instanceof Int32Array) ||
+      (dtype === "uint8" && (values instanceof Uint8Array || values instanceof Uint8ClampedArray));
+    if ((dtype === "int32" || dtype === "uint8") && !native) {
+      const [lo, hi] = dtype === "int32" ? [-2147483648, 2147483648] : [0, 256];
       for (let i = 0; i < values.length; i++) {
         const v = values[i]!;
-        // NumPy refuses what int32 cannot hold instead of wrapping it.
-        if (!(v >= -2147483648 && v < 2147483648)) {
+        // NumPy refuses what the integer type cannot hold instead of wrapping
+        // it (np.array([300], dtype=np.uint8) is an OverflowError).
+        const t = Math.trunc(v);
+        if (!(t >= lo && t < hi)) {
           a.dispose();
-          throw new Error(`array: value ${v} at flat index ${i} does not fit in int32 (shape [${shape.join(",")}])`);
+          throw new Error(`array: value ${v} at flat index ${i} does not fit in ${dtype} (shape [${shape.join(",")}])`);
         }
-        view[i] = Math.trunc(v);
+        view[i] = t;
       }
     } else {
       view.set(values);
@@ -304,6 +311,10 @@ export function dropout(x: NDArray, p = 0.5): NDArray {
 /** MXNet's `nd` module. */
 export const nd = {
   array,
+  /** MXNet's `nd.save`: MXNet's file bytes (or .npy/.npz by the path's extension). */
+  save,
+  /** MXNet's `nd.load`: MXNet files, .npy and .npz, from a path (Node) or bytes. */
+  load,
   zeros,
   ones,
   full,

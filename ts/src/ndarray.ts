@@ -8,7 +8,9 @@ import {
   checkHandle,
   checkStatus,
   dataView,
+  DTYPES,
   dtypeCode,
+  isNDData,
   raise,
   resultDtype,
   resultShape,
@@ -56,7 +58,7 @@ export class NDArray {
     track(this);
   }
 
-  /** `"float32"` (the default), `"float64"` or `"int32"`. */
+  /** `"float32"` (the default), `"float64"`, `"int32"` or `"uint8"`. */
   get dtype(): DType {
     return this.#dtype;
   }
@@ -378,8 +380,8 @@ export class NDArray {
   }
   /**
    * A copy of the values, as a typed array of the array's dtype
-   * (`Float32Array`, `Float64Array` or `Int32Array`). With `out` (a typed
-   * array of any of the three kinds, at least `size` long), the values are
+   * (`Float32Array`, `Float64Array`, `Int32Array` or `Uint8Array`). With `out`
+   * (a typed array of any of the four kinds, at least `size` long), the values are
    * written into it (converted to its element type) and `out` is returned.
    */
   data<T extends NDData>(out: T): T;
@@ -387,10 +389,9 @@ export class NDArray {
   data(out?: NDData): NDData {
     const view = dataView(this.handleFor("data"), this.size, this.#dtype);
     if (out === undefined) return view.slice();
-    const typed = out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array;
-    if (!typed || out.length < view.length) {
+    if (!isNDData(out) || out.length < view.length) {
       throw new Error(
-        `data: out must be a Float32Array, Float64Array or Int32Array of at least ${view.length} elements (got ${describe(out)})`,
+        `data: out must be a Float32Array, Float64Array, Int32Array or Uint8Array of at least ${view.length} elements (got ${describe(out)})`,
       );
     }
     out.set(view);
@@ -411,7 +412,8 @@ export class NDArray {
     };
     return build(0);
   }
-  /** A copy converted to `dtype` (float to int32 truncates toward zero). */
+  /** A copy converted to `dtype` (float to int32 truncates toward zero;
+   *  to uint8 it also wraps modulo 256, as NumPy's `astype(np.uint8)`). */
   astype(dtype: DType): NDArray {
     const code = dtypeCode("astype", dtype);
     return result(wasm.nd_astype(this.handleFor("astype"), code));
@@ -521,7 +523,7 @@ export function result(h: number): NDArray {
   return new NDArray(h, resultShape(), resultDtype());
 }
 
-const DTYPE_BY_CODE: readonly DType[] = ["float32", "float64", "int32"];
+const DTYPE_BY_CODE: readonly DType[] = DTYPES;
 
 function operand(op: string, v: unknown): NDArray | number {
   if (v instanceof NDArray || typeof v === "number") return v;

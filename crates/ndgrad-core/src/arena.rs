@@ -44,6 +44,13 @@ impl Arena {
                         "too many live arrays (more than {IDX_MASK}): dispose arrays you no longer need"
                     )));
                 }
+                // The slot list grows with the number of live arrays (MBs
+                // at a million): grown fallibly, like tensor storage.
+                crate::storage::try_grow(&mut self.slots, 1)?;
+                let missing = (self.slots.len() + 1).saturating_sub(self.free.len());
+                if self.free.capacity() < self.slots.len() + 1 {
+                    crate::storage::try_grow(&mut self.free, missing)?;
+                }
                 self.slots.push(Slot {
                     generation: 1,
                     value: None,
@@ -89,6 +96,8 @@ impl Arena {
         slot.generation += 1;
         self.live -= 1;
         if slot.generation <= MAX_GEN {
+            // Never reallocates: `insert` reserved room in `free` for every
+            // slot, so freeing cannot run out of memory.
             self.free.push(idx);
         }
         t

@@ -16,11 +16,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::dtype::{DType, Data};
+use crate::dtype::Data;
 use crate::error::{Error, Result};
 use crate::ops::{self, Op};
 use crate::shape::fmt_shape;
-use crate::storage::Tensor;
+use crate::storage::{try_grow, Tensor};
 
 thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
@@ -201,9 +201,11 @@ pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
 /// MXNet's `mark_variables`: make `t` a variable whose gradient is written
 /// into `grad`'s buffer (shared, so `grad` sees every backward).
 fn no_int_grad(t: &Tensor) -> Result<()> {
-    if t.dtype() == DType::I32 {
+    let dtype = t.dtype();
+    if !dtype.is_float() {
         return Err(Error::invalid(format!(
-            "int32 arrays cannot have gradients (shape {}); cast with astype(\"float32\") first",
+            "{} arrays cannot have gradients (shape {}); cast with astype(\"float32\") first",
+            dtype.name(),
             fmt_shape(&t.shape)
         )));
     }
@@ -250,8 +252,8 @@ pub fn record(
     saved: impl FnOnce() -> Vec<Tensor>,
     out: &mut Tensor,
 ) {
-    // int32 results carry no gradient (MXNet computes none for integers).
-    if !is_recording() || out.dtype() == DType::I32 {
+    // Integer results carry no gradient (MXNet computes none for integers).
+    if !is_recording() || !out.dtype().is_float() {
         return;
     }
     let ins: Vec<Option<AgRef>> = inputs
@@ -330,13 +332,42 @@ pub fn grad(
     leaves
         .iter()
         .zip(variables)
-        .map(
-            |(l, v)| match leaf_grads.iter().find(|(k, _)| Rc::ptr_eq(k, l)) {
-                Some((_, g)) => Ok(g.clone()),
-                None => Tensor::zeros(&v.shape, v.dtype()),
-            },
-        )
+        .map(|(l, v)| {
+            let g = match leaf_grads.iter().find(|(k, _)| Rc::ptr_eq(k, l)) {
+                Some((_, g)) => g.clone(),
+                None => Tensor::zeros(&v.shape, v.dtype())?,
+            };
+            Ok(if create_graph { tie(g, l) } else { g })
+        })
         .collect()
+}
+
+/// Under `create_graph`, a first-order gradient is a function of its
+/// variable even where its formula reads the variable only through a mask
+/// (relu: `dy·(x > 0)`), an index (take, max, sort) or not at all (add,
+/// reshape, sum): there the derivative is zero, and the recorded formula has
+/// no path back to the variable. Every gradient `grad` returns is therefore
+/// tied to its variable by one more node, whose backward passes the gradient
+/// on to the formula's own graph and gives the variable zeros, so that
+/// differentiating it again works and gives zeros where the derivative is
+/// zero (JAX's answer for every function; MXNet's
+/// tests/python/unittest/test_higher_order_grad.py::test_relu expects zeros
+/// too, through `_backward_relu`'s zero gradient). One mechanism in the tape
+/// instead of a rule per op: ops added later get it without extra work.
+fn tie(g: Tensor, leaf: &Rc<Leaf>) -> Tensor {
+    let var = AgRef::Leaf(leaf.clone());
+    let ins = vec![
+        g.ag.clone().filter(AgRef::requires_grad),
+        Some(var).filter(AgRef::requires_grad),
+    ];
+    if ins.iter().all(Option::is_none) {
+        return g;
+    }
+    let node = Node::new(Op::GradTie, ins, Vec::new());
+    Tensor {
+        ag: Some(AgRef::Node(node)),
+        ..g
+    }
 }
 
 /// The backward walk shared by `backward` and `grad`: returns the gradient
@@ -416,6 +447,7 @@ fn walk(
     }
     let mut leaf_grads: Vec<(Rc<Leaf>, Tensor)> = Vec::new();
     let mut leaf_index: HashMap<usize, usize> = HashMap::new();
+    let mut tied: Vec<Rc<Leaf>> = Vec::new();
 
     for node in order.iter().rev() {
         let key = Rc::as_ptr(node) as *const () as usize;
@@ -452,7 +484,15 @@ fn walk(
             )));
         }
         for (inp, g) in inputs.iter().zip(input_grads) {
-            let (Some(inp), Some(g)) = (inp, g) else {
+            let Some(inp) = inp else {
+                continue;
+            };
+            let Some(g) = g else {
+                // A tie's variable: zeros, unless a gradient reaches it anyway
+                // (added at the end, so a real gradient costs no extra add).
+                if let (Op::GradTie, AgRef::Leaf(l)) = (&node.op, inp) {
+                    tied.push(l.clone());
+                }
                 continue;
             };
             match inp {
@@ -465,11 +505,25 @@ fn walk(
                         let sum = ops::add(&leaf_grads[i].1, &g)?;
                         leaf_grads[i].1 = sum;
                     } else {
+                        map_room(&mut leaf_index)?;
+                        try_grow(&mut leaf_grads, 1)?;
                         leaf_index.insert(k, leaf_grads.len());
                         leaf_grads.push((l.clone(), g));
                     }
                 }
             }
+        }
+    }
+
+    // A variable reached only through ties has a zero derivative: it gets
+    // zeros of its shape and dtype (so `.grad` is overwritten, not left
+    // stale), as any variable the heads depend on.
+    for l in tied {
+        let k = AgRef::Leaf(l.clone()).key();
+        if let std::collections::hash_map::Entry::Vacant(e) = leaf_index.entry(k) {
+            e.insert(leaf_grads.len());
+            let z = Tensor::zeros(&l.grad.shape, l.grad.dtype())?;
+            leaf_grads.push((l, z));
         }
     }
 
@@ -504,6 +558,7 @@ fn accumulate(map: &mut HashMap<usize, Tensor>, key: usize, g: Tensor) -> Result
         Some(prev) => ops::add(&prev, &g)?,
         None => g,
     };
+    map_room(map)?;
     map.insert(key, g);
     Ok(())
 }
@@ -540,6 +595,7 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
         (Data::F32(d), Data::F32(s)) => store(req, d, s),
         (Data::F64(d), Data::F64(s)) => store(req, d, s),
         (Data::I32(d), Data::I32(s)) => store(req, d, s),
+        (Data::U8(d), Data::U8(s)) => store(req, d, s),
         _ => {
             return Err(Error::internal(
                 "gradient dtype differs from the variable's",
@@ -547,6 +603,16 @@ fn write_grad(leaf: &Leaf, g: &Tensor) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Room for one more entry in a map that grows with the graph: a walk over
+/// a large graph fails cleanly rather than aborting when memory is full.
+fn map_room<V>(map: &mut HashMap<usize, V>) -> Result<()> {
+    map.try_reserve(1).map_err(|_| {
+        Error::oom_bytes(
+            (map.len() as u64 + 1).saturating_mul(core::mem::size_of::<(usize, V)>() as u64),
+        )
+    })
 }
 
 /// Nodes reachable from `roots`, each after all nodes it feeds (so walking
@@ -559,6 +625,7 @@ fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
         let key = Rc::as_ptr(&node) as *const () as usize;
         if expanded {
             state.insert(key, true);
+            try_grow(&mut order, 1)?;
             order.push(node);
             continue;
         }
@@ -568,6 +635,7 @@ fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
         if node.is_freed() {
             return Err(Error::autograd(format!("{op}: {NOT_IN_GRAPH}")));
         }
+        map_room(&mut state)?;
         state.insert(key, false);
         let inputs = node
             .inputs
@@ -581,6 +649,7 @@ fn topo_order(op: &str, roots: Vec<Rc<Node>>) -> Result<Vec<Rc<Node>>> {
             })
             .collect();
         drop(inputs);
+        try_grow(&mut stack, children.len() + 1)?;
         stack.push((node, true));
         for c in children {
             let ck = Rc::as_ptr(&c) as *const () as usize;

@@ -1,11 +1,12 @@
-//! Element types: `float32` (the default), `float64` and `int32`.
+//! Element types: `float32` (the default), `float64`, `int32` and `uint8`.
 //!
 //! A buffer holds a `Data`, one `Vec` of one element type. Kernels are
 //! generic over `Elem`; float32 overrides the generic loops with the SIMD
 //! paths, float64 uses the same scalar formulas in double precision, and
 //! int32 has integer arithmetic (wrapping, truncating division) and no
-//! transcendental functions. Ops dispatch on the buffer's variant with
-//! `each_dtype!`, so one generic body serves the three types.
+//! transcendental functions; uint8 (images, MXNet files) wraps modulo 256
+//! as NumPy's uint8 does. Ops dispatch on the buffer's variant with
+//! `each_dtype!`, so one generic body serves every type.
 
 use core::fmt::Debug;
 
@@ -16,10 +17,11 @@ pub enum DType {
     F32,
     F64,
     I32,
+    U8,
 }
 
 impl DType {
-    pub const ALL: [DType; 3] = [DType::F32, DType::F64, DType::I32];
+    pub const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I32, DType::U8];
 
     pub fn from_code(code: u32) -> Option<DType> {
         DType::ALL.get(code as usize).copied()
@@ -34,18 +36,20 @@ impl DType {
             DType::F32 => "float32",
             DType::F64 => "float64",
             DType::I32 => "int32",
+            DType::U8 => "uint8",
         }
     }
 
     pub fn size(self) -> usize {
         match self {
             DType::F64 => 8,
+            DType::U8 => 1,
             _ => 4,
         }
     }
 
     pub fn is_float(self) -> bool {
-        self != DType::I32
+        matches!(self, DType::F32 | DType::F64)
     }
 }
 
@@ -55,6 +59,7 @@ pub enum Data {
     F32(Vec<f32>),
     F64(Vec<f64>),
     I32(Vec<i32>),
+    U8(Vec<u8>),
 }
 
 impl From<Vec<f32>> for Data {
@@ -72,6 +77,11 @@ impl From<Vec<i32>> for Data {
         Data::I32(v)
     }
 }
+impl From<Vec<u8>> for Data {
+    fn from(v: Vec<u8>) -> Data {
+        Data::U8(v)
+    }
+}
 
 /// Run `$body` with `$v` bound to the `Vec` inside a `Data` (or `&Data`,
 /// `&mut Data`), whatever its element type; the body is compiled once per
@@ -83,6 +93,33 @@ macro_rules! each_dtype {
             $crate::dtype::Data::F32($v) => $body,
             $crate::dtype::Data::F64($v) => $body,
             $crate::dtype::Data::I32($v) => $body,
+            $crate::dtype::Data::U8($v) => $body,
+        }
+    };
+}
+
+/// Run `$body` with the type `$t` standing for the element type of a
+/// `DType` (generic code chosen at run time).
+#[macro_export]
+macro_rules! with_elem {
+    ($dtype:expr, $t:ident => $body:expr) => {
+        match $dtype {
+            $crate::dtype::DType::F32 => {
+                type $t = f32;
+                $body
+            }
+            $crate::dtype::DType::F64 => {
+                type $t = f64;
+                $body
+            }
+            $crate::dtype::DType::I32 => {
+                type $t = i32;
+                $body
+            }
+            $crate::dtype::DType::U8 => {
+                type $t = u8;
+                $body
+            }
         }
     };
 }
@@ -93,6 +130,7 @@ impl Data {
             Data::F32(_) => DType::F32,
             Data::F64(_) => DType::F64,
             Data::I32(_) => DType::I32,
+            Data::U8(_) => DType::U8,
         }
     }
 
@@ -121,7 +159,7 @@ impl Data {
 
     /// Raw pointer to the first element (for the FFI's bulk copies).
     pub fn as_ptr(&self) -> *const u8 {
-        each_dtype!(self, v => v.as_ptr() as *const u8)
+        each_dtype!(self, v => v.as_ptr().cast::<u8>())
     }
 }
 
@@ -366,6 +404,80 @@ impl Elem for i32 {
         }
     }
     fn gemm(m: usize, n: usize, k: usize, a: &[i32], b: &[i32], out: &mut Vec<i32>) {
+        kernels::gemm_generic(m, n, k, a, b, out, |acc, x, y| {
+            acc.wrapping_add(x.wrapping_mul(y))
+        })
+    }
+}
+
+impl Elem for u8 {
+    const DTYPE: DType = DType::U8;
+    const ZERO: u8 = 0;
+    const ONE: u8 = 1;
+    /// Truncate toward zero, then wrap modulo 256: what NumPy's
+    /// `astype(np.uint8)` gives (`300.0 -> 44`, `-1.0 -> 255`; it goes
+    /// through int64 on x86). NaN gives 0.
+    fn from_f64(v: f64) -> u8 {
+        (v as i64) as u8
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn next_down(self) -> u8 {
+        self.saturating_sub(1)
+    }
+    fn wrap(v: Vec<u8>) -> Data {
+        Data::U8(v)
+    }
+    fn view(d: &Data) -> Option<&Vec<u8>> {
+        match d {
+            Data::U8(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn view_mut(d: &mut Data) -> Option<&mut Vec<u8>> {
+        match d {
+            Data::U8(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// NumPy's uint8 arithmetic: modulo 256 (`200 + 200 == 144`,
+    /// `3 - 4 == 255`, `2 ** 9 == 0`).
+    #[inline(always)]
+    fn bin(op: BinOp, a: u8, b: u8) -> u8 {
+        match op {
+            BinOp::Add => a.wrapping_add(b),
+            BinOp::Sub => a.wrapping_sub(b),
+            BinOp::Mul => a.wrapping_mul(b),
+            // Callers reject zero divisors first.
+            BinOp::Div => a.checked_div(b).unwrap_or(0),
+            BinOp::Pow => a.wrapping_pow(b as u32),
+            BinOp::Maximum => a.max(b),
+            BinOp::Minimum => a.min(b),
+            BinOp::Equal => (a == b) as u8,
+            BinOp::NotEqual => (a != b) as u8,
+            BinOp::Greater => (a > b) as u8,
+            BinOp::GreaterEqual => (a >= b) as u8,
+            BinOp::Lesser => (a < b) as u8,
+            BinOp::LesserEqual => (a <= b) as u8,
+        }
+    }
+    /// In the array's dtype, as MXNet reduces (`sum` wraps modulo 256).
+    fn reduce(op: RedOp, x: &[u8]) -> u8 {
+        match op {
+            RedOp::Sum => x.iter().fold(0u8, |s, &v| s.wrapping_add(v)),
+            RedOp::Mean => {
+                let s: u64 = x.iter().map(|&v| v as u64).sum();
+                (s as f64 / x.len() as f64) as u8
+            }
+            RedOp::Max => x.iter().copied().max().unwrap_or(u8::MIN),
+            RedOp::Min => x.iter().copied().min().unwrap_or(u8::MAX),
+            RedOp::Prod => x.iter().fold(1u8, |p, &v| p.wrapping_mul(v)),
+            // Callers reject norms of integer arrays.
+            RedOp::Norm | RedOp::Norm1 => 0,
+        }
+    }
+    fn gemm(m: usize, n: usize, k: usize, a: &[u8], b: &[u8], out: &mut Vec<u8>) {
         kernels::gemm_generic(m, n, k, a, b, out, |acc, x, y| {
             acc.wrapping_add(x.wrapping_mul(y))
         })

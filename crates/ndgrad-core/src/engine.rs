@@ -4,7 +4,7 @@
 
 use crate::arena::Arena;
 use crate::autograd::{self, AgRef, GradReq};
-use crate::dtype::{self, DType, Data, Elem};
+use crate::dtype::{DType, Data, Elem};
 use crate::each_dtype;
 use crate::error::{Error, Result};
 use crate::kernels::{self, BinOp, RedOp, UnOp};
@@ -209,9 +209,10 @@ impl Engine {
                 fill64(p, q, &mut v);
                 Data::F64(v)
             }
-            DType::I32 => {
+            DType::I32 | DType::U8 => {
                 return Err(Error::invalid(format!(
-                    "{op}: dtype int32 is not supported (use float32 or float64)"
+                    "{op}: dtype {} is not supported (use float32 or float64)",
+                    dtype.name()
                 )))
             }
         };
@@ -507,6 +508,11 @@ impl Engine {
                 d.shape_str()
             )));
         }
+        // `src` viewing `dst`'s own buffer (`x.set(x.reshape(...))`) has its
+        // size, so broadcasting adds nothing: the values are already there.
+        if std::rc::Rc::ptr_eq(&s.buf, &d.buf) {
+            return Self::write_with(d, |_| {});
+        }
         // A value of another dtype is converted first (MXNet's copyto).
         let conv;
         let s = if s.dtype() != d.dtype() {
@@ -515,17 +521,14 @@ impl Engine {
         } else {
             s
         };
-        fn bcast<T: Elem>(x: &[T], xs: &[usize], ds: &[usize]) -> Result<Data> {
-            let mut tmp = alloc_zeroed::<T>(crate::shape::size(ds))?;
-            kernels::broadcast_copy(x, xs, ds, &mut tmp);
-            Ok(dtype::wrap(tmp))
-        }
-        let tmp = each_dtype!(&*s.data()?, v => bcast(v.as_slice(), &s.shape, &d.shape))
-            .map_err(|e| e.in_op("set"))?;
-        Self::write_with(d, |out| match (out, &tmp) {
-            (Data::F32(o), Data::F32(t)) => o.copy_from_slice(t),
-            (Data::F64(o), Data::F64(t)) => o.copy_from_slice(t),
-            (Data::I32(o), Data::I32(t)) => o.copy_from_slice(t),
+        // Broadcast straight into the destination: no temporary (a
+        // full-size one could exhaust memory on a write that needs none).
+        let src = s.data()?;
+        Self::write_with(d, |out| match (out, &*src) {
+            (Data::F32(o), Data::F32(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+            (Data::F64(o), Data::F64(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+            (Data::I32(o), Data::I32(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+            (Data::U8(o), Data::U8(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
             _ => {}
         })
     }

@@ -82,12 +82,20 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Internal, message)
     }
-    /// `elements` float32 values could not be allocated.
+    /// `elements` values of `dtype` could not be allocated.
     pub fn oom(elements: usize, dtype: crate::dtype::DType) -> Error {
-        let bytes = elements as u64 * dtype.size() as u64;
+        let bytes = (elements as u64).saturating_mul(dtype.size() as u64);
         Error::new(
             ErrorKind::OutOfMemory,
             format!("out of memory: could not allocate {bytes} bytes for a tensor"),
+        )
+    }
+    /// A temporary of `bytes` bytes (index lists, scratch, bookkeeping that
+    /// grows with the data) could not be allocated.
+    pub fn oom_bytes(bytes: u64) -> Error {
+        Error::new(
+            ErrorKind::OutOfMemory,
+            format!("out of memory: could not allocate {bytes} bytes"),
         )
     }
     /// Prefix the message with the operation's name, e.g. `add: ...`.

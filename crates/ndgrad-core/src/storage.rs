@@ -1,4 +1,4 @@
-//! Tensor storage: reference-counted buffers (float32, float64 or int32
+//! Tensor storage: reference-counted buffers (float32, float64, int32 or uint8
 //! values, see `dtype`) and the `Tensor` value.
 //!
 //! Every tensor is contiguous and row-major. Buffers are shared (`Rc`) by
@@ -55,6 +55,42 @@ pub fn alloc_copy<T: Elem>(src: &[T]) -> Result<Vec<T>> {
         .map_err(|_| Error::oom(src.len(), T::DTYPE))?;
     v.extend_from_slice(src);
     Ok(v)
+}
+
+/// An empty vector with room for `n` values of any type, allocated
+/// fallibly: index lists, scratch and other temporaries whose size grows
+/// with the data (see "How an op allocates" in the crate doc).
+pub fn try_vec<T>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::oom_bytes((n as u64).saturating_mul(core::mem::size_of::<T>() as u64))
+    })?;
+    Ok(v)
+}
+
+/// `n` copies of `x`, allocated fallibly (`vec![x; n]` aborts instead).
+pub fn try_filled<T: Clone>(n: usize, x: T) -> Result<Vec<T>> {
+    let mut v = try_vec(n)?;
+    v.resize(n, x);
+    Ok(v)
+}
+
+/// Collect an iterator of known length into a fallibly allocated vector.
+pub fn try_collect<T>(it: impl ExactSizeIterator<Item = T>) -> Result<Vec<T>> {
+    let mut v = try_vec(it.len())?;
+    v.extend(it);
+    Ok(v)
+}
+
+/// Make room for `additional` more elements of a growing container (the
+/// arena, the tape walk), fallibly; amortised like `push`.
+pub fn try_grow<T>(v: &mut Vec<T>, additional: usize) -> Result<()> {
+    v.try_reserve(additional).map_err(|_| {
+        let bytes = (v.len() as u64)
+            .saturating_add(additional as u64)
+            .saturating_mul(core::mem::size_of::<T>() as u64);
+        Error::oom_bytes(bytes)
+    })
 }
 
 pub struct Buffer {
@@ -149,11 +185,7 @@ impl Tensor {
             Ok(T::wrap(data))
         }
         let n = shape::checked_size(shape)?;
-        let data = match dtype {
-            DType::F32 => fill::<f32>(n, v)?,
-            DType::F64 => fill::<f64>(n, v)?,
-            DType::I32 => fill::<i32>(n, v)?,
-        };
+        let data = crate::with_elem!(dtype, T => fill::<T>(n, v)?);
         Tensor::from_vec(shape.to_vec(), data)
     }
 
@@ -219,5 +251,39 @@ impl Tensor {
 
     pub fn shape_str(&self) -> String {
         shape::fmt_shape(&self.shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// Impossible sizes are an OutOfMemory error, not an abort.
+    #[test]
+    fn fallible_helpers_report_out_of_memory() {
+        let e = try_vec::<u64>(usize::MAX / 4).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutOfMemory);
+        assert!(
+            e.message.starts_with("out of memory: could not allocate"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            try_filled(usize::MAX / 2, 0u32).unwrap_err().kind,
+            ErrorKind::OutOfMemory
+        );
+        assert_eq!(
+            alloc_zeroed::<f64>(usize::MAX / 4).unwrap_err().kind,
+            ErrorKind::OutOfMemory
+        );
+        let mut v = vec![1u8];
+        assert_eq!(
+            try_grow(&mut v, usize::MAX).unwrap_err().kind,
+            ErrorKind::OutOfMemory
+        );
+        assert_eq!(v, [1], "a failed grow leaves the vector as it was");
+        assert_eq!(try_collect(0..5u8).unwrap(), [0, 1, 2, 3, 4]);
+        assert_eq!(try_filled(3, 7i32).unwrap(), [7, 7, 7]);
     }
 }

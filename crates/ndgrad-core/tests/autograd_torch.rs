@@ -90,6 +90,11 @@ fn array(j: &Json, dtype: DType) -> R<Array> {
                 .map(|v| v.as_i64().map(|v| v as i32))
                 .collect::<R<_>>()?,
         ),
+        DType::U8 => Data::U8(
+            vals.iter()
+                .map(|v| v.as_i64().map(|v| v as u8))
+                .collect::<R<_>>()?,
+        ),
     };
     if shape.iter().product::<usize>() != data.len() {
         return Err(format!("{} values for shape {shape:?}", data.len()));

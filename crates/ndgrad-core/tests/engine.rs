@@ -1996,3 +1996,25 @@ fn empty_arrays_with_huge_dims_are_valid_in_any_order_and_never_panic() {
     free_all(&mut e, &made);
     assert_all_freed(&e);
 }
+
+/// Sorting an empty array whose other dimensions are huge (the fuzzer's
+/// find: the rows were counted as their product, which overflows) gives an
+/// empty result of the right shape instead of aborting.
+#[test]
+fn sort_and_topk_of_an_empty_array_with_huge_dimensions() {
+    let mut e = Engine::new();
+    let x = e
+        .full(&[1_048_614, 1_048_631, 0, 1_048_581], 1.0, F32)
+        .unwrap();
+    let s = e.sort(x, 2, true, false).unwrap();
+    assert_eq!(shape(&e, s), [1_048_614, 1_048_631, 0, 1_048_581]);
+    let i = e.sort(x, -1, false, true).unwrap();
+    assert_eq!(shape(&e, i), [1_048_614, 1_048_631, 0, 1_048_581]);
+    let t = e
+        .topk(x, 0, 2, ndgrad_core::ops::index::TopK::Value, true)
+        .unwrap();
+    assert_eq!(shape(&e, t), [2, 1_048_631, 0, 1_048_581]);
+    assert!(vals(&e, t).is_empty());
+    free_all(&mut e, &[x, s, i, t]);
+    assert_all_freed(&e);
+}

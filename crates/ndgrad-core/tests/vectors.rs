@@ -282,6 +282,7 @@ fn dtype_index(d: DType) -> usize {
         DType::F32 => 0,
         DType::F64 => 1,
         DType::I32 => 2,
+        DType::U8 => 3,
     }
 }
 
@@ -758,7 +759,7 @@ fn run_family(family: &str) {
         .filter(|c| kinds.contains(&c.kind.as_str()))
         .collect();
     assert!(!cases.is_empty(), "{family}: no cases");
-    let mut tally: [Tally; 3] = Default::default();
+    let mut tally: [Tally; 4] = Default::default();
     let mut failures = Vec::new();
     for c in &cases {
         let t = &mut tally[dtype_index(c.dtype)];
@@ -927,7 +928,7 @@ fn families_cover_every_kind() {
 /// Whether a case must carry a head and gradients (gen_ops.py's
 /// `expects_grads`).
 fn expects_grad(c: &Case) -> bool {
-    if c.dtype == DType::I32 || NOT_DIFFERENTIABLE.contains(&c.op.as_str()) {
+    if !c.dtype.is_float() || NOT_DIFFERENTIABLE.contains(&c.op.as_str()) {
         return false;
     }
     match c.op.as_str() {
@@ -935,7 +936,10 @@ fn expects_grad(c: &Case) -> bool {
             c.param("ret_typ").and_then(|j| j.as_str().ok()),
             Some("value" | "both")
         ),
-        "astype" => c.param("dtype").and_then(|j| j.as_str().ok()) != Some("int32"),
+        "astype" => matches!(
+            c.param("dtype").and_then(|j| j.as_str().ok()),
+            Some("float32" | "float64")
+        ),
         _ => true,
     }
 }
@@ -944,6 +948,7 @@ fn expects_grad(c: &Case) -> bool {
 /// pick's index.
 fn no_grad_input(op: &str, i: usize) -> bool {
     // BatchNorm's moving statistics get none (MXNet's auxiliary states).
+    // nnmisc group: Embedding's indices and softmaxCrossEntropy's label.
     matches!(
         (op, i),
         ("where", 0)
@@ -972,6 +977,7 @@ fn vectors_are_well_formed() {
             DType::F32 => "",
             DType::F64 => "f64/",
             DType::I32 => "i32/",
+            DType::U8 => "u8/",
         };
         assert!(
             n.starts_with(&format!("{}/{prefix}", c.op)),
@@ -1001,7 +1007,7 @@ fn vectors_are_well_formed() {
             assert_eq!(g.head.dtype, c.output().array.dtype, "{n}: head dtype");
             assert_eq!(g.head.shape, c.output().array.shape, "{n}: head shape");
             for (i, (w, x)) in g.grads.iter().zip(&c.inputs).enumerate() {
-                if no_grad_input(&c.op, i) || x.dtype == DType::I32 {
+                if no_grad_input(&c.op, i) || !x.dtype.is_float() {
                     assert!(w.is_none(), "{n}: input {i} gets no gradient");
                 } else {
                     let w = w
@@ -1030,16 +1036,17 @@ fn vectors_cover_the_op_surface() {
         ops, want,
         "ops.json covers a different set of ops than the surface"
     );
-    let mut per_dtype = [0usize; 3];
+    let mut per_dtype = [0usize; 4];
     for c in cases {
         per_dtype[dtype_index(c.dtype)] += 1;
     }
     println!(
-        "ops.json: {} cases: float32 {}, float64 {}, int32 {}",
+        "ops.json: {} cases: float32 {}, float64 {}, int32 {}, uint8 {}",
         cases.len(),
         per_dtype[0],
         per_dtype[1],
-        per_dtype[2]
+        per_dtype[2],
+        per_dtype[3]
     );
     let count = |op: &str, d: DType| cases.iter().filter(|c| c.op == op && c.dtype == d).count();
     for op in SURFACE {

@@ -61,13 +61,26 @@ fn aligned16(layout: std::alloc::Layout) -> std::alloc::Layout {
 // layout on allocation and deallocation, as GlobalAlloc requires; a realloc
 // that crosses ALIGN_FROM (and so changes the raised alignment) allocates,
 // copies and frees instead, so each block is freed with its own layout.
+//
+// A failed allocation of at most `reserve::SMALL` bytes gives the reserve
+// back to the system allocator and tries once more (see `reserve`).
 #[cfg(target_arch = "wasm32")]
 unsafe impl std::alloc::GlobalAlloc for Aligned16 {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        unsafe { std::alloc::System.alloc(aligned16(layout)) }
+        let l = aligned16(layout);
+        let p = unsafe { std::alloc::System.alloc(l) };
+        if p.is_null() && l.size() <= reserve::SMALL && reserve::release() {
+            return unsafe { std::alloc::System.alloc(l) };
+        }
+        p
     }
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        unsafe { std::alloc::System.alloc_zeroed(aligned16(layout)) }
+        let l = aligned16(layout);
+        let p = unsafe { std::alloc::System.alloc_zeroed(l) };
+        if p.is_null() && l.size() <= reserve::SMALL && reserve::release() {
+            return unsafe { std::alloc::System.alloc_zeroed(l) };
+        }
+        p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         unsafe { std::alloc::System.dealloc(ptr, aligned16(layout)) }
@@ -79,9 +92,16 @@ unsafe impl std::alloc::GlobalAlloc for Aligned16 {
         };
         let new = aligned16(grown);
         if old.align() == new.align() {
-            return unsafe { std::alloc::System.realloc(ptr, old, new_size) };
+            let p = unsafe { std::alloc::System.realloc(ptr, old, new_size) };
+            if p.is_null() && new_size <= reserve::SMALL && reserve::release() {
+                return unsafe { std::alloc::System.realloc(ptr, old, new_size) };
+            }
+            return p;
         }
-        let p = unsafe { std::alloc::System.alloc(new) };
+        let mut p = unsafe { std::alloc::System.alloc(new) };
+        if p.is_null() && new_size <= reserve::SMALL && reserve::release() {
+            p = unsafe { std::alloc::System.alloc(new) };
+        }
         if !p.is_null() {
             unsafe {
                 std::ptr::copy_nonoverlapping(ptr, p, old.size().min(new_size));
@@ -95,6 +115,90 @@ unsafe impl std::alloc::GlobalAlloc for Aligned16 {
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: Aligned16 = Aligned16;
+
+/// Memory held back so that no call can abort for want of a few bytes.
+///
+/// Stable Rust cannot turn a failed infallible allocation (`Vec::push`,
+/// `format!`, `Box::new`) into an error: it aborts, which traps the
+/// instance and loses every array. So the engine follows two rules:
+/// allocations whose size grows with the data (tensors, index lists,
+/// packing scratch, the arena, the tape walk) are fallible (`try_reserve`,
+/// `ndgrad_core::storage::try_vec` and friends) and report `OutOfMemory`;
+/// the rest (shapes, a graph node, an error message: bounded, small) may be
+/// infallible, and this reserve makes them safe. The wasm allocator keeps
+/// `SIZE` bytes allocated; when an allocation of at most `SMALL` bytes
+/// fails, it frees the reserve and retries, so the call in progress can
+/// finish (with its result or a clean error). Every export that may
+/// allocate first takes the reserve back (`ensure`, in `run`); if memory is
+/// too full for that, the call fails with `OutOfMemory` before doing
+/// anything. Fallible allocations larger than `SMALL` never touch the
+/// reserve: they fail while it is still there.
+///
+/// Why not a custom `alloc_error_handler`: it is unstable, and under
+/// `panic = "abort"` it could not return to the caller anyway; a reserve
+/// turns "must never fail" into "cannot fail" for the small allocations,
+/// and keeps the audit to the ones that grow with the data.
+#[cfg(target_arch = "wasm32")]
+mod reserve {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicPtr, Ordering};
+
+    /// Bytes held back: far more than the bookkeeping of any one call.
+    pub const SIZE: usize = 8 << 20;
+    /// Larger failed allocations do not get the reserve: they must be
+    /// fallible (the rule above), and would use it up in a few goes. An
+    /// array of up to 16 Ki floats may take from it; the next call then
+    /// fails until memory is freed, which is what full memory means.
+    pub const SMALL: usize = 64 << 10;
+
+    static BLOCK: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+    fn layout() -> Layout {
+        // SIZE is non-zero and 16 a power of two: this cannot fail.
+        Layout::from_size_align(SIZE, 16).unwrap_or(Layout::new::<u8>())
+    }
+
+    /// Free the reserve; false if it was not held. Atomic: a helper thread
+    /// of the threads build may be the one whose allocation failed.
+    pub fn release() -> bool {
+        let p = BLOCK.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            return false;
+        }
+        // SAFETY: `p` came from `System.alloc(layout())` in `ensure`, and
+        // the swap made this the only owner of it.
+        unsafe { System.dealloc(p, layout()) };
+        true
+    }
+
+    /// Hold the reserve (again); false if memory is too full for it.
+    pub fn ensure() -> bool {
+        if !BLOCK.load(Ordering::Acquire).is_null() {
+            return true;
+        }
+        // SAFETY: a layout of non-zero size.
+        let p = unsafe { System.alloc(layout()) };
+        if p.is_null() {
+            return false;
+        }
+        if BLOCK
+            .compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `p` is ours alone (the exchange did not publish it).
+            unsafe { System.dealloc(p, layout()) };
+        }
+        true
+    }
+}
+
+/// Native builds (this crate's own tests) run on the host allocator.
+#[cfg(not(target_arch = "wasm32"))]
+mod reserve {
+    pub fn ensure() -> bool {
+        true
+    }
+}
 
 /// Memory shared with JavaScript for small arguments and results.
 struct Io(UnsafeCell<[i32; IO_LEN]>);
@@ -126,11 +230,41 @@ thread_local! {
 }
 
 fn set_error(e: Error) {
+    set_error_str(e.kind, &e.message);
+}
+
+/// Room kept in the error buffer, so that reporting an error (out of
+/// memory above all) does not need to allocate.
+const ERROR_ROOM: usize = 4096;
+
+/// Record an error by copying its message into the buffer: longer messages
+/// than it holds grow it fallibly, or are cut short.
+fn set_error_str(kind: ErrorKind, message: &str) {
     ERROR.with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
-            *c = (e.kind.code(), e.message);
+            c.0 = kind.code();
+            c.1.clear();
+            let mut end = message.len();
+            if c.1.capacity() < end && c.1.try_reserve(end).is_err() {
+                end = c.1.capacity();
+                while !message.is_char_boundary(end) {
+                    end -= 1;
+                }
+            }
+            c.1.push_str(&message[..end]);
         }
     });
+}
+
+/// The error the last failing call recorded.
+fn last_error() -> Error {
+    ERROR.with(|c| match c.try_borrow() {
+        Ok(c) => Error::new(
+            ErrorKind::from_code(c.0).unwrap_or(ErrorKind::Internal),
+            c.1.as_str(),
+        ),
+        Err(_) => Error::internal("the error buffer is busy"),
+    })
 }
 
 fn clear_error() {
@@ -146,6 +280,22 @@ fn clear_error() {
 /// custom-function nodes that happened meanwhile are reported to JavaScript
 /// afterwards, when the engine is free to be called again.
 fn run<T>(fail: T, f: impl FnOnce(&mut Engine) -> Result<T>) -> T {
+    // Every call that may allocate starts with the reserve in hand (see
+    // `reserve`); without it, it fails before touching anything.
+    if !reserve::ensure() {
+        set_error_str(ErrorKind::OutOfMemory, RESERVE_LOST);
+        return fail;
+    }
+    run_light(fail, f)
+}
+
+const RESERVE_LOST: &str =
+    "out of memory: WebAssembly memory is full (the engine keeps 8 MiB free so that no call can trap, and could not)";
+
+/// `run` for exports that allocate nothing that grows (freeing, reading a
+/// pointer or a count): these must work when memory is full, or the user
+/// could not free anything.
+fn run_light<T>(fail: T, f: impl FnOnce(&mut Engine) -> Result<T>) -> T {
     let out = ENGINE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut eng) => match f(&mut eng) {
             Ok(v) => v,
@@ -266,7 +416,9 @@ fn publish_name(name: Option<&str>) -> u32 {
     let Some(n) = name else { return 0 };
     ERROR.with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
-            *c = (0, n.to_string());
+            c.0 = 0;
+            c.1.clear();
+            c.1.push_str(n);
         }
     });
     1
@@ -300,7 +452,7 @@ pub extern "C" fn nd_simd_enabled() -> u32 {
 /// 1 in the relaxed-SIMD builds (`f32x4.relaxed_madd` in the GEMM kernels).
 #[no_mangle]
 pub extern "C" fn nd_relaxed_simd() -> u32 {
-    cfg!(ndgrad_relaxed) as u32
+    simd::RELAXED_SIMD as u32
 }
 
 #[no_mangle]
@@ -310,30 +462,30 @@ pub extern "C" fn nd_kernel_selftest() -> u32 {
 
 #[no_mangle]
 pub extern "C" fn nd_live_arrays() -> u32 {
-    run(0, |e| Ok(e.memory().arrays as u32))
+    run_light(0, |e| Ok(e.memory().arrays as u32))
 }
 
 #[no_mangle]
 pub extern "C" fn nd_live_bytes() -> f64 {
-    run(0.0, |e| Ok(e.memory().bytes as f64))
+    run_light(0.0, |e| Ok(e.memory().bytes as f64))
 }
 
 #[no_mangle]
 pub extern "C" fn nd_tape_nodes() -> u32 {
-    run(0, |e| Ok(e.memory().tape_nodes as u32))
+    run_light(0, |e| Ok(e.memory().tape_nodes as u32))
 }
 
 // ---- arrays ----
 
 #[no_mangle]
 pub extern "C" fn nd_free(h: u32) -> u32 {
-    run(0, |e| Ok(e.free(h) as u32))
+    run_light(0, |e| Ok(e.free(h) as u32))
 }
 
 /// Shape of `h` into the I/O area; returns the rank, or -1.
 #[no_mangle]
 pub extern "C" fn nd_shape(h: u32) -> i32 {
-    run(-1, |e| {
+    run_light(-1, |e| {
         let t = e.get(h)?;
         let dims: Vec<i32> = t.shape.iter().map(|&d| d as i32).collect();
         io_write(&dims);
@@ -344,17 +496,17 @@ pub extern "C" fn nd_shape(h: u32) -> i32 {
 /// Address of `h`'s values (row-major, in its dtype); 0 on error.
 #[no_mangle]
 pub extern "C" fn nd_data_ptr(h: u32) -> *mut u8 {
-    run(std::ptr::null_mut(), |e| {
+    run_light(std::ptr::null_mut(), |e| {
         let t = e.get(h)?;
         let ptr = t.data()?.as_ptr() as *mut u8;
         Ok(ptr)
     })
 }
 
-/// The dtype code of `h` (0 float32, 1 float64, 2 int32), or -1.
+/// The dtype code of `h` (0 float32, 1 float64, 2 int32, 3 uint8), or -1.
 #[no_mangle]
 pub extern "C" fn nd_dtype(h: u32) -> i32 {
-    run(-1, |e| Ok(e.dtype(h)?.code() as i32))
+    run_light(-1, |e| Ok(e.dtype(h)?.code() as i32))
 }
 
 fn dtype_arg(code: u32) -> Result<DType> {
@@ -684,6 +836,60 @@ pub extern "C" fn nd_flatten(x: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn nd_softmax_cross_entropy(data: u32, label: u32) -> u32 {
     op(|e| e.softmax_cross_entropy(data, label))
+}
+
+/// The output shape of `FullyConnected` (op 0), `Embedding` (op 1) or
+/// `Flatten` (op 2) without running it (the worker's client), from the
+/// shape rules the ops themselves check: the I/O area holds the operands'
+/// shapes one after the other (`n0`, `n1`, `n2` dims; `n2` = -1: no bias),
+/// `i0`/`i1` are numHidden (FullyConnected) or inputDim/outputDim
+/// (Embedding), `flags` as for `nd_fully_connected`. The shape is written
+/// back as `[ndim, d0, …]`.
+#[no_mangle]
+pub extern "C" fn nd_nnmisc_shape(
+    op: u32,
+    n0: i32,
+    n1: i32,
+    n2: i32,
+    i0: i32,
+    i1: i32,
+    flags: u32,
+) -> i32 {
+    use ndgrad_core::ops::nnmisc;
+    status(|_| {
+        let count =
+            |n: i32| usize::try_from(n).map_err(|_| Error::invalid(format!("invalid rank {n}")));
+        let (a, b) = (count(n0)?, count(n1.max(0))?);
+        let c = if n2 < 0 { 0 } else { count(n2)? };
+        let dims =
+            shape_arg(i32::try_from(a + b + c).map_err(|_| Error::invalid("invalid ranks"))?)?;
+        let (x, rest) = dims.split_at(a);
+        let (w, bias) = rest.split_at(b);
+        let s = match op {
+            0 => {
+                let bias = (n2 >= 0).then_some(bias);
+                nnmisc::fully_connected_geometry(
+                    x,
+                    w,
+                    bias,
+                    i0 as i64,
+                    flags & 1 != 0,
+                    flags & 2 != 0,
+                )?
+                .out_shape
+            }
+            1 => nnmisc::embedding_shape(x, w, i0 as i64, i1 as i64)?,
+            2 => nnmisc::flatten_shape(x)?,
+            _ => return Err(Error::invalid(format!("nnmisc shape: unknown op {op}"))),
+        };
+        let mut out = Vec::with_capacity(s.len() + 1);
+        out.push(s.len() as i32);
+        for &d in &s {
+            out.push(i32::try_from(d).map_err(|_| Error::invalid("shape too large"))?);
+        }
+        io_write(&out);
+        Ok(())
+    })
 }
 
 // ---- end of the nnmisc group ----
@@ -1032,9 +1238,8 @@ impl CustomHooks for JsHooks {
     ) -> Result<Vec<Option<Tensor>>> {
         let h = run(0, |e| e.adopt(dy.clone()));
         if h == 0 {
-            return Err(Error::internal(
-                "Function.backward: could not pass the output gradient",
-            ));
+            // Out of memory, most likely: pass the engine's own error on.
+            return Err(last_error().in_op("Function.backward"));
         }
         // SAFETY: an import with no pointer arguments; the engine is not
         // borrowed here, so JavaScript may call back into any export.
@@ -1103,6 +1308,12 @@ fn flush_releases() {
 #[no_mangle]
 pub extern "C" fn nd_init() {
     custom::set_hooks(Some(Rc::new(JsHooks)));
+    ERROR.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            let _ = c.1.try_reserve(ERROR_ROOM);
+        }
+    });
+    let _ = reserve::ensure();
 }
 
 /// Inputs in I/O[0..n_in], outputs in I/O[n_in..n_in+n_out]: record custom

@@ -8,10 +8,11 @@
 // worker computes while this thread goes on. An op's error surfaces on the
 // next awaited call, with the main API's message.
 import type { NDData } from "../ffi.js";
-import * as Comlink from "comlink";
+import * as Comlink from "./comlink.js";
 import { describe } from "../args.js";
 import type { AutogradBackwardOptions, GradOptions, ModeOptions } from "../autograd.js";
 import type { MemoryInfo } from "../memory.js";
+import type { SaveOptions } from "../io.js";
 import type { ArrayOptions } from "../nd.js";
 import type {
   ArgOptions,
@@ -45,7 +46,11 @@ import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, opTable } from "../opnames.js";
 import type { ActivationOptions, EmbeddingOptions, FullyConnectedOptions, LeakyReLUOptions } from "../nnmisc.js";
 import * as S from "./shapes.js";
 import { convolutionShape } from "./engine-shapes.js"; // conv branch (issue #12)
+import { embeddingShape, flattenShape, fullyConnectedShape } from "./engine-shapes.js"; // nnmisc group (issue #12)
 import type { ConvolutionOptions, DeconvolutionOptions } from "../convargs.js";
+import { poolingShape } from "./engine-shapes.js"; // pool branch (issue #12)
+import type { PoolingOptions } from "../poolargs.js";
+import type { BatchNormOptions, LayerNormOptions } from "../pool.js";
 import type { Meta } from "./shapes.js";
 
 /** An Error raised in the worker, rebuilt here with the same message (and,
@@ -510,7 +515,9 @@ const shapeOrNull = (v: unknown): number[] | null => (v instanceof RemoteNDArray
 const metaOf = (v: unknown): Meta =>
   v instanceof RemoteNDArray ? { shape: v.shapeRef, dtype: v.dtype } : { shape: [1], dtype: "float32" };
 const shp = (v: unknown): number[] => shapeOrNull(v) ?? [1];
-const isDType = (v: unknown): v is DType => v === "float32" || v === "float64" || v === "int32";
+const isDType = (v: unknown): v is DType => v === "float32" || v === "float64" || v === "int32" || v === "uint8";
+/** Integer arrays never get gradients (the engine refuses them). */
+const isFloat = (d: DType): boolean => d === "float32" || d === "float64";
 /** Trailing undefined arguments keep the main API's defaults. */
 function trim(args: unknown[]): unknown[] {
   let n = args.length;
@@ -637,7 +644,7 @@ export class RemoteNDArray {
     this.#disposed = true;
   }
 
-  /** `"float32"` (the default), `"float64"` or `"int32"`. */
+  /** `"float32"` (the default), `"float64"`, `"int32"` or `"uint8"`. */
   get dtype(): DType {
     return this.#dtype;
   }
@@ -753,7 +760,7 @@ export class RemoteNDArray {
   }
   /** MXNet's `flatten()` (nnmisc group, issue #12). */
   flatten(): RemoteNDArray {
-    return this.#call("flatten", [], shaped((x) => S.flattenShape(x)));
+    return this.#call("flatten", [], shaped((x) => flattenShape(x)));
   }
 
   // ---- indexing ----
@@ -780,17 +787,18 @@ export class RemoteNDArray {
   }
   /**
    * A copy of the values, moved from the worker: a `Float32Array`,
-   * `Float64Array` or `Int32Array` by dtype. With `out` (any of the three,
+   * `Float64Array`, `Int32Array` or `Uint8Array` by dtype. With `out` (any of the four,
    * at least `size` long) the values are written into it (converted to its
    * element type) and `out` is returned.
    */
   data<T extends NDData>(out: T): Promise<T>;
   data(): Promise<NDData>;
   async data(out?: NDData): Promise<NDData> {
-    const typed = out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array;
+    const typed =
+      out instanceof Float32Array || out instanceof Float64Array || out instanceof Int32Array || out instanceof Uint8Array;
     if (out !== undefined && !this.#disposed && (!typed || out.length < this.size)) {
       throw new Error(
-        `data: out must be a Float32Array, Float64Array or Int32Array of at least ${this.size} elements (got ${describe(out)})`,
+        `data: out must be a Float32Array, Float64Array, Int32Array or Uint8Array of at least ${this.size} elements (got ${describe(out)})`,
       );
     }
     const values = await this.#session.read<NDData>("x.data", this);
@@ -805,7 +813,8 @@ export class RemoteNDArray {
       return nest(flat, shape);
     });
   }
-  /** A copy converted to `dtype` (float to int32 truncates toward zero). */
+  /** A copy converted to `dtype` (float to int32 truncates toward zero;
+   *  to uint8 it also wraps modulo 256). */
   astype(dtype: DType): RemoteNDArray {
     return this.#call("astype", [dtype], INFER.astype);
   }
@@ -818,9 +827,9 @@ export class RemoteNDArray {
 
   // ---- autograd ----
   attachGrad(gradReq: GradReq = "write"): Pending {
-    // A bad gradReq (or an int32 array) fails in the worker, with the main
+    // A bad gradReq (or an integer array) fails in the worker, with the main
     // API's message, and leaves the array as it was.
-    if ((gradReq === "write" || gradReq === "add" || gradReq === "null") && this.#dtype !== "int32") {
+    if ((gradReq === "write" || gradReq === "add" || gradReq === "null") && isFloat(this.#dtype)) {
       this.markVariable();
     }
     return this.#session.command("x.attachGrad", this, [gradReq]);
@@ -986,6 +995,20 @@ export interface RemoteND extends RemoteNDElementwise {
     options: DeconvolutionOptions,
   ): RemoteNDArray;
   // ---- end conv ----
+  // ---- Pooling, BatchNorm, LayerNorm (issue #12, pool branch) ----
+  Pooling(data: RemoteNDArray, options?: PoolingOptions): RemoteNDArray;
+  BatchNorm(
+    data: RemoteNDArray,
+    gamma: RemoteNDArray,
+    beta: RemoteNDArray,
+    movingMean: RemoteNDArray,
+    movingVar: RemoteNDArray,
+    options?: BatchNormOptions,
+  ): RemoteNDArray;
+  LayerNorm(data: RemoteNDArray, gamma: RemoteNDArray, beta: RemoteNDArray, options?: LayerNormOptions): RemoteNDArray;
+  /** The shape `nd.Pooling` gives for data of `shape`: computed here, by the engine's own rule (no message). */
+  poolingShape(shape: number[], options?: PoolingOptions): number[];
+  // ---- end pool ----
   concat(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   stack(arrays: RemoteNDArray[], axis?: number): RemoteNDArray;
   dropout(x: RemoteNDArray, p?: number): RemoteNDArray;
@@ -1013,6 +1036,14 @@ export interface RemoteND extends RemoteNDElementwise {
   scope<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Let `x` escape the enclosing scopes. */
   keep<T extends RemoteNDArray>(x: T): T;
+  /** `nd.save` in the worker: the file's bytes, moved back (and, with a path, the file written there). */
+  save(
+    path: string | null,
+    data: RemoteNDArray | RemoteNDArray[] | Record<string, RemoteNDArray>,
+    options?: SaveOptions,
+  ): Promise<Uint8Array>;
+  /** `nd.load` in the worker: a typed array's whole buffer is moved there (detached here), as `nd.array`'s. */
+  load(source: string | ArrayBuffer | ArrayBufferView): Promise<RemoteNDArray[] | Record<string, RemoteNDArray>>;
   /** The worker's `nd.memory()`. */
   memory(): Promise<MemoryInfo>;
   /** Resolves once the worker has run everything queued before it. */
@@ -1172,6 +1203,15 @@ export function remoteND(s: Session): RemoteND {
         shape: convolutionShape(true, shp(data), shp(weight), options),
         dtype: metaOf(data).dtype,
       })),
+    // ---- pool branch: Pooling's shape from the engine's own rule
+    // (engine-shapes.ts); BatchNorm and LayerNorm keep the data's shape ----
+    Pooling: (data, options) =>
+      op("Pooling", trim([data, options]), () => ({ shape: poolingShape(shp(data), options), dtype: metaOf(data).dtype })),
+    BatchNorm: (data, gamma, beta, movingMean, movingVar, options) =>
+      op("BatchNorm", trim([data, gamma, beta, movingMean, movingVar, options]), () => same(metaOf(data), [])),
+    LayerNorm: (data, gamma, beta, options) =>
+      op("LayerNorm", trim([data, gamma, beta, options]), () => same(metaOf(data), [])),
+    poolingShape: (shape, options) => poolingShape(shape, options),
     concat: (arrays, axis) =>
       op("concat", [arrays, axis], () => {
         const ms = joined(arrays);
@@ -1191,17 +1231,17 @@ export function remoteND(s: Session): RemoteND {
     // nnmisc group (issue #12)
     FullyConnected: (data, weight, bias, options) =>
       op("FullyConnected", [data, weight, bias, options], () => ({
-        shape: S.fullyConnectedShape(shp(data), options),
+        shape: fullyConnectedShape(shp(data), shp(weight), bias instanceof RemoteNDArray ? bias.shapeRef : null, options),
         dtype: metaOf(data).dtype,
       })),
     Embedding: (data, weight, options) =>
       op("Embedding", [data, weight, options], () => ({
-        shape: S.embeddingShape(shp(data), options),
+        shape: embeddingShape(shp(data), shp(weight), options),
         dtype: metaOf(weight).dtype,
       })),
     Activation: on("Activation", same),
     LeakyReLU: on("LeakyReLU", same),
-    Flatten: on("Flatten", shaped((x) => S.flattenShape(x))),
+    Flatten: on("Flatten", shaped((x) => flattenShape(x))),
     softmaxCrossEntropy: (data, label) =>
       op("softmaxCrossEntropy", [data, label], () => ({ shape: [1], dtype: metaOf(data).dtype })),
 
@@ -1238,6 +1278,12 @@ export function remoteND(s: Session): RemoteND {
       for (const sc of s.scopes) sc.delete(x);
       return x;
     },
+    save: (path, data, options) => s.read<Uint8Array>("nd.save", undefined, trim([path, data, options])),
+    load: (source) => {
+      const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
+      if (ArrayBuffer.isView(bytes)) transfer(bytes);
+      return s.read("nd.load", undefined, [bytes], (v) => s.decodeResult(v) as RemoteNDArray[] | Record<string, RemoteNDArray>);
+    },
     memory: () => s.read<MemoryInfo>("nd.memory", undefined),
     waitall: () => s.read<void>("nd.waitall", undefined),
     formatScalar: (v, dtype) => s.read<string>("nd.formatScalar", undefined, trim([v, dtype])),
@@ -1273,8 +1319,8 @@ export function remoteAutograd(s: Session): RemoteAutograd {
     isRecording: () => s.read<boolean>("autograd.isRecording", undefined),
     isTraining: () => s.read<boolean>("autograd.isTraining", undefined),
     markVariables(variables, gradients, gradReqs) {
-      // int32 arrays are refused by the worker (no gradients): not variables here either.
-      for (const v of list(variables)) if (v instanceof RemoteNDArray && v.dtype !== "int32") v.markVariable();
+      // Integer arrays are refused by the worker (no gradients): not variables here either.
+      for (const v of list(variables)) if (v instanceof RemoteNDArray && isFloat(v.dtype)) v.markVariable();
       const args = gradReqs === undefined ? [variables, gradients] : [variables, gradients, gradReqs];
       return s.command("autograd.markVariables", undefined, args);
     },

@@ -19,8 +19,8 @@
  * with `await` (`toArray()`, `data()`, `asscalar()`, `toString()`, `grad`).
  * An op's error rejects the next awaited call, with the main API's message.
  */
-import * as Comlink from "comlink";
-import nodeEndpoint, { type NodeEndpoint } from "comlink/dist/esm/node-adapter.mjs";
+import * as Comlink from "./comlink.js";
+import nodeEndpoint, { type NodeEndpoint } from "./node-adapter.js";
 import type { NDArray } from "../ndarray.js";
 import {
   Pending,

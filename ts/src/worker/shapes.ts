@@ -21,7 +21,7 @@ export interface Meta {
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 const isOptions = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v);
-const DTYPES: readonly string[] = ["float32", "float64", "int32"];
+const DTYPES: readonly string[] = ["float32", "float64", "int32", "uint8"];
 const isDtype = (v: unknown): v is DType => typeof v === "string" && DTYPES.includes(v);
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 /** An axis as the engine normalises it (negative counts from the end). */
@@ -58,6 +58,7 @@ export function randomDtype(shape: unknown, options: unknown): DType {
 export function typedDtype(v: unknown): DType {
   if (v instanceof Float64Array) return "float64";
   if (v instanceof Int32Array) return "int32";
+  if (v instanceof Uint8Array || v instanceof Uint8ClampedArray) return "uint8";
   return "float32";
 }
 
@@ -338,28 +339,4 @@ export function topkShape(x: Shape, options: unknown): Shape {
 /** `where(cond, x, y)`: the three shapes broadcast together. */
 export function whereShape(c: Shape | null, x: Shape | null, y: Shape | null): Shape {
   return broadcast(broadcast(c, x), y);
-}
-
-// ---- nnmisc group (issue #12) ----
-// (The conv branch moves the engine's shape rules to one source; until that
-// lands these few follow the existing pattern: MXNet's FullyConnectedShape,
-// Embedding's data.shape + [outputDim], Flatten's (d0, rest).)
-
-/** `FullyConnected(data, weight, bias, {numHidden, flatten = true})`. */
-export function fullyConnectedShape(x: Shape, options: unknown): Shape {
-  const o = isOptions(options) ? options : {};
-  const nh = isInt(o.numHidden) ? o.numHidden : 1;
-  if (o.flatten === false) return [...x.slice(0, -1), nh];
-  return [x[0] ?? 1, nh];
-}
-
-/** `Embedding(data, weight, {outputDim})`. */
-export function embeddingShape(data: Shape, options: unknown): Shape {
-  const o = isOptions(options) ? options : {};
-  return [...data, isInt(o.outputDim) ? o.outputDim : 1];
-}
-
-/** `Flatten(x)`: `(d0, d1·d2·…)`. */
-export function flattenShape(x: Shape): Shape {
-  return [x[0] ?? 1, size(x.slice(1))];
 }

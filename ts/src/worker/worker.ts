@@ -5,8 +5,8 @@
 //
 // Runs as compiled JS (pkg/worker/worker.js) in a Node `worker_threads`
 // Worker or a browser module Worker.
-import * as Comlink from "comlink";
-import nodeEndpoint, { type NodeEndpoint } from "comlink/dist/esm/node-adapter.mjs";
+import * as Comlink from "./comlink.js";
+import nodeEndpoint, { type NodeEndpoint } from "./node-adapter.js";
 import { nd, autograd, NDArray, type DType } from "../index.js";
 // The recording and training flags are two engine globals; a remote
 // `autograd.record` spans several batches, so it sets them directly (as
@@ -82,6 +82,19 @@ for (const f of ["uniform", "normal", "seed"] as const) {
 for (const f of ["backward", "grad", "markVariables", "isRecording", "isTraining"] as const) {
   OPS.set(`autograd.${f}`, (_, args) => (autograd[f] as (...a: unknown[]) => unknown)(...args));
 }
+
+// nd.load: how many arrays a file holds is known only here, so the worker
+// allocates their ids (owned by the client's proxies, freed when those are
+// disposed or collected); nd.save's bytes move back (see runBatch).
+OPS.set("nd.load", (_, args) => {
+  const r = (nd.load as (...a: unknown[]) => NDArray[] | Record<string, NDArray>)(...args);
+  const enc = (a: NDArray): unknown => {
+    const id = nextWorkerId--;
+    table.set(id, a);
+    return { [ARRAY]: id, shape: a.shape, dtype: a.dtype };
+  };
+  return Array.isArray(r) ? r.map(enc) : Object.fromEntries(Object.entries(r).map(([k, a]) => [k, enc(a)]));
+});
 
 /** The name an op's errors use ("x.add" → "add"). */
 function shortName(op: string): string {
@@ -290,7 +303,8 @@ function fail(c: Command, message: string): void {
 function transferable(v: unknown, transfers: Transferable[]): void {
   const list = Array.isArray(v) ? v : [v];
   for (const x of list) {
-    const typed = x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
+    const typed =
+      x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array || x instanceof Uint8Array;
     const whole = typed && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
     if (whole && x.buffer instanceof ArrayBuffer) {
       transfers.push(x.buffer);
@@ -321,7 +335,7 @@ async function runBatch(batch: Command[]): Promise<Reply> {
       if (c.reply === true) {
         // `data` and `toArray` values move (only data reads: a module's own
         // typed arrays may still be in use there, so those are copied).
-        if (c.op === "x.data") transferable(r, transfers);
+        if (c.op === "x.data" || c.op === "nd.save") transferable(r, transfers);
         else if (c.op === "x.toArray") transferable((r as unknown[])[1], transfers);
         values.push([k, r]);
       }

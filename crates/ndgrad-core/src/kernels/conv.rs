@@ -263,3 +263,401 @@ pub fn backward_weight<T: Elem>(g: &Geom, x: &[T], dy: &[T], out: &mut Vec<T>) -
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// float32: the packed GEMM's micro-kernel fed straight from the images
+// ---------------------------------------------------------------------------
+
+use super::gemm::{micro, pack_a, round_up, write_tile, Tile, KC, MR, NR};
+use super::simd::F32x4;
+use crate::threads;
+use core::mem::MaybeUninit;
+
+/// Below this many multiply-adds a convolution stays on one thread.
+const PARALLEL: usize = 1 << 18;
+
+/// Where tap `t` (a row of the patch matrix) reads: its channel plane's
+/// offset and its kernel offsets `ki·dh`, `kj·dw` (a table built once per
+/// call, so packing does no division).
+#[derive(Clone, Copy, Default)]
+struct Tap {
+    plane: usize,
+    dy: usize,
+    dx: usize,
+}
+
+fn taps(g: &Geom) -> Result<Vec<Tap>> {
+    let mut t = Vec::new();
+    t.try_reserve_exact(g.kk())
+        .map_err(|_| crate::error::Error::oom(g.kk() * 3, crate::dtype::DType::I32))?;
+    for ci in 0..g.cg() {
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                t.push(Tap {
+                    plane: ci * g.h * g.w,
+                    dy: ki * g.dh,
+                    dx: kj * g.dw,
+                });
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// One strip of the patch matrix, packed as the GEMM's B panels are: for
+/// each tap `t` in `pc..pc+kc`, the 8 values of output positions
+/// `j0..j0+8` (zeros past the padding and past the last position). This is
+/// `im2col` for 8 columns at a time, written into an L1-resident buffer
+/// instead of a matrix of the whole image.
+fn pack_patch_strip(
+    g: &Geom,
+    taps: &[Tap],
+    x: &[f32],
+    pc: usize,
+    kc: usize,
+    j0: usize,
+    dst: &mut [f32],
+) {
+    let hw = g.h * g.w;
+    let cols = NR.min(g.oh * g.ow - j0);
+    let (oy0, ox0) = (j0 / g.ow, j0 % g.ow);
+    // All 8 positions on one output row with unit stride: each tap reads 8
+    // consecutive input values (two vector loads) when they are inside.
+    let one_row = cols == NR && ox0 + NR <= g.ow && g.sw == 1;
+    let iy_base = (oy0 * g.sh) as isize - g.ph as isize;
+    let ix_base = ox0 as isize - g.pw as isize;
+    // Otherwise each position's top-left input corner, once per strip
+    // (positions may wrap onto the next output row).
+    let mut at = [(0isize, 0isize); NR];
+    if !one_row {
+        let (mut oy, mut ox) = (oy0, ox0);
+        for a in at.iter_mut().take(cols) {
+            *a = (
+                (oy * g.sh) as isize - g.ph as isize,
+                (ox * g.sw) as isize - g.pw as isize,
+            );
+            ox += 1;
+            if ox == g.ow {
+                ox = 0;
+                oy += 1;
+            }
+        }
+    }
+    for (d, tap) in dst.chunks_exact_mut(NR).zip(&taps[pc..pc + kc]) {
+        let plane = &x[tap.plane..tap.plane + hw];
+        if one_row {
+            let iy = iy_base + tap.dy as isize;
+            let ix = ix_base + tap.dx as isize;
+            if iy < 0 || iy >= g.h as isize {
+                d.fill(0.0);
+            } else if ix >= 0 && ix as usize + NR <= g.w {
+                let src = &plane[iy as usize * g.w + ix as usize..][..NR];
+                F32x4::load(&src[..4]).store(&mut d[..4]);
+                F32x4::load(&src[4..]).store(&mut d[4..]);
+            } else {
+                let row = &plane[iy as usize * g.w..][..g.w];
+                for (q, v) in d.iter_mut().enumerate() {
+                    let i = ix + q as isize;
+                    *v = if i >= 0 && (i as usize) < g.w {
+                        row[i as usize]
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        } else {
+            for (q, v) in d.iter_mut().enumerate() {
+                let (iy, ix) = (at[q].0 + tap.dy as isize, at[q].1 + tap.dx as isize);
+                *v = if q < cols && iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w
+                {
+                    plane[iy as usize * g.w + ix as usize]
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+
+/// `y = conv(x, w) (+ bias)` in float32, appended to `out`: per image and
+/// group `y (fg × oh·ow) = w (fg × kk) · patches (kk × oh·ow)` with the
+/// weight packed once into the GEMM's A strips and the patches packed 8
+/// output positions at a time straight from the image (no im2col matrix).
+/// Images are shared out over the thread pool; each output element is
+/// computed by one thread in a fixed order, so the bits do not depend on
+/// the thread count.
+pub fn forward_f32(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut Vec<f32>,
+) -> Result<()> {
+    let (ohw, hw, kk, cg, fg) = (g.oh * g.ow, g.h * g.w, g.kk(), g.cg(), g.fg());
+    let len = g.y_len();
+    if len == 0 {
+        return Ok(());
+    }
+    let kb = kk.div_ceil(kk.div_ceil(KC)).max(1);
+    let mrows = round_up(fg, MR);
+    // A: the weight of each group, in k blocks of MR-row strips.
+    let per_group = mrows * kk;
+    let mut apack = crate::storage::alloc_zeroed::<f32>(g.groups * per_group)?;
+    for gi in 0..g.groups {
+        let wg = &w[gi * fg * kk..][..fg * kk];
+        for pc in (0..kk).step_by(kb) {
+            let kc = kb.min(kk - pc);
+            pack_a(
+                wg,
+                kk,
+                0,
+                fg,
+                pc,
+                kc,
+                &mut apack[gi * per_group + mrows * pc..][..mrows * kc],
+            );
+        }
+    }
+    let work = len * kk;
+    let threads = if work >= PARALLEL {
+        threads::threads().min(g.n)
+    } else {
+        1
+    };
+    out.try_reserve(len)
+        .map_err(|_| crate::error::Error::oom(len, crate::dtype::DType::F32))?;
+    let start = out.len();
+    let c = &mut out.spare_capacity_mut()[..len];
+    let apack = &apack[..];
+    let taps = taps(g)?;
+    let taps = &taps[..];
+    let image = |ni: usize, cimg: &mut [MaybeUninit<f32>], bstrip: &mut [f32]| {
+        for gi in 0..g.groups {
+            let xg = &x[(ni * g.c + gi * cg) * hw..][..cg * hw];
+            let cgrp = &mut cimg[gi * fg * ohw..][..fg * ohw];
+            for pc in (0..kk).step_by(kb) {
+                let kc = kb.min(kk - pc);
+                let ablock = &apack[gi * per_group + mrows * pc..][..mrows * kc];
+                for j0 in (0..ohw).step_by(NR) {
+                    pack_patch_strip(g, taps, xg, pc, kc, j0, bstrip);
+                    for ir in (0..fg).step_by(MR) {
+                        let mut acc = micro(kc, &ablock[ir * kc..][..kc * MR], bstrip);
+                        let rows = MR.min(fg - ir);
+                        if let (Some(b), 0) = (bias, pc) {
+                            // The bias joins the first k block's tile.
+                            for r in 0..rows {
+                                let bv = F32x4::splat(b[gi * fg + ir + r]);
+                                acc[2 * r] = acc[2 * r].add(bv);
+                                acc[2 * r + 1] = acc[2 * r + 1].add(bv);
+                            }
+                        }
+                        let tile = Tile {
+                            i: ir,
+                            j: j0,
+                            rows,
+                            cols: NR.min(ohw - j0),
+                        };
+                        write_tile(cgrp, ohw, &tile, &acc, pc > 0);
+                    }
+                }
+            }
+        }
+    };
+    let per = g.n.div_ceil(threads.max(1) * 4).max(1);
+    if threads <= 1 {
+        let mut bstrip = crate::storage::alloc_zeroed::<f32>(kb * NR)?;
+        for (ni, cimg) in c.chunks_mut(g.f * ohw).enumerate() {
+            image(ni, cimg, &mut bstrip);
+        }
+    } else {
+        // Runs of `per` images, a few per thread for balance, each task
+        // with its own B strip scratch allocated here (helpers never
+        // allocate).
+        let tasks: Vec<_> = c.chunks_mut(per * g.f * ohw).collect();
+        let mut scr = crate::storage::alloc_zeroed::<f32>(tasks.len() * kb * NR)?;
+        let parts: Vec<_> = tasks
+            .into_iter()
+            .zip(scr.chunks_exact_mut(kb * NR))
+            .collect();
+        threads::for_each(parts, threads, |t, (cimgs, bstrip)| {
+            for (q, cimg) in cimgs.chunks_mut(g.f * ohw).enumerate() {
+                image(t * per + q, cimg, bstrip);
+            }
+        });
+    }
+    // SAFETY: every image's every group wrote all fg·oh·ow slots of its
+    // part of `c`: the tiles of the first k block cover them (write_tile).
+    unsafe { out.set_len(start + len) };
+    Ok(())
+}
+
+/// `dx = convᵀ(dy, w)` in float32 when the stride is 1 and the padding at
+/// most the dilated kernel's reach: then it is the plain convolution of
+/// `dy` with the kernel flipped and its two channel axes swapped, padded by
+/// `d·(k−1) − p` (each input position collects the taps that read it), and
+/// runs on the packed kernel above. None: another geometry (the caller
+/// falls back to `backward_data`).
+pub fn backward_data_f32(
+    g: &Geom,
+    dy: &[f32],
+    w: &[f32],
+    out: &mut Vec<f32>,
+) -> Result<Option<()>> {
+    let (rh, rw) = (g.dh * (g.kh - 1), g.dw * (g.kw - 1));
+    if g.sh != 1 || g.sw != 1 || g.ph > rh || g.pw > rw {
+        return Ok(None);
+    }
+    let (cg, fg, khw) = (g.cg(), g.fg(), g.kh * g.kw);
+    // w' (c, fg, kh, kw): w'[gi·cg + ci, fo, kh-1-ki, kw-1-kj] = w[gi·fg + fo, ci, ki, kj]
+    let mut wf = crate::storage::alloc_empty::<f32>(g.w_len())?;
+    for gi in 0..g.groups {
+        for ci in 0..cg {
+            for fo in 0..fg {
+                let src = &w[((gi * fg + fo) * cg + ci) * khw..][..khw];
+                wf.extend(src.iter().rev());
+            }
+        }
+    }
+    let flipped = Geom {
+        n: g.n,
+        c: g.f,
+        h: g.oh,
+        w: g.ow,
+        f: g.c,
+        oh: g.h,
+        ow: g.w,
+        kh: g.kh,
+        kw: g.kw,
+        sh: 1,
+        sw: 1,
+        ph: rh - g.ph,
+        pw: rw - g.pw,
+        dh: g.dh,
+        dw: g.dw,
+        groups: g.groups,
+    };
+    forward_f32(&flipped, dy, &wf, None, out)?;
+    Ok(Some(()))
+}
+
+/// `dw = Σₙ dyₙ · patches(xₙ)ᵀ` in float32, appended to `out`, on the
+/// packed micro-kernel: per group, `dwᵀ (kk × fg) = Σₙ patches(xₙ) (kk ×
+/// oh·ow) · dyₙᵀ (oh·ow × fg)`, the patch rows packed 4 taps at a time
+/// straight from the image (A strips) and `dyₙᵀ` 8 filters at a time (B
+/// strips). The images are cut into at most 8 runs whose length depends
+/// only on the batch; each run's sum is one task's (on any thread), and the
+/// runs' sums are added in order: the bits do not depend on the thread
+/// count.
+pub fn backward_weight_f32(g: &Geom, x: &[f32], dy: &[f32], out: &mut Vec<f32>) -> Result<()> {
+    let (ohw, hw, kk, cg, fg) = (g.oh * g.ow, g.h * g.w, g.kk(), g.cg(), g.fg());
+    let len = g.w_len();
+    if len == 0 {
+        return Ok(());
+    }
+    if g.n == 0 || ohw == 0 {
+        out.extend(core::iter::repeat_n(0.0, len));
+        return Ok(());
+    }
+    let kb = ohw.div_ceil(ohw.div_ceil(KC)).max(1);
+    let nstrips = fg.div_ceil(NR);
+    let run = g.n.div_ceil(8);
+    let runs = g.n.div_ceil(run);
+    let taps = taps(g)?;
+    let taps = &taps[..];
+    // Per run: its dwᵀ (kk × fg), its packed dyᵀ (one image), an A strip.
+    let (clen, blen, alen) = (kk * fg, round_up(ohw, kb) * nstrips * NR, kb * MR);
+    let mut sums = crate::storage::alloc_zeroed::<f32>(runs * clen)?;
+    let mut scratch = crate::storage::alloc_zeroed::<f32>(runs * (blen + alen))?;
+    let threads = if len * ohw * g.n >= PARALLEL {
+        threads::threads().min(runs)
+    } else {
+        1
+    };
+    let (sh, sw, ph, pw) = (g.sh, g.sw, g.ph as isize, g.pw as isize);
+    for gi in 0..g.groups {
+        let task = |r: usize, (c, scr): (&mut [f32], &mut [f32])| {
+            let (bpack, astrip) = scr.split_at_mut(blen);
+            for ni in r * run..((r + 1) * run).min(g.n) {
+                let xg = &x[(ni * g.c + gi * cg) * hw..][..cg * hw];
+                let dyg = &dy[(ni * g.f + gi * fg) * ohw..][..fg * ohw];
+                // dyᵀ: block q, strip s at (q·nstrips + s)·kb·NR, [p][8 filters].
+                for (q, pc) in (0..ohw).step_by(kb).enumerate() {
+                    let kc = kb.min(ohw - pc);
+                    for s in 0..nstrips {
+                        let dst = &mut bpack[(q * nstrips + s) * kb * NR..][..kc * NR];
+                        for (p, d) in dst.chunks_exact_mut(NR).enumerate() {
+                            for (f, v) in d.iter_mut().enumerate() {
+                                let fo = s * NR + f;
+                                *v = if fo < fg { dyg[fo * ohw + pc + p] } else { 0.0 };
+                            }
+                        }
+                    }
+                }
+                for (q, pc) in (0..ohw).step_by(kb).enumerate() {
+                    let kc = kb.min(ohw - pc);
+                    for ir in (0..kk).step_by(MR) {
+                        let rows = MR.min(kk - ir);
+                        // A strip: for each position, the 4 taps' input values.
+                        let (mut oy, mut ox) = (pc / g.ow, pc % g.ow);
+                        for d in astrip.chunks_exact_mut(MR).take(kc) {
+                            let iy0 = (oy * sh) as isize - ph;
+                            let ix0 = (ox * sw) as isize - pw;
+                            for (r, v) in d.iter_mut().enumerate() {
+                                *v = if r < rows {
+                                    let t = taps[ir + r];
+                                    let (iy, ix) = (iy0 + t.dy as isize, ix0 + t.dx as isize);
+                                    if iy >= 0
+                                        && ix >= 0
+                                        && (iy as usize) < g.h
+                                        && (ix as usize) < g.w
+                                    {
+                                        xg[t.plane + iy as usize * g.w + ix as usize]
+                                    } else {
+                                        0.0
+                                    }
+                                } else {
+                                    0.0
+                                };
+                            }
+                            ox += 1;
+                            if ox == g.ow {
+                                ox = 0;
+                                oy += 1;
+                            }
+                        }
+                        for s in 0..nstrips {
+                            let bp = &bpack[(q * nstrips + s) * kb * NR..][..kc * NR];
+                            let acc = micro(kc, &astrip[..kc * MR], bp);
+                            // Sums start at zero: every tile accumulates.
+                            let cols = NR.min(fg - s * NR);
+                            for rr in 0..rows {
+                                let (lo, hi) = (acc[2 * rr].to_array(), acc[2 * rr + 1].to_array());
+                                let row = &mut c[(ir + rr) * fg + s * NR..][..cols];
+                                for (qq, slot) in row.iter_mut().enumerate() {
+                                    *slot += if qq < 4 { lo[qq] } else { hi[qq - 4] };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        sums.fill(0.0);
+        let parts: Vec<_> = sums
+            .chunks_exact_mut(clen)
+            .zip(scratch.chunks_exact_mut(blen + alen))
+            .collect();
+        threads::for_each(parts, threads, task);
+        // The runs' sums, in order, then dwᵀ → dw for this group.
+        let (first, rest) = sums.split_at_mut(clen);
+        for part in rest.chunks_exact(clen) {
+            for (a, &b) in first.iter_mut().zip(part) {
+                *a += b;
+            }
+        }
+        for fo in 0..fg {
+            out.extend((0..kk).map(|t| first[t * fg + fo]));
+        }
+    }
+    Ok(())
+}

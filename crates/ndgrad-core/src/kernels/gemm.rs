@@ -29,9 +29,9 @@ use core::mem::MaybeUninit;
 use super::simd::F32x4;
 use crate::threads;
 
-const MR: usize = 4;
-const NR: usize = 8;
-const KC: usize = 256;
+pub(crate) const MR: usize = 4;
+pub(crate) const NR: usize = 8;
+pub(crate) const KC: usize = 256;
 const MC: usize = 128;
 const NC: usize = 2048;
 
@@ -39,7 +39,7 @@ const NC: usize = 2048;
 /// costs more than it saves: rows are accumulated directly instead.
 const SMALL: usize = 16 * 16 * 16;
 
-fn round_up(x: usize, to: usize) -> usize {
+pub(crate) fn round_up(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
 }
 
@@ -80,23 +80,38 @@ pub fn gemm_batched(
     let c = &mut out.spare_capacity_mut()[..count * len];
     let threads = threads::threads();
     let product = |i: usize| (&a[i * m * k..][..m * k], &b[i * k * n..][..k * n]);
-    if threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL {
+    // Groups of products, a few per thread for balance, each with its own
+    // packing scratch allocated here: helpers never allocate.
+    let per = count.div_ceil(threads * 4);
+    let (bl, al) = if uses_blocked(m, n, k) {
+        scratch_len(m, n, k, 1)
+    } else {
+        (0, 0)
+    };
+    let unit = (bl + al).max(16);
+    let mut buf = Vec::new();
+    let split =
+        !(threads == 1 || count < 2 * threads || work >= BATCH_SPLIT || count * work < PARALLEL);
+    let scratch = if split {
+        count
+            .div_ceil(per)
+            .checked_mul(unit)
+            .and_then(|len| aligned(&mut buf, len))
+    } else {
+        None
+    };
+    // Without the scratch (one thread, or memory too full for it) the
+    // products run one after another, each allocating its own.
+    let Some(scratch) = scratch else {
         for (i, ci) in c.chunks_mut(len).enumerate() {
             let (ai, bi) = product(i);
             gemm_into(m, n, k, ai, bi, ci, None);
         }
-    } else {
-        // Groups of products, a few per thread for balance, each with its
-        // own packing scratch allocated here: helpers never allocate.
-        let per = count.div_ceil(threads * 4);
-        let (bl, al) = if uses_blocked(m, n, k) {
-            scratch_len(m, n, k, 1)
-        } else {
-            (0, 0)
-        };
-        let unit = (bl + al).max(16);
-        let mut buf = Vec::new();
-        let scratch = aligned(&mut buf, count.div_ceil(per) * unit);
+        // SAFETY: every product wrote all m·n slots of its part of `c`.
+        unsafe { out.set_len(start + count * len) };
+        return;
+    };
+    {
         let groups: Vec<_> = c
             .chunks_mut(per * len)
             .zip(scratch.chunks_exact_mut(unit))
@@ -146,11 +161,11 @@ fn gemm_into(
     } else if !uses_blocked(m, n, k) {
         small(m, n, k, a, b, c);
     } else if let Some((bpack, apack)) = scratch {
-        blocked_on(1, m, n, k, a, b, c, bpack, apack);
+        blocked_on(1, m, n, k, a, b, c, bpack, apack, Trans::NONE);
     } else {
         // `blocked` writes every slot: its tiles cover all m×n positions in
         // the first k block (see `write_tile`).
-        blocked(m, n, k, a, b, c);
+        blocked(m, n, k, a, b, c, Trans::NONE);
     }
 }
 
@@ -214,17 +229,34 @@ fn small(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUnini
 /// carved out of `buf`. The allocator only aligns to 8 bytes; packed strips
 /// that start mid-line make one in four of the micro-kernel's B loads
 /// straddle two cache lines.
-fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    *buf = vec![0f32; len + 16];
+///
+/// `None` when memory is too full for it: the scratch (all of B packed)
+/// is as large as B, and allocating it infallibly made products abort
+/// instead of failing cleanly. Callers then compute without packing
+/// (`small`: each element the same in-order sum over k as a single k
+/// block, only slower), so a product whose output fits always succeeds.
+fn aligned(buf: &mut Vec<f32>, len: usize) -> Option<&mut [f32]> {
+    let total = len.checked_add(16)?;
+    buf.clear();
+    buf.try_reserve_exact(total).ok()?;
+    buf.resize(total, 0.0);
     let skip = buf.as_ptr().align_offset(64).min(16);
-    &mut buf[skip..skip + len]
+    Some(&mut buf[skip..skip + len])
 }
 
 /// Below this many multiply-adds a product runs on one thread: waking the
 /// helpers and waiting for the last task costs more than it saves.
 const PARALLEL: usize = 1 << 18;
 
-fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUninit<f32>]) {
+fn blocked(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    tr: Trans,
+) {
     let threads = if m * n * k >= PARALLEL {
         threads::threads()
     } else {
@@ -232,8 +264,41 @@ fn blocked(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [MaybeUni
     };
     let (bl, al) = scratch_len(m, n, k, threads);
     let mut buf = Vec::new();
-    let (bpack, apack) = aligned(&mut buf, bl + al).split_at_mut(bl);
-    blocked_on(threads, m, n, k, a, b, c, bpack, apack);
+    let Some(scratch) = aligned(&mut buf, bl + al) else {
+        // Memory too full for the packed scratch: the same products unpacked.
+        unpacked(m, n, k, a, b, c, tr);
+        return;
+    };
+    let (bpack, apack) = scratch.split_at_mut(bl);
+    blocked_on(threads, m, n, k, a, b, c, bpack, apack, tr);
+}
+
+/// `blocked`'s product without its packed scratch (memory too full for
+/// it): `small` for plain operands, else each element summed over k in order
+/// from the operands as stored. Slower, never larger.
+fn unpacked(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    tr: Trans,
+) {
+    if tr == Trans::NONE {
+        return small(m, n, k, a, b, c);
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0.0f32;
+            for p in 0..k {
+                let av = if tr.a { a[p * m + i] } else { a[i * k + p] };
+                let bv = if tr.b { b[j * k + p] } else { b[p * n + j] };
+                acc += av * bv;
+            }
+            c[i * n + j].write(acc);
+        }
+    }
 }
 
 /// How the blocked product cuts its work: k blocks of `kb`, `strips` of B
@@ -285,6 +350,7 @@ fn blocked_on(
     c: &mut [MaybeUninit<f32>],
     bpack: &mut [f32],
     apack: &mut [f32],
+    tr: Trans,
 ) {
     let p = plan(m, n, k, threads);
 
@@ -299,7 +365,11 @@ fn blocked_on(
             let (q, s) = ((first + i) / p.strips, (first + i) % p.strips);
             let pc = q * p.kb;
             let kc = p.kb.min(k - pc);
-            pack_b_strip(b, n, pc, kc, s * NR, &mut dst[..kc * NR]);
+            if tr.b {
+                pack_bt_strip(b, n, k, pc, kc, s * NR, &mut dst[..kc * NR]);
+            } else {
+                pack_b_strip(b, n, pc, kc, s * NR, &mut dst[..kc * NR]);
+            }
         }
     };
     if threads <= 1 {
@@ -322,7 +392,11 @@ fn blocked_on(
             let nc = NC.min(n - jc);
             for (q, pc) in (0..k).step_by(p.kb).enumerate() {
                 let kc = p.kb.min(k - pc);
-                pack_a(a, k, i0, rows, pc, kc, apack);
+                if tr.a {
+                    pack_at(a, m, i0, rows, pc, kc, apack);
+                } else {
+                    pack_a(a, k, i0, rows, pc, kc, apack);
+                }
                 for jr in (0..nc).step_by(NR) {
                     let s = (jc + jr) / NR;
                     let bp = &bpack[(q * p.strips + s) * p.strip_len..][..kc * NR];
@@ -367,7 +441,15 @@ fn pack_b_strip(b: &[f32], n: usize, pc: usize, kc: usize, j0: usize, dst: &mut 
 /// Pack `a[ic..ic+mc, pc..pc+kc]` as strips of `MR` rows: strip `s` holds,
 /// for each p, the 4 floats `a[ic+4s..ic+4s+4, pc+p]` (zero-padded past
 /// `mc`). Full strips transpose 4×4 blocks in registers.
-fn pack_a(a: &[f32], k: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: &mut [f32]) {
+pub(crate) fn pack_a(
+    a: &[f32],
+    k: usize,
+    ic: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
     for (s, i0) in (0..mc).step_by(MR).enumerate() {
         let h = MR.min(mc - i0);
         let strip = &mut dst[s * kc * MR..(s + 1) * kc * MR];
@@ -396,13 +478,104 @@ fn pack_a(a: &[f32], k: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: 
     }
 }
 
+/// Pack one strip of B from `bt = Bᵀ (n×k)`: for each p, the `NR` floats
+/// `bt[j0..j0+NR, pc+p]` (zero-padded past column n). Rows of `bt` are
+/// read contiguously.
+fn pack_bt_strip(bt: &[f32], n: usize, k: usize, pc: usize, kc: usize, j0: usize, dst: &mut [f32]) {
+    let w = NR.min(n - j0);
+    for j in 0..NR {
+        if j < w {
+            let row = &bt[(j0 + j) * k + pc..][..kc];
+            for (p, &v) in row.iter().enumerate() {
+                dst[p * NR + j] = v;
+            }
+        } else {
+            for p in 0..kc {
+                dst[p * NR + j] = 0.0;
+            }
+        }
+    }
+}
+
+/// `pack_a` from `at = Aᵀ (k×m)`: strip `s` holds, for each p, the 4 floats
+/// `at[pc+p, ic+4s..ic+4s+4]`, already contiguous there.
+fn pack_at(at: &[f32], m: usize, ic: usize, mc: usize, pc: usize, kc: usize, dst: &mut [f32]) {
+    for (s, i0) in (0..mc).step_by(MR).enumerate() {
+        let h = MR.min(mc - i0);
+        let strip = &mut dst[s * kc * MR..(s + 1) * kc * MR];
+        for (p, d) in strip.chunks_exact_mut(MR).enumerate() {
+            d[..h].copy_from_slice(&at[(pc + p) * m + ic + i0..][..h]);
+            d[h..].fill(0.0);
+        }
+    }
+}
+
+/// Which operands of `gemm_t` are stored transposed: `a` as Aᵀ (k×m),
+/// `b` as Bᵀ (n×k), row-major.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trans {
+    pub a: bool,
+    pub b: bool,
+}
+
+impl Trans {
+    pub const NONE: Trans = Trans { a: false, b: false };
+}
+
+/// Append `A (m×k) · B (k×n)` to `out`, reading the operands flagged in
+/// `tr` from their transposes (`FullyConnected`'s `x · wᵀ` and the weight
+/// gradient `dyᵀ · x`) without a transposed copy: the blocked product packs
+/// straight from them, so its results are bit for bit `gemm`'s on the
+/// transposed copies. Products too small to pack are summed directly, over
+/// k in order.
+pub fn gemm_t(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], tr: Trans, out: &mut Vec<f32>) {
+    if tr == Trans::NONE {
+        return gemm(m, n, k, a, b, out);
+    }
+    let len = m * n;
+    if len == 0 {
+        return;
+    }
+    let (a, b) = (&a[..m * k], &b[..k * n]);
+    out.reserve(len);
+    let start = out.len();
+    let c = &mut out.spare_capacity_mut()[..len];
+    if k == 0 {
+        c.iter_mut().for_each(|slot| {
+            slot.write(0.0);
+        });
+    } else if uses_blocked(m, n, k) {
+        blocked(m, n, k, a, b, c, tr);
+    } else if !tr.a {
+        // A·Bᵀ: rows of A against rows of Bᵀ, both contiguous.
+        for (crow, arow) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+            for (slot, brow) in crow.iter_mut().zip(b.chunks_exact(k)) {
+                slot.write(dot(arow, brow));
+            }
+        }
+    } else {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0.0f32;
+                for p in 0..k {
+                    let bv = if tr.b { b[j * k + p] } else { b[p * n + j] };
+                    acc += a[p * m + i] * bv;
+                }
+                c[i * n + j].write(acc);
+            }
+        }
+    }
+    // SAFETY: every branch above wrote all m·n slots.
+    unsafe { out.set_len(start + len) };
+}
+
 /// The 4×8 micro-kernel: `Σ_p ap[p]ᵀ · bp[p]` over `kc` steps, in 8
 /// accumulators (row r of the tile is `acc[2r]`, `acc[2r+1]`). The
 /// relaxed-SIMD build compiles it (and `dot`, `axpy`, `small`) with
 /// `relaxed-simd` (see `F32x4::mul_add`), so it is a call per tile there.
 #[cfg_attr(not(ndgrad_relaxed), inline(always))]
 #[cfg_attr(ndgrad_relaxed, target_feature(enable = "relaxed-simd"), inline)]
-fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
+pub(crate) fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
     let ap = &ap[..kc * MR];
     let bp = &bp[..kc * NR];
     let z = F32x4::splat(0.0);
@@ -429,11 +602,11 @@ fn micro(kc: usize, ap: &[f32], bp: &[f32]) -> [F32x4; 8] {
 
 /// Where a micro-tile lands in C: top-left `(i, j)`, and how many of its
 /// rows and columns are inside C.
-struct Tile {
-    i: usize,
-    j: usize,
-    rows: usize,
-    cols: usize,
+pub(crate) struct Tile {
+    pub(crate) i: usize,
+    pub(crate) j: usize,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
 }
 
 /// Store (first k block) or add (later blocks) a micro-tile into C (row
@@ -441,7 +614,7 @@ struct Tile {
 /// first block (`accumulate == false`) comes before any later one for the
 /// same tile, so every read below is of a slot already written.
 #[inline(always)]
-fn write_tile(
+pub(crate) fn write_tile(
     c: &mut [MaybeUninit<f32>],
     ldc: usize,
     t: &Tile,
@@ -511,7 +684,18 @@ mod tests {
                 let (bl, al) = scratch_len(m, n, k, threads);
                 let (mut bp, mut ap) = (vec![0.0; bl], vec![0.0; al]);
                 let spare = &mut c.spare_capacity_mut()[..m * n];
-                blocked_on(threads, m, n, k, &a, &b, spare, &mut bp, &mut ap);
+                blocked_on(
+                    threads,
+                    m,
+                    n,
+                    k,
+                    &a,
+                    &b,
+                    spare,
+                    &mut bp,
+                    &mut ap,
+                    Trans::NONE,
+                );
                 // SAFETY: `blocked_on` writes all m·n elements.
                 unsafe { c.set_len(m * n) };
                 c
@@ -522,6 +706,47 @@ mod tests {
             assert_eq!(bits(&plain), bits(&one), "{m}x{n}x{k}: gemm vs blocked");
             for t in 2..=4 {
                 assert_eq!(bits(&run(t)), bits(&one), "{m}x{n}x{k} on {t} threads");
+            }
+        }
+    }
+
+    /// When memory is too full for the packing scratch, a product runs
+    /// unpacked (`small`): no abort, and for k within one block the very
+    /// same bits as the blocked product (beyond, the same sums grouped
+    /// differently: within rounding).
+    #[test]
+    fn unpacked_fallback_matches_the_blocked_product() {
+        let mut buf = Vec::new();
+        assert!(
+            aligned(&mut buf, usize::MAX / 8).is_none(),
+            "impossible scratch is None, not an abort"
+        );
+        assert!(aligned(&mut buf, usize::MAX).is_none());
+        let mut seed = 0x1234_5678_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(m, n, k) in &[(64, 256, 200), (131, 67, 256), (40, 40, 700)] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let mut blocked_c = Vec::new();
+            gemm(m, n, k, &a, &b, &mut blocked_c);
+            let mut c = Vec::with_capacity(m * n);
+            small(m, n, k, &a, &b, &mut c.spare_capacity_mut()[..m * n]);
+            // SAFETY: `small` writes all m·n elements.
+            unsafe { c.set_len(m * n) };
+            if k <= KC {
+                assert_eq!(bits(&c), bits(&blocked_c), "{m}x{n}x{k}");
+            } else {
+                for (x, y) in c.iter().zip(&blocked_c) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{m}x{n}x{k}: {x} vs {y}"
+                    );
+                }
             }
         }
     }
@@ -562,6 +787,62 @@ mod tests {
             gemm_batched(count, m, n, k, &a, &b, &mut got);
             assert_eq!(got[0], 7.0, "appends after what was there");
             assert_eq!(bits(&got[1..]), bits(&want), "{count} × {m}x{k}·{k}x{n}");
+        }
+    }
+
+    /// `gemm_t` packs from the transposed operands: bit for bit `gemm` of
+    /// the transposed copies where it packs; close to it where it sums
+    /// directly.
+    #[test]
+    fn transposed_operands_match_gemm_of_the_copies() {
+        threads::spawn_native_helpers(2);
+        threads::set_helpers(2);
+        let mut seed = 0x1234_5679_u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        let tr2 = |x: &[f32], r: usize, c: usize| -> Vec<f32> {
+            (0..c)
+                .flat_map(|j| (0..r).map(move |i| (i, j)))
+                .map(|(i, j)| x[i * c + j])
+                .collect()
+        };
+        for &(m, n, k) in &[
+            (3, 5, 7),
+            (2, 40, 300),
+            (4, 8, 2),
+            (64, 120, 400),
+            (131, 67, 300),
+            (256, 10, 84),
+            (5, 9, 1000),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let (at, bt) = (tr2(&a, m, k), tr2(&b, k, n));
+            let mut want = Vec::new();
+            gemm(m, n, k, &a, &b, &mut want);
+            {
+                for (ta, tb) in [(false, true), (true, false), (true, true)] {
+                    let mut got = vec![9.0];
+                    let (ax, bx) = (if ta { &at } else { &a }, if tb { &bt } else { &b });
+                    gemm_t(m, n, k, ax, bx, Trans { a: ta, b: tb }, &mut got);
+                    assert_eq!(got[0], 9.0);
+                    let got = &got[1..];
+                    if uses_blocked(m, n, k) {
+                        assert_eq!(bits(got), bits(&want), "{m}x{n}x{k} ta={ta} tb={tb}");
+                    } else {
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!(
+                                (g - w).abs() <= 1e-5 * (k as f32),
+                                "{m}x{n}x{k}: {g} vs {w}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -169,16 +169,36 @@ fn chunked<R: Copy + Send + Default>(
     } else {
         1
     };
-    let partials: Vec<R> = if threads <= 1 {
-        x.chunks(RED_CHUNK).map(&part).collect()
-    } else {
-        let mut p = vec![R::default(); x.len().div_ceil(RED_CHUNK)];
-        let parts: Vec<(&mut R, &[f32])> = p.iter_mut().zip(x.chunks(RED_CHUNK)).collect();
-        threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
-        p
+    // The partials go to a table folded in order by one piece of code on
+    // one thread and on many: a NaN's sign and payload depend on the
+    // instructions that add it, so both must fold alike to agree bit for
+    // bit. The table (a tensor filling memory has 16 Ki chunks) is
+    // allocated fallibly; without it one thread folds as it goes.
+    let Ok(mut p) = crate::storage::try_filled(x.len().div_ceil(RED_CHUNK), R::default()) else {
+        let first = part(&x[..RED_CHUNK]);
+        return x[RED_CHUNK..]
+            .chunks(RED_CHUNK)
+            .map(&part)
+            .fold(first, join);
     };
-    let mut it = partials.into_iter();
-    let first = it.next().expect("more than one chunk");
+    if threads <= 1 {
+        for (slot, c) in p.iter_mut().zip(x.chunks(RED_CHUNK)) {
+            *slot = part(c);
+        }
+    } else {
+        let Ok(parts) = crate::storage::try_collect(p.iter_mut().zip(x.chunks(RED_CHUNK))) else {
+            let first = part(&x[..RED_CHUNK]);
+            return x[RED_CHUNK..]
+                .chunks(RED_CHUNK)
+                .map(&part)
+                .fold(first, join);
+        };
+        threads::for_each(parts, threads, |_, (slot, c)| *slot = part(c));
+    }
+    let mut it = p.into_iter();
+    let Some(first) = it.next() else {
+        return part(x);
+    };
     it.fold(first, join)
 }
 
@@ -458,10 +478,31 @@ pub fn transpose2d_f32(x: &[f32], r: usize, c: usize, out: &mut Vec<f32>) {
 }
 
 /// `out` (shape `oshape`) = `x` (shape `xshape`) repeated along broadcast axes.
+/// Writes in place, row by row: no temporary (a full-size one made `x[:] = v`
+/// abort when memory was nearly full).
 pub fn broadcast_copy<T: Elem>(x: &[T], xshape: &[usize], oshape: &[usize], out: &mut [T]) {
-    let mut v = Vec::with_capacity(out.len());
-    broadcast_extend(x, xshape, oshape, &mut v);
-    out.copy_from_slice(&v);
+    let n: usize = oshape.iter().product();
+    if n == 0 || out.len() < n {
+        return;
+    }
+    let nd = oshape.len();
+    if nd == 0 {
+        out[0] = x[0];
+        return;
+    }
+    let sx = broadcast_strides(xshape, oshape);
+    let inner = oshape[nd - 1];
+    let step = sx[nd - 1];
+    let mut rows = Rows::new(oshape, [&sx]);
+    for row in out[..n].chunks_exact_mut(inner) {
+        let off = rows.off[0];
+        if step == 0 {
+            row.fill(x[off]);
+        } else {
+            row.copy_from_slice(&x[off..off + inner]);
+        }
+        rows.step();
+    }
 }
 
 /// Append `x` (shape `xshape`) repeated along broadcast axes to shape

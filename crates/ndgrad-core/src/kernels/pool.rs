@@ -29,7 +29,9 @@ impl Float for f64 {
 
 /// No input element in the window (a window wholly in the padding): the
 /// output is the lowest value and no gradient flows (MXNet's `max_idx = -1`).
-pub const NO_ARGMAX: usize = usize::MAX;
+/// Argmax positions are `u32` (the op refuses inputs of 2³² elements or
+/// more): half the memory of `usize` natively, a vector lane on wasm.
+pub const NO_ARGMAX: u32 = u32::MAX;
 
 /// Pooling geometry, resolved (global pooling, defaults, 1-D as 2-D).
 #[derive(Clone, Debug, PartialEq)]
@@ -73,29 +75,167 @@ impl Geom {
 
 /// Max pooling: appends the maxima to `out` and their flat input indices
 /// (or `NO_ARGMAX`) to `arg`.
-pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<usize>) {
+pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<u32>) {
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
     for p in 0..g.planes {
         let base = p * plane;
         let xp = &x[base..base + plane];
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            for &(w0, w1, _) in &cols {
-                let mut m = T::LOWEST;
-                let mut at = NO_ARGMAX;
+            max_row(xp, base, g, h0, h1, 0, g.ow, out, arg);
+        }
+    }
+}
+
+/// Outputs `[o0, o1)` of one output row whose window rows are `[h0, h1)`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn max_row<T: Float>(
+    xp: &[T],
+    base: usize,
+    g: &Geom,
+    h0: usize,
+    h1: usize,
+    o0: usize,
+    o1: usize,
+    out: &mut Vec<T>,
+    arg: &mut Vec<u32>,
+) {
+    // Column windows are recomputed (a few integer ops) rather than tabled:
+    // a table as long as the output width would be an allocation that grows
+    // with the data and could not fail cleanly.
+    for (w0, w1, _) in (o0..o1).map(|ox| g.cols(ox)) {
+        let mut m = T::LOWEST;
+        let mut at = usize::MAX;
+        for y in h0..h1 {
+            let row = &xp[y * g.w..y * g.w + g.w];
+            for (xx, &v) in row[w0..w1].iter().enumerate() {
+                if v > m {
+                    m = v;
+                    at = y * g.w + w0 + xx;
+                }
+            }
+        }
+        out.push(m);
+        arg.push(if at == usize::MAX {
+            NO_ARGMAX
+        } else {
+            (base + at) as u32
+        });
+    }
+}
+
+/// float32 max pooling with strides 1 or 2 along the row: four outputs of
+/// a row at a time in vector lanes (a window's candidates for the four are
+/// one load, or two loads and an even/odd shuffle at stride 2), the running
+/// maximum and its index kept with compare + select in the scalar kernel's
+/// order (first strictly greater, row-major), so values and argmax are the
+/// scalar kernel's exactly. Edge columns, and other strides, run scalar.
+pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>) {
+    use super::simd::{F32x4, I32x4};
+    if !(g.sw == 1 || g.sw == 2) || g.ow < 4 {
+        return max_pool(x, g, out, arg);
+    }
+    let plane = g.h * g.w;
+    // Interior outputs: the whole window inside the row, and every vector
+    // load (4 floats, 8 at stride 2) too.
+    let reach = if g.sw == 2 { 8 } else { 4 };
+    let first = g.pw.div_ceil(g.sw).min(g.ow);
+    let mut last = first;
+    while last + 4 <= g.ow {
+        let s = (last + 3) * g.sw - g.pw; // start of the block's last window
+        let s0 = last * g.sw - g.pw;
+        if s + g.kw > g.w || s0 + g.kw - 1 + reach > g.w {
+            break;
+        }
+        last += 4;
+    }
+    // [0, s, 2s, 3s]: each lane's offset from the first output's window
+    // (the bits loaded as a float vector: loads copy bits exactly).
+    let sw = g.sw as u32;
+    let offs = F32x4::load(&[0, sw, 2 * sw, 3 * sw].map(f32::from_bits)).to_bits();
+    for p in 0..g.planes {
+        let base = p * plane;
+        let xp = &x[base..base + plane];
+        for oy in 0..g.oh {
+            let (h0, h1, _) = g.rows(oy);
+            max_row(xp, base, g, h0, h1, 0, first, out, arg);
+            let mut ox = first;
+            // Two blocks of four outputs at once: two independent
+            // dependency chains (the running max is a chain of pmax).
+            while ox + 8 <= last {
+                let s0 = ox * g.sw - g.pw;
+                let (mut m0, mut m1) = (F32x4::splat(f32::MIN), F32x4::splat(f32::MIN));
+                let none = I32x4::splat(-1).to_f32_bits();
+                let (mut a0, mut a1) = (none, none);
                 for y in h0..h1 {
                     let row = &xp[y * g.w..y * g.w + g.w];
-                    for (xx, &v) in row[w0..w1].iter().enumerate() {
-                        if v > m {
-                            m = v;
-                            at = y * g.w + w0 + xx;
-                        }
+                    let ybase = (base + y * g.w + s0) as i32;
+                    for kx in 0..g.kw {
+                        let i = s0 + kx;
+                        let j = i + 4 * g.sw;
+                        let (v0, v1) = if g.sw == 1 {
+                            (F32x4::load(&row[i..i + 4]), F32x4::load(&row[j..j + 4]))
+                        } else {
+                            (
+                                F32x4::even(
+                                    F32x4::load(&row[i..i + 4]),
+                                    F32x4::load(&row[i + 4..i + 8]),
+                                ),
+                                F32x4::even(
+                                    F32x4::load(&row[j..j + 4]),
+                                    F32x4::load(&row[j + 4..j + 8]),
+                                ),
+                            )
+                        };
+                        let idx0 = I32x4::splat(ybase + kx as i32).add(offs);
+                        let idx1 = idx0.add(I32x4::splat(4 * g.sw as i32));
+                        // v > m, and pmax(m, v) = m < v ? v : m: the same
+                        // test, so the max and its index agree (NaN never
+                        // wins, the first of equal values stays).
+                        a0 = F32x4::select(v0.gt(m0), idx0.to_f32_bits(), a0);
+                        a1 = F32x4::select(v1.gt(m1), idx1.to_f32_bits(), a1);
+                        m0 = m0.pmax(v0);
+                        m1 = m1.pmax(v1);
                     }
                 }
-                out.push(m);
-                arg.push(if at == NO_ARGMAX { at } else { base + at });
+                for (m, at) in [(m0, a0), (m1, a1)] {
+                    for (mv, av) in m.to_array().into_iter().zip(at.to_array()) {
+                        out.push(mv);
+                        arg.push(av.to_bits());
+                    }
+                }
+                ox += 8;
             }
+            while ox < last {
+                let s0 = ox * g.sw - g.pw;
+                let mut m = F32x4::splat(f32::MIN);
+                let mut at = I32x4::splat(-1).to_f32_bits();
+                for y in h0..h1 {
+                    let row = &xp[y * g.w..y * g.w + g.w];
+                    let ybase = (base + y * g.w + s0) as i32;
+                    for kx in 0..g.kw {
+                        let i = s0 + kx;
+                        let v = if g.sw == 1 {
+                            F32x4::load(&row[i..i + 4])
+                        } else {
+                            F32x4::even(
+                                F32x4::load(&row[i..i + 4]),
+                                F32x4::load(&row[i + 4..i + 8]),
+                            )
+                        };
+                        let idx = I32x4::splat(ybase + kx as i32).add(offs);
+                        at = F32x4::select(v.gt(m), idx.to_f32_bits(), at);
+                        m = m.pmax(v);
+                    }
+                }
+                for (mv, av) in m.to_array().into_iter().zip(at.to_array()) {
+                    out.push(mv);
+                    arg.push(av.to_bits());
+                }
+                ox += 4;
+            }
+            max_row(xp, base, g, h0, h1, last, g.ow, out, arg);
         }
     }
 }
@@ -103,12 +243,13 @@ pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<usi
 /// Sum / average pooling (`avg` divides by the window size MXNet uses).
 pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: &mut Vec<T>) {
     let plane = g.h * g.w;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Recomputed per row, not tabled (see `max_pool`).
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let xp = &x[p * plane..p * plane + plane];
         for oy in 0..g.oh {
             let (h0, h1, hp) = g.rows(oy);
-            for &(w0, w1, wp) in &cols {
+            for (w0, w1, wp) in cols() {
                 let mut s = T::ZERO;
                 for y in h0..h1 {
                     for &v in &xp[y * g.w + w0..y * g.w + w1] {
@@ -140,13 +281,14 @@ pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: 
 pub fn sum_unpool<T: Float>(dy: &[T], g: &Geom, avg: bool, include_pad: bool, dx: &mut [T]) {
     let plane = g.h * g.w;
     let oplane = g.oh * g.ow;
-    let cols: Vec<(usize, usize, usize)> = (0..g.ow).map(|ox| g.cols(ox)).collect();
+    // Recomputed per row, not tabled (see `max_pool`).
+    let cols = || (0..g.ow).map(|ox| g.cols(ox));
     for p in 0..g.planes {
         let dxp = &mut dx[p * plane..p * plane + plane];
         let dyp = &dy[p * oplane..p * oplane + oplane];
         for oy in 0..g.oh {
             let (h0, h1, hp) = g.rows(oy);
-            for (ox, &(w0, w1, wp)) in cols.iter().enumerate() {
+            for (ox, (w0, w1, wp)) in cols().enumerate() {
                 let mut d = dyp[oy * g.ow + ox];
                 if avg {
                     let n = if include_pad {
@@ -280,5 +422,288 @@ pub fn channel_affine2<T: Float>(
             let (a, b, k) = (a[c], b[c], k[c]);
             out.extend(xr.iter().zip(gr).map(|(&xv, &gv)| gv * a + xv * b + k));
         }
+    }
+}
+
+/// LayerNorm's forward over the middle axis of `l` (outer × channels ×
+/// inner, normalising the `channels` values of each (outer, inner) pair):
+/// per row the shifted one-pass statistics in float64, then
+/// `(x − mean)·invstd·gamma[c] + beta[c]` appended.
+pub fn layer_norm_rows<T: Float>(
+    x: &[T],
+    l: ChannelLayout,
+    gamma: &[T],
+    beta: &[T],
+    eps: f64,
+    out: &mut Vec<T>,
+) -> crate::error::Result<()> {
+    let (c, inner) = (l.channels, l.inner);
+    if c == 0 {
+        return Ok(());
+    }
+    let n = c as f64;
+    // Per-row statistics of one outer block (inner rows, strided by inner).
+    let mut mean = crate::storage::alloc_zeroed::<f64>(inner)?;
+    let mut invstd = crate::storage::alloc_zeroed::<f64>(inner)?;
+    for o in 0..l.outer {
+        let blk = &x[o * c * inner..(o + 1) * c * inner];
+        for i in 0..inner {
+            let shift = blk[i].to_f64();
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for ch in 0..c {
+                let d = blk[ch * inner + i].to_f64() - shift;
+                s1 += d;
+                s2 += d * d;
+            }
+            let m = s1 / n;
+            mean[i] = shift + m;
+            invstd[i] = 1.0 / ((s2 / n - m * m).max(0.0) + eps).sqrt();
+        }
+        for ch in 0..c {
+            let (g, b) = (gamma[ch].to_f64(), beta[ch].to_f64());
+            let row = &blk[ch * inner..(ch + 1) * inner];
+            out.extend(row.iter().enumerate().map(|(i, &v)| {
+                let s = invstd[i] * g;
+                T::from_f64(v.to_f64() * s + (b - mean[i] * s))
+            }));
+        }
+    }
+    Ok(())
+}
+
+// ---- float32 vector paths of the BatchNorm kernels ----
+//
+// Sixteen elements per loop iteration (four vectors): V8 puts an interrupt
+// check on every back-edge, as costly as a one-vector body.
+
+/// `channel_stats` for float32: the sums of `x − s` and `(x − s)²` in four
+/// float32 vector accumulators per block of 64 elements, each block's
+/// partial sums added into float64 (float32 speed; the error of a block is
+/// a few float32 ulps of its own sums, not of the whole channel's).
+pub fn channel_stats_f32(x: &[f32], l: ChannelLayout, mean: &mut [f64], var: &mut [f64]) {
+    use super::simd::F32x4;
+    let n = (l.outer * l.inner) as f64;
+    for c in 0..l.channels {
+        let shift = if l.outer * l.inner > 0 {
+            x[c * l.inner]
+        } else {
+            0.0
+        };
+        let sv = F32x4::splat(shift);
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for o in 0..l.outer {
+            let run = &x[(o * l.channels + c) * l.inner..][..l.inner];
+            let mut blocks = run.chunks_exact(64);
+            for b in &mut blocks {
+                let mut a = [F32x4::splat(0.0); 4];
+                let mut q = [F32x4::splat(0.0); 4];
+                for k in 0..4 {
+                    for j in 0..4 {
+                        let d = F32x4::load(&b[16 * k + 4 * j..]).sub(sv);
+                        a[j] = a[j].add(d);
+                        q[j] = q[j].add(d.mul(d));
+                    }
+                }
+                let (a, q) = (
+                    a[0].add(a[1]).add(a[2].add(a[3])),
+                    q[0].add(q[1]).add(q[2].add(q[3])),
+                );
+                s1 += a.to_array().iter().map(|&v| v as f64).sum::<f64>();
+                s2 += q.to_array().iter().map(|&v| v as f64).sum::<f64>();
+            }
+            for &v in blocks.remainder() {
+                let d = v as f64 - shift as f64;
+                s1 += d;
+                s2 += d * d;
+            }
+        }
+        let m = s1 / n;
+        mean[c] = shift as f64 + m;
+        var[c] = (s2 / n - m * m).max(0.0);
+    }
+}
+
+/// `channel_grad_sums` for float32 (blocks of 64 as in `channel_stats_f32`,
+/// around the channel's float32 mean).
+pub fn channel_grad_sums_f32(
+    x: &[f32],
+    dy: &[f32],
+    l: ChannelLayout,
+    mean: &[f64],
+    sum_dy: &mut [f64],
+    sum_dyxc: &mut [f64],
+) {
+    use super::simd::F32x4;
+    for c in 0..l.channels {
+        let m32 = mean[c] as f32;
+        // x − m32 is exact where it matters (Sterbenz) and m32's own error
+        // is corrected below: Σdy(x − m) = Σdy(x − m32) − (m − m32)·Σdy.
+        let mv = F32x4::splat(m32);
+        let (mut s, mut d) = (0.0f64, 0.0f64);
+        for o in 0..l.outer {
+            let at = (o * l.channels + c) * l.inner;
+            let (xr, gr) = (&x[at..at + l.inner], &dy[at..at + l.inner]);
+            let full = l.inner / 64 * 64;
+            for b in (0..full).step_by(64) {
+                let mut a = [F32x4::splat(0.0); 4];
+                let mut q = [F32x4::splat(0.0); 4];
+                for k in 0..4 {
+                    for j in 0..4 {
+                        let i = b + 16 * k + 4 * j;
+                        let g = F32x4::load(&gr[i..]);
+                        a[j] = a[j].add(g);
+                        q[j] = q[j].add(g.mul(F32x4::load(&xr[i..]).sub(mv)));
+                    }
+                }
+                let (a, q) = (
+                    a[0].add(a[1]).add(a[2].add(a[3])),
+                    q[0].add(q[1]).add(q[2].add(q[3])),
+                );
+                s += a.to_array().iter().map(|&v| v as f64).sum::<f64>();
+                d += q.to_array().iter().map(|&v| v as f64).sum::<f64>();
+            }
+            for i in full..l.inner {
+                let g = gr[i] as f64;
+                s += g;
+                d += g * (xr[i] as f64 - m32 as f64);
+            }
+        }
+        sum_dy[c] = s;
+        sum_dyxc[c] = d - (mean[c] - m32 as f64) * s;
+    }
+}
+
+/// `out = x · a + b` over one run, appended (every slot written once).
+#[inline(always)]
+fn affine_run(out: &mut Vec<f32>, xr: &[f32], gr: Option<&[f32]>, a: f32, b: f32, k: f32) {
+    use super::simd::F32x4;
+    let n = xr.len();
+    let start = out.len();
+    let dst = &mut out.spare_capacity_mut()[..n];
+    let (av, bv, kv) = (F32x4::splat(a), F32x4::splat(b), F32x4::splat(k));
+    let full = n / 16 * 16;
+    for i in (0..full).step_by(16) {
+        for j in 0..4 {
+            let at = i + 4 * j;
+            let xv = F32x4::load(&xr[at..]);
+            let v = match gr {
+                // dy·a + x·b + k
+                Some(g) => F32x4::load(&g[at..]).mul(av).add(xv.mul(bv)).add(kv),
+                // x·a + b
+                None => xv.mul(av).add(bv),
+            };
+            v.store_uninit(&mut dst[at..at + 4]);
+        }
+    }
+    for i in full..n {
+        let v = match gr {
+            Some(g) => g[i] * a + xr[i] * b + k,
+            None => xr[i] * a + b,
+        };
+        dst[i].write(v);
+    }
+    // SAFETY: the loops above wrote every one of the n slots of `dst`
+    // (the vector loop [0, full) in 16s, the tail [full, n)), and the
+    // caller reserved them (`dst` is n slots of spare capacity).
+    unsafe { out.set_len(start + n) };
+}
+
+/// `channel_affine` for float32 (`out` must have room for `x.len()` more).
+pub fn channel_affine_f32(
+    x: &[f32],
+    l: ChannelLayout,
+    scale: &[f32],
+    shift: &[f32],
+    out: &mut Vec<f32>,
+) {
+    assert!(out.capacity() - out.len() >= x.len());
+    for o in 0..l.outer {
+        for c in 0..l.channels {
+            let run = &x[(o * l.channels + c) * l.inner..][..l.inner];
+            affine_run(out, run, None, scale[c], shift[c], 0.0);
+        }
+    }
+}
+
+/// `channel_affine2` for float32 (`out` must have room for `x.len()` more).
+#[allow(clippy::too_many_arguments)]
+pub fn channel_affine2_f32(
+    x: &[f32],
+    dy: &[f32],
+    l: ChannelLayout,
+    a: &[f32],
+    b: &[f32],
+    k: &[f32],
+    out: &mut Vec<f32>,
+) {
+    assert!(out.capacity() - out.len() >= x.len());
+    for o in 0..l.outer {
+        for c in 0..l.channels {
+            let at = (o * l.channels + c) * l.inner;
+            let (xr, gr) = (&x[at..at + l.inner], &dy[at..at + l.inner]);
+            affine_run(out, xr, Some(gr), a[c], b[c], k[c]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector max pooling against the scalar one (the oracle): values
+    /// and argmax identical, ties (few distinct values) and NaN included,
+    /// over strides 1 and 2, kernels 1-4, pads 0-2 and widths around the
+    /// vector block sizes.
+    #[test]
+    fn vector_max_pool_is_the_scalar_one() {
+        let mut seed = 12345u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let mut checked = 0;
+        for w in [4usize, 7, 8, 9, 13, 16, 21] {
+            for kw in 1..=4usize {
+                for sw in 1..=3usize {
+                    for pw in 0..=2usize {
+                        if kw > w + 2 * pw || pw >= kw {
+                            continue;
+                        }
+                        let (h, kh, sh, ph) = (5, 3, 2, 1);
+                        let ow = 1 + (w + 2 * pw - kw) / sw;
+                        let oh = 1 + (h + 2 * ph - kh) / sh;
+                        let g = Geom {
+                            planes: 2,
+                            h,
+                            w,
+                            oh,
+                            ow,
+                            kh,
+                            kw,
+                            sh,
+                            sw,
+                            ph,
+                            pw,
+                        };
+                        let x: Vec<f32> = (0..2 * h * w)
+                            .map(|_| match next() % 9 {
+                                0 => f32::NAN,
+                                r => (r % 4) as f32 - 1.5,
+                            })
+                            .collect();
+                        let (mut a, mut ia, mut b, mut ib) = (vec![], vec![], vec![], vec![]);
+                        max_pool(&x, &g, &mut a, &mut ia);
+                        max_pool_f32(&x, &g, &mut b, &mut ib);
+                        assert_eq!(ia, ib, "{g:?}");
+                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&a), bits(&b), "{g:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
     }
 }

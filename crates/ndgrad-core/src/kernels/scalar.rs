@@ -298,6 +298,17 @@ impl UnOp {
             _ => x, // floor, ceil, round, rint, trunc of an integer
         }
     }
+
+    /// The op on a uint8 element (only `int_ok` ops), modulo 256 as NumPy:
+    /// `-x` wraps, `abs` and `relu` are the identity, `sign` is 0 or 1.
+    pub fn apply_u8(self, x: u8) -> u8 {
+        match self {
+            UnOp::Neg => x.wrapping_neg(),
+            UnOp::Square => x.wrapping_mul(x),
+            UnOp::Sign => (x != 0) as u8,
+            _ => x,
+        }
+    }
 }
 
 /// acosh without the cancellation of `ln(x + √(x²-1))` near 1:

@@ -101,7 +101,7 @@ mod imp {
             F32x4(f32x4_add(self.0, o.0))
         }
         /// `a·b + c`: one fused `f32x4.relaxed_madd` in the relaxed-SIMD
-        /// build (`--cfg ndgrad_relaxed`; it may round once, as an FMA, or
+        /// build (feature `relaxed`; it may round once, as an FMA, or
         /// twice), else a multiply then an add, rounded twice like
         /// `a.mul(b).add(c)`.
         ///
@@ -342,6 +342,20 @@ mod imp {
             ]
         }
     }
+
+    // Pooling's lane shuffles (pool branch).
+    impl F32x4 {
+        /// Lanes 0, 2 of `a` then 0, 2 of `b`: the even elements of 8 in a row.
+        #[inline(always)]
+        pub fn even(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<0, 2, 4, 6>(a.0, b.0))
+        }
+        /// Lanes 1, 3 of `a` then 1, 3 of `b`: the odd elements of 8 in a row.
+        #[inline(always)]
+        pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0))
+        }
+    }
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -566,6 +580,16 @@ mod imp {
             self.0
         }
     }
+
+    // Pooling's lane shuffles (pool branch).
+    impl F32x4 {
+        pub fn even(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[0], a.0[2], b.0[0], b.0[2]])
+        }
+        pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[1], a.0[3], b.0[1], b.0[3]])
+        }
+    }
 }
 
 pub use imp::{F32x4, F64x2, I32x4};
@@ -761,3 +785,6 @@ impl IntLanes for I32x8 {
 
 /// Whether this build runs the vector paths as real WebAssembly SIMD.
 pub const NATIVE_SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// Whether this is a relaxed-SIMD build (`mul_add` is `f32x4.relaxed_madd`).
+pub const RELAXED_SIMD: bool = cfg!(ndgrad_relaxed);

@@ -30,8 +30,11 @@ fn binary_kernel<T: Elem>(
     Ok(wrap(out))
 }
 
-fn int_div_by_zero(name: &str) -> Error {
-    Error::invalid(format!("{name}: integer division by zero (int32 arrays)"))
+fn int_div_by_zero(name: &str, dtype: DType) -> Error {
+    Error::invalid(format!(
+        "{name}: integer division by zero ({} arrays)",
+        dtype.name()
+    ))
 }
 
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -47,7 +50,13 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             (Data::F64(x), Data::F64(y)) => binary_kernel(op, x, sa, y, sb, so, n),
             (Data::I32(x), Data::I32(y)) => {
                 if op == BinOp::Div && n > 0 && y.contains(&0) {
-                    return Err(int_div_by_zero(name));
+                    return Err(int_div_by_zero(name, DType::I32));
+                }
+                binary_kernel(op, x, sa, y, sb, so, n)
+            }
+            (Data::U8(x), Data::U8(y)) => {
+                if op == BinOp::Div && n > 0 && y.contains(&0) {
+                    return Err(int_div_by_zero(name, DType::U8));
                 }
                 binary_kernel(op, x, sa, y, sb, so, n)
             }
@@ -80,6 +89,28 @@ fn scalar_kernel<T: Elem>(op: BinOp, a: &[T], s: f64, reverse: bool) -> Result<D
     Ok(wrap(out))
 }
 
+/// Integer division by a zero element, or by a number that is zero in the
+/// array's dtype, is an Error (NumPy warns and gives 0; MXNet's kernels would
+/// trap the wasm instance).
+fn int_scalar_div_check<T: Elem>(
+    name: &str,
+    op: BinOp,
+    x: &[T],
+    s: f64,
+    reverse: bool,
+) -> Result<()> {
+    let zero_div = op == BinOp::Div
+        && if reverse {
+            x.contains(&T::ZERO)
+        } else {
+            T::from_f64(s) == T::ZERO && !x.is_empty()
+        };
+    if zero_div {
+        return Err(int_div_by_zero(name, T::DTYPE));
+    }
+    Ok(())
+}
+
 /// `a op s`, or `s op a` when `reverse` (MXNet's `_plus_scalar`, `_rminus_scalar`, ...).
 /// The number is cast to the array's dtype first (MXNet's `DType(scalar)`).
 pub fn binary_scalar(op: BinOp, a: &Tensor, s: f64, reverse: bool) -> Result<Tensor> {
@@ -88,15 +119,11 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, s: f64, reverse: bool) -> Result<Ten
         Data::F32(x) => scalar_kernel(op, x, s, reverse),
         Data::F64(x) => scalar_kernel(op, x, s, reverse),
         Data::I32(x) => {
-            let zero_div = op == BinOp::Div
-                && if reverse {
-                    x.contains(&0)
-                } else {
-                    i32::from_f64(s) == 0 && !x.is_empty()
-                };
-            if zero_div {
-                return Err(int_div_by_zero(name));
-            }
+            int_scalar_div_check(name, op, x, s, reverse)?;
+            scalar_kernel(op, x, s, reverse)
+        }
+        Data::U8(x) => {
+            int_scalar_div_check(name, op, x, s, reverse)?;
             scalar_kernel(op, x, s, reverse)
         }
     }
@@ -115,6 +142,18 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, s: f64, reverse: bool) -> Result<Ten
     Ok(t)
 }
 
+fn int_unary_ok(op: UnOp, x: &Tensor) -> Result<()> {
+    if op.int_ok() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "{}: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+        op.name(),
+        x.dtype().name(),
+        x.shape_str()
+    )))
+}
+
 pub fn unary(op: UnOp, x: &Tensor) -> Result<Tensor> {
     let name = op.name();
     let n = x.size();
@@ -130,15 +169,16 @@ pub fn unary(op: UnOp, x: &Tensor) -> Result<Tensor> {
             Data::F64(out)
         }
         Data::I32(v) => {
-            if !op.int_ok() {
-                return Err(Error::invalid(format!(
-                    "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
-                    x.shape_str()
-                )));
-            }
+            int_unary_ok(op, x)?;
             let mut out = alloc_empty::<i32>(n).map_err(|e| e.in_op(name))?;
             out.extend(v.iter().map(|&e| op.apply_int(e)));
             Data::I32(out)
+        }
+        Data::U8(v) => {
+            int_unary_ok(op, x)?;
+            let mut out = alloc_empty::<u8>(n).map_err(|e| e.in_op(name))?;
+            out.extend(v.iter().map(|&e| op.apply_u8(e)));
+            Data::U8(out)
         }
     };
     let mut t = Tensor::from_vec(x.shape.clone(), data)?;
@@ -158,9 +198,9 @@ fn one_minus_sq(x: &Tensor) -> Result<Tensor> {
     mul(&rscalar(BinOp::Sub, 1.0, x)?, &scalar(BinOp::Add, x, 1.0)?)
 }
 
-/// The float dtype of a gradient (int32 arrays never reach backward).
+/// The float dtype of a gradient (integer arrays never reach backward).
 fn is_int(t: &Tensor) -> bool {
-    t.dtype() == DType::I32
+    !t.dtype().is_float()
 }
 
 pub(super) fn binary_backward(
@@ -366,11 +406,7 @@ pub fn astype(x: &Tensor, to: DType) -> Result<Tensor> {
             crate::dtype::convert(src, &mut o);
             Ok(wrap(o))
         }
-        match to {
-            DType::F32 => go::<S, f32>(src),
-            DType::F64 => go::<S, f64>(src),
-            DType::I32 => go::<S, i32>(src),
-        }
+        crate::with_elem!(to, T => go::<S, T>(src))
     }
     let from = x.dtype();
     let data = crate::each_dtype!(&*x.data()?, v => conv(v.as_slice(), to))

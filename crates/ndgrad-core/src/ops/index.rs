@@ -16,7 +16,9 @@ use crate::each_dtype;
 use crate::error::{Error, Result};
 use crate::kernels::BinOp;
 use crate::shape::{checked_size, fmt_shape, size, strides};
-use crate::storage::{alloc_empty, alloc_zeroed, Tensor};
+use crate::storage::{
+    alloc_empty, alloc_zeroed, try_collect, try_filled, try_grow, try_vec, Tensor,
+};
 
 /// `out[k] = x[idx[k]]`, shaped `out_shape` (recorded; `name` names it in
 /// errors and in the tape).
@@ -146,6 +148,7 @@ pub fn slice_range(
     let mut out = Vec::new();
     let mut i = b;
     while (step > 0 && i < e) || (step < 0 && i > e) {
+        try_grow(&mut out, 1)?;
         out.push(i as usize);
         i += step;
     }
@@ -334,7 +337,7 @@ pub fn pick(
         )));
     }
     let vals = index.try_f64_vec()?;
-    let mut idx = Vec::with_capacity(vals.len());
+    let mut idx = try_vec(vals.len())?;
     for o in 0..r.outer {
         for i in 0..r.inner {
             let j = resolve(vals[o * r.inner + i], r.dim, wrap_mode);
@@ -365,10 +368,10 @@ fn order_rows(x: &Tensor, ax: usize, ascending: bool) -> Result<(Rows, Vec<Vec<u
             _ => a.partial_cmp(&b).unwrap_or(core::cmp::Ordering::Equal),
         }
     };
-    let mut rows = Vec::with_capacity(r.outer * r.inner);
+    let mut rows = try_vec(r.outer * r.inner)?;
     for o in 0..r.outer {
         for i in 0..r.inner {
-            let mut js: Vec<usize> = (0..r.dim).collect();
+            let mut js: Vec<usize> = try_collect(0..r.dim)?;
             js.sort_by(|&p, &q| {
                 let c = key(v[r.at(o, i, p)], v[r.at(o, i, q)]);
                 if ascending {
@@ -390,11 +393,7 @@ fn from_values(shape: Vec<usize>, vals: Vec<f64>, dtype: DType) -> Result<Tensor
         out.extend(vals.iter().map(|&v| T::from_f64(v)));
         Ok(wrap(out))
     }
-    let data = match dtype {
-        DType::F32 => go::<f32>(&vals)?,
-        DType::F64 => go::<f64>(&vals)?,
-        DType::I32 => go::<i32>(&vals)?,
-    };
+    let data = crate::with_elem!(dtype, T => go::<T>(&vals)?);
     Tensor::from_vec(shape, data)
 }
 
@@ -460,11 +459,20 @@ fn topk_named(
             )))
         }
     };
-    let (r, rows) = order_rows(x, ax, ascending)?;
     let shape = sorted_shape(x, ax, k);
+    if x.size() == 0 {
+        // Nothing to order. The rows are not counted: with a zero-length
+        // axis the other dimensions may be huge (their product overflows).
+        return match ret {
+            TopK::Value => gather(x, Rc::new(Vec::new()), shape, name),
+            TopK::Indices => from_values(shape, Vec::new(), x.dtype()),
+            TopK::Mask => from_values(x.shape.clone(), Vec::new(), x.dtype()),
+        };
+    }
+    let (r, rows) = order_rows(x, ax, ascending)?;
     match ret {
         TopK::Value => {
-            let mut idx = vec![0usize; size(&shape)];
+            let mut idx = try_filled(size(&shape), 0usize)?;
             let rk = Rows {
                 outer: r.outer,
                 dim: k,
@@ -480,7 +488,7 @@ fn topk_named(
             gather(x, Rc::new(idx), shape, name)
         }
         TopK::Indices => {
-            let mut vals = vec![0f64; size(&shape)];
+            let mut vals = try_filled(size(&shape), 0f64)?;
             let rk = Rows {
                 outer: r.outer,
                 dim: k,
@@ -496,7 +504,7 @@ fn topk_named(
             from_values(shape, vals, x.dtype())
         }
         TopK::Mask => {
-            let mut vals = vec![0f64; x.size()];
+            let mut vals = try_filled(x.size(), 0f64)?;
             for o in 0..r.outer {
                 for i in 0..r.inner {
                     for &j in &rows[o * r.inner + i][..k] {
@@ -525,7 +533,7 @@ pub fn argext(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> Resul
     }
     let r = Rows::of(&src.shape, ax);
     let v = src.try_f64_vec()?;
-    let mut out = Vec::with_capacity(r.outer * r.inner);
+    let mut out = try_vec(r.outer * r.inner)?;
     for o in 0..r.outer {
         for i in 0..r.inner {
             let mut best = 0usize;
@@ -597,7 +605,7 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let cb = super::broadcast_to(&cond.detached(), &oshape)?;
     let xb = super::broadcast_to(&x.detached(), &oshape)?;
     let yb = super::broadcast_to(&y.detached(), &oshape)?;
-    let mask: Vec<bool> = cb.try_f64_vec()?.into_iter().map(|v| v != 0.0).collect();
+    let mask: Vec<bool> = try_collect(cb.try_f64_vec()?.into_iter().map(|v| v != 0.0))?;
     fn go<T: Elem>(m: &[bool], a: &[T], b: &[T], n: usize) -> Result<Data> {
         let mut out = alloc_empty::<T>(n)?;
         out.extend(
@@ -613,6 +621,7 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
             (Data::F32(a), Data::F32(b)) => go(&mask, a, b, n),
             (Data::F64(a), Data::F64(b)) => go(&mask, a, b, n),
             (Data::I32(a), Data::I32(b)) => go(&mask, a, b, n),
+            (Data::U8(a), Data::U8(b)) => go(&mask, a, b, n),
             _ => Err(Error::internal("dtype mismatch after the check")),
         }
         .map_err(|e| e.in_op("where"))?

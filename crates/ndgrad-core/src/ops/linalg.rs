@@ -28,6 +28,7 @@ fn gemm_data(count: usize, m: usize, n: usize, k: usize, a: &Tensor, b: &Tensor)
         (Data::F32(x), Data::F32(y)) => gemm_batch(count, m, n, k, x, y),
         (Data::F64(x), Data::F64(y)) => gemm_batch(count, m, n, k, x, y),
         (Data::I32(x), Data::I32(y)) => gemm_batch(count, m, n, k, x, y),
+        (Data::U8(x), Data::U8(y)) => gemm_batch(count, m, n, k, x, y),
         _ => Err(Error::internal("dtype mismatch after the check")),
     }
 }

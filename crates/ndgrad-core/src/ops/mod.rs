@@ -117,12 +117,12 @@ pub enum Op {
     // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
     /// Max pooling: `out[k] = x[idx[k]]` at the argmax positions.
     PoolMax {
-        idx: std::rc::Rc<Vec<usize>>,
+        idx: std::rc::Rc<Vec<u32>>,
         in_shape: Vec<usize>,
     },
     /// Max pooling's gradient: `dy` scattered to the argmax positions.
     PoolMaxGrad {
-        idx: std::rc::Rc<Vec<usize>>,
+        idx: std::rc::Rc<Vec<u32>>,
         out_shape: Vec<usize>,
     },
     /// Avg / sum pooling, or (adjoint) its gradient.
@@ -131,6 +131,20 @@ pub enum Op {
         adjoint: bool,
     },
     BatchNorm(Box<norm::BatchNormNode>),
+    LayerNorm(Box<norm::LayerNormNode>),
+    // ---- nnmisc group (issue #12) ----
+    /// 2-D `op(a) · op(b)` read from the operands as stored (`FullyConnected`'s
+    /// `x · wᵀ` and its gradients).
+    DotT {
+        ta: bool,
+        tb: bool,
+    },
+    /// A first-order gradient returned by `autograd.grad` with
+    /// `create_graph`, tied to its variable (input 1) besides its own graph
+    /// (input 0): see `autograd::tie`. Its value is input 0's; the
+    /// derivative w.r.t. the variable is zero (the backward walk writes the
+    /// zeros only where no other path reaches the variable).
+    GradTie,
 }
 
 impl Op {
@@ -160,6 +174,10 @@ impl Op {
             },
             Op::PoolMax { .. } | Op::PoolMaxGrad { .. } | Op::PoolLinear { .. } => "Pooling",
             Op::BatchNorm(_) => "BatchNorm",
+            Op::LayerNorm(_) => "LayerNorm",
+            // nnmisc group (issue #12)
+            Op::DotT { .. } => "dot",
+            Op::GradTie => "grad",
         }
     }
 
@@ -241,6 +259,10 @@ impl Op {
                 Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
             }
             Op::BatchNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            Op::LayerNorm(n) => n.backward(saved, dy, [need(0), need(1), need(2)]),
+            // nnmisc group (issue #12)
+            Op::DotT { ta, tb } => nnmisc::dot_t_backward(*ta, *tb, saved, dy, [need(0), need(1)]),
+            Op::GradTie => Ok(vec![Some(dy.clone()), None]),
         };
         r.map_err(|e| e.in_op(&format!("backward of {}", self.name())))
     }
@@ -301,7 +323,8 @@ pub(crate) fn float_only(name: &str, x: &Tensor) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "{name}: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            "{name}: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+            x.dtype().name(),
             x.shape_str()
         )))
     }

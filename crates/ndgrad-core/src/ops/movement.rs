@@ -419,9 +419,8 @@ fn join(parts: &[&Data]) -> Result<Data> {
         }
         Ok(wrap(out))
     }
-    match parts.first().map(|p| p.dtype()) {
-        Some(crate::dtype::DType::F64) => go::<f64>(parts),
-        Some(crate::dtype::DType::I32) => go::<i32>(parts),
-        _ => go::<f32>(parts),
-    }
+    let dtype = parts
+        .first()
+        .map_or(crate::dtype::DType::F32, |p| p.dtype());
+    crate::with_elem!(dtype, T => go::<T>(parts))
 }

@@ -11,12 +11,98 @@
 //! every order are the primitives' rules, and the engine needs no backward
 //! of its own for them.
 
+use super::Op;
 use super::{
     binary, binary_scalar, float_only, reduce, reshape_to, same_dtype, unary, BinOp, RedOp, UnOp,
 };
+use crate::autograd::record;
+use crate::dtype::{Data, Elem};
 use crate::error::{Error, Result};
 use crate::shape::{fmt_shape, size};
-use crate::storage::Tensor;
+use crate::storage::{alloc_empty, Tensor};
+
+/// `FullyConnected`'s geometry: the data seen as `rows × inputs`, and the
+/// output shape. The one statement of its shape rules (MXNet's
+/// `FullyConnectedShape`): the op and the worker client's shape export
+/// (`nd_nnmisc_shape`) both call it.
+pub struct FcGeometry {
+    pub rows: usize,
+    pub inputs: usize,
+    pub out_shape: Vec<usize>,
+}
+
+/// See `FcGeometry`: `bias` is the bias's shape, if one is given.
+pub fn fully_connected_geometry(
+    x: &[usize],
+    w: &[usize],
+    bias: Option<&[usize]>,
+    num_hidden: i64,
+    no_bias: bool,
+    flatten: bool,
+) -> Result<FcGeometry> {
+    const OP: &str = "FullyConnected";
+    if num_hidden < 1 {
+        return Err(Error::invalid(format!(
+            "{OP}: numHidden must be >= 1 (got {num_hidden}) for data of shape {}",
+            fmt_shape(x)
+        )));
+    }
+    let nh = num_hidden as usize;
+    let Some((&last, lead)) = x.split_last() else {
+        return Err(Error::shape(format!(
+            "{OP}: data must have at least 1 dimension (got shape {})",
+            fmt_shape(x)
+        )));
+    };
+    // flatten keeps axis 0 and multiplies the rest (a 1-D (n,) is (n, 1));
+    // otherwise the last axis is the input.
+    let (rows, inputs, out_shape) = if flatten {
+        (x[0], size(&x[1..]), vec![x[0], nh])
+    } else {
+        let mut o = lead.to_vec();
+        o.push(nh);
+        (size(lead), last, o)
+    };
+    if w != [nh, inputs] {
+        return Err(Error::shape(format!(
+            "{OP}: weight of shape {} does not match (numHidden, inputs) = {} for data of shape {} (flatten = {flatten})",
+            fmt_shape(w),
+            fmt_shape(&[nh, inputs]),
+            fmt_shape(x)
+        )));
+    }
+    match (bias, no_bias) {
+        (Some(b), false) => {
+            if b != [nh] && b != [nh, 1] {
+                return Err(Error::shape(format!(
+                    "{OP}: bias of shape {} does not match numHidden = {nh} (want [{nh}]) for data of shape {}",
+                    fmt_shape(b),
+                    fmt_shape(x)
+                )));
+            }
+        }
+        (None, false) => {
+            return Err(Error::invalid(format!(
+                "{OP}: no bias given but noBias is false (data of shape {})",
+                fmt_shape(x)
+            )))
+        }
+        (Some(b), true) => {
+            return Err(Error::invalid(format!(
+                "{OP}: noBias is true but a bias of shape {} was given (data of shape {})",
+                fmt_shape(b),
+                fmt_shape(x)
+            )))
+        }
+        (None, true) => {}
+    }
+    crate::shape::checked_size(&out_shape).map_err(|e| e.in_op(OP))?;
+    Ok(FcGeometry {
+        rows,
+        inputs,
+        out_shape,
+    })
+}
 
 /// MXNet's `FullyConnected(data, weight, bias, num_hidden, no_bias,
 /// flatten)`: `data · weightᵀ + bias`. With `flatten` the data is
@@ -34,83 +120,64 @@ pub fn fully_connected(
     const OP: &str = "FullyConnected";
     float_only(OP, x)?;
     same_dtype(OP, x, w)?;
-    if num_hidden < 1 {
-        return Err(Error::invalid(format!(
-            "{OP}: numHidden must be >= 1 (got {num_hidden}) for data of shape {}",
-            x.shape_str()
-        )));
+    if let Some(b) = b {
+        same_dtype(OP, x, b)?;
     }
-    let nh = num_hidden as usize;
-    let Some((&last, lead)) = x.shape.split_last() else {
-        return Err(Error::shape(format!(
-            "{OP}: data must have at least 1 dimension (got shape {})",
-            x.shape_str()
-        )));
-    };
-    // MXNet's FullyConnectedShape: flatten keeps axis 0 and multiplies the
-    // rest (a 1-D (n,) is (n, 1)); otherwise the last axis is the input.
-    let (rows, inputs, out_shape) = if flatten {
-        let n = x.shape[0];
-        let k = size(&x.shape[1..]);
-        (n, k, vec![n, nh])
-    } else {
-        let mut o = lead.to_vec();
-        o.push(nh);
-        (size(lead), last, o)
-    };
-    if w.shape != [nh, inputs] {
-        return Err(Error::shape(format!(
-            "{OP}: weight of shape {} does not match (numHidden, inputs) = {} for data of shape {} (flatten = {flatten})",
-            w.shape_str(),
-            fmt_shape(&[nh, inputs]),
-            x.shape_str()
-        )));
-    }
-    let bias = match (b, no_bias) {
-        (Some(b), false) => {
-            same_dtype(OP, x, b)?;
-            if b.shape != [nh] && b.shape != [nh, 1] {
-                return Err(Error::shape(format!(
-                    "{OP}: bias of shape {} does not match numHidden = {nh} (want [{nh}]) for data of shape {}",
-                    b.shape_str(),
-                    x.shape_str()
-                )));
-            }
-            Some(b)
-        }
-        (None, false) => {
-            return Err(Error::invalid(format!(
-                "{OP}: no bias given but noBias is false (data of shape {})",
-                x.shape_str()
-            )))
-        }
-        (Some(b), true) => {
-            return Err(Error::invalid(format!(
-                "{OP}: noBias is true but a bias of shape {} was given (data of shape {})",
-                b.shape_str(),
-                x.shape_str()
-            )))
-        }
-        (None, true) => None,
-    };
-    let x2 = if x.shape.len() == 2 && x.shape[1] == inputs {
+    let g = fully_connected_geometry(
+        &x.shape,
+        &w.shape,
+        b.map(|b| b.shape.as_slice()),
+        num_hidden,
+        no_bias,
+        flatten,
+    )?;
+    let x2 = if x.shape == [g.rows, g.inputs] {
         x.clone()
     } else {
-        reshape_to(x, &[rows, inputs])?
+        reshape_to(x, &[g.rows, g.inputs])?
     };
     let mut y = dot_wt(&x2, w)?;
-    if let Some(b) = bias {
+    if let (Some(b), false) = (b, no_bias) {
         let b1 = if b.shape.len() == 1 {
             b.clone()
         } else {
-            reshape_to(b, &[nh])?
+            reshape_to(b, &[b.size()])?
         };
         y = binary(BinOp::Add, &y, &b1)?;
     }
-    if y.shape != out_shape {
-        y = reshape_to(&y, &out_shape)?;
+    if y.shape != g.out_shape {
+        y = reshape_to(&y, &g.out_shape)?;
     }
     Ok(y)
+}
+
+/// `Embedding`'s output shape, `data.shape + [output_dim]`, after checking
+/// the weight is `(input_dim, output_dim)` (shared with the worker client's
+/// shape export).
+pub fn embedding_shape(
+    data: &[usize],
+    w: &[usize],
+    input_dim: i64,
+    output_dim: i64,
+) -> Result<Vec<usize>> {
+    const OP: &str = "Embedding";
+    if input_dim < 1 || output_dim < 1 {
+        return Err(Error::invalid(format!(
+            "{OP}: inputDim and outputDim must be >= 1 (got {input_dim} and {output_dim}) for weight of shape {}",
+            fmt_shape(w)
+        )));
+    }
+    if w != [input_dim as usize, output_dim as usize] {
+        return Err(Error::shape(format!(
+            "{OP}: weight of shape {} does not match (inputDim, outputDim) = [{input_dim},{output_dim}] (data of shape {})",
+            fmt_shape(w),
+            fmt_shape(data)
+        )));
+    }
+    let mut out = data.to_vec();
+    out.push(output_dim as usize);
+    crate::shape::checked_size(&out).map_err(|e| e.in_op(OP))?;
+    Ok(out)
 }
 
 /// MXNet's `Embedding(data, weight, input_dim, output_dim)`: row
@@ -118,27 +185,145 @@ pub fn fully_connected(
 /// then clipped into `[0, input_dim - 1]` as MXNet's take in clip mode).
 /// The gradient goes to `weight` only (a scatter-add of `dy` into its rows).
 pub fn embedding(data: &Tensor, w: &Tensor, input_dim: i64, output_dim: i64) -> Result<Tensor> {
-    const OP: &str = "Embedding";
-    float_only(OP, w)?;
-    if input_dim < 1 || output_dim < 1 {
-        return Err(Error::invalid(format!(
-            "{OP}: inputDim and outputDim must be >= 1 (got {input_dim} and {output_dim}) for weight of shape {}",
-            w.shape_str()
-        )));
-    }
-    if w.shape != [input_dim as usize, output_dim as usize] {
-        return Err(Error::shape(format!(
-            "{OP}: weight of shape {} does not match (inputDim, outputDim) = [{input_dim},{output_dim}] (data of shape {})",
-            w.shape_str(),
-            data.shape_str()
-        )));
-    }
+    float_only("Embedding", w)?;
+    embedding_shape(&data.shape, &w.shape, input_dim, output_dim)?;
     super::index::take(w, &data.detached(), 0, false)
 }
 
-/// `x (m×k) · wᵀ` for `w (n×k)`, recorded.
+/// `Flatten`'s output shape (shared with the worker client's shape export).
+pub fn flatten_shape(x: &[usize]) -> Result<Vec<usize>> {
+    let Some(&d0) = x.first() else {
+        return Err(Error::shape(format!(
+            "Flatten: data must have at least 1 dimension (got shape {})",
+            fmt_shape(x)
+        )));
+    };
+    Ok(vec![d0, size(&x[1..])])
+}
+
+/// `x (m×k) · wᵀ` for `w (n×k)`, recorded, with no transposed copy of `w`.
 fn dot_wt(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    super::dot(x, &super::transpose(w, None)?)
+    dot_t(x, w, false, true)
+}
+
+/// `op(a) · op(b)` for 2-D `a`, `b`, where `op` transposes the operands
+/// flagged `ta` / `tb`, computed from the operands as stored (float32: the
+/// packed GEMM reads the transposes while packing, `kernels::gemm::gemm_t`).
+/// Recorded as `Op::DotT`; its gradients are again `dot_t`s, so every order
+/// of derivative stays free of transposed copies:
+/// `a·bᵀ` → `da = dy·b`, `db = dyᵀ·a`; `aᵀ·b` → `da = b·dyᵀ`, `db = a·dy`.
+pub(crate) fn dot_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    same_dtype("dot", a, b)?;
+    let (&[ar, ac], &[br, bc]) = (a.shape.as_slice(), b.shape.as_slice()) else {
+        return Err(Error::internal(format!(
+            "dot: 2-D operands expected (got {} and {})",
+            a.shape_str(),
+            b.shape_str()
+        )));
+    };
+    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if tb { (bc, br) } else { (br, bc) };
+    if k != kb {
+        return Err(Error::shape(format!(
+            "dot: shapes {} and {} not aligned (transpose_a = {ta}, transpose_b = {tb})",
+            a.shape_str(),
+            b.shape_str()
+        )));
+    }
+    let out_shape = vec![m, n];
+    crate::shape::checked_size(&out_shape)?;
+    let data = {
+        let (ad, bd) = (a.data()?, b.data()?);
+        match (&*ad, &*bd) {
+            (Data::F32(x), Data::F32(y)) => {
+                let mut out = alloc_empty::<f32>(m * n)?;
+                crate::kernels::gemm::gemm_t(
+                    m,
+                    n,
+                    k,
+                    x,
+                    y,
+                    crate::kernels::gemm::Trans { a: ta, b: tb },
+                    &mut out,
+                );
+                Data::F32(out)
+            }
+            (Data::F64(x), Data::F64(y)) => Data::F64(gemm_t_copy(m, n, k, x, y, ta, tb)?),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "dot: float32 or float64 operands expected (got {})",
+                    a.dtype().name()
+                )))
+            }
+        }
+    };
+    let mut t = Tensor::from_vec(out_shape, data)?;
+    record(
+        || Op::DotT { ta, tb },
+        &[a, b],
+        || vec![a.clone(), b.clone()],
+        &mut t,
+    );
+    Ok(t)
+}
+
+/// float64 (generic, unpacked `gemm`): the transposed operands copied
+/// first, into fallible allocations.
+fn gemm_t_copy<T: Elem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    ta: bool,
+    tb: bool,
+) -> Result<Vec<T>> {
+    let flip = |x: &[T], r: usize, c: usize| -> Result<Vec<T>> {
+        let mut o = alloc_empty::<T>(r * c)?;
+        T::transpose2d(x, r, c, &mut o);
+        Ok(o)
+    };
+    let at = if ta { Some(flip(a, k, m)?) } else { None };
+    let bt = if tb { Some(flip(b, n, k)?) } else { None };
+    let mut out = alloc_empty::<T>(m * n)?;
+    T::gemm(
+        m,
+        n,
+        k,
+        at.as_deref().unwrap_or(a),
+        bt.as_deref().unwrap_or(b),
+        &mut out,
+    );
+    Ok(out)
+}
+
+pub(super) fn dot_t_backward(
+    ta: bool,
+    tb: bool,
+    s: &[Tensor],
+    dy: &Tensor,
+    need: [bool; 2],
+) -> Result<Vec<Option<Tensor>>> {
+    let (a, b) = (super::saved(s, 0)?, super::saved(s, 1)?);
+    let (ga, gb) = match (ta, tb) {
+        (false, false) => (
+            need[0].then(|| dot_t(dy, b, false, true)).transpose()?,
+            need[1].then(|| dot_t(a, dy, true, false)).transpose()?,
+        ),
+        (false, true) => (
+            need[0].then(|| dot_t(dy, b, false, false)).transpose()?,
+            need[1].then(|| dot_t(dy, a, true, false)).transpose()?,
+        ),
+        (true, false) => (
+            need[0].then(|| dot_t(b, dy, false, true)).transpose()?,
+            need[1].then(|| dot_t(a, dy, false, false)).transpose()?,
+        ),
+        (true, true) => (
+            need[0].then(|| dot_t(b, dy, true, true)).transpose()?,
+            need[1].then(|| dot_t(dy, a, true, true)).transpose()?,
+        ),
+    };
+    Ok(vec![ga, gb])
 }
 
 /// `Activation`'s act types, in the FFI's code order.
@@ -328,13 +513,7 @@ pub fn leaky_relu_act(
 
 /// MXNet's `Flatten`: `(d0, d1·d2·…)`; a 1-D `(n,)` becomes `(n, 1)`.
 pub fn flatten(x: &Tensor) -> Result<Tensor> {
-    let Some(&d0) = x.shape.first() else {
-        return Err(Error::shape(format!(
-            "Flatten: data must have at least 1 dimension (got shape {})",
-            x.shape_str()
-        )));
-    };
-    reshape_to(x, &[d0, size(&x.shape[1..])])
+    reshape_to(x, &flatten_shape(&x.shape)?)
 }
 
 /// MXNet's `softmax_cross_entropy(data, label)`: data `(N, C)`, label `(N,)`
@@ -379,7 +558,43 @@ pub fn softmax_cross_entropy(data: &Tensor, label: &Tensor) -> Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
-    use super::prelu_gamma_shape;
+    use super::{dot_t, prelu_gamma_shape};
+    use crate::dtype::DType;
+    use crate::storage::Tensor;
+
+    /// `dot_t` against `dot` of explicitly transposed copies, every flag
+    /// pair, float32 (packed and direct sizes) and float64.
+    #[test]
+    fn dot_t_matches_dot_of_transposed_copies() {
+        let mut seed = 7u32;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f64 / (1u64 << 24) as f64 - 0.5
+        };
+        for dt in [DType::F32, DType::F64] {
+            for &(m, n, k) in &[(3, 4, 5), (40, 30, 70)] {
+                for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                    let sa = if ta { [k, m] } else { [m, k] };
+                    let sb = if tb { [n, k] } else { [k, n] };
+                    let mk = |s: [usize; 2], r: &mut dyn FnMut() -> f64| {
+                        let v: Vec<f64> = (0..s[0] * s[1]).map(|_| r()).collect();
+                        let t = Tensor::from_vec(s.to_vec(), v).unwrap();
+                        crate::ops::astype(&t, dt).unwrap()
+                    };
+                    let (a, b) = (mk(sa, &mut rnd), mk(sb, &mut rnd));
+                    let got = dot_t(&a, &b, ta, tb).unwrap();
+                    let want = crate::ops::dot_t(&a, &b, ta, tb).unwrap();
+                    assert_eq!(got.shape, want.shape);
+                    for (g, w) in got.to_f64_vec().iter().zip(want.to_f64_vec()) {
+                        assert!(
+                            (g - w).abs() <= 1e-5 * k as f64,
+                            "{m}x{n}x{k} {ta} {tb}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn prelu_gamma_follows_mxnet_expand_shape() {

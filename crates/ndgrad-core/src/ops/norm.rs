@@ -14,7 +14,7 @@ use crate::dtype::{wrap, DType, Data};
 use crate::error::{Error, Result};
 use crate::kernels::pool::{self as k, ChannelLayout, Float};
 use crate::kernels::{BinOp, RedOp, UnOp};
-use crate::storage::{alloc_empty, Tensor};
+use crate::storage::{alloc_empty, try_collect, try_filled, Tensor};
 
 #[derive(Clone, Copy, Debug)]
 pub struct BatchNormOpts {
@@ -132,9 +132,9 @@ pub fn batch_norm(
         let mut var = vec_f64(c)?;
         let d = x.data()?;
         match &*d {
-            Data::F32(v) => k::channel_stats(v, l, &mut mean, &mut var),
+            Data::F32(v) => k::channel_stats_f32(v, l, &mut mean, &mut var),
             Data::F64(v) => k::channel_stats(v, l, &mut mean, &mut var),
-            Data::I32(_) => return Err(Error::internal("BatchNorm: int32 data")),
+            Data::I32(_) | Data::U8(_) => return Err(Error::internal("BatchNorm: integer data")),
         }
         for (s, &v) in invstd.iter_mut().zip(&var) {
             // MXNet: "Nobody likes to divide by zero".
@@ -161,16 +161,22 @@ pub fn batch_norm(
         shift[i] = b[i] - mean[i] * scale[i];
     }
     fn affine<T: Float>(x: &[T], l: ChannelLayout, sc: &[f64], sh: &[f64]) -> Result<Data> {
-        let sc: Vec<T> = sc.iter().map(|&v| T::from_f64(v)).collect();
-        let sh: Vec<T> = sh.iter().map(|&v| T::from_f64(v)).collect();
+        let sc: Vec<T> = try_collect(sc.iter().map(|&v| T::from_f64(v)))?;
+        let sh: Vec<T> = try_collect(sh.iter().map(|&v| T::from_f64(v)))?;
         let mut out = alloc_empty::<T>(x.len())?;
         k::channel_affine(x, l, &sc, &sh, &mut out);
         Ok(wrap(out))
     }
     let data = match &*x.data()? {
-        Data::F32(v) => affine(v, l, &scale, &shift)?,
+        Data::F32(v) => {
+            let sc: Vec<f32> = scale.iter().map(|&v| v as f32).collect();
+            let sh: Vec<f32> = shift.iter().map(|&v| v as f32).collect();
+            let mut out = alloc_empty::<f32>(v.len())?;
+            k::channel_affine_f32(v, l, &sc, &sh, &mut out);
+            wrap(out)
+        }
         Data::F64(v) => affine(v, l, &scale, &shift)?,
-        Data::I32(_) => return Err(Error::internal("BatchNorm: int32 data")),
+        Data::I32(_) | Data::U8(_) => return Err(Error::internal("BatchNorm: integer data")),
     };
     let mut t = Tensor::from_vec(x.shape.clone(), data)?;
     let dt = x.dtype();
@@ -186,7 +192,7 @@ pub fn batch_norm(
         }))
     };
     let save = || {
-        let v = |d: &[f64]| Tensor::from_vec(vec![c], cast(d, dt)).ok();
+        let v = |d: &[f64]| cast(d, dt).and_then(|d| Tensor::from_vec(vec![c], d)).ok();
         match (v(&mean), v(&invstd)) {
             (Some(m), Some(s)) => vec![x.clone(), gamma.clone(), m, s],
             // Allocation failed: backward reports the missing tensors.
@@ -201,11 +207,13 @@ fn vec_f64(n: usize) -> Result<Vec<f64>> {
     crate::storage::alloc_zeroed::<f64>(n)
 }
 
-fn cast(v: &[f64], dt: DType) -> Data {
-    match dt {
-        DType::F64 => Data::F64(v.to_vec()),
-        _ => Data::F32(v.iter().map(|&x| x as f32).collect()),
-    }
+/// Per-channel values as a tensor buffer of `dt`, allocated fallibly (a
+/// LayerNorm's "channels" can be a whole long axis).
+fn cast(v: &[f64], dt: DType) -> Result<Data> {
+    Ok(match dt {
+        DType::F64 => Data::F64(crate::storage::alloc_copy(v)?),
+        _ => Data::F32(try_collect(v.iter().map(|&x| x as f32))?),
+    })
 }
 
 impl BatchNormNode {
@@ -264,7 +272,7 @@ impl BatchNormNode {
                         *e = *e * mom + batch(i) * (1.0 - mom);
                     }
                 }
-                Data::I32(_) => {}
+                Data::I32(_) | Data::U8(_) => {}
             }
             Ok(())
         };
@@ -300,7 +308,7 @@ impl BatchNormNode {
             let (xd, gd) = (x.data()?, dy.data()?);
             match (&*xd, &*gd) {
                 (Data::F32(xv), Data::F32(gv)) => {
-                    k::channel_grad_sums(xv, gv, l, &m, &mut sum_dy, &mut sum_dyxc)
+                    k::channel_grad_sums_f32(xv, gv, l, &m, &mut sum_dy, &mut sum_dyxc)
                 }
                 (Data::F64(xv), Data::F64(gv)) => {
                     k::channel_grad_sums(xv, gv, l, &m, &mut sum_dy, &mut sum_dyxc)
@@ -331,14 +339,21 @@ impl BatchNormNode {
                 b: &[f64],
                 k: &[f64],
             ) -> Result<Data> {
-                let t = |v: &[f64]| -> Vec<T> { v.iter().map(|&e| T::from_f64(e)).collect() };
+                let t = |v: &[f64]| -> Result<Vec<T>> {
+                    try_collect(v.iter().map(|&e| T::from_f64(e)))
+                };
                 let mut out = alloc_empty::<T>(x.len())?;
-                k::channel_affine2(x, dy, l, &t(a), &t(b), &t(k), &mut out);
+                k::channel_affine2(x, dy, l, &t(a)?, &t(b)?, &t(k)?, &mut out);
                 Ok(wrap(out))
             }
             let (xd, gd) = (x.data()?, dy.data()?);
             let data = match (&*xd, &*gd) {
-                (Data::F32(xv), Data::F32(gv)) => go(xv, gv, l, &a, &b, &kk)?,
+                (Data::F32(xv), Data::F32(gv)) => {
+                    let t = |v: &[f64]| -> Vec<f32> { v.iter().map(|&e| e as f32).collect() };
+                    let mut out = alloc_empty::<f32>(xv.len())?;
+                    k::channel_affine2_f32(xv, gv, l, &t(&a), &t(&b), &t(&kk), &mut out);
+                    wrap(out)
+                }
                 (Data::F64(xv), Data::F64(gv)) => go(xv, gv, l, &a, &b, &kk)?,
                 _ => return Err(Error::internal("BatchNorm: gradient dtype")),
             };
@@ -348,16 +363,16 @@ impl BatchNormNode {
         };
         let dgamma = if needs[1] {
             let v: Vec<f64> = if self.fix_gamma {
-                vec![0.0; c]
+                try_filled(c, 0.0)?
             } else {
-                (0..c).map(|i| sum_dyxc[i] * s[i]).collect()
+                try_collect((0..c).map(|i| sum_dyxc[i] * s[i]))?
             };
-            Some(Tensor::from_vec(vec![c], cast(&v, dt))?)
+            Some(Tensor::from_vec(vec![c], cast(&v, dt)?)?)
         } else {
             None
         };
         let dbeta = if needs[2] {
-            Some(Tensor::from_vec(vec![c], cast(&sum_dy, dt))?)
+            Some(Tensor::from_vec(vec![c], cast(&sum_dy, dt)?)?)
         } else {
             None
         };
@@ -426,7 +441,10 @@ impl BatchNormNode {
 
 /// MXNet's `LayerNorm(data, gamma, beta, axis=-1, eps=1e-5)`:
 /// `(x − mean)/sqrt(var + eps)·gamma + beta` over `axis`, with the biased
-/// variance (`layer_norm.cc`).
+/// variance (`layer_norm.cc`). The forward is one fused kernel (per row:
+/// one pass for the statistics, one for the output); the backward is the
+/// full formula in recorded primitives (`LayerNormNode`), so every order
+/// of derivative works.
 pub fn layer_norm(
     x: &Tensor,
     gamma: &Tensor,
@@ -441,16 +459,95 @@ pub fn layer_norm(
     check_param(NAME, "gamma", gamma, x, c)?;
     check_param(NAME, "beta", beta, x, c)?;
     check_eps(NAME, eps)?;
-    let axes = [ax as i64];
-    let cs = channel_shape(x.ndim(), ax, c);
-    let m = reduce(RedOp::Mean, x, Some(&axes), true)?;
-    let xc = binary(BinOp::Sub, x, &m)?;
-    let var = reduce(RedOp::Mean, &unary(UnOp::Square, &xc)?, Some(&axes), true)?;
-    let is = unary(UnOp::Rsqrt, &binary_scalar(BinOp::Add, &var, eps, false)?)?;
-    let y = binary(
-        BinOp::Mul,
-        &binary(BinOp::Mul, &xc, &is)?,
-        &reshape_to(gamma, &cs)?,
-    )?;
-    binary(BinOp::Add, &y, &reshape_to(beta, &cs)?)
+    let l = layout_of(x, ax);
+    let data = {
+        let (xd, gd, bd) = (x.data()?, gamma.data()?, beta.data()?);
+        match (&*xd, &*gd, &*bd) {
+            (Data::F32(v), Data::F32(g), Data::F32(b)) => {
+                let mut out = alloc_empty::<f32>(v.len())?;
+                k::layer_norm_rows(v, l, g, b, eps, &mut out)?;
+                wrap(out)
+            }
+            (Data::F64(v), Data::F64(g), Data::F64(b)) => {
+                let mut out = alloc_empty::<f64>(v.len())?;
+                k::layer_norm_rows(v, l, g, b, eps, &mut out)?;
+                wrap(out)
+            }
+            _ => return Err(Error::internal("LayerNorm: dtypes")),
+        }
+    };
+    let mut t = Tensor::from_vec(x.shape.clone(), data)?;
+    let rec = || Op::LayerNorm(Box::new(LayerNormNode { axis: ax, eps }));
+    record(
+        rec,
+        &[x, gamma, beta],
+        || vec![x.clone(), gamma.clone()],
+        &mut t,
+    );
+    Ok(t)
+}
+
+/// What LayerNorm's backward needs besides `[x, gamma]`.
+pub struct LayerNormNode {
+    axis: usize,
+    eps: f64,
+}
+
+impl LayerNormNode {
+    /// `x̂ = (x − mean)·rsqrt(var + eps)`; `dx = rsqrt(var + eps)·(g − mean(g)
+    /// − x̂·mean(g·x̂))` with `g = dy·gamma`; `dgamma = Σ dy·x̂`, `dbeta = Σ dy`
+    /// over every axis but `axis` — in recorded primitives (statistics
+    /// recomputed from x), so that the backward itself differentiates.
+    pub fn backward(
+        &self,
+        saved_t: &[Tensor],
+        dy: &Tensor,
+        needs: [bool; 3],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let x = saved(saved_t, 0)?;
+        let gamma = saved(saved_t, 1)?;
+        let nd = x.ndim();
+        let c = x.shape[self.axis];
+        let ax = [self.axis as i64];
+        let others = other_axes(nd, self.axis);
+        let cs = channel_shape(nd, self.axis, c);
+        let mean_k = |t: &Tensor| reduce(RedOp::Mean, t, Some(&ax), true);
+        let sum_c = |t: &Tensor| {
+            if others.is_empty() {
+                Ok(t.clone())
+            } else {
+                reduce(RedOp::Sum, t, Some(&others), false)
+            }
+        };
+        let sub = |a: &Tensor, b: &Tensor| binary(BinOp::Sub, a, b);
+        let mul = |a: &Tensor, b: &Tensor| binary(BinOp::Mul, a, b);
+        let xc = sub(x, &mean_k(x)?)?;
+        let var = mean_k(&unary(UnOp::Square, &xc)?)?;
+        let is = unary(
+            UnOp::Rsqrt,
+            &binary_scalar(BinOp::Add, &var, self.eps, false)?,
+        )?;
+        let xhat = mul(&xc, &is)?;
+        let dx = if needs[0] {
+            let g = mul(dy, &reshape_to(gamma, &cs)?)?;
+            let t = sub(
+                &sub(&g, &mean_k(&g)?)?,
+                &mul(&xhat, &mean_k(&mul(&g, &xhat)?)?)?,
+            )?;
+            Some(mul(&t, &is)?)
+        } else {
+            None
+        };
+        let dgamma = if needs[1] {
+            Some(reshape_to(&sum_c(&mul(dy, &xhat)?)?, &[c])?)
+        } else {
+            None
+        };
+        let dbeta = if needs[2] {
+            Some(reshape_to(&sum_c(dy)?, &[c])?)
+        } else {
+            None
+        };
+        Ok(vec![dx, dgamma, dbeta])
+    }
 }

@@ -206,7 +206,8 @@ pub struct Linear {
 pub fn pooling(x: &Tensor, p: &PoolParams) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Err(Error::invalid(format!(
-            "Pooling: not supported for int32 arrays (shape {}); cast with astype(\"float32\") first",
+            "Pooling: not supported for {} arrays (shape {}); cast with astype(\"float32\") first",
+            x.dtype().name(),
             x.shape_str()
         )));
     }
@@ -234,21 +235,39 @@ fn float_data<R>(
     match d {
         Data::F32(v) => f32f(v),
         Data::F64(v) => f64f(v),
-        Data::I32(_) => Err(Error::invalid("Pooling: int32 data")),
+        Data::I32(_) | Data::U8(_) => Err(Error::invalid("Pooling: integer data")),
     }
 }
 
 fn max_pool(x: &Tensor, g: &Geom, out_shape: Vec<usize>) -> Result<Tensor> {
     let n = checked_size(&out_shape)?;
-    fn go<T: Float>(x: &[T], g: &Geom, n: usize) -> Result<(Data, Vec<usize>)> {
-        let mut out = alloc_empty::<T>(n)?;
+    // Argmax positions are u32 (see NO_ARGMAX).
+    if x.size() >= NO_ARGMAX as usize {
+        return Err(Error::invalid(format!(
+            "Pooling: max pooling of {} elements or more is not supported (shape {})",
+            NO_ARGMAX,
+            x.shape_str()
+        )));
+    }
+    fn arg_vec(n: usize) -> Result<Vec<u32>> {
         let mut arg = Vec::new();
         arg.try_reserve_exact(n)
             .map_err(|_| Error::oom(n, crate::dtype::DType::I32))?;
-        k::max_pool(x, g, &mut out, &mut arg);
-        Ok((wrap(out), arg))
+        Ok(arg)
     }
-    let (data, arg) = float_data(&*x.data()?, |v| go(v, g, n), |v| go(v, g, n))?;
+    let (data, arg) = float_data(
+        &*x.data()?,
+        |v| {
+            let (mut out, mut arg) = (alloc_empty::<f32>(n)?, arg_vec(n)?);
+            k::max_pool_f32(v, g, &mut out, &mut arg);
+            Ok((wrap(out), arg))
+        },
+        |v| {
+            let (mut out, mut arg) = (alloc_empty::<f64>(n)?, arg_vec(n)?);
+            k::max_pool(v, g, &mut out, &mut arg);
+            Ok((wrap(out), arg))
+        },
+    )?;
     let mut t = Tensor::from_vec(out_shape, data)?;
     let rec = || Op::PoolMax {
         idx: Rc::new(arg),
@@ -261,18 +280,21 @@ fn max_pool(x: &Tensor, g: &Geom, out_shape: Vec<usize>) -> Result<Tensor> {
 /// `out[k] = src[idx[k]]` (zero where `idx[k]` is `NO_ARGMAX`): max
 /// pooling's values seen as a function of its input, for the gradient of
 /// its gradient.
-pub fn pool_gather(src: &Tensor, idx: Rc<Vec<usize>>, out_shape: Vec<usize>) -> Result<Tensor> {
+pub fn pool_gather(src: &Tensor, idx: Rc<Vec<u32>>, out_shape: Vec<usize>) -> Result<Tensor> {
     let n = checked_size(&out_shape)?;
     let len = src.size();
-    if idx.len() != n || idx.iter().any(|&i| i != NO_ARGMAX && i >= len) {
+    if idx.len() != n || idx.iter().any(|&i| i != NO_ARGMAX && i as usize >= len) {
         return Err(Error::internal("Pooling: bad argmax indices"));
     }
-    fn go<T: Float>(s: &[T], idx: &[usize], n: usize) -> Result<Data> {
+    fn go<T: Float>(s: &[T], idx: &[u32], n: usize) -> Result<Data> {
         let mut out = alloc_empty::<T>(n)?;
-        out.extend(
-            idx.iter()
-                .map(|&i| if i == NO_ARGMAX { T::ZERO } else { s[i] }),
-        );
+        out.extend(idx.iter().map(|&i| {
+            if i == NO_ARGMAX {
+                T::ZERO
+            } else {
+                s[i as usize]
+            }
+        }));
         Ok(wrap(out))
     }
     let data = float_data(&*src.data()?, |v| go(v, &idx, n), |v| go(v, &idx, n))?;
@@ -287,15 +309,16 @@ pub fn pool_gather(src: &Tensor, idx: Rc<Vec<usize>>, out_shape: Vec<usize>) -> 
 
 /// Max pooling's gradient: zeros of `in_shape` with `dy[k]` added at
 /// `idx[k]` (MXNet's `unpool_max`).
-pub fn pool_scatter(dy: &Tensor, idx: Rc<Vec<usize>>, in_shape: &[usize]) -> Result<Tensor> {
+pub fn pool_scatter(dy: &Tensor, idx: Rc<Vec<u32>>, in_shape: &[usize]) -> Result<Tensor> {
     let n = checked_size(in_shape)?;
-    if idx.len() != dy.size() || idx.iter().any(|&i| i != NO_ARGMAX && i >= n) {
+    if idx.len() != dy.size() || idx.iter().any(|&i| i != NO_ARGMAX && i as usize >= n) {
         return Err(Error::internal("Pooling: bad argmax indices"));
     }
-    fn go<T: Float>(s: &[T], idx: &[usize], n: usize) -> Result<Data> {
+    fn go<T: Float>(s: &[T], idx: &[u32], n: usize) -> Result<Data> {
         let mut out = alloc_zeroed::<T>(n)?;
         for (&i, &v) in idx.iter().zip(s) {
             if i != NO_ARGMAX {
+                let i = i as usize;
                 out[i] = out[i] + v;
             }
         }

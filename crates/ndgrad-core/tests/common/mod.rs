@@ -303,6 +303,15 @@ fn decode(j: &[Json], dtype: DType) -> Result<Data, String> {
         ),
         DType::F64 => Data::F64(j.iter().map(float_value).collect::<Result<_, _>>()?),
         DType::I32 => Data::I32(j.iter().map(int32_value).collect::<Result<_, _>>()?),
+        DType::U8 => Data::U8(
+            j.iter()
+                .map(|v| {
+                    int32_value(v).and_then(|x| {
+                        u8::try_from(x).map_err(|_| format!("expected a uint8 value, got {x}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
@@ -395,10 +404,11 @@ pub fn check_tolerance(dtype: DType, rtol: f64, atol: f64) -> Result<(), String>
     let max_rtol = match dtype {
         DType::F32 => 1e-5,
         DType::F64 => 1e-12,
-        DType::I32 => {
+        DType::I32 | DType::U8 => {
             if rtol != 0.0 || atol != 0.0 {
                 return Err(format!(
-                    "int32 tensors are exact: rtol {rtol}, atol {atol} (want 0 and 0)"
+                    "{} tensors are exact: rtol {rtol}, atol {atol} (want 0 and 0)",
+                    dtype.name()
                 ));
             }
             return Ok(());

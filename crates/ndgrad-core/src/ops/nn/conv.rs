@@ -363,6 +363,33 @@ fn run<T: Elem>(kind: ConvKind, g: &Geom, a: &[T], b: &[T], bias: Option<&[T]>) 
     Ok(wrap(out))
 }
 
+/// float32 on the packed kernels (`kernels::conv::forward_f32`); the data
+/// gradient of strided or over-padded geometries keeps the generic path.
+fn run_f32(kind: ConvKind, g: &Geom, a: &[f32], b: &[f32], bias: Option<&[f32]>) -> Result<Data> {
+    let len = match kind {
+        ConvKind::Forward => g.y_len(),
+        _ => g.x_len(),
+    };
+    let mut out = alloc_empty::<f32>(len)?;
+    let done = match kind {
+        ConvKind::Forward => {
+            conv::forward_f32(g, a, b, bias, &mut out)?;
+            true
+        }
+        _ => conv::backward_data_f32(g, a, b, &mut out)?.is_some(),
+    };
+    if !done {
+        return run(kind, g, a, b, bias);
+    }
+    if out.len() != len {
+        return Err(Error::internal(format!(
+            "convolution kernel wrote {} values, expected {len}",
+            out.len()
+        )));
+    }
+    Ok(wrap(out))
+}
+
 /// The shapes each kind reads and writes: (first input, second input,
 /// output).
 fn shapes(kind: ConvKind, g: &Geom, rank: usize) -> [Vec<usize>; 3] {
@@ -397,6 +424,19 @@ pub(crate) fn product(
         let (ad, bd) = (a.data()?, b.data()?);
         let biasd = bias.map(|t| t.data()).transpose()?;
         match (&*ad, &*bd, biasd.as_deref()) {
+            (Data::F32(x), Data::F32(y), None) if kind == ConvKind::Weight => {
+                let mut out = alloc_empty::<f32>(g.w_len())?;
+                conv::backward_weight_f32(g, x, y, &mut out)?;
+                wrap(out)
+            }
+            (Data::F32(x), Data::F32(y), b) if kind != ConvKind::Weight => {
+                let bias = match b {
+                    None => None,
+                    Some(Data::F32(z)) => Some(&z[..]),
+                    Some(_) => return Err(Error::internal("convolution: bias dtype")),
+                };
+                run_f32(kind, g, x, y, bias)?
+            }
             (Data::F32(x), Data::F32(y), None) => run(kind, g, x, y, None)?,
             (Data::F32(x), Data::F32(y), Some(Data::F32(z))) => run(kind, g, x, y, Some(z))?,
             (Data::F64(x), Data::F64(y), None) => run(kind, g, x, y, None)?,
