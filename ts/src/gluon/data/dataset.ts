@@ -3,7 +3,6 @@ import { describe } from "../../args.js";
 import { array } from "../../nd.js";
 import { stack } from "../../ndarray.js";
 import { NDArray } from "../../ndarray.js";
-import type { DType } from "../../format.js";
 
 /** One field of a sample: an array, or a number (MXNet's NumPy scalars). */
 export type Item = NDArray | number;
@@ -145,7 +144,7 @@ export class SimpleDataset extends Dataset {
 
 type Column =
   | { kind: "array"; a: NDArray }
-  | { kind: "numbers"; v: Float32Array | Float64Array | Int32Array | Uint8Array | number[]; dtype: DType };
+  | { kind: "numbers"; v: Float32Array | Float64Array | Int32Array | Uint8Array | number[]; dtype: "float32" | "float64" | "int32" | "uint8" };
 
 /**
  * MXNet's `ArrayDataset(*args)`: samples are the i-th rows of each array
