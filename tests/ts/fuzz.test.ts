@@ -116,4 +116,21 @@ describe("fuzzing the raw exports", () => {
     canary.dispose();
     expect(nd.memory().arrays).toBe(0);
   });
+
+  it("shape-only exports refuse counts whose sum overflows 32 bits (a trap this fuzzer found in nd_nnmisc_shape)", () => {
+    const before = nd.memory().arrays;
+    const big = 0x7fffffff;
+    // Three ranks near i32::MAX used to wrap a usize sum on wasm32 to a small
+    // count, and the split of the shape list ran past it.
+    expect(wasm.nd_nnmisc_shape(1, 3, big, big, 0, 0, 0)).not.toBe(0);
+    expect(wasm.nd_nnmisc_shape(0, 2, big, big, 4, 0, 2)).not.toBe(0);
+    // Pooling's shape and parameter counts, the same way.
+    io().set([2, 3, 8, 8]);
+    expect(wasm.nd_pooling_shape(4, 0, big, big, 3, 0)).toBe(-1);
+    // An optimizer step over more parameters than the I/O area describes.
+    expect(wasm.nd_optim_step(0, big, 1, -1, 0, 0, 0, -1)).toBe(-1);
+    // The engine still works.
+    nd.scope(() => expect(Array.from(nd.array([1, 2, 3]).mul(2).data())).toEqual([2, 4, 6]));
+    expect(nd.memory().arrays).toBe(before);
+  });
 });

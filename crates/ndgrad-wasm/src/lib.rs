@@ -861,8 +861,14 @@ pub extern "C" fn nd_nnmisc_shape(
             |n: i32| usize::try_from(n).map_err(|_| Error::invalid(format!("invalid rank {n}")));
         let (a, b) = (count(n0)?, count(n1.max(0))?);
         let c = if n2 < 0 { 0 } else { count(n2)? };
-        let dims =
-            shape_arg(i32::try_from(a + b + c).map_err(|_| Error::invalid("invalid ranks"))?)?;
+        // Checked: on wasm32 three ranks near i32::MAX wrap a usize sum to a
+        // small count, and the splits below would then run past `dims`.
+        let total = a
+            .checked_add(b)
+            .and_then(|s| s.checked_add(c))
+            .and_then(|t| i32::try_from(t).ok())
+            .ok_or_else(|| Error::invalid("invalid ranks"))?;
+        let dims = shape_arg(total)?;
         let (x, rest) = dims.split_at(a);
         let (w, bias) = rest.split_at(b);
         let s = match op {
@@ -935,7 +941,11 @@ pub extern "C" fn nd_optim_step(
     status(|e| {
         let rule = ndgrad_core::optim::Rule::from_code(rule)
             .ok_or_else(|| Error::invalid(format!("Trainer: unknown update rule {rule}")))?;
-        if n < 0 || n as usize * OPTIM_WORDS > IO_LEN {
+        if n < 0
+            || (n as usize)
+                .checked_mul(OPTIM_WORDS)
+                .is_none_or(|w| w > IO_LEN)
+        {
             return Err(Error::invalid(format!(
                 "{}: too many parameters in one step ({n}; at most {})",
                 rule.name(),
@@ -1545,7 +1555,12 @@ pub extern "C" fn nd_pooling_shape(
     run(-1, |_| {
         let shape = shape_arg(ndim)?;
         let count = |n: i32| usize::try_from(n).map_err(|_| Error::invalid("Pooling: bad count"));
-        let total = shape.len() + count(nk)? + count(ns)? + count(np)?;
+        // Checked: on wasm32 counts near i32::MAX would wrap the sum to one
+        // smaller than the shape, and the slice below would run past it.
+        let total = [count(nk)?, count(ns)?, count(np)?]
+            .into_iter()
+            .try_fold(shape.len(), usize::checked_add)
+            .ok_or_else(|| Error::invalid("Pooling: bad count"))?;
         let all = io_read(total)?;
         // Move the parameters to the front, where `pool_params` reads them.
         io_write(&all[shape.len()..]);
