@@ -8,7 +8,7 @@ import { describe } from "../args.js";
 import { NDArray } from "../ndarray.js";
 import { Initializer, Uniform, create } from "./init.js";
 import { Parameter, ParameterDict } from "./parameter.js";
-import { loadDict, nodeFs, saveDict } from "./paramfile.js";
+import { loadParamsInto, saveParams, type ParamSlot } from "../io.js";
 
 /** Per-class counters for MXNet-style block names (`dense0`, `dense1` …). */
 const counters = new Map<string, number>();
@@ -129,60 +129,27 @@ export class Block {
    * when given (Node).
    */
   saveParameters(path?: string): Uint8Array {
-    const entries: [string, NDArray][] = [];
-    for (const [k, p] of this.collectParams()) entries.push([k, p.data()]);
-    const bytes = saveDict(entries);
-    if (path !== undefined) {
-      if (nodeFs === null) throw new Error("saveParameters: writing a file needs Node (call it without a path for the bytes)");
-      nodeFs.writeFileSync(path, bytes);
-    }
-    return bytes;
+    const record: Record<string, NDArray> = {};
+    for (const [k, p] of this.collectParams()) record[k] = p.data();
+    return saveParams(path ?? null, record);
   }
 
   /**
-   * MXNet's `load_parameters`: from a path (Node) or the bytes. A missing,
-   * extra or wrongly shaped parameter is an Error naming it (unless
-   * `allowMissing` / `ignoreExtra`); nothing is loaded unless everything fits.
+   * MXNet's `load_parameters`: from a path (Node) or the bytes, through
+   * `nd.load` (so files MXNet 1.x wrote load too). A missing, extra or
+   * wrongly shaped parameter is an Error naming it (unless `allowMissing` /
+   * `ignoreExtra`); nothing is loaded unless everything fits.
    */
   loadParameters(source: string | ArrayBuffer | Uint8Array, options: { allowMissing?: boolean; ignoreExtra?: boolean } = {}): void {
-    const what = `loadParameters(${typeof source === "string" ? source : "bytes"})`;
-    let bytes: Uint8Array;
-    if (typeof source === "string") {
-      if (nodeFs === null) throw new Error(`${what}: reading a file needs Node; pass the bytes instead`);
-      bytes = nodeFs.readFileSync(source);
-    } else if (source instanceof Uint8Array) bytes = source;
-    else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
-    else throw new Error(`loadParameters: expected a path, an ArrayBuffer or a Uint8Array (got ${describe(source)})`);
-    const loaded = loadDict(what, bytes);
-    try {
-      const params = this.collectParams();
-      if (options.allowMissing !== true) {
-        for (const k of params.keys()) {
-          if (!loaded.has(k)) {
-            throw new Error(
-              `${what}: Parameter '${k}' is missing in the file, which contains parameters: ${[...loaded.keys()].join(", ")}. ` +
-                "Set allowMissing: true to ignore missing parameters.",
-            );
-          }
-        }
-      }
-      for (const [k, v] of loaded) {
-        if (!params.has(k)) {
-          if (options.ignoreExtra === true) continue;
-          throw new Error(
-            `${what}: Parameter '${k}' loaded from the file is not present in this block, which has parameters ${params.keys().join(", ")}. ` +
-              "Set ignoreExtra: true to ignore.",
-          );
-        }
-        const p = params.get(k);
-        if (!p.compatible(v.shape)) {
-          throw new Error(`${what}: Parameter '${k}': shape incompatible, expected [${p.shape.join(",")}] vs saved [${v.shape.join(",")}]`);
-        }
-      }
-      for (const [k, v] of loaded) if (params.has(k)) params.get(k).loadData(v);
-    } finally {
-      for (const v of loaded.values()) v.dispose();
+    if (typeof source !== "string" && !(source instanceof ArrayBuffer) && !(source instanceof Uint8Array)) {
+      throw new Error(`loadParameters: expected a path, an ArrayBuffer or a Uint8Array (got ${describe(source)})`);
     }
+    const slots: Record<string, ParamSlot> = {};
+    for (const [k, p] of this.collectParams()) {
+      // Unknown (deferred) dimensions are 0; an unknown rank is no shape.
+      slots[k] = { shape: p.shape.length === 0 ? null : p.shape, setData: (v) => p.loadData(v) };
+    }
+    loadParamsInto(source, slots, options);
   }
 
   /** MXNet's `hybridize`: accepted; ndgrad runs blocks eagerly either way. */
