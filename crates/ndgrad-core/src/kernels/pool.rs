@@ -183,25 +183,48 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
     }
     let plane = g.h * g.w;
     // Interior outputs: the whole window inside the row, and every vector
-    // load (4 floats, 8 at stride 2) too.
-    let reach = if g.sw == 2 { 8 } else { 4 };
-    // 2 wide at stride 2 (LeNet's and most CNNs' pooling): both columns of
-    // a window are the even and odd lanes of the same two loads, which then
-    // reach no further than the windows themselves (so a row of 24 is all
-    // vector blocks, where the general reach leaves its last four scalar:
-    // the scalar outputs cost as much as all the vector ones).
+    // load too. A tap's four candidates are one load at stride 1; at stride
+    // 2 the even lanes of two loads from the tap (kx = 0) or the odd lanes
+    // of two loads from the element before it (kx ≥ 1), so that no load
+    // reaches past the block's last window (for kw ≥ 2): the scalar outputs
+    // left at a row's end cost as much as all its vector ones.
+    let need = if g.sw == 1 {
+        g.kw + 3
+    } else {
+        (g.kw + 6).max(8)
+    };
+    let valid = |ox: usize| {
+        let s0 = ox * g.sw - g.pw;
+        s0 + 3 * g.sw + g.kw <= g.w && s0 + need <= g.w
+    };
+    // 2 wide at stride 2 (LeNet's and most CNNs' pooling): both taps from
+    // the same two loads.
     let pair = g.kw == 2 && g.sw == 2;
     let first = g.pw.div_ceil(g.sw).min(g.ow);
     let mut last = first;
-    while last + 4 <= g.ow {
-        let s = (last + 3) * g.sw - g.pw; // start of the block's last window
-        let s0 = last * g.sw - g.pw;
-        let end = if pair { s0 + 8 } else { s0 + g.kw - 1 + reach };
-        if s + g.kw > g.w || end > g.w {
-            break;
-        }
+    while last + 4 <= g.ow && valid(last) {
         last += 4;
     }
+    // Outputs [last, tail) come from one more block, overlapping the last
+    // one (the same lanes computed again give the same values), so a row
+    // whose interior is not a multiple of four still runs vector.
+    let back = (last.saturating_sub(3).max(first)..last)
+        .rev()
+        .find(|&ox| ox + 4 <= g.ow && valid(ox));
+    let tail = back.map_or(last, |ox| ox + 4);
+    let tap = |row: &[f32], i0: usize, kx: usize| -> F32x4 {
+        if g.sw == 1 {
+            F32x4::load(&row[i0 + kx..i0 + kx + 4])
+        } else if kx == 0 {
+            F32x4::even(
+                F32x4::load(&row[i0..i0 + 4]),
+                F32x4::load(&row[i0 + 4..i0 + 8]),
+            )
+        } else {
+            let i = i0 + kx - 1;
+            F32x4::odd(F32x4::load(&row[i..i + 4]), F32x4::load(&row[i + 4..i + 8]))
+        }
+    };
     // [0, s, 2s, 3s]: each lane's offset from the first output's window
     // (the bits loaded as a float vector: loads copy bits exactly).
     let sw = g.sw as u32;
@@ -244,22 +267,7 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
                         continue;
                     }
                     for kx in 0..g.kw {
-                        let i = s0 + kx;
-                        let j = i + 4 * g.sw;
-                        let (v0, v1) = if g.sw == 1 {
-                            (F32x4::load(&row[i..i + 4]), F32x4::load(&row[j..j + 4]))
-                        } else {
-                            (
-                                F32x4::even(
-                                    F32x4::load(&row[i..i + 4]),
-                                    F32x4::load(&row[i + 4..i + 8]),
-                                ),
-                                F32x4::even(
-                                    F32x4::load(&row[j..j + 4]),
-                                    F32x4::load(&row[j + 4..j + 8]),
-                                ),
-                            )
-                        };
+                        let (v0, v1) = (tap(row, s0, kx), tap(row, s0 + 4 * g.sw, kx));
                         if ARG {
                             let idx0 = I32x4::splat(ybase + kx as i32).add(offs);
                             let idx1 = idx0.add(I32x4::splat(4 * g.sw as i32));
@@ -277,7 +285,11 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
                 put4::<ARG>(out, arg, m1, a1);
                 ox += 8;
             }
-            while ox < last {
+            let starts = (ox..last)
+                .step_by(4)
+                .map(|o| (o, 0))
+                .chain(back.map(|o| (o, last - o)));
+            for (ox, skip) in starts {
                 let s0 = ox * g.sw - g.pw;
                 let mut m = F32x4::splat(f32::MIN);
                 let mut at = I32x4::splat(-1).to_f32_bits();
@@ -302,15 +314,7 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
                         continue;
                     }
                     for kx in 0..g.kw {
-                        let i = s0 + kx;
-                        let v = if g.sw == 1 {
-                            F32x4::load(&row[i..i + 4])
-                        } else {
-                            F32x4::even(
-                                F32x4::load(&row[i..i + 4]),
-                                F32x4::load(&row[i + 4..i + 8]),
-                            )
-                        };
+                        let v = tap(row, s0, kx);
                         if ARG {
                             let idx = I32x4::splat(ybase + kx as i32).add(offs);
                             at = F32x4::select(v.gt(m), idx.to_f32_bits(), at);
@@ -318,10 +322,12 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
                         m = m.pmax(v);
                     }
                 }
-                put4::<ARG>(out, arg, m, at);
-                ox += 4;
+                out.extend_from_slice(&m.to_array()[skip..]);
+                if ARG {
+                    arg.extend_from_slice(&at.to_array().map(f32::to_bits)[skip..]);
+                }
             }
-            max_row::<f32, ARG>(xp, base, g, h0, h1, last, g.ow, out, arg);
+            max_row::<f32, ARG>(xp, base, g, h0, h1, tail, g.ow, out, arg);
         }
     }
 }
