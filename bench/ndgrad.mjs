@@ -19,9 +19,12 @@ const threads = ti >= 0 ? process.argv[ti + 1].split(",").map(Number) : null;
 // the measurement honest for any backend that is not).
 const one = new Float32Array(1 << 12);
 function force(x) {
-  const r = x.at(0);
+  // One element of any rank: a flat view's first element (a view: no copy).
+  const flat = x.ndim > 2 ? x.reshape([-1]) : x;
+  const r = flat.at(0);
   r.data(one);
   r.dispose();
+  if (flat !== x) flat.dispose();
 }
 
 const inputs = new Map();

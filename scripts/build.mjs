@@ -145,12 +145,12 @@ async function buildModule(t, { crate, targetDir, rustflags, out, wasmOptFlags =
   const t0 = Date.now();
   if (firstBuild(targetDir)) {
     const buildStd = t.extraArgs.includes("-Z");
-    // Measured with /usr/bin/time on the project's 2-vCPU machine: about
-    // 100 s of CPU time with build-std (the standard library is 85 % of it),
-    // about 15 s without. Wall time depends on what else runs.
+    // Measured with /usr/bin/time on the project's 2-vCPU machine: the
+    // standard library about 85 s of CPU time, the engine (LTO) 15–60 s as
+    // it grows. Wall time depends on what else runs.
     log(
       `compiling ${buildStd ? `Rust's standard library${what.threads ? " with atomics" : ""} and ` : ""}the engine for wasm32 → pkg/${out}: ` +
-        `first build only, about ${buildStd ? "100" : "15"} s of CPU time (${buildStd ? "1–2 min" : "under 30 s"} on an idle 2-core machine; later builds take seconds)`,
+        `first build only, about ${buildStd ? "2" : "1"} min of CPU time (${buildStd ? "1½–2½ min" : "under a minute"} on an idle 2-core machine; later builds take seconds)`,
     );
   }
   const args = [

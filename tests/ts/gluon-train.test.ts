@@ -104,6 +104,7 @@ it("the committed subset reads through FashionMNIST({root}) in Node as from byte
   expect(a.labels).toEqual(b.labels);
   const [img, label] = a.at(3) as [NDArray, number];
   expect(img.shape).toEqual([28, 28, 1]);
+  expect(img.dtype).toBe("uint8"); // as MXNet's datasets
   expect(label).toBe(b.labels[3]);
   img.dispose();
 });

@@ -6,9 +6,9 @@
 // one. Fused multiply-adds round once instead of twice: the results are
 // compared with the plain build's within a tolerance, not bit for bit.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nd } from "ndgrad";
@@ -147,9 +147,11 @@ describe("relaxed SIMD", () => {
     it("when the relaxed modules are missing", () => {
       const dir = mkdtempSync(join(tmpdir(), "ndgrad-relaxed-"));
       dirs.push(dir);
-      for (const f of readdirSync(pkgDir)) {
-        if ((f.endsWith(".js") || f.endsWith(".wasm")) && !f.includes("relaxed")) copyFileSync(join(pkgDir, f), join(dir, f));
-      }
+      // The package's modules, subdirectories too (pkg/gluon/…), without the relaxed builds.
+      cpSync(pkgDir, dir, {
+        recursive: true,
+        filter: (src) => statSync(src).isDirectory() || ((src.endsWith(".js") || src.endsWith(".wasm")) && !basename(src).includes("relaxed")),
+      });
       const pkg = join(dir, "index.js");
       const single = run({ flag: true, pkg, env: { NDGRAD_THREADS: "0" } });
       expect(single.relaxed).toBe(false);

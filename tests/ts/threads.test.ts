@@ -4,7 +4,7 @@
 // the silent fallback to the single-threaded build, and processes that end
 // on their own with helpers running.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -400,7 +400,11 @@ describe("falling back to the single-threaded build", () => {
     function pkgCopy(replace: Uint8Array | null): string {
       const dir = mkdtempSync(join(tmpdir(), "ndgrad-threads-"));
       dirs.push(dir);
-      for (const f of readdirSync(pkgDir)) if (f.endsWith(".js") || f.endsWith(".wasm")) copyFileSync(join(pkgDir, f), join(dir, f));
+      // The package's modules, subdirectories too (pkg/gluon/…, pkg/worker/…).
+      cpSync(pkgDir, dir, {
+        recursive: true,
+        filter: (src) => statSync(src).isDirectory() || src.endsWith(".js") || src.endsWith(".wasm"),
+      });
       if (replace === null) rmSync(join(dir, "ndgrad-threads.wasm"));
       else writeFileSync(join(dir, "ndgrad-threads.wasm"), replace);
       return join(dir, "index.js");

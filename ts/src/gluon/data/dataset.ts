@@ -144,7 +144,7 @@ export class SimpleDataset extends Dataset {
 
 type Column =
   | { kind: "array"; a: NDArray }
-  | { kind: "numbers"; v: Float32Array | Float64Array | Int32Array | number[]; dtype: "float32" | "float64" | "int32" };
+  | { kind: "numbers"; v: Float32Array | Float64Array | Int32Array | Uint8Array | number[]; dtype: "float32" | "float64" | "int32" | "uint8" };
 
 /**
  * MXNet's `ArrayDataset(*args)`: samples are the i-th rows of each array
@@ -161,7 +161,7 @@ export class ArrayDataset extends Dataset {
     this.#cols = arrays.map((a, k): Column => {
       if (a instanceof NDArray) {
         if (a.ndim === 0) throw new Error(`ArrayDataset: array ${k} has no first axis`);
-        if (a.ndim === 1) return { kind: "numbers", v: a.data(), dtype: a.dtype as "float32" | "float64" | "int32" };
+        if (a.ndim === 1) return { kind: "numbers", v: a.data(), dtype: a.dtype };
         return { kind: "array", a };
       }
       if (a instanceof Float32Array) return { kind: "numbers", v: a, dtype: "float32" };
@@ -195,7 +195,14 @@ export class ArrayDataset extends Dataset {
           ix.dispose();
         }
       }
-      const out = c.dtype === "float64" ? new Float64Array(idx.length) : c.dtype === "int32" ? new Int32Array(idx.length) : new Float32Array(idx.length);
+      const out =
+        c.dtype === "float64"
+          ? new Float64Array(idx.length)
+          : c.dtype === "int32"
+            ? new Int32Array(idx.length)
+            : c.dtype === "uint8"
+              ? new Uint8Array(idx.length)
+              : new Float32Array(idx.length);
       for (let k = 0; k < idx.length; k++) out[k] = c.v[idx[k]!]!;
       return array(out, { dtype: c.dtype });
     });

@@ -93,12 +93,8 @@ export function parseIdx(what: string, b: Uint8Array, expectNdim: number): Idx {
   return { shape, data: b.subarray(start) };
 }
 
-/**
- * The one place images become arrays: MXNet's datasets give uint8 HWC
- * images. TODO(io): "uint8" once that dtype lands; until then int32 (the
- * same values; ToTensor converts either to float32).
- */
-export const IMAGE_DTYPE = "int32" as const;
+/** The one place images become arrays: uint8 HWC images, as MXNet's datasets give. */
+export const IMAGE_DTYPE = "uint8" as const;
 function imageArray(bytes: Uint8Array, shape: number[]): NDArray {
   return array(bytes, { shape, dtype: IMAGE_DTYPE });
 }
