@@ -243,6 +243,15 @@ pub fn grad_of(t: &Tensor) -> Option<Tensor> {
     }
 }
 
+/// Whether `record` would hang a node on a float result of `inputs`: lets
+/// an op skip work only its backward needs (max pooling's argmax).
+pub fn will_record(inputs: &[&Tensor]) -> bool {
+    is_recording()
+        && inputs
+            .iter()
+            .any(|t| t.ag.as_ref().is_some_and(|a| a.requires_grad()))
+}
+
 /// Hang a node on `out` if recording and any input needs a gradient.
 /// `op` and `saved` are only evaluated when a node is actually created
 /// (building them allocates: not worth it for an unrecorded op).

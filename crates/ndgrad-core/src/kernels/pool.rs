@@ -76,13 +76,29 @@ impl Geom {
 /// Max pooling: appends the maxima to `out` and their flat input indices
 /// (or `NO_ARGMAX`) to `arg`.
 pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<u32>) {
+    max_pool_scalar::<T, true>(x, g, out, arg);
+}
+
+/// Max pooling's values alone (`arg` not computed): what an unrecorded call
+/// needs. The same comparisons as `max_pool`, so the same values.
+pub fn max_pool_values<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>) {
+    max_pool_scalar::<T, false>(x, g, out, &mut Vec::new());
+}
+
+/// `ARG`: also append the argmax positions to `arg` (untouched otherwise).
+fn max_pool_scalar<T: Float, const ARG: bool>(
+    x: &[T],
+    g: &Geom,
+    out: &mut Vec<T>,
+    arg: &mut Vec<u32>,
+) {
     let plane = g.h * g.w;
     for p in 0..g.planes {
         let base = p * plane;
         let xp = &x[base..base + plane];
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            max_row(xp, base, g, h0, h1, 0, g.ow, out, arg);
+            max_row::<T, ARG>(xp, base, g, h0, h1, 0, g.ow, out, arg);
         }
     }
 }
@@ -90,7 +106,7 @@ pub fn max_pool<T: Float>(x: &[T], g: &Geom, out: &mut Vec<T>, arg: &mut Vec<u32
 /// Outputs `[o0, o1)` of one output row whose window rows are `[h0, h1)`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn max_row<T: Float>(
+fn max_row<T: Float, const ARG: bool>(
     xp: &[T],
     base: usize,
     g: &Geom,
@@ -112,16 +128,35 @@ fn max_row<T: Float>(
             for (xx, &v) in row[w0..w1].iter().enumerate() {
                 if v > m {
                     m = v;
-                    at = y * g.w + w0 + xx;
+                    if ARG {
+                        at = y * g.w + w0 + xx;
+                    }
                 }
             }
         }
         out.push(m);
-        arg.push(if at == usize::MAX {
-            NO_ARGMAX
-        } else {
-            (base + at) as u32
-        });
+        if ARG {
+            arg.push(if at == usize::MAX {
+                NO_ARGMAX
+            } else {
+                (base + at) as u32
+            });
+        }
+    }
+}
+
+/// Appends four lanes of maxima (and, with `ARG`, their indices): one
+/// capacity check per vector rather than one per element.
+#[inline(always)]
+fn put4<const ARG: bool>(
+    out: &mut Vec<f32>,
+    arg: &mut Vec<u32>,
+    m: super::simd::F32x4,
+    at: super::simd::F32x4,
+) {
+    out.extend_from_slice(&m.to_array());
+    if ARG {
+        arg.extend_from_slice(&at.to_array().map(f32::to_bits));
     }
 }
 
@@ -132,24 +167,64 @@ fn max_row<T: Float>(
 /// order (first strictly greater, row-major), so values and argmax are the
 /// scalar kernel's exactly. Edge columns, and other strides, run scalar.
 pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>) {
+    max_pool_f32_impl::<true>(x, g, out, arg);
+}
+
+/// `max_pool_f32`'s values alone, without the index compare + selects
+/// (`pmax` is the scalar kernel's `v > m` test, so the values are the same).
+pub fn max_pool_f32_values(x: &[f32], g: &Geom, out: &mut Vec<f32>) {
+    max_pool_f32_impl::<false>(x, g, out, &mut Vec::new());
+}
+
+fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>) {
     use super::simd::{F32x4, I32x4};
     if !(g.sw == 1 || g.sw == 2) || g.ow < 4 {
-        return max_pool(x, g, out, arg);
+        return max_pool_scalar::<f32, ARG>(x, g, out, arg);
     }
     let plane = g.h * g.w;
     // Interior outputs: the whole window inside the row, and every vector
-    // load (4 floats, 8 at stride 2) too.
-    let reach = if g.sw == 2 { 8 } else { 4 };
+    // load too. A tap's four candidates are one load at stride 1; at stride
+    // 2 the even lanes of two loads from the tap (kx = 0) or the odd lanes
+    // of two loads from the element before it (kx ≥ 1), so that no load
+    // reaches past the block's last window (for kw ≥ 2): the scalar outputs
+    // left at a row's end cost as much as all its vector ones.
+    let need = if g.sw == 1 {
+        g.kw + 3
+    } else {
+        (g.kw + 6).max(8)
+    };
+    let valid = |ox: usize| {
+        let s0 = ox * g.sw - g.pw;
+        s0 + 3 * g.sw + g.kw <= g.w && s0 + need <= g.w
+    };
+    // 2 wide at stride 2 (LeNet's and most CNNs' pooling): both taps from
+    // the same two loads.
+    let pair = g.kw == 2 && g.sw == 2;
     let first = g.pw.div_ceil(g.sw).min(g.ow);
     let mut last = first;
-    while last + 4 <= g.ow {
-        let s = (last + 3) * g.sw - g.pw; // start of the block's last window
-        let s0 = last * g.sw - g.pw;
-        if s + g.kw > g.w || s0 + g.kw - 1 + reach > g.w {
-            break;
-        }
+    while last + 4 <= g.ow && valid(last) {
         last += 4;
     }
+    // Outputs [last, tail) come from one more block, overlapping the last
+    // one (the same lanes computed again give the same values), so a row
+    // whose interior is not a multiple of four still runs vector.
+    let back = (last.saturating_sub(3).max(first)..last)
+        .rev()
+        .find(|&ox| ox + 4 <= g.ow && valid(ox));
+    let tail = back.map_or(last, |ox| ox + 4);
+    let tap = |row: &[f32], i0: usize, kx: usize| -> F32x4 {
+        if g.sw == 1 {
+            F32x4::load(&row[i0 + kx..i0 + kx + 4])
+        } else if kx == 0 {
+            F32x4::even(
+                F32x4::load(&row[i0..i0 + 4]),
+                F32x4::load(&row[i0 + 4..i0 + 8]),
+            )
+        } else {
+            let i = i0 + kx - 1;
+            F32x4::odd(F32x4::load(&row[i..i + 4]), F32x4::load(&row[i + 4..i + 8]))
+        }
+    };
     // [0, s, 2s, 3s]: each lane's offset from the first output's window
     // (the bits loaded as a float vector: loads copy bits exactly).
     let sw = g.sw as u32;
@@ -159,7 +234,7 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
         let xp = &x[base..base + plane];
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            max_row(xp, base, g, h0, h1, 0, first, out, arg);
+            max_row::<f32, ARG>(xp, base, g, h0, h1, 0, first, out, arg);
             let mut ox = first;
             // Two blocks of four outputs at once: two independent
             // dependency chains (the running max is a chain of pmax).
@@ -171,71 +246,88 @@ pub fn max_pool_f32(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>)
                 for y in h0..h1 {
                     let row = &xp[y * g.w..y * g.w + g.w];
                     let ybase = (base + y * g.w + s0) as i32;
+                    if pair {
+                        let r = &row[s0..s0 + 16];
+                        let (l0, l1) = (F32x4::load(&r[0..4]), F32x4::load(&r[4..8]));
+                        let (l2, l3) = (F32x4::load(&r[8..12]), F32x4::load(&r[12..16]));
+                        let taps = [
+                            (F32x4::even(l0, l1), F32x4::even(l2, l3)),
+                            (F32x4::odd(l0, l1), F32x4::odd(l2, l3)),
+                        ];
+                        for (kx, (v0, v1)) in taps.into_iter().enumerate() {
+                            if ARG {
+                                let idx0 = I32x4::splat(ybase + kx as i32).add(offs);
+                                let idx1 = idx0.add(I32x4::splat(8));
+                                a0 = F32x4::select(v0.gt(m0), idx0.to_f32_bits(), a0);
+                                a1 = F32x4::select(v1.gt(m1), idx1.to_f32_bits(), a1);
+                            }
+                            m0 = m0.pmax(v0);
+                            m1 = m1.pmax(v1);
+                        }
+                        continue;
+                    }
                     for kx in 0..g.kw {
-                        let i = s0 + kx;
-                        let j = i + 4 * g.sw;
-                        let (v0, v1) = if g.sw == 1 {
-                            (F32x4::load(&row[i..i + 4]), F32x4::load(&row[j..j + 4]))
-                        } else {
-                            (
-                                F32x4::even(
-                                    F32x4::load(&row[i..i + 4]),
-                                    F32x4::load(&row[i + 4..i + 8]),
-                                ),
-                                F32x4::even(
-                                    F32x4::load(&row[j..j + 4]),
-                                    F32x4::load(&row[j + 4..j + 8]),
-                                ),
-                            )
-                        };
-                        let idx0 = I32x4::splat(ybase + kx as i32).add(offs);
-                        let idx1 = idx0.add(I32x4::splat(4 * g.sw as i32));
-                        // v > m, and pmax(m, v) = m < v ? v : m: the same
-                        // test, so the max and its index agree (NaN never
-                        // wins, the first of equal values stays).
-                        a0 = F32x4::select(v0.gt(m0), idx0.to_f32_bits(), a0);
-                        a1 = F32x4::select(v1.gt(m1), idx1.to_f32_bits(), a1);
+                        let (v0, v1) = (tap(row, s0, kx), tap(row, s0 + 4 * g.sw, kx));
+                        if ARG {
+                            let idx0 = I32x4::splat(ybase + kx as i32).add(offs);
+                            let idx1 = idx0.add(I32x4::splat(4 * g.sw as i32));
+                            // v > m, and pmax(m, v) = m < v ? v : m: the same
+                            // test, so the max and its index agree (NaN never
+                            // wins, the first of equal values stays).
+                            a0 = F32x4::select(v0.gt(m0), idx0.to_f32_bits(), a0);
+                            a1 = F32x4::select(v1.gt(m1), idx1.to_f32_bits(), a1);
+                        }
                         m0 = m0.pmax(v0);
                         m1 = m1.pmax(v1);
                     }
                 }
-                for (m, at) in [(m0, a0), (m1, a1)] {
-                    for (mv, av) in m.to_array().into_iter().zip(at.to_array()) {
-                        out.push(mv);
-                        arg.push(av.to_bits());
-                    }
-                }
+                put4::<ARG>(out, arg, m0, a0);
+                put4::<ARG>(out, arg, m1, a1);
                 ox += 8;
             }
-            while ox < last {
+            let starts = (ox..last)
+                .step_by(4)
+                .map(|o| (o, 0))
+                .chain(back.map(|o| (o, last - o)));
+            for (ox, skip) in starts {
                 let s0 = ox * g.sw - g.pw;
                 let mut m = F32x4::splat(f32::MIN);
                 let mut at = I32x4::splat(-1).to_f32_bits();
                 for y in h0..h1 {
                     let row = &xp[y * g.w..y * g.w + g.w];
                     let ybase = (base + y * g.w + s0) as i32;
+                    if pair {
+                        let (l0, l1) = (
+                            F32x4::load(&row[s0..s0 + 4]),
+                            F32x4::load(&row[s0 + 4..s0 + 8]),
+                        );
+                        for (kx, v) in [F32x4::even(l0, l1), F32x4::odd(l0, l1)]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            if ARG {
+                                let idx = I32x4::splat(ybase + kx as i32).add(offs);
+                                at = F32x4::select(v.gt(m), idx.to_f32_bits(), at);
+                            }
+                            m = m.pmax(v);
+                        }
+                        continue;
+                    }
                     for kx in 0..g.kw {
-                        let i = s0 + kx;
-                        let v = if g.sw == 1 {
-                            F32x4::load(&row[i..i + 4])
-                        } else {
-                            F32x4::even(
-                                F32x4::load(&row[i..i + 4]),
-                                F32x4::load(&row[i + 4..i + 8]),
-                            )
-                        };
-                        let idx = I32x4::splat(ybase + kx as i32).add(offs);
-                        at = F32x4::select(v.gt(m), idx.to_f32_bits(), at);
+                        let v = tap(row, s0, kx);
+                        if ARG {
+                            let idx = I32x4::splat(ybase + kx as i32).add(offs);
+                            at = F32x4::select(v.gt(m), idx.to_f32_bits(), at);
+                        }
                         m = m.pmax(v);
                     }
                 }
-                for (mv, av) in m.to_array().into_iter().zip(at.to_array()) {
-                    out.push(mv);
-                    arg.push(av.to_bits());
+                out.extend_from_slice(&m.to_array()[skip..]);
+                if ARG {
+                    arg.extend_from_slice(&at.to_array().map(f32::to_bits)[skip..]);
                 }
-                ox += 4;
             }
-            max_row(xp, base, g, h0, h1, last, g.ow, out, arg);
+            max_row::<f32, ARG>(xp, base, g, h0, h1, tail, g.ow, out, arg);
         }
     }
 }
@@ -664,14 +756,19 @@ mod tests {
             seed
         };
         let mut checked = 0;
-        for w in [4usize, 7, 8, 9, 13, 16, 21] {
+        for w in [4usize, 7, 8, 9, 13, 16, 17, 21, 24, 33, 56] {
             for kw in 1..=4usize {
                 for sw in 1..=3usize {
                     for pw in 0..=2usize {
                         if kw > w + 2 * pw || pw >= kw {
                             continue;
                         }
-                        let (h, kh, sh, ph) = (5, 3, 2, 1);
+                        // Rows as the ResNet stem's (3/2 pad 1) or LeNet's (2/2).
+                        let (h, kh, sh, ph) = if (w + kw) % 2 == 0 {
+                            (5, 3, 2, 1)
+                        } else {
+                            (6, 2, 2, 0)
+                        };
                         let ow = 1 + (w + 2 * pw - kw) / sw;
                         let oh = 1 + (h + 2 * ph - kh) / sh;
                         let g = Geom {
@@ -699,6 +796,12 @@ mod tests {
                         assert_eq!(ia, ib, "{g:?}");
                         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                         assert_eq!(bits(&a), bits(&b), "{g:?}");
+                        // The values-only kernels (unrecorded calls) too.
+                        let (mut c, mut d) = (vec![], vec![]);
+                        max_pool_f32_values(&x, &g, &mut c);
+                        max_pool_values(&x, &g, &mut d);
+                        assert_eq!(bits(&a), bits(&c), "{g:?}");
+                        assert_eq!(bits(&a), bits(&d), "{g:?}");
                         checked += 1;
                     }
                 }

@@ -12,7 +12,7 @@
 use std::rc::Rc;
 
 use super::Op;
-use crate::autograd::record;
+use crate::autograd::{record, will_record};
 use crate::dtype::{wrap, Data};
 use crate::error::{Error, Result};
 use crate::kernels::pool::{self as k, Float, Geom, NO_ARGMAX};
@@ -255,6 +255,24 @@ fn max_pool(x: &Tensor, g: &Geom, out_shape: Vec<usize>) -> Result<Tensor> {
             .map_err(|_| Error::oom(n, crate::dtype::DType::I32))?;
         Ok(arg)
     }
+    // Unrecorded (predict, or no input needs a gradient): the values alone,
+    // without the argmax vector (4 bytes an output, and the index selects).
+    if !will_record(&[x]) {
+        let data = float_data(
+            &*x.data()?,
+            |v| {
+                let mut out = alloc_empty::<f32>(n)?;
+                k::max_pool_f32_values(v, g, &mut out);
+                Ok(wrap(out))
+            },
+            |v| {
+                let mut out = alloc_empty::<f64>(n)?;
+                k::max_pool_values(v, g, &mut out);
+                Ok(wrap(out))
+            },
+        )?;
+        return Tensor::from_vec(out_shape, data);
+    }
     let (data, arg) = float_data(
         &*x.data()?,
         |v| {
@@ -311,16 +329,23 @@ pub fn pool_gather(src: &Tensor, idx: Rc<Vec<u32>>, out_shape: Vec<usize>) -> Re
 /// `idx[k]` (MXNet's `unpool_max`).
 pub fn pool_scatter(dy: &Tensor, idx: Rc<Vec<u32>>, in_shape: &[usize]) -> Result<Tensor> {
     let n = checked_size(in_shape)?;
-    if idx.len() != dy.size() || idx.iter().any(|&i| i != NO_ARGMAX && i as usize >= n) {
+    if idx.len() != dy.size() {
         return Err(Error::internal("Pooling: bad argmax indices"));
     }
+    // One pass over the indices: the range check is the write's own
+    // (`get_mut`), not a separate scan first. NO_ARGMAX (u32::MAX) is out of
+    // range too, since the op refuses inputs of 2³² − 1 elements or more.
     fn go<T: Float>(s: &[T], idx: &[u32], n: usize) -> Result<Data> {
         let mut out = alloc_zeroed::<T>(n)?;
+        let mut bad = false;
         for (&i, &v) in idx.iter().zip(s) {
-            if i != NO_ARGMAX {
-                let i = i as usize;
-                out[i] = out[i] + v;
+            match out.get_mut(i as usize) {
+                Some(o) => *o = *o + v,
+                None => bad |= i != NO_ARGMAX,
             }
+        }
+        if bad {
+            return Err(Error::internal("Pooling: bad argmax indices"));
         }
         Ok(wrap(out))
     }
