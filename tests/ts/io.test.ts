@@ -6,7 +6,7 @@
 // over HTTP from the Vite server.
 import { readFileSync, rmSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadParamsInto, nd, NDArray, type DType, type ParamSlot } from "ndgrad";
+import { gluon, loadParamsInto, nd, NDArray, type DType, type ParamSlot } from "ndgrad";
 import { createWorker, RemoteNDArray } from "ndgrad/worker";
 import { expectNoLeaks, prng } from "./helpers.js";
 
@@ -103,6 +103,30 @@ describe("nd.load reads NumPy's and MXNet's files", () => {
     } finally {
       disposeAll(got);
     }
+  });
+});
+
+describe("gluon's loadParameters reads the independent writer's file", () => {
+  it("a Sequential of Dense(4) and Dense(2), shapes still deferred, takes mx_two_layer.params and computes with it", () => {
+    const before = live();
+    const c = manifest.load.find((x) => x.file === "mx_two_layer.params")!;
+    const want = Object.fromEntries(c.arrays.map((w) => [w.name!, w]));
+    const net = new gluon.nn.Sequential();
+    net.add(new gluon.nn.Dense(4), new gluon.nn.Dense(2)); // in-units unknown until data or a file gives them
+    net.initialize();
+    net.loadParameters(file("mx_two_layer.params"));
+    for (const [name, p] of net.collectParams()) same(p.data(), want[name]!, name);
+    // y = W1·x + b1 then W2·h + b2, in float64 from the file's values
+    const x = [0.5, -1, 2];
+    const w = (n: string): number[] => want[n]!.data.map(Math.fround);
+    const h = [0, 1, 2, 3].map((i) => w("0.bias")[i]! + x.reduce((s, v, j) => s + w("0.weight")[i * 3 + j]! * v, 0));
+    const y = [0, 1].map((i) => w("1.bias")[i]! + h.reduce((s, v, j) => s + w("1.weight")[i * 4 + j]! * v, 0));
+    nd.scope(() => {
+      const got = Array.from(net.forward(nd.array([x])).data());
+      got.forEach((g, i) => expect(Math.abs(g - y[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(y[i]!))));
+    });
+    net.dispose();
+    expect(live()).toBe(before);
   });
 });
 
