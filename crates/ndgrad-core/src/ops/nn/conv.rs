@@ -172,6 +172,25 @@ fn spatial_dims(data: &Tensor, rank: usize) -> (usize, usize, usize, usize) {
     }
 }
 
+/// MXNet's rule for both directions: numGroup divides the data's channels
+/// and numFilter.
+fn check_groups(name: &str, channels: usize, sp: &Spatial, data: &Tensor) -> Result<()> {
+    if !channels.is_multiple_of(sp.groups) {
+        return Err(Error::invalid(format!(
+            "{name}: numGroup {} must divide the data's {channels} channels (data shape {})",
+            sp.groups,
+            data.shape_str()
+        )));
+    }
+    if !sp.filters.is_multiple_of(sp.groups) {
+        return Err(Error::invalid(format!(
+            "{name}: numGroup {} must divide numFilter {}",
+            sp.groups, sp.filters
+        )));
+    }
+    Ok(())
+}
+
 fn check_weight(name: &str, w: &Tensor, want: &[usize], data: &Tensor) -> Result<()> {
     if w.shape != want {
         return Err(Error::shape(format!(
@@ -215,19 +234,7 @@ pub fn conv_geom(
     let name = "Convolution";
     let sp = spatial(name, p, data)?;
     let (n, c, h, wd) = spatial_dims(data, sp.rank);
-    if c % sp.groups != 0 {
-        return Err(Error::invalid(format!(
-            "{name}: numGroup {} must divide the data's {c} channels (data shape {})",
-            sp.groups,
-            data.shape_str()
-        )));
-    }
-    if sp.filters % sp.groups != 0 {
-        return Err(Error::invalid(format!(
-            "{name}: numGroup {} must divide numFilter {}",
-            sp.groups, sp.filters
-        )));
-    }
+    check_groups(name, c, &sp, data)?;
     let mut out = [0usize; 2];
     for (i, len) in [h, wd].into_iter().enumerate() {
         let dk = sp.d[i] * (sp.k[i] - 1) + 1;
@@ -278,19 +285,7 @@ pub fn deconv_geom(
     let name = "Deconvolution";
     let sp = spatial(name, p, data)?;
     let (n, cin, h, wd) = spatial_dims(data, sp.rank);
-    if cin % sp.groups != 0 {
-        return Err(Error::invalid(format!(
-            "{name}: numGroup {} must divide the data's {cin} channels (data shape {})",
-            sp.groups,
-            data.shape_str()
-        )));
-    }
-    if sp.filters % sp.groups != 0 {
-        return Err(Error::invalid(format!(
-            "{name}: numGroup {} must divide numFilter {}",
-            sp.groups, sp.filters
-        )));
-    }
+    check_groups(name, cin, &sp, data)?;
     let mut out = [0usize; 2];
     for (i, len) in [h, wd].into_iter().enumerate() {
         if sp.a[i] >= sp.s[i] {
