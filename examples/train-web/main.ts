@@ -590,7 +590,7 @@ async function main(): Promise<void> {
   const data = dataRequest();
   let info;
   try {
-    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16 });
+    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16, singleThread: query.get("threads") === "0" });
   } finally {
     data.done();
   }
