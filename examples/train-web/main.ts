@@ -369,7 +369,8 @@ function chartData(): uPlot.AlignedData {
 
 function makeChart(): uPlot {
   const host = $("chart");
-  const width = Math.max(320, host.clientWidth || 800);
+  // Inside the box's padding (uPlot's width is the canvas's).
+  const width = Math.max(320, (host.clientWidth || 800) - 12);
   return new uPlot(
     {
       width,
@@ -527,6 +528,8 @@ function draw(): void {
   }
   $("status").textContent = status;
   $("status").classList.toggle("error", s.phase === "error");
+  // No frame loop of its own: this thread draws only when something changed.
+  $("heartbeat").textContent = `longest main-thread task since the page loaded: ${Math.round(s.longestTaskMs)} ms`;
 
   const active = s.phase === "training" || s.phase === "paused";
   $<HTMLButtonElement>("start").disabled = !(s.phase === "ready" || s.phase === "done" || s.phase === "paused");
@@ -551,16 +554,6 @@ function draw(): void {
   }
 }
 
-// The main thread's heartbeat, for people: frames keep coming while the worker trains.
-let frames = 0;
-function beat(): void {
-  frames++;
-  if (frames % 30 === 0) {
-    $("heartbeat").textContent = `main thread: ${frames} frames drawn, longest task ${Math.round(trainState.longestTaskMs)} ms`;
-  }
-  requestAnimationFrame(beat);
-}
-
 // ---- start-up ----
 
 async function main(): Promise<void> {
@@ -575,7 +568,6 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("batch").value = String(batch);
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
-  requestAnimationFrame(beat);
   chart = makeChart();
   render();
 
