@@ -327,8 +327,8 @@ async function loadParamsFile(file: File): Promise<void> {
   trainState.loadedParams = { grid: ev.grid, testAcc: ev.testAcc };
   $("loaded-box").hidden = false;
   $("loaded-summary").textContent =
-    `${file.name}: a fresh LeNet with these parameters predicts ${(ev.testAcc * 100).toFixed(1)} % of the ${testCount} test images right.`;
-  drawGrid($<HTMLCanvasElement>("loaded-grid"), ev.grid);
+    `${file.name}: a fresh LeNet with these parameters predicts ${(ev.testAcc * 100).toFixed(1)} % of the ${testCount.toLocaleString("en")} test images right.`;
+  drawGrid($<HTMLCanvasElement>("loaded-grid"), ev.grid, 8);
   render();
 }
 
@@ -405,10 +405,10 @@ const CELL = 84; // 28 px × 3
 const CELL_W = CELL + 12;
 const CELL_H = CELL + 34;
 
-function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null): void {
+function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null, columns: number): void {
   if (gridData === null) return;
   const n = gridData.indices.length;
-  const cols = Math.min(8, n);
+  const cols = Math.min(columns, n);
   const rows = Math.ceil(n / cols);
   if (canvas.width !== cols * CELL_W || canvas.height !== rows * CELL_H) {
     canvas.width = cols * CELL_W;
@@ -543,7 +543,7 @@ function draw(): void {
   if (chart !== null && run !== null) chart.setData(chartData());
   if (s.grid !== drawnGrid) {
     drawnGrid = s.grid;
-    drawGrid($<HTMLCanvasElement>("grid"), s.grid.length > 0 ? s.grid : null);
+    drawGrid($<HTMLCanvasElement>("grid"), s.grid.length > 0 ? s.grid : null, 4);
     const wrong = s.grid.filter((g) => g.pred !== g.label).length;
     $("grid-caption").textContent = s.grid.length > 0 ? `(after epoch ${s.epoch}: ${wrong} of ${s.grid.length} wrong)` : "(after each epoch)";
   }
@@ -569,6 +569,10 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
   chart = makeChart();
+  window.addEventListener("resize", () => {
+    const host = $("chart");
+    chart?.setSize({ width: Math.max(320, host.clientWidth - 12), height: 300 });
+  });
   render();
 
   // The worker module: the .ts source on the dev server, its built .js in
