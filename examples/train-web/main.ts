@@ -8,7 +8,6 @@
 //
 // `window.trainState` and the element ids are an automation contract
 // (tests/browser and scripts drive the page through them): keep them.
-/// <reference types="vite/client" />
 import { createWorker, transfer, type NDWorker } from "ndgrad/worker";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -26,6 +25,9 @@ import {
 } from "./shared.js";
 
 type TrainModule = typeof import("./train-worker.js");
+
+/** The worker module's file name: the .ts source on the dev server, its built .js in dist/ (vite.config.ts defines it). */
+declare const TRAIN_WORKER_MODULE: string;
 
 type Phase = "loading" | "ready" | "training" | "paused" | "done" | "error";
 
@@ -87,6 +89,7 @@ function optimizerParam(): OptimizerName {
 const trainState: TrainState = {
   phase: "loading",
   error: null,
+  // Until the worker says which build its engine loaded.
   build: globalThis.crossOriginIsolated === true && query.get("threads") !== "0" ? "threads" : "single",
   threads: 1,
   isolated: globalThis.crossOriginIsolated === true,
@@ -577,16 +580,18 @@ async function main(): Promise<void> {
 
   // The worker module: the .ts source on the dev server, its built .js in
   // the static build (vite.config.ts builds it as an entry of its own).
-  const moduleUrl = new URL(import.meta.env.DEV ? "train-worker.ts" : "train-worker.js", document.baseURI);
+  const moduleUrl = new URL(TRAIN_WORKER_MODULE, document.baseURI);
   performance.mark("train-web:start");
   $("stats").textContent = "starting the worker…";
-  const w = await createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train" });
+  // threads=0: the single-threaded build, even on a cross-origin isolated page.
+  const threads = query.get("threads") === "0" ? { threads: 0 } : {};
+  const w = await createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train", ...threads });
   worker = w;
   performance.mark("train-web:worker");
   const data = dataRequest();
   let info;
   try {
-    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16, singleThread: query.get("threads") === "0" });
+    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16 });
   } finally {
     data.done();
   }
