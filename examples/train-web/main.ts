@@ -526,6 +526,7 @@ const DRAW_EVERY_MS = 400;
 
 /** Redraw soon (many updates between two redraws: one redraw), outside the training loop's own redraws. */
 function render(): void {
+  drawStatus();
   if (frameRequested) return;
   frameRequested = true;
   const wait = Math.max(0, lastDraw + DRAW_EVERY_MS - performance.now());
@@ -536,6 +537,12 @@ function render(): void {
 }
 
 function draw(): void {
+  drawStatus();
+  if (chart !== null && run !== null) chart.setData(chartData());
+}
+
+/** The status line, the numbers and the buttons: a few text nodes, cheap enough to follow every change at once. */
+function drawStatus(): void {
   const s = trainState;
   const build = `${s.build} build, ${s.threads} thread${s.threads === 1 ? "" : "s"}${s.isolated ? "" : " (page not cross-origin isolated)"}`;
   let status: string = s.phase;
@@ -568,8 +575,6 @@ function draw(): void {
   $<HTMLButtonElement>("stop").disabled = !active;
   $<HTMLInputElement>("load").disabled = worker === null || s.phase === "loading" || s.phase === "error";
   for (const id of ["epochs", "batch", "lr", "optimizer"]) $<HTMLInputElement>(id).disabled = active;
-
-  if (chart !== null && run !== null) chart.setData(chartData());
 }
 
 /** The grid and the confusion matrix, if they changed: each a frame of its own (see drawFrames). */
@@ -634,7 +639,6 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("batch").value = String(batch);
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
-  chart = makeChart();
   window.addEventListener("resize", () => {
     const host = $("chart");
     chart?.setSize({ width: Math.max(320, host.clientWidth - 12), height: 300 });
@@ -676,6 +680,10 @@ async function main(): Promise<void> {
   gridData = info.grid;
   testCount = info.testCount;
   $("stats").textContent = `${info.trainCount.toLocaleString("en")} training and ${info.testCount.toLocaleString("en")} test images loaded`;
+  // The chart once the data are in: its first layout is a frame's work of
+  // its own, not added to the start-up's.
+  await nextFrame();
+  chart = makeChart();
   trainState.phase = "ready";
   performance.mark("train-web:ready");
   drawnGrid = null;
