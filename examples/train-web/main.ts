@@ -1,10 +1,11 @@
 // The training page: starts a worker that downloads Fashion-MNIST (progress
-// reported back for the bar), gunzips it with DecompressionStream and trains LeNet with ndgrad's synchronous API
-// (train-worker.ts), and draws what comes back. The page asks for ~100 ms of
-// training at a time (`trainChunk`): progress arrives live, and pause/stop is
-// not asking again. This thread does little per update (push numbers, one
-// uPlot `setData`, coalesced to one per frame) so that it never blocks for
-// long: `trainState.longestTaskMs` is the longest main-thread task seen.
+// reported back for the bar), gunzips it with DecompressionStream and trains
+// LeNet with ndgrad's synchronous API (train-worker.ts); this thread draws
+// what comes back. The page asks for ~100 ms of training at a time
+// (`trainChunk`): progress arrives live, and pause/stop is not asking again.
+// This thread does little per update (push numbers; every 400 ms one uPlot
+// `setData` while the worker waits, see drawFrames) so that it never blocks
+// for long: `trainState.longestTaskMs` is the longest main-thread task seen.
 //
 // `window.trainState` and the element ids are an automation contract
 // (tests/browser and scripts drive the page through them): keep them.
@@ -112,17 +113,23 @@ const trainState: TrainState = {
 // while data arrive and training runs. Before it, the browser is still
 // evaluating this page's scripts, which no update of ours causes.
 let loadedAt = Infinity;
+const longTasks: { start: number; duration: number }[] = [];
+const updateLongest = (): void => {
+  for (const t of longTasks) if (t.start >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, t.duration);
+};
 const markLoaded = (): void => {
   const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
   loadedAt = nav !== undefined && nav.loadEventEnd > 0 ? nav.loadEventEnd : performance.now();
+  updateLongest();
 };
 if (document.readyState === "complete") markLoaded();
 else window.addEventListener("load", () => setTimeout(markLoaded, 0), { once: true });
 try {
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if (e.startTime >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, e.duration);
-    }
+    for (const e of list.getEntries()) longTasks.push({ start: e.startTime, duration: e.duration });
+    updateLongest();
+    // Only the longest matters from here on.
+    if (loadedAt !== Infinity) longTasks.length = 0;
   });
   observer.observe({ type: "longtask", buffered: true });
 } catch {
@@ -205,7 +212,16 @@ async function start(): Promise<void> {
   if (worker === null) return;
   if (trainState.phase === "paused") return resume();
   if (trainState.phase !== "ready" && trainState.phase !== "done") return;
-  const config = readConfig();
+  let config: TrainConfig;
+  try {
+    config = readConfig();
+  } catch (e) {
+    // A setting to correct, not a failed run: say so and stay where we are.
+    trainState.error = e instanceof Error ? e.message : String(e);
+    render();
+    return;
+  }
+  trainState.error = null;
   trainState.phase = "training";
   Object.assign(trainState, {
     epoch: 0,
@@ -259,12 +275,16 @@ async function loop(): Promise<void> {
     while (trainState.phase === "training" && !r.stopRequested) {
       const t0 = performance.now();
       const chunk = await worker.module.trainChunk(CHUNK_MS);
+      r.activeMs += performance.now() - t0;
       r.evalMs += chunk.evalMs;
       apply(r, chunk);
-      // The next chunk waits for the redraw (drawFrames says why); its time
+      // The next chunk waits for the redraw (drawFrames says why); that time
       // counts as training time, as the user waits for it too.
-      if (chunk.epochEnd !== null || performance.now() - lastDraw >= DRAW_EVERY_MS) await drawFrames();
-      r.activeMs += performance.now() - t0;
+      if (chunk.epochEnd !== null || performance.now() - lastDraw >= DRAW_EVERY_MS) {
+        const d0 = performance.now();
+        await drawFrames();
+        r.activeMs += performance.now() - d0;
+      }
       if (chunk.finished) {
         looping = false;
         await finish(true);
@@ -547,6 +567,7 @@ function drawStatus(): void {
   const build = `${s.build} build, ${s.threads} thread${s.threads === 1 ? "" : "s"}${s.isolated ? "" : " (page not cross-origin isolated)"}`;
   let status: string = s.phase;
   if (s.phase === "error") status = `error: ${s.error}`;
+  else if (s.error !== null) status = `${s.phase} · ${s.error}`;
   else if (run !== null && s.phase !== "loading" && s.phase !== "ready") {
     const total = run.config.epochs * run.batchesPerEpoch;
     const eta = s.batches > 0 ? (run.activeMs / s.batches) * (total - s.batches) / 1000 : Infinity;
@@ -563,7 +584,7 @@ function drawStatus(): void {
     status += ` · ${build} · ${testCount.toLocaleString("en")} test images`;
   }
   $("status").textContent = status;
-  $("status").classList.toggle("error", s.phase === "error");
+  $("status").classList.toggle("error", s.error !== null);
   // No frame loop of its own: this thread draws only when something changed.
   $("heartbeat").textContent = `longest main-thread task since the page loaded: ${Math.round(s.longestTaskMs)} ms`;
 
