@@ -712,6 +712,8 @@ export const NOT_OPS = [
   // NDArray
   "constructor", "handleFor", "shape", "size", "ndim", "dtype", "context", "isDisposed", "grad", "attachGrad", "markVariable",
   "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
+  // MXNet's `_fresh_grad` flag (gluon.Trainer's stale-gradient check)
+  "_freshGrad",
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",
