@@ -242,10 +242,14 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
   await page.goto(url);
   // Polled, so a page that only publishes its state at the end fails.
   let sawTraining = false;
+  let statusTraining = "";
   const deadline = Date.now() + 120_000;
   for (;;) {
     const s = await state(page).catch(() => null);
-    if (s !== null && s.phase === "training" && s.batches > 0 && s.batches < BATCHES && s.trainLoss.length === s.batches) sawTraining = true;
+    if (s !== null && s.phase === "training" && s.batches > 0 && s.batches < BATCHES && s.trainLoss.length === s.batches) {
+      sawTraining = true;
+      statusTraining ||= (await page.textContent("#status")) ?? "";
+    }
     if (s !== null && (s.phase === "done" || s.phase === "error")) break;
     if (Date.now() > deadline) throw new Error(`the page did not finish training in 120 s: ${JSON.stringify(s)?.slice(0, 400)}`);
     await page.waitForTimeout(50);
@@ -277,7 +281,16 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
     return most;
   });
   expect(colours, "#chart holds no drawn canvas").toBeGreaterThan(2);
-  expect(await page.textContent("#status")).toMatch(s.build === "threads" ? /thread/i : /single/i);
+  // #status: phase, build and threads, images/s, and (while training) ETA.
+  const status = (await page.textContent("#status")) ?? "";
+  for (const text of [status, statusTraining]) {
+    expect(text).toMatch(s.build === "threads" ? /thread/i : /single/i);
+    expect(text).toContain(String(s.threads));
+    expect(text).toMatch(/images\/s/);
+  }
+  expect(status).toMatch(/done/i);
+  expect(statusTraining).toMatch(/training/i);
+  expect(statusTraining).toMatch(/ETA/);
 
   if (screenshot !== null) {
     mkdirSync(artifacts, { recursive: true });
@@ -441,6 +454,47 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     checkRun(run);
     await reload(page, run);
     expect(run.errors).toEqual([]);
+    await page.close();
+  });
+
+  it("#pause holds the training, #start resumes it, #stop ends it early", async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors = collectErrors(page);
+    // Long enough (5 epochs of 2,000 images) not to finish while the buttons are clicked.
+    await page.goto(`${devBase}?trainLimit=2000&testLimit=${TEST}&epochs=5&batch=16&seed=${SEED}&autostart=1`);
+    const batches = async (): Promise<number> => (await state(page)).batches;
+    type Win = { trainState: TrainState };
+    const until = <A>(fn: (s: TrainState, a: A) => boolean, arg: A): Promise<unknown> =>
+      page.waitForFunction(
+        ({ f, a }) => (new Function(`return ${f}`)() as (s: TrainState, a: unknown) => boolean)((window as unknown as Win).trainState, a),
+        { f: fn.toString(), a: arg },
+        { timeout: 60_000, polling: 20 },
+      );
+    await until((s) => s.phase === "training" && s.batches >= 2, null);
+    await page.click("#pause");
+    await until((s) => s.phase === "paused", null);
+    // The chunk in flight may still land; after that nothing moves.
+    await page.waitForTimeout(400);
+    const held = await batches();
+    await page.waitForTimeout(800);
+    expect(await batches()).toBe(held);
+    expect((await state(page)).phase).toBe("paused");
+
+    await page.click("#start");
+    await until((s, a) => s.phase === "training" && s.batches > a, held);
+    await page.click("#stop");
+    await until((s) => s.phase !== "training" && s.phase !== "paused", null);
+    const s = await state(page);
+    expect(s.error).toBeNull();
+    expect(["done", "ready"]).toContain(s.phase);
+    expect(s.batches).toBeGreaterThan(held);
+    expect(s.batches).toBeLessThan(5 * 125);
+    expect(s.epoch).toBeLessThan(5);
+    expect(s.trainLoss).toHaveLength(s.batches);
+    expect(s.images).toBe(s.batches * 16); // 2,000 = 125 full batches an epoch
+    await page.waitForTimeout(500);
+    expect(await batches()).toBe(s.batches);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
