@@ -1,0 +1,662 @@
+// The training page: fetches Fashion-MNIST (with progress, decompressed by
+// DecompressionStream), hands the bytes to a worker (transferred, not
+// copied) that trains LeNet with ndgrad's synchronous API
+// (train-worker.ts), and draws what comes back. The page asks for ~100 ms of
+// training at a time (`trainChunk`): progress arrives live, and pause/stop is
+// not asking again. This thread does little per update (push numbers, one
+// uPlot `setData`, coalesced to one per frame) so that it never blocks for
+// long: `trainState.longestTaskMs` is the longest main-thread task seen.
+//
+// `window.trainState` and the element ids are an automation contract
+// (tests/browser and scripts drive the page through them): keep them.
+/// <reference types="vite/client" />
+import { createWorker, transfer, type NDWorker } from "ndgrad/worker";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import "./style.css";
+import {
+  CLASS_NAMES,
+  DATA_FILES,
+  type ChunkResult,
+  type DataName,
+  type Evaluation,
+  type GridEntry,
+  type OptimizerName,
+  type TrainConfig,
+} from "./shared.js";
+
+type TrainModule = typeof import("./train-worker.js");
+
+type Phase = "loading" | "ready" | "training" | "paused" | "done" | "error";
+
+interface TrainState {
+  phase: Phase;
+  error: string | null;
+  build: "threads" | "single";
+  threads: number;
+  isolated: boolean;
+  epoch: number;
+  batches: number;
+  images: number;
+  trainLoss: number[];
+  trainAcc: number[];
+  testAcc: number[];
+  imagesPerSec: number;
+  longestTaskMs: number;
+  grid: GridEntry[];
+  confusion: number[][] | null;
+  loadedParams: { grid: GridEntry[]; testAcc: number } | null;
+  /** Not in the contract: how the page checked that the worker module shares the runtime's engine. */
+  engineCheck: { moduleArrays: number; runtimeArrays: number; same: boolean; resources: string[] } | null;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (e === null) throw new Error(`train-web: #${id} is missing from index.html`);
+  return e as T;
+};
+
+// ---- URL parameters ----
+
+const query = new URLSearchParams(location.search);
+
+function intParam(name: string, fallback: number | null, min: number): number | null {
+  const raw = query.get(name);
+  if (raw === null || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`URL parameter ${name} must be an integer ≥ ${min} (got "${raw}")`);
+  return n;
+}
+
+function numberParam(name: string, fallback: number): number {
+  const raw = query.get(name);
+  if (raw === null || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`URL parameter ${name} must be a positive number (got "${raw}")`);
+  return n;
+}
+
+function optimizerParam(): OptimizerName {
+  const raw = query.get("optimizer") ?? "sgd";
+  if (raw !== "sgd" && raw !== "adam") throw new Error(`URL parameter optimizer must be sgd or adam (got "${raw}")`);
+  return raw;
+}
+
+// ---- state ----
+
+const trainState: TrainState = {
+  phase: "loading",
+  error: null,
+  build: globalThis.crossOriginIsolated === true && query.get("threads") !== "0" ? "threads" : "single",
+  threads: 1,
+  isolated: globalThis.crossOriginIsolated === true,
+  epoch: 0,
+  batches: 0,
+  images: 0,
+  trainLoss: [],
+  trainAcc: [],
+  testAcc: [],
+  imagesPerSec: 0,
+  longestTaskMs: 0,
+  grid: [],
+  confusion: null,
+  loadedParams: null,
+  engineCheck: null,
+};
+(window as unknown as { trainState: TrainState }).trainState = trainState;
+
+try {
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, e.duration);
+  });
+  observer.observe({ type: "longtask", buffered: true });
+} catch {
+  // No Long Tasks API (Firefox, Safari): longestTaskMs stays 0.
+}
+
+let worker: NDWorker<TrainModule> | null = null;
+let run: {
+  config: TrainConfig;
+  batchesPerEpoch: number;
+  /** Wall time of trainChunk calls, and the part the worker spent testing. */
+  activeMs: number;
+  evalMs: number;
+  stopRequested: boolean;
+} | null = null;
+let looping = false;
+/** The grid's pixels and labels (from the worker's uint8 dataset). */
+let gridData: { indices: number[]; pixels: Uint8Array; labels: number[] } | null = null;
+let testCount = 0;
+let downloadUrl: string | null = null;
+
+function fail(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  console.error(e);
+  trainState.phase = "error";
+  trainState.error = message;
+  render();
+}
+
+window.addEventListener("unhandledrejection", (ev) => fail(ev.reason));
+
+// ---- data ----
+
+/** Fetch one file, counting its bytes for the progress bar; gunzip with DecompressionStream. */
+async function fetchFile(url: URL, progress: (received: number, total: number | null) => void): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok || response.body === null) throw new Error(`could not fetch ${url.href}: HTTP ${response.status}`);
+  const length = response.headers.get("content-length");
+  // Content-Length counts the bytes on the wire: with Content-Encoding the
+  // body arrives decoded, larger than that, so give no total then.
+  const total = length !== null && response.headers.get("content-encoding") === null ? Number(length) : null;
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.byteLength;
+    progress(received, total);
+  }
+  const raw = new Blob(chunks as BlobPart[]);
+  const head = new Uint8Array(await raw.slice(0, 2).arrayBuffer());
+  // A server that sent the file with Content-Encoding: gzip has had it decoded already.
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return new Uint8Array(await raw.arrayBuffer());
+  const inflated = raw.stream().pipeThrough(new DecompressionStream("gzip"));
+  try {
+    return new Uint8Array(await new Response(inflated).arrayBuffer());
+  } catch (e) {
+    throw new Error(`${url.href} is not a valid gzip file: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function loadData(): Promise<Record<DataName, Uint8Array>> {
+  const base = new URL(query.get("data") ?? "data/", location.href);
+  const names = Object.keys(DATA_FILES) as DataName[];
+  const received = new Map<DataName, number>();
+  const totals = new Map<DataName, number | null>();
+  const bar = $<HTMLProgressElement>("progress");
+  const update = (): void => {
+    let got = 0;
+    let all = 0;
+    let known = true;
+    for (const n of names) {
+      got += received.get(n) ?? 0;
+      const t = totals.get(n);
+      if (t === undefined || t === null) known = false;
+      else all += t;
+    }
+    if (known && all > 0) bar.value = got / all;
+    else bar.removeAttribute("value");
+    $("stats").textContent = `downloading Fashion-MNIST: ${(got / 1e6).toFixed(1)} MB${known ? ` of ${(all / 1e6).toFixed(1)} MB` : ""}`;
+  };
+  const files = await Promise.all(
+    names.map(async (n) => {
+      const bytes = await fetchFile(new URL(DATA_FILES[n], base), (r, t) => {
+        received.set(n, r);
+        totals.set(n, t);
+        update();
+      });
+      return [n, bytes] as const;
+    }),
+  );
+  bar.value = 1;
+  return Object.fromEntries(files) as Record<DataName, Uint8Array>;
+}
+
+// ---- training ----
+
+function readConfig(): TrainConfig {
+  const int = (id: string, what: string): number => {
+    const v = Number($<HTMLInputElement>(id).value);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${what} must be a positive integer (got "${$<HTMLInputElement>(id).value}")`);
+    return v;
+  };
+  const lr = Number($<HTMLInputElement>("lr").value);
+  if (!Number.isFinite(lr) || lr <= 0) throw new Error(`learning rate must be a positive number (got "${$<HTMLInputElement>("lr").value}")`);
+  return {
+    epochs: int("epochs", "epochs"),
+    batchSize: int("batch", "batch size"),
+    learningRate: lr,
+    optimizer: $<HTMLSelectElement>("optimizer").value as OptimizerName,
+    seed: intParam("seed", 42, 0)!,
+  };
+}
+
+async function start(): Promise<void> {
+  if (worker === null) return;
+  if (trainState.phase === "paused") return resume();
+  if (trainState.phase !== "ready" && trainState.phase !== "done") return;
+  const config = readConfig();
+  trainState.phase = "training";
+  Object.assign(trainState, {
+    epoch: 0,
+    batches: 0,
+    images: 0,
+    trainLoss: [],
+    trainAcc: [],
+    testAcc: [],
+    imagesPerSec: 0,
+    grid: [],
+    confusion: null,
+  });
+  chartEpochs = [];
+  run = { config, batchesPerEpoch: 1, activeMs: 0, evalMs: 0, stopRequested: false };
+  const { batchesPerEpoch } = await worker.module.configure(config);
+  run.batchesPerEpoch = batchesPerEpoch;
+  render();
+  void loop();
+}
+
+function pause(): void {
+  if (trainState.phase === "training") {
+    trainState.phase = "paused";
+    render();
+    // The download button offers the net as it is now.
+    void refreshDownload().catch(fail);
+  } else if (trainState.phase === "paused") resume();
+}
+
+function resume(): void {
+  if (trainState.phase !== "paused") return;
+  trainState.phase = "training";
+  render();
+  void loop();
+}
+
+function stop(): void {
+  if (run === null || (trainState.phase !== "training" && trainState.phase !== "paused")) return;
+  run.stopRequested = true;
+  // While a chunk runs, the loop finishes; paused, nothing runs: finish here.
+  if (!looping) void finish(false).catch(fail);
+}
+
+const CHUNK_MS = 100;
+
+async function loop(): Promise<void> {
+  if (looping || worker === null || run === null) return;
+  looping = true;
+  const r = run;
+  try {
+    while (trainState.phase === "training" && !r.stopRequested) {
+      const t0 = performance.now();
+      const chunk = await worker.module.trainChunk(CHUNK_MS);
+      r.activeMs += performance.now() - t0;
+      r.evalMs += chunk.evalMs;
+      apply(r, chunk);
+      if (chunk.finished) {
+        looping = false;
+        await finish(true);
+        return;
+      }
+    }
+    if (r.stopRequested) {
+      looping = false;
+      await finish(false);
+    }
+  } catch (e) {
+    fail(e);
+  } finally {
+    looping = false;
+  }
+}
+
+function apply(r: NonNullable<typeof run>, chunk: ChunkResult): void {
+  r.batchesPerEpoch = chunk.batchesPerEpoch;
+  trainState.trainLoss.push(...chunk.loss);
+  trainState.trainAcc.push(...chunk.acc);
+  trainState.batches += chunk.loss.length;
+  trainState.images += chunk.images;
+  const trainMs = r.activeMs - r.evalMs;
+  trainState.imagesPerSec = trainMs > 0 ? (trainState.images / trainMs) * 1000 : 0;
+  if (chunk.epochEnd !== null) {
+    trainState.testAcc.push(chunk.epochEnd.testAcc);
+    trainState.epoch = chunk.epochEnd.epoch + 1;
+    trainState.grid = chunk.epochEnd.grid;
+    chartEpochs.push(trainState.batches);
+    if (chunk.finished) trainState.confusion = chunk.epochEnd.confusion;
+    void refreshDownload().catch(fail);
+  }
+  render();
+}
+
+async function finish(completed: boolean): Promise<void> {
+  if (worker === null) return;
+  if (!completed) {
+    // Stopped mid-run: the final predictions are those of the net as it is.
+    trainState.phase = "training";
+    const ev: Evaluation = await worker.module.evaluate();
+    trainState.grid = ev.grid;
+    trainState.confusion = ev.confusion;
+  }
+  await refreshDownload();
+  trainState.phase = "done";
+  render();
+}
+
+async function refreshDownload(): Promise<void> {
+  if (worker === null) return;
+  const bytes = await worker.module.saveParams();
+  if (downloadUrl !== null) URL.revokeObjectURL(downloadUrl);
+  downloadUrl = URL.createObjectURL(new Blob([bytes as BlobPart], { type: "application/octet-stream" }));
+  const a = $<HTMLAnchorElement>("download");
+  a.href = downloadUrl;
+  a.classList.remove("disabled");
+  a.removeAttribute("aria-disabled");
+}
+
+async function loadParamsFile(file: File): Promise<void> {
+  if (worker === null) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const ev = await worker.module.loadParams(transfer(bytes));
+  trainState.loadedParams = { grid: ev.grid, testAcc: ev.testAcc };
+  $("loaded-box").hidden = false;
+  $("loaded-summary").textContent =
+    `${file.name}: a fresh LeNet with these parameters predicts ${(ev.testAcc * 100).toFixed(1)} % of the ${testCount} test images right.`;
+  drawGrid($<HTMLCanvasElement>("loaded-grid"), ev.grid);
+  render();
+}
+
+// ---- drawing ----
+
+let chart: uPlot | null = null;
+/** Batch counts at which each epoch ended (where its test accuracy is drawn). */
+let chartEpochs: number[] = [];
+const MAX_POINTS = 2000;
+
+function chartData(): uPlot.AlignedData {
+  const n = trainState.trainLoss.length;
+  const per = run?.batchesPerEpoch ?? 1;
+  // Long runs: averages over buckets of `stride` batches keep setData cheap.
+  const stride = Math.max(1, Math.ceil(n / MAX_POINTS));
+  const xs: number[] = [];
+  const loss: number[] = [];
+  const acc: number[] = [];
+  const test: (number | null)[] = [];
+  let e = 0;
+  for (let start = 0; start < n; start += stride) {
+    const end = Math.min(n, start + stride);
+    let l = 0;
+    let a = 0;
+    for (let i = start; i < end; i++) {
+      l += trainState.trainLoss[i]!;
+      a += trainState.trainAcc[i]!;
+    }
+    xs.push(end / per);
+    loss.push(l / (end - start));
+    acc.push(a / (end - start));
+    let t: number | null = null;
+    while (e < chartEpochs.length && chartEpochs[e]! <= end) t = trainState.testAcc[e++] ?? null;
+    test.push(t);
+  }
+  return [xs, loss, acc, test];
+}
+
+function makeChart(): uPlot {
+  const host = $("chart");
+  const width = Math.max(320, host.clientWidth || 800);
+  return new uPlot(
+    {
+      width,
+      height: 300,
+      scales: { x: { time: false }, acc: { range: [0, 1] } },
+      axes: [
+        { label: "epoch" },
+        { label: "loss", scale: "loss" },
+        { label: "accuracy", scale: "acc", side: 1, grid: { show: false } },
+      ],
+      series: [
+        { label: "epoch", value: (_u, v) => (v === null ? "–" : v.toFixed(2)) },
+        { label: "train loss", scale: "loss", stroke: "#d9661f", width: 1.5, value: (_u, v) => (v === null ? "–" : v.toFixed(3)) },
+        { label: "train accuracy", scale: "acc", stroke: "#30609e", width: 1.5, value: (_u, v) => (v === null ? "–" : v.toFixed(3)) },
+        {
+          label: "test accuracy",
+          scale: "acc",
+          stroke: "#2a8a3a",
+          width: 2,
+          spanGaps: true,
+          points: { show: true, size: 8, fill: "#2a8a3a" },
+          value: (_u, v) => (v === null ? "–" : v.toFixed(3)),
+        },
+      ],
+    },
+    [[], [], [], []],
+    host,
+  );
+}
+
+const CELL = 84; // 28 px × 3
+const CELL_W = CELL + 12;
+const CELL_H = CELL + 34;
+
+function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null): void {
+  if (gridData === null) return;
+  const n = gridData.indices.length;
+  const cols = Math.min(8, n);
+  const rows = Math.ceil(n / cols);
+  if (canvas.width !== cols * CELL_W || canvas.height !== rows * CELL_H) {
+    canvas.width = cols * CELL_W;
+    canvas.height = rows * CELL_H;
+  }
+  const ctx = canvas.getContext("2d");
+  if (ctx === null) return;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const tile = new OffscreenCanvas(28, 28);
+  const tctx = tile.getContext("2d")!;
+  const img = tctx.createImageData(28, 28);
+  for (let k = 0; k < n; k++) {
+    const px = gridData.pixels.subarray(k * 784, (k + 1) * 784);
+    for (let i = 0; i < 784; i++) {
+      // Dark garments on white, as the crash course's plot shows them.
+      const v = 255 - px[i]!;
+      img.data.set([v, v, v, 255], i * 4);
+    }
+    tctx.putImageData(img, 0, 0);
+    const x = (k % cols) * CELL_W + 6;
+    const y = Math.floor(k / cols) * CELL_H + 4;
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(tile, x, y, CELL, CELL);
+    const label = gridData.labels[k]!;
+    const entry = entries?.[k];
+    const wrong = entry !== undefined && entry.pred !== label;
+    ctx.strokeStyle = entry === undefined ? "#ccc" : wrong ? "#c62828" : "#2a8a3a";
+    ctx.lineWidth = wrong ? 3 : 1.5;
+    ctx.strokeRect(x - 1, y - 1, CELL + 2, CELL + 2);
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.fillStyle = "#333";
+    ctx.fillText(CLASS_NAMES[label]!, x + CELL / 2, y + CELL + 13);
+    if (entry !== undefined) {
+      ctx.fillStyle = wrong ? "#c62828" : "#2a8a3a";
+      ctx.fillText(`${wrong ? "✗ " : "✓ "}${CLASS_NAMES[entry.pred] ?? entry.pred}`, x + CELL / 2, y + CELL + 27);
+    }
+  }
+}
+
+function drawConfusion(m: number[][]): void {
+  const table = document.createElement("table");
+  const head = table.createTHead().insertRow();
+  head.insertCell().textContent = "";
+  for (const name of CLASS_NAMES) {
+    const th = document.createElement("th");
+    th.textContent = name;
+    th.scope = "col";
+    head.append(th);
+  }
+  const body = table.createTBody();
+  m.forEach((row, i) => {
+    const tr = body.insertRow();
+    const th = document.createElement("th");
+    th.textContent = CLASS_NAMES[i]!;
+    th.scope = "row";
+    tr.append(th);
+    const total = row.reduce((s, v) => s + v, 0) || 1;
+    row.forEach((v, j) => {
+      const td = tr.insertCell();
+      td.textContent = String(v);
+      const f = v / total;
+      td.style.background = i === j ? `rgba(42, 138, 58, ${f})` : `rgba(198, 40, 40, ${Math.min(1, f * 3)})`;
+      if (f > 0.5) td.style.color = "#fff";
+    });
+  });
+  $("confusion").replaceChildren(table);
+}
+
+function formatEta(sec: number): string {
+  if (!Number.isFinite(sec)) return "–";
+  if (sec < 60) return `${Math.round(sec)} s`;
+  return `${Math.floor(sec / 60)} min ${Math.round(sec % 60)} s`;
+}
+
+let frameRequested = false;
+let drawnGrid: GridEntry[] | null = null;
+let drawnConfusion: number[][] | null = null;
+
+/** Redraw at the next frame (many updates in a frame: one redraw). */
+function render(): void {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(() => {
+    frameRequested = false;
+    draw();
+  });
+}
+
+function draw(): void {
+  const s = trainState;
+  const build = `${s.build} build, ${s.threads} thread${s.threads === 1 ? "" : "s"}${s.isolated ? "" : " (page not cross-origin isolated)"}`;
+  let status: string = s.phase;
+  if (s.phase === "error") status = `error: ${s.error}`;
+  else if (run !== null && s.phase !== "loading" && s.phase !== "ready") {
+    const total = run.config.epochs * run.batchesPerEpoch;
+    const eta = s.batches > 0 ? (run.activeMs / s.batches) * (total - s.batches) / 1000 : Infinity;
+    status += ` · ${build} · ${Math.round(s.imagesPerSec).toLocaleString("en")} images/s`;
+    if (s.phase !== "done") status += ` · ETA ${formatEta(eta)}`;
+    const last = s.trainLoss.length - 1;
+    $("stats").textContent =
+      `epoch ${Math.min(s.epoch + (s.phase === "done" ? 0 : 1), run.config.epochs)} of ${run.config.epochs}, ` +
+      `batch ${s.batches} of ${total}` +
+      (last >= 0 ? `, loss ${s.trainLoss[last]!.toFixed(3)}, batch accuracy ${s.trainAcc[last]!.toFixed(3)}` : "") +
+      (s.testAcc.length > 0 ? `, test accuracy ${s.testAcc.map((a) => a.toFixed(3)).join(" → ")}` : "");
+    $<HTMLProgressElement>("progress").value = total > 0 ? s.batches / total : 0;
+  } else if (s.phase === "ready") {
+    status += ` · ${build} · ${testCount.toLocaleString("en")} test images`;
+  }
+  $("status").textContent = status;
+  $("status").classList.toggle("error", s.phase === "error");
+
+  const active = s.phase === "training" || s.phase === "paused";
+  $<HTMLButtonElement>("start").disabled = !(s.phase === "ready" || s.phase === "done" || s.phase === "paused");
+  $<HTMLButtonElement>("start").textContent = s.phase === "paused" ? "Resume" : s.phase === "done" ? "Start again" : "Start";
+  $<HTMLButtonElement>("pause").disabled = !active;
+  $<HTMLButtonElement>("pause").textContent = s.phase === "paused" ? "Resume" : "Pause";
+  $<HTMLButtonElement>("stop").disabled = !active;
+  $<HTMLInputElement>("load").disabled = worker === null || s.phase === "loading" || s.phase === "error";
+  for (const id of ["epochs", "batch", "lr", "optimizer"]) $<HTMLInputElement>(id).disabled = active;
+
+  if (chart !== null && run !== null) chart.setData(chartData());
+  if (s.grid !== drawnGrid) {
+    drawnGrid = s.grid;
+    drawGrid($<HTMLCanvasElement>("grid"), s.grid.length > 0 ? s.grid : null);
+    const wrong = s.grid.filter((g) => g.pred !== g.label).length;
+    $("grid-caption").textContent = s.grid.length > 0 ? `(after epoch ${s.epoch}: ${wrong} of ${s.grid.length} wrong)` : "(after each epoch)";
+  }
+  if (s.confusion !== drawnConfusion) {
+    drawnConfusion = s.confusion;
+    if (s.confusion !== null) drawConfusion(s.confusion);
+    else $("confusion").innerHTML = '<p class="muted">appears when training ends</p>';
+  }
+}
+
+// The main thread's heartbeat, for people: frames keep coming while the worker trains.
+let frames = 0;
+function beat(): void {
+  frames++;
+  if (frames % 30 === 0) {
+    $("heartbeat").textContent = `main thread: ${frames} frames drawn, longest task ${Math.round(trainState.longestTaskMs)} ms`;
+  }
+  requestAnimationFrame(beat);
+}
+
+// ---- start-up ----
+
+async function main(): Promise<void> {
+  const epochs = intParam("epochs", 10, 1)!;
+  const batch = intParam("batch", 256, 1)!;
+  const lr = numberParam("lr", 0.1);
+  const optimizer = optimizerParam();
+  const trainLimit = intParam("trainLimit", null, 1);
+  const testLimit = intParam("testLimit", null, 1);
+  intParam("seed", 42, 0);
+  $<HTMLInputElement>("epochs").value = String(epochs);
+  $<HTMLInputElement>("batch").value = String(batch);
+  $<HTMLInputElement>("lr").value = String(lr);
+  $<HTMLSelectElement>("optimizer").value = optimizer;
+  requestAnimationFrame(beat);
+  chart = makeChart();
+  render();
+
+  // The worker module: the .ts source on the dev server, its built .js in
+  // the static build (vite.config.ts builds it as an entry of its own).
+  const moduleUrl = new URL(import.meta.env.DEV ? "train-worker.ts" : "train-worker.js", document.baseURI);
+  const [w, data] = await Promise.all([
+    createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train" }),
+    loadData(),
+  ]);
+  worker = w;
+  $("stats").textContent = "reading the data in the worker…";
+  const info = await w.module.setup({
+    // Moved to the worker, not copied (60 MB).
+    trainImages: transfer(data.trainImages),
+    trainLabels: transfer(data.trainLabels),
+    testImages: transfer(data.testImages),
+    testLabels: transfer(data.testLabels),
+    trainLimit,
+    testLimit,
+    gridSize: 16,
+  });
+  const runtime = await w.nd.memory();
+  trainState.engineCheck = {
+    moduleArrays: info.liveArrays,
+    runtimeArrays: runtime.arrays,
+    same: info.liveArrays === runtime.arrays && info.liveArrays > 0,
+    resources: info.resources,
+  };
+  if (!trainState.engineCheck.same) {
+    throw new Error(
+      `the worker module runs on a second ndgrad engine (${info.liveArrays} arrays there, ${runtime.arrays} in the worker runtime's)`,
+    );
+  }
+  trainState.build = info.build;
+  trainState.threads = info.threads;
+  gridData = info.grid;
+  testCount = info.testCount;
+  $("stats").textContent = `${info.trainCount.toLocaleString("en")} training and ${info.testCount.toLocaleString("en")} test images loaded`;
+  trainState.phase = "ready";
+  drawnGrid = null;
+  render();
+  if (query.get("autostart") === "1") await start();
+}
+
+$("start").addEventListener("click", () => void start().catch(fail));
+$("pause").addEventListener("click", pause);
+$("stop").addEventListener("click", stop);
+$<HTMLInputElement>("load").addEventListener("change", (ev) => {
+  const input = ev.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (file !== undefined) {
+    loadParamsFile(file).catch((e: unknown) => {
+      // A bad file is the user's mistake, not the run's: say so, keep training state.
+      $("loaded-box").hidden = false;
+      $("loaded-summary").textContent = `${file.name} could not be used: ${e instanceof Error ? e.message : String(e)}`;
+    });
+  }
+  input.value = "";
+});
+$("download").addEventListener("click", (ev) => {
+  if (downloadUrl === null) ev.preventDefault();
+});
+
+main().catch(fail);

@@ -1,0 +1,94 @@
+// What the page and its worker module (train-worker.ts) exchange: plain,
+// structured-clonable data only (functions cannot cross to a worker). Types
+// and constants only, so that neither side bundles the other's code.
+
+/** Fashion-MNIST's classes, in label order (zalandoresearch/fashion-mnist). */
+export const CLASS_NAMES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+] as const;
+
+/** The four IDX files, gzipped, as the Fashion-MNIST distribution and Debian name them. */
+export const DATA_FILES = {
+  trainImages: "train-images-idx3-ubyte.gz",
+  trainLabels: "train-labels-idx1-ubyte.gz",
+  testImages: "t10k-images-idx3-ubyte.gz",
+  testLabels: "t10k-labels-idx1-ubyte.gz",
+} as const;
+
+export type DataName = keyof typeof DATA_FILES;
+
+/** `setup`'s input: the decompressed IDX bytes and how many images to keep. */
+export interface SetupInput {
+  trainImages: Uint8Array;
+  trainLabels: Uint8Array;
+  testImages: Uint8Array;
+  testLabels: Uint8Array;
+  /** Use only the first N images (null: all). */
+  trainLimit: number | null;
+  testLimit: number | null;
+  /** How many test images the prediction grid shows (the first ones). */
+  gridSize: number;
+}
+
+export interface SetupResult {
+  build: "threads" | "single";
+  threads: number;
+  trainCount: number;
+  testCount: number;
+  /** The grid's test indices, their 28×28 uint8 pixels back to back, their labels. */
+  grid: { indices: number[]; pixels: Uint8Array; labels: number[] };
+  /** The worker's fetches of ndgrad's modules and .wasm files (Resource
+   *  Timing): one engine means one `index.js` and one engine module. */
+  resources: string[];
+  /** Arrays alive in the module's engine right after setup made a probe array. */
+  liveArrays: number;
+}
+
+export type OptimizerName = "sgd" | "adam";
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: OptimizerName;
+  seed: number;
+}
+
+export interface GridEntry {
+  index: number;
+  label: number;
+  pred: number;
+}
+
+/** One pass over the (limited) test set. */
+export interface Evaluation {
+  testAcc: number;
+  grid: GridEntry[];
+  /** 10×10, rows = true label, columns = prediction. */
+  confusion: number[][];
+}
+
+/** What one `trainChunk` call did. */
+export interface ChunkResult {
+  /** Per batch trained in this call: mean loss and accuracy of the batch. */
+  loss: number[];
+  acc: number[];
+  /** Training images processed in this call. */
+  images: number;
+  /** Milliseconds of this call spent on the test pass (not training). */
+  evalMs: number;
+  /** Set when an epoch (its training and its test pass) ended in this call. */
+  epochEnd: (Evaluation & { epoch: number }) | null;
+  /** All epochs done. */
+  finished: boolean;
+  batchesPerEpoch: number;
+}
