@@ -10,7 +10,7 @@
 //           the fixtures served by a middleware added here and named by the
 //           page's `data` parameter;
 //   static  the static build (`vite build` with the page's config, into a
-//           temporary directory; it copies NDGRAD_FASHION_DIR's files to its
+//           temporary directory, in a child process; it copies NDGRAD_FASHION_DIR's files to its
 //           data/) served as plain files by node:http without COOP/COEP (not
 //           isolated: the single build).
 //
@@ -23,16 +23,18 @@
 //
 // NDGRAD_TRAIN_WEB=examples/<dir> points the tests at a copy of the page
 // (how a deliberately broken page was checked to fail them).
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { gluon, init, nd, type NDArray } from "ndgrad";
 import type { Browser, Page } from "playwright";
-import { build, createServer, type Plugin, type ViteDevServer } from "vite";
+import { createServer, type Plugin, type ViteDevServer } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectErrors, launchChromium } from "./page-helpers.js";
 
@@ -500,7 +502,15 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
 
   it("the static build as plain files (no COOP/COEP): single build, data from its data/", async () => {
     staticDir = mkdtempSync(join(tmpdir(), "ndgrad-train-web-"));
-    await build({ configFile: join(pageDir, "vite.config.ts"), build: { outDir: staticDir, emptyOutDir: true }, logLevel: "warn" });
+    // In a process of its own, as `npm run build:train-web` runs it: vitest
+    // sets NODE_ENV=test, with which Vite would build with import.meta.env.DEV.
+    const env: Record<string, string | undefined> = { ...process.env, NDGRAD_FASHION_DIR: fixtures };
+    delete env.NODE_ENV;
+    await promisify(execFile)(
+      process.execPath,
+      [join(root, "node_modules", "vite", "bin", "vite.js"), "build", "--config", join(pageDir, "vite.config.ts"), "--outDir", staticDir, "--emptyOutDir", "--logLevel", "warn"],
+      { cwd: root, env, timeout: 120_000 },
+    );
     expect(existsSync(join(staticDir, "index.html"))).toBe(true);
     // The build copied the fixtures (NDGRAD_FASHION_DIR) as its data.
     for (const f of FILES) expect(readFileSync(join(staticDir, "data", f))).toEqual(readFileSync(join(fixtures, f)));
