@@ -184,8 +184,10 @@ const TYPES: Record<string, string> = {
   ".gz": "application/gzip",
 };
 
-/** A plain static file server (no COOP/COEP), like any web host. */
-function serveStatic(dir: string): Promise<{ server: Server; base: string }> {
+const ISOLATION = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+
+/** A plain static file server, like any web host: with COOP/COEP when `isolated`. */
+function serveStatic(dir: string, isolated: boolean): Promise<{ server: Server; base: string }> {
   const server = createHttpServer((req, res) => {
     let path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     if (path.endsWith("/")) path += "index.html";
@@ -196,7 +198,7 @@ function serveStatic(dir: string): Promise<{ server: Server; base: string }> {
     }
     readFile(file).then(
       (body) => {
-        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", ...(isolated ? ISOLATION : {}) });
         res.end(body);
       },
       () => {
@@ -407,8 +409,7 @@ async function reload(page: Page, run: Run): Promise<void> {
 let browser: Browser;
 let vite: ViteDevServer | null = null;
 let devBase = "";
-let staticServer: Server | null = null;
-let staticBase = "";
+const staticServers: Server[] = [];
 let staticDir: string | null = null;
 
 beforeAll(async () => {
@@ -420,7 +421,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await vite?.close();
-  await new Promise((r) => (staticServer === null ? r(null) : staticServer.close(r)));
+  await Promise.all(staticServers.map((s) => new Promise((r) => s.close(r))));
   if (staticDir !== null) rmSync(staticDir, { recursive: true, force: true });
 });
 
@@ -500,7 +501,7 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     await page.close();
   });
 
-  it("the static build as plain files (no COOP/COEP): single build, data from its data/", async () => {
+  it("the static build as plain files: trains without COOP/COEP (single build, data from its data/); with them, threads, or single with threads=0", async () => {
     staticDir = mkdtempSync(join(tmpdir(), "ndgrad-train-web-"));
     // In a process of its own, as `npm run build:train-web` runs it: vitest
     // sets NODE_ENV=test, with which Vite would build with import.meta.env.DEV.
@@ -514,7 +515,8 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     expect(existsSync(join(staticDir, "index.html"))).toBe(true);
     // The build copied the fixtures (NDGRAD_FASHION_DIR) as its data.
     for (const f of FILES) expect(readFileSync(join(staticDir, "data", f))).toEqual(readFileSync(join(fixtures, f)));
-    ({ server: staticServer, base: staticBase } = await serveStatic(staticDir));
+    const { server, base: staticBase } = await serveStatic(staticDir, false);
+    staticServers.push(server);
 
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const run = await train(page, `${staticBase}?${QUERY}`, join(artifacts, "train-web-static.png"));
@@ -523,5 +525,23 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     await reload(page, run);
     expect(run.errors).toEqual([]);
     await page.close();
+
+    // The same files from a host that sends COOP/COEP: the threads build,
+    // and with threads=0 the single one (the page itself must choose: the
+    // host sends its headers whatever the query says).
+    const { server: isoServer, base: isoBase } = await serveStatic(staticDir, true);
+    staticServers.push(isoServer);
+    for (const [query, want] of [["", { isolated: true, build: "threads" }], ["threads=0&", { isolated: true, build: "single", threads: 1 }]] as const) {
+      const p = await browser.newPage();
+      const errors = collectErrors(p);
+      await p.goto(`${isoBase}?${query}trainLimit=${TRAIN}&testLimit=${TEST}`);
+      await p.waitForFunction(() => ["ready", "error"].includes((window as unknown as { trainState?: TrainState }).trainState?.phase ?? ""), undefined, {
+        timeout: 60_000,
+      });
+      const s = await state(p);
+      expect({ query, phase: s.phase, error: s.error, ...s }).toMatchObject({ query, phase: "ready", error: null, ...want });
+      expect(errors).toEqual([]);
+      await p.close();
+    }
   });
 });
