@@ -10,7 +10,8 @@
 //   default     the static build (vite build with the page's config, into a
 //               temporary directory) served by node:http with COOP/COEP:
 //               cross-origin isolated, the threads build
-//   --single    the same page with `threads=0` (the single-threaded build)
+//   --single    the single-threaded build: `threads=0`, and the static build
+//               served without COOP/COEP (not cross-origin isolated)
 //   --both      threads, then single
 //   --dev       the page's own Vite dev server instead of the static build
 //   --screenshot  save a full-page screenshot at the end of the (first) run
@@ -71,8 +72,8 @@ const TYPES = {
 };
 const ISOLATION = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
 
-/** The static build served with COOP/COEP, its data/ from DATA. */
-function serveStatic(dir) {
+/** The static build, with COOP/COEP when `isolated`, its data/ from DATA. */
+function serveStatic(dir, isolated) {
   const server = createServer((req, res) => {
     let path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     if (path.endsWith("/")) path += "index.html";
@@ -83,7 +84,7 @@ function serveStatic(dir) {
     }
     readFile(file).then(
       (body) => {
-        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", ...ISOLATION });
+        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", ...(isolated ? ISOLATION : {}) });
         res.end(body);
       },
       () => {
@@ -105,12 +106,17 @@ async function startServer() {
       logLevel: "warn",
     });
     await server.listen();
-    return { close: () => server.close(), base: `http://127.0.0.1:${server.httpServer.address().port}/` };
+    const base = `http://127.0.0.1:${server.httpServer.address().port}/`;
+    return { close: () => server.close(), base: { threads: base, single: base } };
   }
   const out = mkdtempSync(join(tmpdir(), "ndgrad-train-web-full-"));
   await vite.build({ configFile: join(pageDir, "vite.config.ts"), build: { outDir: out, emptyOutDir: true }, logLevel: "warn" });
-  const s = await serveStatic(out);
-  return { close: () => (s.close(), rmSync(out, { recursive: true, force: true })), base: s.base };
+  const iso = await serveStatic(out, true);
+  const plain = await serveStatic(out, false);
+  return {
+    close: () => (iso.close(), plain.close(), rmSync(out, { recursive: true, force: true })),
+    base: { threads: iso.base, single: plain.base },
+  };
 }
 
 async function run(browser, base, build, screenshot) {
@@ -152,7 +158,7 @@ const failures = [];
 const summary = [];
 try {
   for (const [i, build] of RUNS.entries()) {
-    const { s, errors, seconds } = await run(browser, server.base, build, i === 0 ? SCREENSHOT : null);
+    const { s, errors, seconds } = await run(browser, server.base[build], build, i === 0 ? SCREENSHOT : null);
     if (s === null || s.phase !== "done") {
       failures.push(`${build}: the page ended in phase ${s?.phase} (${s?.error ?? "no error"})`);
       continue;
