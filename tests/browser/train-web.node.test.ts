@@ -268,23 +268,24 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
     expect(box, `${id} is not displayed`).not.toBeNull();
     expect(box!.width * box!.height, `${id} is empty`).toBeGreaterThan(100);
   }
-  // The chart drew something: a canvas (uPlot's, or #chart itself) with
-  // more than one colour in it.
-  const colours = await page.evaluate(() => {
-    const el = document.querySelector("#chart")!;
-    const canvases = el instanceof HTMLCanvasElement ? [el] : Array.from(el.querySelectorAll("canvas"));
-    let most = 0;
-    for (const c of canvases) {
-      const ctx = c.getContext("2d");
-      if (ctx === null || c.width === 0 || c.height === 0) continue;
-      const px = ctx.getImageData(0, 0, c.width, c.height).data;
+  // The chart and the grid drew something: canvases (uPlot's, the grid's
+  // images, or the element itself) with more than a couple of colours in them.
+  const colours = (selector: string): Promise<number> =>
+    page.evaluate((sel) => {
+      const el = document.querySelector(sel)!;
+      const canvases = el instanceof HTMLCanvasElement ? [el] : Array.from(el.querySelectorAll("canvas"));
       const seen = new Set<number>();
-      for (let i = 0; i < px.length && seen.size < 50; i += 4 * 7) seen.add((px[i]! << 24) | (px[i + 1]! << 16) | (px[i + 2]! << 8) | px[i + 3]!);
-      most = Math.max(most, seen.size);
-    }
-    return most;
-  });
-  expect(colours, "#chart holds no drawn canvas").toBeGreaterThan(2);
+      for (const c of canvases) {
+        const ctx = c.getContext("2d");
+        if (ctx === null || c.width === 0 || c.height === 0) continue;
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length && seen.size < 50; i += 4 * 7) seen.add((px[i]! << 24) | (px[i + 1]! << 16) | (px[i + 2]! << 8) | px[i + 3]!);
+      }
+      // Images drawn as <img> count as drawn.
+      return seen.size + 50 * el.querySelectorAll("img").length;
+    }, selector);
+  expect(await colours("#chart"), "#chart holds no drawn canvas").toBeGreaterThan(2);
+  expect(await colours("#grid"), "#grid shows no images").toBeGreaterThan(2);
   // #status: phase, build and threads, images/s, and (while training) ETA.
   const status = (await page.textContent("#status")) ?? "";
   for (const text of [status, statusTraining]) {
