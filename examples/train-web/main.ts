@@ -1,6 +1,5 @@
-// The training page: fetches Fashion-MNIST (with progress, decompressed by
-// DecompressionStream), hands the bytes to a worker (transferred, not
-// copied) that trains LeNet with ndgrad's synchronous API
+// The training page: starts a worker that downloads Fashion-MNIST (progress
+// reported back for the bar), gunzips it with DecompressionStream and trains LeNet with ndgrad's synchronous API
 // (train-worker.ts), and draws what comes back. The page asks for ~100 ms of
 // training at a time (`trainChunk`): progress arrives live, and pause/stop is
 // not asking again. This thread does little per update (push numbers, one
@@ -22,6 +21,7 @@ import {
   type Evaluation,
   type GridEntry,
   type OptimizerName,
+  type Progress,
   type TrainConfig,
 } from "./shared.js";
 
@@ -105,9 +105,21 @@ const trainState: TrainState = {
 };
 (window as unknown as { trainState: TrainState }).trainState = trainState;
 
+// Long tasks since the page loaded (its load event): what the user feels
+// while data arrive and training runs. Before it, the browser is still
+// evaluating this page's scripts, which no update of ours causes.
+let loadedAt = Infinity;
+const markLoaded = (): void => {
+  const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
+  loadedAt = nav !== undefined && nav.loadEventEnd > 0 ? nav.loadEventEnd : performance.now();
+};
+if (document.readyState === "complete") markLoaded();
+else window.addEventListener("load", () => setTimeout(markLoaded, 0), { once: true });
 try {
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, e.duration);
+    for (const e of list.getEntries()) {
+      if (e.startTime >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, e.duration);
+    }
   });
   observer.observe({ type: "longtask", buffered: true });
 } catch {
@@ -141,68 +153,30 @@ window.addEventListener("unhandledrejection", (ev) => fail(ev.reason));
 
 // ---- data ----
 
-/** Fetch one file, counting its bytes for the progress bar; gunzip with DecompressionStream. */
-async function fetchFile(url: URL, progress: (received: number, total: number | null) => void): Promise<Uint8Array> {
-  const response = await fetch(url);
-  if (!response.ok || response.body === null) throw new Error(`could not fetch ${url.href}: HTTP ${response.status}`);
-  const length = response.headers.get("content-length");
-  // Content-Length counts the bytes on the wire: with Content-Encoding the
-  // body arrives decoded, larger than that, so give no total then.
-  const total = length !== null && response.headers.get("content-encoding") === null ? Number(length) : null;
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.byteLength;
-    progress(received, total);
-  }
-  const raw = new Blob(chunks as BlobPart[]);
-  const head = new Uint8Array(await raw.slice(0, 2).arrayBuffer());
-  // A server that sent the file with Content-Encoding: gzip has had it decoded already.
-  if (head[0] !== 0x1f || head[1] !== 0x8b) return new Uint8Array(await raw.arrayBuffer());
-  const inflated = raw.stream().pipeThrough(new DecompressionStream("gzip"));
-  try {
-    return new Uint8Array(await new Response(inflated).arrayBuffer());
-  } catch (e) {
-    throw new Error(`${url.href} is not a valid gzip file: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-async function loadData(): Promise<Record<DataName, Uint8Array>> {
+/** The four files' URLs, and a progress bar fed by the worker that downloads them. */
+function dataRequest(): { urls: Record<DataName, string>; channel: string; done: () => void } {
   const base = new URL(query.get("data") ?? "data/", location.href);
-  const names = Object.keys(DATA_FILES) as DataName[];
-  const received = new Map<DataName, number>();
-  const totals = new Map<DataName, number | null>();
+  const urls = Object.fromEntries(
+    (Object.keys(DATA_FILES) as DataName[]).map((n) => [n, new URL(DATA_FILES[n], base).href]),
+  ) as Record<DataName, string>;
+  const name = `train-web-progress-${crypto.randomUUID()}`;
+  const channel = new BroadcastChannel(name);
   const bar = $<HTMLProgressElement>("progress");
-  const update = (): void => {
-    let got = 0;
-    let all = 0;
-    let known = true;
-    for (const n of names) {
-      got += received.get(n) ?? 0;
-      const t = totals.get(n);
-      if (t === undefined || t === null) known = false;
-      else all += t;
-    }
-    if (known && all > 0) bar.value = got / all;
+  channel.onmessage = (ev: MessageEvent<Progress>) => {
+    const { received, total } = ev.data;
+    if (total !== null && total > 0) bar.value = received / total;
     else bar.removeAttribute("value");
-    $("stats").textContent = `downloading Fashion-MNIST: ${(got / 1e6).toFixed(1)} MB${known ? ` of ${(all / 1e6).toFixed(1)} MB` : ""}`;
+    $("stats").textContent =
+      `downloading Fashion-MNIST in the worker: ${(received / 1e6).toFixed(1)} MB` + (total !== null ? ` of ${(total / 1e6).toFixed(1)} MB` : "");
   };
-  const files = await Promise.all(
-    names.map(async (n) => {
-      const bytes = await fetchFile(new URL(DATA_FILES[n], base), (r, t) => {
-        received.set(n, r);
-        totals.set(n, t);
-        update();
-      });
-      return [n, bytes] as const;
-    }),
-  );
-  bar.value = 1;
-  return Object.fromEntries(files) as Record<DataName, Uint8Array>;
+  return {
+    urls,
+    channel: name,
+    done: () => {
+      channel.close();
+      bar.value = 1;
+    },
+  };
 }
 
 // ---- training ----
@@ -395,7 +369,8 @@ function chartData(): uPlot.AlignedData {
 
 function makeChart(): uPlot {
   const host = $("chart");
-  const width = Math.max(320, host.clientWidth || 800);
+  // Inside the box's padding (uPlot's width is the canvas's).
+  const width = Math.max(320, (host.clientWidth || 800) - 12);
   return new uPlot(
     {
       width,
@@ -511,17 +486,24 @@ function formatEta(sec: number): string {
 }
 
 let frameRequested = false;
+let lastDraw = 0;
 let drawnGrid: GridEntry[] | null = null;
 let drawnConfusion: number[][] | null = null;
+/** At most this often: a live chart needs no more, and the main thread stays free. */
+const DRAW_EVERY_MS = 200;
 
-/** Redraw at the next frame (many updates in a frame: one redraw). */
+/** Redraw soon, in a frame (many updates between two redraws: one redraw). */
 function render(): void {
   if (frameRequested) return;
   frameRequested = true;
-  requestAnimationFrame(() => {
-    frameRequested = false;
-    draw();
-  });
+  const wait = Math.max(0, lastDraw + DRAW_EVERY_MS - performance.now());
+  setTimeout(() => {
+    requestAnimationFrame(() => {
+      frameRequested = false;
+      lastDraw = performance.now();
+      draw();
+    });
+  }, wait);
 }
 
 function draw(): void {
@@ -546,6 +528,8 @@ function draw(): void {
   }
   $("status").textContent = status;
   $("status").classList.toggle("error", s.phase === "error");
+  // No frame loop of its own: this thread draws only when something changed.
+  $("heartbeat").textContent = `longest main-thread task since the page loaded: ${Math.round(s.longestTaskMs)} ms`;
 
   const active = s.phase === "training" || s.phase === "paused";
   $<HTMLButtonElement>("start").disabled = !(s.phase === "ready" || s.phase === "done" || s.phase === "paused");
@@ -570,16 +554,6 @@ function draw(): void {
   }
 }
 
-// The main thread's heartbeat, for people: frames keep coming while the worker trains.
-let frames = 0;
-function beat(): void {
-  frames++;
-  if (frames % 30 === 0) {
-    $("heartbeat").textContent = `main thread: ${frames} frames drawn, longest task ${Math.round(trainState.longestTaskMs)} ms`;
-  }
-  requestAnimationFrame(beat);
-}
-
 // ---- start-up ----
 
 async function main(): Promise<void> {
@@ -594,29 +568,25 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("batch").value = String(batch);
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
-  requestAnimationFrame(beat);
   chart = makeChart();
   render();
 
   // The worker module: the .ts source on the dev server, its built .js in
   // the static build (vite.config.ts builds it as an entry of its own).
   const moduleUrl = new URL(import.meta.env.DEV ? "train-worker.ts" : "train-worker.js", document.baseURI);
-  const [w, data] = await Promise.all([
-    createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train" }),
-    loadData(),
-  ]);
+  performance.mark("train-web:start");
+  $("stats").textContent = "starting the worker…";
+  const w = await createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train" });
   worker = w;
-  $("stats").textContent = "reading the data in the worker…";
-  const info = await w.module.setup({
-    // Moved to the worker, not copied (60 MB).
-    trainImages: transfer(data.trainImages),
-    trainLabels: transfer(data.trainLabels),
-    testImages: transfer(data.testImages),
-    testLabels: transfer(data.testLabels),
-    trainLimit,
-    testLimit,
-    gridSize: 16,
-  });
+  performance.mark("train-web:worker");
+  const data = dataRequest();
+  let info;
+  try {
+    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16, singleThread: query.get("threads") === "0" });
+  } finally {
+    data.done();
+  }
+  performance.mark("train-web:data");
   const runtime = await w.nd.memory();
   trainState.engineCheck = {
     moduleArrays: info.liveArrays,
@@ -635,6 +605,7 @@ async function main(): Promise<void> {
   testCount = info.testCount;
   $("stats").textContent = `${info.trainCount.toLocaleString("en")} training and ${info.testCount.toLocaleString("en")} test images loaded`;
   trainState.phase = "ready";
+  performance.mark("train-web:ready");
   drawnGrid = null;
   render();
   if (query.get("autostart") === "1") await start();

@@ -26,17 +26,25 @@ export const DATA_FILES = {
 
 export type DataName = keyof typeof DATA_FILES;
 
-/** `setup`'s input: the decompressed IDX bytes and how many images to keep. */
+/** `setup`'s input: where the four files are and how many images to keep. */
 export interface SetupInput {
-  trainImages: Uint8Array;
-  trainLabels: Uint8Array;
-  testImages: Uint8Array;
-  testLabels: Uint8Array;
+  /** Absolute URLs of the four IDX files (gzipped, or decoded by the server). */
+  urls: Record<DataName, string>;
+  /** A BroadcastChannel name on which the worker reports download progress ({@link Progress}). */
+  progressChannel: string;
   /** Use only the first N images (null: all). */
   trainLimit: number | null;
   testLimit: number | null;
   /** How many test images the prediction grid shows (the first ones). */
   gridSize: number;
+  /** The page's `threads=0`: one thread even if the engine loaded its threads build. */
+  singleThread: boolean;
+}
+
+/** Download progress, summed over the four files (total null until every size is known). */
+export interface Progress {
+  received: number;
+  total: number | null;
 }
 
 export interface SetupResult {

@@ -10,13 +10,16 @@
 // (0.13, 0.31)). Training is cut into `trainChunk` calls of ~100 ms so the
 // page sees progress live, and pausing or stopping is simply not calling again.
 import { autograd, gluon, init, nd, type NDArray } from "ndgrad";
-import type {
-  ChunkResult,
-  Evaluation,
-  GridEntry,
-  SetupInput,
-  SetupResult,
-  TrainConfig,
+import {
+  DATA_FILES,
+  type ChunkResult,
+  type DataName,
+  type Evaluation,
+  type GridEntry,
+  type Progress,
+  type SetupInput,
+  type SetupResult,
+  type TrainConfig,
 } from "./shared.js";
 
 const { nn } = gluon;
@@ -94,17 +97,90 @@ interface EvalState {
   seen: number;
 }
 
-/** Load the data (decompressed IDX bytes), keep the first `trainLimit` / `testLimit` images. */
-export function setup(input: SetupInput): SetupResult {
+/**
+ * Fetch the four files here, not on the page: Chromium reads a response's
+ * body on the thread that fetched it, in tasks of 100–200 ms for a 26 MB
+ * file, which the page's main thread must not run. Progress goes to the
+ * page on a BroadcastChannel (at most every 50 ms); gunzipping is the
+ * platform's DecompressionStream, while the bytes arrive.
+ */
+async function download(input: SetupInput): Promise<Record<DataName, Uint8Array>> {
+  const channel = new BroadcastChannel(input.progressChannel);
+  const received = new Map<DataName, number>();
+  const totals = new Map<DataName, number | null>();
+  let lastPost = 0;
+  const post = (force: boolean): void => {
+    const now = performance.now();
+    if (!force && now - lastPost < 50) return;
+    lastPost = now;
+    const names = Object.keys(DATA_FILES) as DataName[];
+    const known = names.every((n) => typeof totals.get(n) === "number");
+    const progress: Progress = {
+      received: names.reduce((s, n) => s + (received.get(n) ?? 0), 0),
+      total: known ? names.reduce((s, n) => s + totals.get(n)!, 0) : null,
+    };
+    channel.postMessage(progress);
+  };
+  const one = async (name: DataName): Promise<[DataName, Uint8Array]> => {
+    const url = input.urls[name];
+    const response = await fetch(url);
+    if (!response.ok || response.body === null) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
+    const length = response.headers.get("content-length");
+    // Content-Length counts the bytes on the wire: with Content-Encoding the
+    // body arrives decoded, larger than that, so no total then.
+    totals.set(name, length !== null && response.headers.get("content-encoding") === null ? Number(length) : null);
+    received.set(name, 0);
+    const reader = response.body.getReader();
+    const count = (chunk: Uint8Array): Uint8Array => {
+      received.set(name, received.get(name)! + chunk.byteLength);
+      post(false);
+      return chunk;
+    };
+    // Gzip or not (a server may have decoded it already): the first two bytes say.
+    const first = await reader.read();
+    const gz = first.value !== undefined && first.value[0] === 0x1f && first.value[1] === 0x8b;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (first.value !== undefined) controller.enqueue(count(first.value));
+        if (first.done) controller.close();
+      },
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(count(value));
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    // (DOM's typings declare its input BufferSource, which Uint8Array chunks are.)
+    const gunzip = new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+    const stream = gz ? body.pipeThrough(gunzip) : body;
+    try {
+      return [name, new Uint8Array(await new Response(stream).arrayBuffer())];
+    } catch (e) {
+      throw new Error(`${url}: ${gz ? "not a valid gzip file" : "the download failed"} (${e instanceof Error ? e.message : String(e)})`);
+    }
+  };
+  try {
+    const files = Object.fromEntries(await Promise.all((Object.keys(DATA_FILES) as DataName[]).map(one)));
+    post(true);
+    return files as Record<DataName, Uint8Array>;
+  } finally {
+    channel.close();
+  }
+}
+
+/** Download the data, keep the first `trainLimit` / `testLimit` images. */
+export async function setup(input: SetupInput): Promise<SetupResult> {
+  const { trainImages, trainLabels, testImages, testLabels } = await download(input);
   trainSet = new gluon.data.vision.FashionMNIST({
     train: true,
-    images: firstItems(input.trainImages, input.trainLimit, 16, 28 * 28),
-    labels: firstItems(input.trainLabels, input.trainLimit, 8, 1),
+    images: firstItems(trainImages, input.trainLimit, 16, 28 * 28),
+    labels: firstItems(trainLabels, input.trainLimit, 8, 1),
   });
   testSet = new gluon.data.vision.FashionMNIST({
     train: false,
-    images: firstItems(input.testImages, input.testLimit, 16, 28 * 28),
-    labels: firstItems(input.testLabels, input.testLimit, 8, 1),
+    images: firstItems(testImages, input.testLimit, 16, 28 * 28),
+    labels: firstItems(testLabels, input.testLimit, 8, 1),
   });
   const n = Math.min(input.gridSize, testSet.length);
   gridIndices = Array.from({ length: n }, (_, i) => i);
@@ -129,6 +205,10 @@ export function setup(input: SetupInput): SetupResult {
           .map((e) => e.name)
           .filter((u) => /\.wasm(\?|$)|\/index\.js(\?|$)/.test(u))
       : [];
+  // threads=0 on a page that is cross-origin isolated anyway (a server
+  // other than ours sends COOP/COEP to every request): the engine chose its
+  // threads build before this module ran, so one thread of it is the closest.
+  if (input.singleThread && nd.getThreads() > 1) nd.setThreads(1);
   return {
     ...buildInfo(),
     trainCount: trainSet.length,
