@@ -412,6 +412,26 @@ let vite: ViteDevServer | null = null;
 let devBase = "";
 const staticServers: Server[] = [];
 let staticDir: string | null = null;
+let staticBuilt: Promise<string> | null = null;
+
+/** `vite build` with the page's config into a temporary directory (once):
+ *  in a process of its own, as `npm run build:train-web` runs it — vitest
+ *  sets NODE_ENV=test, with which Vite would build with import.meta.env.DEV. */
+function staticBuild(): Promise<string> {
+  staticBuilt ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ndgrad-train-web-"));
+    staticDir = dir;
+    const env: Record<string, string | undefined> = { ...process.env, NDGRAD_FASHION_DIR: fixtures };
+    delete env.NODE_ENV;
+    await promisify(execFile)(
+      process.execPath,
+      [join(root, "node_modules", "vite", "bin", "vite.js"), "build", "--config", join(pageDir, "vite.config.ts"), "--outDir", dir, "--emptyOutDir", "--logLevel", "warn"],
+      { cwd: root, env, timeout: 120_000 },
+    );
+    return dir;
+  })();
+  return staticBuilt;
+}
 
 beforeAll(async () => {
   if (!existsSync(join(root, "pkg", "ndgrad.wasm"))) throw new Error("pkg/ndgrad.wasm is missing: run `npm run build` first");
@@ -502,21 +522,12 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     await page.close();
   });
 
-  it("the static build as plain files: trains without COOP/COEP (single build, data from its data/); with them, threads, or single with threads=0", async () => {
-    staticDir = mkdtempSync(join(tmpdir(), "ndgrad-train-web-"));
-    // In a process of its own, as `npm run build:train-web` runs it: vitest
-    // sets NODE_ENV=test, with which Vite would build with import.meta.env.DEV.
-    const env: Record<string, string | undefined> = { ...process.env, NDGRAD_FASHION_DIR: fixtures };
-    delete env.NODE_ENV;
-    await promisify(execFile)(
-      process.execPath,
-      [join(root, "node_modules", "vite", "bin", "vite.js"), "build", "--config", join(pageDir, "vite.config.ts"), "--outDir", staticDir, "--emptyOutDir", "--logLevel", "warn"],
-      { cwd: root, env, timeout: 120_000 },
-    );
-    expect(existsSync(join(staticDir, "index.html"))).toBe(true);
+  it("the static build as plain files without COOP/COEP: trains on the single build, its data/ from the build", async () => {
+    const dir = await staticBuild();
+    expect(existsSync(join(dir, "index.html"))).toBe(true);
     // The build copied the fixtures (NDGRAD_FASHION_DIR) as its data.
-    for (const f of FILES) expect(readFileSync(join(staticDir, "data", f))).toEqual(readFileSync(join(fixtures, f)));
-    const { server, base: staticBase } = await serveStatic(staticDir, false);
+    for (const f of FILES) expect(readFileSync(join(dir, "data", f))).toEqual(readFileSync(join(fixtures, f)));
+    const { server, base: staticBase } = await serveStatic(dir, false);
     staticServers.push(server);
 
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -526,21 +537,24 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     await reload(page, run);
     expect(run.errors).toEqual([]);
     await page.close();
+  });
 
-    // The same files from a host that sends COOP/COEP: the threads build,
-    // and with threads=0 the single one (the page itself must choose: the
-    // host sends its headers whatever the query says).
-    const { server: isoServer, base: isoBase } = await serveStatic(staticDir, true);
-    staticServers.push(isoServer);
+  it("the static build from a host that sends COOP/COEP: the threads build, and the single build with threads=0", async () => {
+    const dir = await staticBuild();
+    // The page itself must choose with threads=0: a host sends its headers
+    // whatever the query says.
+    const { server, base } = await serveStatic(dir, true);
+    staticServers.push(server);
     for (const [query, want] of [["", { isolated: true, build: "threads" }], ["threads=0&", { isolated: true, build: "single", threads: 1 }]] as const) {
       const p = await browser.newPage();
       const errors = collectErrors(p);
-      await p.goto(`${isoBase}?${query}trainLimit=${TRAIN}&testLimit=${TEST}`);
+      await p.goto(`${base}?${query}trainLimit=${TRAIN}&testLimit=${TEST}`);
       await p.waitForFunction(() => ["ready", "error"].includes((window as unknown as { trainState?: TrainState }).trainState?.phase ?? ""), undefined, {
         timeout: 60_000,
       });
-      const s = await state(p);
-      expect({ query, phase: s.phase, error: s.error, ...s }).toMatchObject({ query, phase: "ready", error: null, ...want });
+      const { phase, error, isolated, build, threads } = await state(p);
+      expect({ query, phase, error, isolated, build, threads }).toMatchObject({ query, phase: "ready", error: null, ...want });
+      if (want.build === "threads") expect(threads).toBeGreaterThan(1);
       expect(errors).toEqual([]);
       await p.close();
     }
