@@ -8,7 +8,6 @@
 //
 // `window.trainState` and the element ids are an automation contract
 // (tests/browser and scripts drive the page through them): keep them.
-/// <reference types="vite/client" />
 import { createWorker, transfer, type NDWorker } from "ndgrad/worker";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -26,6 +25,9 @@ import {
 } from "./shared.js";
 
 type TrainModule = typeof import("./train-worker.js");
+
+/** The worker module's file name: the .ts source on the dev server, its built .js in dist/ (vite.config.ts defines it). */
+declare const TRAIN_WORKER_MODULE: string;
 
 type Phase = "loading" | "ready" | "training" | "paused" | "done" | "error";
 
@@ -87,6 +89,7 @@ function optimizerParam(): OptimizerName {
 const trainState: TrainState = {
   phase: "loading",
   error: null,
+  // Until the worker says which build its engine loaded.
   build: globalThis.crossOriginIsolated === true && query.get("threads") !== "0" ? "threads" : "single",
   threads: 1,
   isolated: globalThis.crossOriginIsolated === true,
@@ -327,8 +330,8 @@ async function loadParamsFile(file: File): Promise<void> {
   trainState.loadedParams = { grid: ev.grid, testAcc: ev.testAcc };
   $("loaded-box").hidden = false;
   $("loaded-summary").textContent =
-    `${file.name}: a fresh LeNet with these parameters predicts ${(ev.testAcc * 100).toFixed(1)} % of the ${testCount} test images right.`;
-  drawGrid($<HTMLCanvasElement>("loaded-grid"), ev.grid);
+    `${file.name}: a fresh LeNet with these parameters predicts ${(ev.testAcc * 100).toFixed(1)} % of the ${testCount.toLocaleString("en")} test images right.`;
+  drawGrid($<HTMLCanvasElement>("loaded-grid"), ev.grid, 8);
   render();
 }
 
@@ -405,10 +408,10 @@ const CELL = 84; // 28 px × 3
 const CELL_W = CELL + 12;
 const CELL_H = CELL + 34;
 
-function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null): void {
+function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null, columns: number): void {
   if (gridData === null) return;
   const n = gridData.indices.length;
-  const cols = Math.min(8, n);
+  const cols = Math.min(columns, n);
   const rows = Math.ceil(n / cols);
   if (canvas.width !== cols * CELL_W || canvas.height !== rows * CELL_H) {
     canvas.width = cols * CELL_W;
@@ -543,7 +546,7 @@ function draw(): void {
   if (chart !== null && run !== null) chart.setData(chartData());
   if (s.grid !== drawnGrid) {
     drawnGrid = s.grid;
-    drawGrid($<HTMLCanvasElement>("grid"), s.grid.length > 0 ? s.grid : null);
+    drawGrid($<HTMLCanvasElement>("grid"), s.grid.length > 0 ? s.grid : null, 4);
     const wrong = s.grid.filter((g) => g.pred !== g.label).length;
     $("grid-caption").textContent = s.grid.length > 0 ? `(after epoch ${s.epoch}: ${wrong} of ${s.grid.length} wrong)` : "(after each epoch)";
   }
@@ -569,20 +572,26 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
   chart = makeChart();
+  window.addEventListener("resize", () => {
+    const host = $("chart");
+    chart?.setSize({ width: Math.max(320, host.clientWidth - 12), height: 300 });
+  });
   render();
 
   // The worker module: the .ts source on the dev server, its built .js in
   // the static build (vite.config.ts builds it as an entry of its own).
-  const moduleUrl = new URL(import.meta.env.DEV ? "train-worker.ts" : "train-worker.js", document.baseURI);
+  const moduleUrl = new URL(TRAIN_WORKER_MODULE, document.baseURI);
   performance.mark("train-web:start");
   $("stats").textContent = "starting the worker…";
-  const w = await createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train" });
+  // threads=0: the single-threaded build, even on a cross-origin isolated page.
+  const threads = query.get("threads") === "0" ? { threads: 0 } : {};
+  const w = await createWorker<TrainModule>({ module: moduleUrl, name: "ndgrad train", ...threads });
   worker = w;
   performance.mark("train-web:worker");
   const data = dataRequest();
   let info;
   try {
-    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16, singleThread: query.get("threads") === "0" });
+    info = await w.module.setup({ urls: data.urls, progressChannel: data.channel, trainLimit, testLimit, gridSize: 16 });
   } finally {
     data.done();
   }

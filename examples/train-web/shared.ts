@@ -37,8 +37,6 @@ export interface SetupInput {
   testLimit: number | null;
   /** How many test images the prediction grid shows (the first ones). */
   gridSize: number;
-  /** The page's `threads=0`: one thread even if the engine loaded its threads build. */
-  singleThread: boolean;
 }
 
 /** Download progress, summed over the four files (total null until every size is known). */

@@ -205,10 +205,6 @@ export async function setup(input: SetupInput): Promise<SetupResult> {
           .map((e) => e.name)
           .filter((u) => /\.wasm(\?|$)|\/index\.js(\?|$)/.test(u))
       : [];
-  // threads=0 on a page that is cross-origin isolated anyway (a server
-  // other than ours sends COOP/COEP to every request): the engine chose its
-  // threads build before this module ran, so one thread of it is the closest.
-  if (input.singleThread && nd.getThreads() > 1) nd.setThreads(1);
   return {
     ...buildInfo(),
     trainCount: trainSet.length,

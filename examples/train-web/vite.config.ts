@@ -65,18 +65,13 @@ type Next = (err?: unknown) => void;
 
 /**
  * COOP/COEP on every response, so the page is cross-origin isolated and
- * the worker loads the threads build; except on the page itself when its URL
- * asks for `threads=0`: then the page is not isolated and the worker loads
- * the single-threaded build (the engine chooses at load time, before any
- * code of ours runs in the worker). And the data at data/.
+ * the worker can load the threads build (`threads=0` asks it for the
+ * single-threaded one: createWorker({ threads: 0 })). And the data at data/.
  */
 function serveMiddleware(dir: string | null) {
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const page = url.pathname === "/" || url.pathname.endsWith(".html");
-    if (!(page && url.searchParams.get("threads") === "0")) {
-      for (const [k, v] of Object.entries(ISOLATION)) res.setHeader(k, v);
-    }
+    for (const [k, v] of Object.entries(ISOLATION)) res.setHeader(k, v);
     const m = /^\/data\/([^/]+)$/.exec(url.pathname);
     if (dir === null || m === null || !DATA_FILES.includes(m[1]!)) return next();
     const file = join(dir, m[1]!);
@@ -130,6 +125,9 @@ function trainWeb(): Plugin {
 
 export default defineConfig(({ command }) => ({
   root: here,
+  // By command, not import.meta.env.DEV (which follows NODE_ENV: a build
+  // under NODE_ENV=test would ask for the .ts).
+  define: { TRAIN_WORKER_MODULE: JSON.stringify(command === "serve" ? "train-worker.ts" : "train-worker.js") },
   // Relative URLs everywhere: dist/ works from any directory of any server.
   base: "./",
   plugins: [trainWeb()],

@@ -76,7 +76,7 @@ describe("examples/train-web: the worker module", () => {
     const listener = new BroadcastChannel(channel);
     const seen: Progress[] = [];
     listener.onmessage = (ev: MessageEvent<Progress>) => seen.push(ev.data);
-    const info = await mod.setup({ urls: urls("gz"), progressChannel: channel, trainLimit: 1200, testLimit: 500, gridSize: 16, singleThread: false });
+    const info = await mod.setup({ urls: urls("gz"), progressChannel: channel, trainLimit: 1200, testLimit: 500, gridSize: 16 });
     await new Promise((r) => setTimeout(r, 50));
     listener.close();
     expect(info.trainCount).toBe(1200);
@@ -93,7 +93,7 @@ describe("examples/train-web: the worker module", () => {
   });
 
   it("reads files a server sent decoded (not gzip) the same way", async () => {
-    const info = await mod.setup({ urls: urls("raw"), progressChannel: "train-web-unused", trainLimit: null, testLimit: null, gridSize: 12, singleThread: false });
+    const info = await mod.setup({ urls: urls("raw"), progressChannel: "train-web-unused", trainLimit: null, testLimit: null, gridSize: 12 });
     expect(info.trainCount).toBe(2000);
     expect(info.testCount).toBe(1000);
     const ref = reference("test", 12);
@@ -103,13 +103,13 @@ describe("examples/train-web: the worker module", () => {
 
   it("a missing file is an Error naming it; the data loaded before stay", async () => {
     const bad = { ...urls("gz"), testLabels: `${base}/gz/nothing.gz` };
-    await expect(mod.setup({ urls: bad, progressChannel: "x", trainLimit: 10, testLimit: 10, gridSize: 4, singleThread: false })).rejects.toThrow(
+    await expect(mod.setup({ urls: bad, progressChannel: "x", trainLimit: 10, testLimit: 10, gridSize: 4 })).rejects.toThrow(
       /nothing\.gz: HTTP 404/,
     );
   });
 
   it("trains in chunks: the loss goes down, epochs end with a test pass, the confusion matrix matches", async () => {
-    await mod.setup({ urls: urls("gz"), progressChannel: "x", trainLimit: 2000, testLimit: 1000, gridSize: 16, singleThread: false });
+    await mod.setup({ urls: urls("gz"), progressChannel: "x", trainLimit: 2000, testLimit: 1000, gridSize: 16 });
     const { batchesPerEpoch } = mod.configure({ epochs: 3, batchSize: 100, learningRate: 0.1, optimizer: "sgd", seed: 42 });
     expect(batchesPerEpoch).toBe(20);
     const chunks = trainAll();

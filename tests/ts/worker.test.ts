@@ -1401,3 +1401,36 @@ describe("a user's module in the worker", () => {
     expect(e.message).toMatch(/^createWorker: could not load file:\/\/.*missing\.mjs: .*Cannot find module/);
   });
 });
+
+describe("createWorker({ threads })", () => {
+  // Which build a worker's engine loaded: only the single-threaded one
+  // refuses setThreads(2), naming itself.
+  async function build(t: NDWorker): Promise<string> {
+    try {
+      await t.nd.setThreads(2);
+      return `threads, ${await t.nd.getThreads()} threads`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  it("0 loads the single-threaded build; n loads the threads build on n threads; the default is unchanged", async () => {
+    const single = await createWorker({ threads: 0 });
+    expect(await build(single)).toMatch(/^setThreads\(2\): ndgrad is running its single-threaded WebAssembly build: NDGRAD_THREADS=0/);
+    expect(await single.nd.getThreads()).toBe(1);
+    await single.terminate();
+    if ((await build(w)).startsWith("threads")) {
+      await w.nd.setThreads(1);
+      const three = await createWorker({ threads: 3 });
+      expect(await three.nd.getThreads()).toBe(3);
+      await three.terminate();
+    }
+  });
+
+  it("a thread count that is not an integer from 0 to 64 is an Error before any thread starts", async () => {
+    for (const bad of [-1, 1.5, 65, Number.NaN, "2" as unknown as number]) {
+      const e = await rejection(createWorker({ threads: bad }));
+      expect(e.message).toMatch(/^createWorker: threads must be an integer from 0 to 64 \(got /);
+    }
+  });
+});

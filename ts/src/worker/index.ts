@@ -35,7 +35,7 @@ import {
   type RemoteND,
 } from "./client.js";
 import { loadShapeEngine } from "./engine-shapes.js"; // conv branch (issue #12)
-import { READY, type InitReply, type WorkerApi, type WorkerStats } from "./protocol.js";
+import { READY, THREADS_TAG, type InitReply, type WorkerApi, type WorkerStats } from "./protocol.js";
 
 export { Pending, RemoteNDArray, transfer };
 export type {
@@ -60,6 +60,14 @@ export interface WorkerOptions {
   module?: URL | string;
   /** A name for the thread (shown by debuggers). */
   name?: string;
+  /**
+   * The worker's engine threads, as `NDGRAD_THREADS` does for the main
+   * thread: 0 loads the single-threaded build even where the threads build
+   * could run (e.g. to compare them); n ≥ 1 loads the threads build (where
+   * possible) with n threads. Default: the threads build where possible,
+   * on as many threads as cores (at most 4).
+   */
+  threads?: number;
 }
 
 /** An NDArray parameter or result as the calling thread sees it. */
@@ -189,6 +197,10 @@ function moduleHref(m: URL | string | undefined): string | undefined {
  */
 export async function createWorker<M = Record<string, never>>(options: WorkerOptions = {}): Promise<NDWorker<M>> {
   const href = moduleHref(options.module);
+  const { threads } = options;
+  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0 || threads > 64)) {
+    throw new Error(`createWorker: threads must be an integer from 0 to 64 (got ${typeof threads === "number" ? threads : typeof threads})`);
+  }
   const counters: ClientStats = {
     messagesSent: 0,
     messagesReceived: 0,
@@ -215,7 +227,11 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
     let worker: import("node:worker_threads").Worker;
     for (;;) {
       try {
-        worker = new wt.Worker(url, { ...named, ...(execArgv === undefined ? {} : { execArgv }) });
+        worker = new wt.Worker(url, {
+          ...named,
+          ...(execArgv === undefined ? {} : { execArgv }),
+          ...(threads === undefined ? {} : { env: { ...process.env, NDGRAD_THREADS: String(threads) } }),
+        });
         break;
       } catch (e) {
         // Given explicitly, process-wide flags (`--expose-gc`, …) are refused: drop those.
@@ -246,10 +262,12 @@ export async function createWorker<M = Record<string, never>>(options: WorkerOpt
   } else if (typeof globalThis.Worker === "function") {
     // The literal `new Worker(new URL(…, import.meta.url), { type: "module", … })`
     // lets bundlers emit the worker; Vite needs `type` static and after any spread,
-    // so no spread here (an undefined `name` is the default, "").
+    // so no spread here (an undefined `name` is the default, ""). The name
+    // also carries `threads` (worker-env.ts: nothing else reaches the
+    // worker before its engine loads).
     const worker = new Worker(new URL("./worker.js", import.meta.url), {
       type: "module",
-      name: options.name,
+      name: threads === undefined ? options.name : `${options.name ?? "ndgrad"}${THREADS_TAG}${threads}]`,
     });
     endpoint = worker;
     ready = new Promise<void>((resolve) => {

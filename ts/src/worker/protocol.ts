@@ -17,6 +17,8 @@ export const ARRAY = "__ndgrad_array";
  *  that arrive while its top-level await (loading the engine) runs go to
  *  no listener, so the client sends nothing before this. */
 export const READY = "__ndgrad_ready";
+/** How a browser worker's name carries `createWorker({ threads })` (see worker-env.ts). */
+export const THREADS_TAG = " [ndgrad threads=";
 
 export interface Command {
   /** `x.add`, `nd.array`, `autograd.grad`, … or a protocol op: `free`,

@@ -5,6 +5,8 @@
 //
 // Runs as compiled JS (pkg/worker/worker.js) in a Node `worker_threads`
 // Worker or a browser module Worker.
+// First: it must run before ../index.js loads the engine.
+import "./worker-env.js";
 import * as Comlink from "./comlink.js";
 import nodeEndpoint, { type NodeEndpoint } from "./node-adapter.js";
 import { nd, autograd, NDArray, type DType } from "../index.js";
