@@ -1,10 +1,11 @@
 // The training page: starts a worker that downloads Fashion-MNIST (progress
-// reported back for the bar), gunzips it with DecompressionStream and trains LeNet with ndgrad's synchronous API
-// (train-worker.ts), and draws what comes back. The page asks for ~100 ms of
-// training at a time (`trainChunk`): progress arrives live, and pause/stop is
-// not asking again. This thread does little per update (push numbers, one
-// uPlot `setData`, coalesced to one per frame) so that it never blocks for
-// long: `trainState.longestTaskMs` is the longest main-thread task seen.
+// reported back for the bar), gunzips it with DecompressionStream and trains
+// LeNet with ndgrad's synchronous API (train-worker.ts); this thread draws
+// what comes back. The page asks for ~100 ms of training at a time
+// (`trainChunk`): progress arrives live, and pause/stop is not asking again.
+// This thread does little per update (push numbers; every 400 ms one uPlot
+// `setData` while the worker waits, see drawFrames) so that it never blocks
+// for long: `trainState.longestTaskMs` is the longest main-thread task seen.
 //
 // `window.trainState` and the element ids are an automation contract
 // (tests/browser and scripts drive the page through them): keep them.
@@ -112,17 +113,23 @@ const trainState: TrainState = {
 // while data arrive and training runs. Before it, the browser is still
 // evaluating this page's scripts, which no update of ours causes.
 let loadedAt = Infinity;
+const longTasks: { start: number; duration: number }[] = [];
+const updateLongest = (): void => {
+  for (const t of longTasks) if (t.start >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, t.duration);
+};
 const markLoaded = (): void => {
   const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
   loadedAt = nav !== undefined && nav.loadEventEnd > 0 ? nav.loadEventEnd : performance.now();
+  updateLongest();
 };
 if (document.readyState === "complete") markLoaded();
 else window.addEventListener("load", () => setTimeout(markLoaded, 0), { once: true });
 try {
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if (e.startTime >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, e.duration);
-    }
+    for (const e of list.getEntries()) longTasks.push({ start: e.startTime, duration: e.duration });
+    updateLongest();
+    // Only the longest matters from here on.
+    if (loadedAt !== Infinity) longTasks.length = 0;
   });
   observer.observe({ type: "longtask", buffered: true });
 } catch {
@@ -205,7 +212,16 @@ async function start(): Promise<void> {
   if (worker === null) return;
   if (trainState.phase === "paused") return resume();
   if (trainState.phase !== "ready" && trainState.phase !== "done") return;
-  const config = readConfig();
+  let config: TrainConfig;
+  try {
+    config = readConfig();
+  } catch (e) {
+    // A setting to correct, not a failed run: say so and stay where we are.
+    trainState.error = e instanceof Error ? e.message : String(e);
+    render();
+    return;
+  }
+  trainState.error = null;
   trainState.phase = "training";
   Object.assign(trainState, {
     epoch: 0,
@@ -262,6 +278,13 @@ async function loop(): Promise<void> {
       r.activeMs += performance.now() - t0;
       r.evalMs += chunk.evalMs;
       apply(r, chunk);
+      // The next chunk waits for the redraw (drawFrames says why); that time
+      // counts as training time, as the user waits for it too.
+      if (chunk.epochEnd !== null || performance.now() - lastDraw >= DRAW_EVERY_MS) {
+        const d0 = performance.now();
+        await drawFrames();
+        r.activeMs += performance.now() - d0;
+      }
       if (chunk.finished) {
         looping = false;
         await finish(true);
@@ -295,7 +318,6 @@ function apply(r: NonNullable<typeof run>, chunk: ChunkResult): void {
     if (chunk.finished) trainState.confusion = chunk.epochEnd.confusion;
     void refreshDownload().catch(fail);
   }
-  render();
 }
 
 async function finish(completed: boolean): Promise<void> {
@@ -340,7 +362,8 @@ async function loadParamsFile(file: File): Promise<void> {
 let chart: uPlot | null = null;
 /** Batch counts at which each epoch ended (where its test accuracy is drawn). */
 let chartEpochs: number[] = [];
-const MAX_POINTS = 2000;
+/** A chart ~1000 px wide shows no more: fewer points, a cheaper redraw. */
+const MAX_POINTS = 600;
 
 function chartData(): uPlot.AlignedData {
   const n = trainState.trainLoss.length;
@@ -453,33 +476,59 @@ function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null, column
   }
 }
 
-function drawConfusion(m: number[][]): void {
-  const table = document.createElement("table");
-  const head = table.createTHead().insertRow();
-  head.insertCell().textContent = "";
-  for (const name of CLASS_NAMES) {
-    const th = document.createElement("th");
-    th.textContent = name;
-    th.scope = "col";
-    head.append(th);
+/** The confusion matrix on a canvas (a table of vertical headers cost this thread ~100 ms of layout). */
+function drawConfusion(m: number[][] | null): void {
+  const host = $("confusion");
+  if (m === null) {
+    host.innerHTML = '<p class="muted">appears when training ends</p>';
+    return;
   }
-  const body = table.createTBody();
-  m.forEach((row, i) => {
-    const tr = body.insertRow();
-    const th = document.createElement("th");
-    th.textContent = CLASS_NAMES[i]!;
-    th.scope = "row";
-    tr.append(th);
-    const total = row.reduce((s, v) => s + v, 0) || 1;
-    row.forEach((v, j) => {
-      const td = tr.insertCell();
-      td.textContent = String(v);
-      const f = v / total;
-      td.style.background = i === j ? `rgba(42, 138, 58, ${f})` : `rgba(198, 40, 40, ${Math.min(1, f * 3)})`;
-      if (f > 0.5) td.style.color = "#fff";
-    });
+  const label = 86;
+  const head = 78;
+  const cell = 34;
+  let canvas = host.querySelector("canvas");
+  if (canvas === null) {
+    canvas = document.createElement("canvas");
+    canvas.width = label + 10 * cell + 2;
+    canvas.height = head + 10 * cell + 2;
+    canvas.setAttribute("role", "img");
+    host.replaceChildren(canvas);
+  }
+  const ctx = canvas.getContext("2d");
+  if (ctx === null) return;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = "#333";
+  ctx.textBaseline = "middle";
+  ctx.textAlign = "right";
+  CLASS_NAMES.forEach((name, i) => {
+    ctx.fillText(name, label - 6, head + i * cell + cell / 2);
+    ctx.save();
+    ctx.translate(label + i * cell + cell / 2, head - 6);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "left";
+    ctx.fillText(name, 0, 0);
+    ctx.restore();
   });
-  $("confusion").replaceChildren(table);
+  ctx.textAlign = "center";
+  const described: string[] = [];
+  m.forEach((row, i) => {
+    const total = row.reduce((sum, v) => sum + v, 0) || 1;
+    row.forEach((v, j) => {
+      const f = v / total;
+      const x = label + j * cell;
+      const y = head + i * cell;
+      ctx.fillStyle = i === j ? `rgba(42, 138, 58, ${f})` : `rgba(198, 40, 40, ${Math.min(1, f * 3)})`;
+      ctx.fillRect(x, y, cell, cell);
+      ctx.strokeStyle = "#e0e0e0";
+      ctx.strokeRect(x + 0.5, y + 0.5, cell, cell);
+      ctx.fillStyle = f > 0.5 ? "#fff" : "#333";
+      ctx.fillText(String(v), x + cell / 2, y + cell / 2);
+    });
+    described.push(`${CLASS_NAMES[i]}: ${row[i]} of ${row.reduce((sum, v) => sum + v, 0)} right`);
+  });
+  canvas.setAttribute("aria-label", `Confusion matrix, rows true classes. ${described.join("; ")}.`);
 }
 
 function formatEta(sec: number): string {
@@ -493,27 +542,32 @@ let lastDraw = 0;
 let drawnGrid: GridEntry[] | null = null;
 let drawnConfusion: number[][] | null = null;
 /** At most this often: a live chart needs no more, and the main thread stays free. */
-const DRAW_EVERY_MS = 200;
+const DRAW_EVERY_MS = 400;
 
-/** Redraw soon, in a frame (many updates between two redraws: one redraw). */
+/** Redraw soon (many updates between two redraws: one redraw), outside the training loop's own redraws. */
 function render(): void {
+  drawStatus();
   if (frameRequested) return;
   frameRequested = true;
   const wait = Math.max(0, lastDraw + DRAW_EVERY_MS - performance.now());
   setTimeout(() => {
-    requestAnimationFrame(() => {
-      frameRequested = false;
-      lastDraw = performance.now();
-      draw();
-    });
+    frameRequested = false;
+    void drawFrames();
   }, wait);
 }
 
 function draw(): void {
+  drawStatus();
+  if (chart !== null && run !== null) chart.setData(chartData());
+}
+
+/** The status line, the numbers and the buttons: a few text nodes, cheap enough to follow every change at once. */
+function drawStatus(): void {
   const s = trainState;
   const build = `${s.build} build, ${s.threads} thread${s.threads === 1 ? "" : "s"}${s.isolated ? "" : " (page not cross-origin isolated)"}`;
   let status: string = s.phase;
   if (s.phase === "error") status = `error: ${s.error}`;
+  else if (s.error !== null) status = `${s.phase} · ${s.error}`;
   else if (run !== null && s.phase !== "loading" && s.phase !== "ready") {
     const total = run.config.epochs * run.batchesPerEpoch;
     const eta = s.batches > 0 ? (run.activeMs / s.batches) * (total - s.batches) / 1000 : Infinity;
@@ -530,7 +584,7 @@ function draw(): void {
     status += ` · ${build} · ${testCount.toLocaleString("en")} test images`;
   }
   $("status").textContent = status;
-  $("status").classList.toggle("error", s.phase === "error");
+  $("status").classList.toggle("error", s.error !== null);
   // No frame loop of its own: this thread draws only when something changed.
   $("heartbeat").textContent = `longest main-thread task since the page loaded: ${Math.round(s.longestTaskMs)} ms`;
 
@@ -542,18 +596,53 @@ function draw(): void {
   $<HTMLButtonElement>("stop").disabled = !active;
   $<HTMLInputElement>("load").disabled = worker === null || s.phase === "loading" || s.phase === "error";
   for (const id of ["epochs", "batch", "lr", "optimizer"]) $<HTMLInputElement>(id).disabled = active;
+}
 
-  if (chart !== null && run !== null) chart.setData(chartData());
+/** The grid and the confusion matrix, if they changed: each a frame of its own (see drawFrames). */
+function pictureJobs(): (() => void)[] {
+  const s = trainState;
+  const jobs: (() => void)[] = [];
   if (s.grid !== drawnGrid) {
-    drawnGrid = s.grid;
-    drawGrid($<HTMLCanvasElement>("grid"), s.grid.length > 0 ? s.grid : null, 4);
-    const wrong = s.grid.filter((g) => g.pred !== g.label).length;
-    $("grid-caption").textContent = s.grid.length > 0 ? `(after epoch ${s.epoch}: ${wrong} of ${s.grid.length} wrong)` : "(after each epoch)";
+    const grid = s.grid;
+    const epoch = s.epoch;
+    drawnGrid = grid;
+    jobs.push(() => {
+      drawGrid($<HTMLCanvasElement>("grid"), grid.length > 0 ? grid : null, 4);
+      const wrong = grid.filter((g) => g.pred !== g.label).length;
+      $("grid-caption").textContent = grid.length > 0 ? `(after epoch ${epoch}: ${wrong} of ${grid.length} wrong)` : "(after each epoch)";
+    });
   }
   if (s.confusion !== drawnConfusion) {
-    drawnConfusion = s.confusion;
-    if (s.confusion !== null) drawConfusion(s.confusion);
-    else $("confusion").innerHTML = '<p class="muted">appears when training ends</p>';
+    const m = s.confusion;
+    drawnConfusion = m;
+    jobs.push(() => drawConfusion(m));
+  }
+  return jobs;
+}
+
+const nextFrame = (): Promise<void> => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+/** Resolves after the current frame's rendering (a task queued from a frame callback runs after it). */
+const afterFrame = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Draw now, one piece per frame (status and chart; then the grid; then the
+ * confusion matrix), each frame's rendering finished before the next piece.
+ * The training loop awaits this between two chunks, so that the worker's
+ * threads are idle while this thread and the compositor draw: on a machine
+ * with few cores a frame otherwise waits for CPU (Chromium's trace: a 10 ms
+ * draw took 50–170 ms of wall time, mostly "Commit" waiting for the
+ * compositor thread).
+ */
+async function drawFrames(): Promise<void> {
+  await nextFrame();
+  lastDraw = performance.now();
+  draw();
+  const jobs = pictureJobs();
+  await afterFrame();
+  for (const job of jobs) {
+    await nextFrame();
+    job();
+    await afterFrame();
   }
 }
 
@@ -571,7 +660,6 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("batch").value = String(batch);
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
-  chart = makeChart();
   window.addEventListener("resize", () => {
     const host = $("chart");
     chart?.setSize({ width: Math.max(320, host.clientWidth - 12), height: 300 });
@@ -613,6 +701,10 @@ async function main(): Promise<void> {
   gridData = info.grid;
   testCount = info.testCount;
   $("stats").textContent = `${info.trainCount.toLocaleString("en")} training and ${info.testCount.toLocaleString("en")} test images loaded`;
+  // The chart once the data are in: its first layout is a frame's work of
+  // its own, not added to the start-up's.
+  await nextFrame();
+  chart = makeChart();
   trainState.phase = "ready";
   performance.mark("train-web:ready");
   drawnGrid = null;
