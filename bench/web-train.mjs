@@ -43,7 +43,11 @@ const opt = (name, dflt) => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
 };
 const STEPS = Number(opt("--steps", "20"));
-const WARMUP = Number(opt("--warmup", "3"));
+// Chromium runs new WebAssembly code in its baseline tier (Liftoff) until
+// it is hot: with --js-flags=--no-liftoff a step on the page's main thread
+// took 36-43 ms instead of 53-59 ms after 5 warm-up steps (Node: 33 ms), so
+// warm up longer than the Node benchmarks do.
+const WARMUP = Number(opt("--warmup", "10"));
 const BATCH = Number(opt("--batch", "256"));
 const ROUNDS = Number(opt("--rounds", "2"));
 const JSON_OUT = opt("--json", null);
