@@ -253,6 +253,8 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
     if (s !== null && s.phase === "training" && s.batches > 0 && s.batches < BATCHES && s.trainLoss.length === s.batches) {
       sawTraining = true;
       statusTraining ||= (await page.textContent("#status")) ?? "";
+      // The confusion matrix is the final test predictions': none before the end.
+      expect(s.confusion).toBeNull();
     }
     if (s !== null && (s.phase === "done" || s.phase === "error")) break;
     if (Date.now() > deadline) throw new Error(`the page did not finish training in 120 s: ${JSON.stringify(s)?.slice(0, 400)}`);
@@ -261,6 +263,7 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
   const s = await state(page);
   expect(s.error).toBeNull();
   expect(s.phase).toBe("done");
+  expect(s.loadedParams).toBeNull(); // nothing loaded yet
 
   // The chart, the grid and the confusion matrix are on screen.
   for (const id of ["#chart", "#grid", "#confusion", "#status"]) {
