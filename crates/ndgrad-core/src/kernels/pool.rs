@@ -178,6 +178,9 @@ pub fn max_pool_f32_values(x: &[f32], g: &Geom, out: &mut Vec<f32>) {
 
 fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, arg: &mut Vec<u32>) {
     use super::simd::{F32x4, I32x4};
+    if max_pool_f32_stream::<ARG>(x, g, out, arg) {
+        return;
+    }
     if !(g.sw == 1 || g.sw == 2) || g.ow < 4 {
         return max_pool_scalar::<f32, ARG>(x, g, out, arg);
     }
@@ -330,6 +333,254 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
             max_row::<f32, ARG>(xp, base, g, h0, h1, tail, g.ow, out, arg);
         }
     }
+}
+
+// ---- float32 max pooling at stride 2 as a stream of row blocks ----
+//
+// The windows most networks use, 2 wide pad 0 (LeNet, VGG) and 3 wide pad 1
+// (the ResNet stem), at stride 2 along the row, with up to three window rows.
+// A row is read once, eight elements (two loads) per four outputs: the even
+// and odd lanes of the eight are the windows' first two taps, and a 3-wide
+// window's third (its element before, `2j − 1`) is the previous block's odd
+// lanes shifted in, so the left pad is the stream's initial -inf and no
+// column needs a scalar edge case. Elements right of the row come from a
+// copy padded with -inf. Padding (-inf) never wins against the running
+// maximum, which starts at the lowest finite value as the scalar kernel's.
+//
+// Order: each window row's taps are folded left to right from the lowest
+// value, then the rows top to bottom with the same test (`v > m`). For
+// values that are not NaN, "first strictly greater" is associative, so
+// this is the scalar kernel's row-major fold: the same maximum to the bit
+// (including which of +0 / -0 wins) and the same argmax; NaN never enters a
+// fold because each row's fold starts from a number. Per-row folds also
+// keep the dependency chains short (three of three `pmax` rather than one
+// of nine).
+
+use super::simd::{F32x4, I32x4};
+use core::mem::MaybeUninit;
+
+/// A row's fold for one block of four outputs, and its indices (`ARG`).
+#[derive(Clone, Copy)]
+struct Fold {
+    m: F32x4,
+    at: F32x4,
+}
+
+/// Folds taps `v` (in order) into `f`, each tap's indices `idx + d`.
+#[inline(always)]
+fn fold_taps<const ARG: bool>(f: &mut Fold, taps: &[(F32x4, i32)], idx: I32x4) {
+    for &(v, d) in taps {
+        if ARG {
+            let i = idx.add(I32x4::splat(d)).to_f32_bits();
+            f.at = F32x4::select(v.gt(f.m), i, f.at);
+        }
+        f.m = f.m.pmax(v);
+    }
+}
+
+/// One window row's fold over four outputs: `l0`, `l1` are the eight
+/// elements from the block's first column, `prev` (3-wide windows) the
+/// element before each output's even one; `idx` the flat indices of the
+/// even lanes.
+#[inline(always)]
+fn row_fold<const K3: bool, const ARG: bool>(
+    prev: F32x4,
+    l0: F32x4,
+    l1: F32x4,
+    idx: I32x4,
+) -> Fold {
+    let none = I32x4::splat(-1).to_f32_bits();
+    let mut f = Fold {
+        m: F32x4::splat(f32::MIN),
+        at: none,
+    };
+    let (e, o) = (F32x4::even(l0, l1), F32x4::odd(l0, l1));
+    if K3 {
+        fold_taps::<ARG>(&mut f, &[(prev, -1), (e, 0), (o, 1)], idx);
+    } else {
+        fold_taps::<ARG>(&mut f, &[(e, 0), (o, 1)], idx);
+    }
+    f
+}
+
+/// Rows' folds combined top to bottom (the first row's is the start).
+#[inline(always)]
+fn combine<const R: usize, const ARG: bool>(folds: [Fold; R]) -> Fold {
+    let mut f = folds[0];
+    for g in &folds[1..] {
+        if ARG {
+            f.at = F32x4::select(g.m.gt(f.m), g.at, f.at);
+        }
+        f.m = f.m.pmax(g.m);
+    }
+    f
+}
+
+/// One output row from its `R` window rows, which start at flat indices
+/// `starts` of `x` and are `w` long: `ow` maxima into `dst` (and their
+/// indices into `adst` with `ARG`).
+#[inline(always)]
+fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
+    x: &[f32],
+    starts: [usize; R],
+    w: usize,
+    dst: &mut [MaybeUninit<f32>],
+    adst: &mut [MaybeUninit<u32>],
+) {
+    let ow = dst.len();
+    let rows = starts.map(|s| &x[s..s + w]);
+    // (The lane offsets loaded as a float vector: loads copy bits exactly.)
+    let lanes = F32x4::load(&[0u32, 2, 4, 6].map(f32::from_bits)).to_bits();
+    let idx0 = starts.map(|s| I32x4::splat(s as i32).add(lanes));
+    let put = |b: usize, f: Fold, dst: &mut [MaybeUninit<f32>], adst: &mut [MaybeUninit<u32>]| {
+        f.m.store_uninit(&mut dst[b..b + 4]);
+        if ARG {
+            f.at.store_bits_uninit(&mut adst[b..b + 4]);
+        }
+    };
+    // Blocks whose eight elements and four outputs are all in the row.
+    let full = (w / 8).min(ow / 4);
+    let mut carry = [F32x4::splat(f32::NEG_INFINITY); R];
+    for b in 0..full {
+        let c = 8 * b;
+        let folds: [Fold; R] = core::array::from_fn(|r| {
+            let v = &rows[r][c..c + 8];
+            let (l0, l1) = (F32x4::load(&v[..4]), F32x4::load(&v[4..]));
+            let odd = F32x4::odd(l0, l1);
+            let prev = F32x4::shift_in(carry[r], odd);
+            carry[r] = odd;
+            row_fold::<K3, ARG>(prev, l0, l1, idx0[r].add(I32x4::splat(c as i32)))
+        });
+        put(4 * b, combine::<R, ARG>(folds), dst, adst);
+    }
+    if 4 * full == ow {
+        return;
+    }
+    // The last four outputs again, from loads inside the row, when the row
+    // holds their windows (2·ow ≤ w) and, for 3-wide windows, the element
+    // before (ow ≥ 5): the overlap recomputes equal lanes.
+    if 2 * ow <= w && ow >= 4 + K3 as usize {
+        let o = ow - 4;
+        let c = 2 * o;
+        let folds: [Fold; R] = core::array::from_fn(|r| {
+            let v = &rows[r][c..c + 8];
+            let (l0, l1) = (F32x4::load(&v[..4]), F32x4::load(&v[4..]));
+            let prev = if K3 {
+                let u = &rows[r][c - 2..c + 6];
+                F32x4::odd(F32x4::load(&u[..4]), F32x4::load(&u[4..]))
+            } else {
+                l0
+            };
+            row_fold::<K3, ARG>(prev, l0, l1, idx0[r].add(I32x4::splat(c as i32)))
+        });
+        put(o, combine::<R, ARG>(folds), dst, adst);
+        return;
+    }
+    // Otherwise the rest from copies of the row's end padded with -inf
+    // (outside the row, as the scalar kernel's clipped windows ignore it).
+    let mut b = full;
+    while 4 * b < ow {
+        let c = 8 * b;
+        let folds: [Fold; R] = core::array::from_fn(|r| {
+            let mut buf = [f32::NEG_INFINITY; 8];
+            if c < w {
+                let n = (w - c).min(8);
+                buf[..n].copy_from_slice(&rows[r][c..c + n]);
+            }
+            let (l0, l1) = (F32x4::load(&buf[..4]), F32x4::load(&buf[4..]));
+            let odd = F32x4::odd(l0, l1);
+            let prev = F32x4::shift_in(carry[r], odd);
+            carry[r] = odd;
+            row_fold::<K3, ARG>(prev, l0, l1, idx0[r].add(I32x4::splat(c as i32)))
+        });
+        let f = combine::<R, ARG>(folds);
+        let n = (ow - 4 * b).min(4);
+        let (m, at) = (f.m.to_array(), f.at.to_array());
+        for k in 0..n {
+            dst[4 * b + k].write(m[k]);
+            if ARG {
+                adst[4 * b + k].write(at[k].to_bits());
+            }
+        }
+        b += 1;
+    }
+}
+
+/// Max pooling by `stream_row` when the geometry has a stream path and
+/// `out` (and `arg` with `ARG`) have room for every output; false (nothing
+/// written) otherwise.
+fn max_pool_f32_stream<const ARG: bool>(
+    x: &[f32],
+    g: &Geom,
+    out: &mut Vec<f32>,
+    arg: &mut Vec<u32>,
+) -> bool {
+    let k3 = match (g.kw, g.pw) {
+        (2, 0) => false,
+        (3, 1) => true,
+        _ => return false,
+    };
+    let Some(n) = g.planes.checked_mul(g.oh).and_then(|v| v.checked_mul(g.ow)) else {
+        return false;
+    };
+    if g.sw != 2
+        || g.kh > 3
+        || g.ow == 0
+        || out.capacity() - out.len() < n
+        || (ARG && arg.capacity() - arg.len() < n)
+        // Flat indices are i32 lanes (the op refuses 2³²-element inputs;
+        // this path also leaves 2³¹ and more to the scalar kernel).
+        || x.len() > i32::MAX as usize
+    {
+        return false;
+    }
+    let (len0, alen0) = (out.len(), arg.len());
+    let dst = &mut out.spare_capacity_mut()[..n];
+    let mut no_arg: [MaybeUninit<u32>; 0] = [];
+    let adst: &mut [MaybeUninit<u32>] = if ARG {
+        &mut arg.spare_capacity_mut()[..n]
+    } else {
+        &mut no_arg
+    };
+    let plane = g.h * g.w;
+    let (w, ow) = (g.w, g.ow);
+    for p in 0..g.planes {
+        for oy in 0..g.oh {
+            let (h0, h1, _) = g.rows(oy);
+            let at = (p * g.oh + oy) * ow;
+            let d = &mut dst[at..at + ow];
+            let a = if ARG {
+                &mut adst[at..at + ow]
+            } else {
+                &mut adst[..0]
+            };
+            let s = |r: usize| p * plane + (h0 + r) * w;
+            match (h1 - h0, k3) {
+                (1, false) => stream_row::<1, false, ARG>(x, [s(0)], w, d, a),
+                (2, false) => stream_row::<2, false, ARG>(x, [s(0), s(1)], w, d, a),
+                (3, false) => stream_row::<3, false, ARG>(x, [s(0), s(1), s(2)], w, d, a),
+                (1, true) => stream_row::<1, true, ARG>(x, [s(0)], w, d, a),
+                (2, true) => stream_row::<2, true, ARG>(x, [s(0), s(1)], w, d, a),
+                (3, true) => stream_row::<3, true, ARG>(x, [s(0), s(1), s(2)], w, d, a),
+                // A window wholly in the padding (pad ≥ kernel).
+                _ => {
+                    d.fill(MaybeUninit::new(f32::MIN));
+                    a.fill(MaybeUninit::new(NO_ARGMAX));
+                }
+            }
+        }
+    }
+    // SAFETY: every output row [at, at + ow) of the n slots was written
+    // above: by `stream_row` (its full blocks, then the overlapping last
+    // block or the padded tail blocks, which reach ow) or by the fill; the
+    // same slots of `arg` with `ARG`. Both vectors had room for n more.
+    unsafe {
+        out.set_len(len0 + n);
+        if ARG {
+            arg.set_len(alen0 + n);
+        }
+    }
+    true
 }
 
 /// Sum / average pooling (`avg` divides by the window size MXNet uses).
@@ -808,5 +1059,95 @@ mod tests {
             }
         }
         assert!(checked > 100, "{checked}");
+    }
+
+    /// The stride-2 stream path (outputs written into reserved capacity,
+    /// as the op allocates them) against the scalar kernel: 2-wide pad 0
+    /// and 3-wide pad 1 windows, 1-3 window rows with any row stride and
+    /// pad, "valid" and "full" conventions, 1-D rows, widths 1-40 and 56.
+    /// The data are few distinct values with ties of +0 and -0 (which one
+    /// wins shows the fold order), NaN, -inf and the lowest float.
+    #[test]
+    fn stream_max_pool_is_the_scalar_one() {
+        let mut seed = 777u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let out_len = |n: usize, p: usize, k: usize, s: usize, full: bool| {
+            let span = n + 2 * p - k;
+            1 + if full { span.div_ceil(s) } else { span / s }
+        };
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let mut checked = 0;
+        let widths = (1..=40).chain([56]);
+        for w in widths {
+            for (kw, pw) in [(2usize, 0usize), (3, 1)] {
+                if kw > w + 2 * pw {
+                    continue;
+                }
+                // (h, kh, sh, ph): 1-D, LeNet's 2/2, the stem's 3/2 pad 1,
+                // and other row windows.
+                let rowg = [
+                    (1, 1, 1, 0),
+                    (6, 2, 2, 0),
+                    (7, 2, 2, 0),
+                    (5, 3, 2, 1),
+                    (6, 3, 2, 1),
+                    (4, 3, 1, 2),
+                    (5, 2, 3, 1),
+                    (3, 1, 2, 0),
+                ];
+                for (h, kh, sh, ph) in rowg {
+                    for full in [false, true] {
+                        let g = Geom {
+                            planes: 3,
+                            h,
+                            w,
+                            oh: out_len(h, ph, kh, sh, full),
+                            ow: out_len(w, pw, kw, 2, full),
+                            kh,
+                            kw,
+                            sh,
+                            sw: 2,
+                            ph,
+                            pw,
+                        };
+                        let x: Vec<f32> = (0..3 * h * w)
+                            .map(|_| match next() % 16 {
+                                0 => f32::NAN,
+                                1 => f32::NEG_INFINITY,
+                                2 => f32::MIN,
+                                3 | 4 => 0.0,
+                                5 | 6 => -0.0,
+                                r => (r % 3) as f32 - 1.0,
+                            })
+                            .collect();
+                        let n = 3 * g.oh * g.ow;
+                        let (mut a, mut ia) = (vec![], vec![]);
+                        max_pool(&x, &g, &mut a, &mut ia);
+                        let (mut b, mut ib) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                        assert!(
+                            max_pool_f32_stream::<true>(&x, &g, &mut b, &mut ib),
+                            "{g:?}"
+                        );
+                        assert_eq!(ia, ib, "{g:?}");
+                        assert_eq!(bits(&a), bits(&b), "{g:?}");
+                        let mut c = Vec::with_capacity(n);
+                        max_pool_f32_values(&x, &g, &mut c);
+                        assert_eq!(bits(&a), bits(&c), "{g:?}");
+                        // What the op calls (routes to the stream path).
+                        let (mut d, mut id) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                        max_pool_f32(&x, &g, &mut d, &mut id);
+                        assert_eq!(ia, id, "{g:?}");
+                        assert_eq!(bits(&a), bits(&d), "{g:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 600, "{checked}");
     }
 }

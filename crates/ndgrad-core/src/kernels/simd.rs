@@ -355,6 +355,21 @@ mod imp {
         pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
             F32x4(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0))
         }
+        /// Lane 3 of `a` then lanes 0, 1, 2 of `b`: `b` shifted by one
+        /// element of a stream whose previous vector is `a`.
+        #[inline(always)]
+        pub fn shift_in(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<3, 4, 5, 6>(a.0, b.0))
+        }
+        /// The four lanes' bits stored into `u32` slots (argmax indices
+        /// kept in float vectors).
+        #[inline(always)]
+        pub fn store_bits_uninit(self, s: &mut [MaybeUninit<u32>]) {
+            assert!(s.len() >= 4);
+            // SAFETY: the slice holds at least 4 slots of 4 bytes (checked
+            // above); writing into `MaybeUninit` slots is always allowed.
+            unsafe { v128_store(s.as_mut_ptr() as *mut v128, self.0) }
+        }
     }
 }
 
@@ -588,6 +603,14 @@ mod imp {
         }
         pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
             F32x4([a.0[1], a.0[3], b.0[1], b.0[3]])
+        }
+        pub fn shift_in(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[3], b.0[0], b.0[1], b.0[2]])
+        }
+        pub fn store_bits_uninit(self, s: &mut [MaybeUninit<u32>]) {
+            for (d, v) in s[..4].iter_mut().zip(self.0) {
+                d.write(v.to_bits());
+            }
         }
     }
 }
