@@ -347,83 +347,124 @@ fn max_pool_f32_impl<const ARG: bool>(x: &[f32], g: &Geom, out: &mut Vec<f32>, a
 // copy padded with -inf. Padding (-inf) never wins against the running
 // maximum, which starts at the lowest finite value as the scalar kernel's.
 //
-// Order: each window row's taps are folded left to right from the lowest
-// value, then the rows top to bottom with the same test (`v > m`). For
-// values that are not NaN, "first strictly greater" is associative, so
-// this is the scalar kernel's row-major fold: the same maximum to the bit
-// (including which of +0 / -0 wins) and the same argmax; NaN never enters a
-// fold because each row's fold starts from a number. Per-row folds also
-// keep the dependency chains short (three of three `pmax` rather than one
-// of nine).
+// Order: the taps are folded in the scalar kernel's row-major order with its
+// test (`v > m`, `pmax`), except that a window row may be folded on its own
+// from the lowest value and combined with the running maximum afterwards
+// (with the same test): for values that are not NaN "first strictly
+// greater" is associative, so that is the scalar fold exactly, to the bit
+// (including which of +0 / -0 wins) and to the argmax; NaN never enters a
+// fold because each fold starts from a number. This lets a 3-row window at
+// row stride 2 (the stem's) reuse the fold of the row it shares with the
+// previous output row instead of reading that row again.
 
 use super::simd::{F32x4, I32x4};
 use core::mem::MaybeUninit;
 
-/// A row's fold for one block of four outputs, and its indices (`ARG`).
+/// A fold's running maximum for four outputs and its indices (`ARG`).
 #[derive(Clone, Copy)]
 struct Fold {
     m: F32x4,
     at: F32x4,
 }
 
-/// Folds taps `v` (in order) into `f`, each tap's indices `idx + d`.
+/// Folds one window row's taps into `f`: `l0`, `l1` are the eight elements
+/// from the block's first column, `prev` (3-wide windows) the element
+/// before each output's even one; `idx` the flat indices of the even lanes.
 #[inline(always)]
-fn fold_taps<const ARG: bool>(f: &mut Fold, taps: &[(F32x4, i32)], idx: I32x4) {
-    for &(v, d) in taps {
+fn fold_row<const K3: bool, const ARG: bool>(
+    f: &mut Fold,
+    prev: F32x4,
+    l0: F32x4,
+    l1: F32x4,
+    idx: I32x4,
+) {
+    let (e, o) = (F32x4::even(l0, l1), F32x4::odd(l0, l1));
+    let mut tap = |v: F32x4, d: i32| {
         if ARG {
             let i = idx.add(I32x4::splat(d)).to_f32_bits();
             f.at = F32x4::select(v.gt(f.m), i, f.at);
         }
         f.m = f.m.pmax(v);
+    };
+    if K3 {
+        tap(prev, -1);
     }
+    tap(e, 0);
+    tap(o, 1);
 }
 
-/// One window row's fold over four outputs: `l0`, `l1` are the eight
-/// elements from the block's first column, `prev` (3-wide windows) the
-/// element before each output's even one; `idx` the flat indices of the
-/// even lanes.
+/// `f` followed by a fold `g` made on its own (see the order note above).
 #[inline(always)]
-fn row_fold<const K3: bool, const ARG: bool>(
-    prev: F32x4,
-    l0: F32x4,
-    l1: F32x4,
-    idx: I32x4,
+fn combine<const ARG: bool>(f: &mut Fold, g: Fold) {
+    if ARG {
+        f.at = F32x4::select(g.m.gt(f.m), g.at, f.at);
+    }
+    f.m = f.m.pmax(g.m);
+}
+
+/// Blocks of a row's folds kept for the next output row: up to 256 outputs
+/// a row (with the overlapping last block), on the stack.
+const CACHE_BLOCKS: usize = 66;
+
+/// The fold of the block at column `c` (index `b` in `cache`) from each
+/// window row's `(prev, l0, l1)`, as `taps(r)` gives them (see `stream_row`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block_fold<
+    const R: usize,
+    const K3: bool,
+    const ARG: bool,
+    const USE: bool,
+    const SAVE: bool,
+>(
+    b: usize,
+    c: usize,
+    idx0: &[I32x4; R],
+    lo: F32x4,
+    cache: &mut [Fold; CACHE_BLOCKS],
+    mut taps: impl FnMut(usize) -> (F32x4, F32x4, F32x4),
 ) -> Fold {
     let none = I32x4::splat(-1).to_f32_bits();
-    let mut f = Fold {
-        m: F32x4::splat(f32::MIN),
-        at: none,
-    };
-    let (e, o) = (F32x4::even(l0, l1), F32x4::odd(l0, l1));
-    if K3 {
-        fold_taps::<ARG>(&mut f, &[(prev, -1), (e, 0), (o, 1)], idx);
+    let mut f = if USE {
+        cache[b]
     } else {
-        fold_taps::<ARG>(&mut f, &[(e, 0), (o, 1)], idx);
-    }
-    f
-}
-
-/// Rows' folds combined top to bottom (the first row's is the start).
-#[inline(always)]
-fn combine<const R: usize, const ARG: bool>(folds: [Fold; R]) -> Fold {
-    let mut f = folds[0];
-    for g in &folds[1..] {
-        if ARG {
-            f.at = F32x4::select(g.m.gt(f.m), g.at, f.at);
+        Fold { m: lo, at: none }
+    };
+    for r in USE as usize..R {
+        let (prev, l0, l1) = taps(r);
+        let idx = idx0[r].add(I32x4::splat(c as i32));
+        if SAVE && r == R - 1 {
+            let mut g = Fold { m: lo, at: none };
+            fold_row::<K3, ARG>(&mut g, prev, l0, l1, idx);
+            combine::<ARG>(&mut f, g);
+            cache[b] = g;
+        } else {
+            fold_row::<K3, ARG>(&mut f, prev, l0, l1, idx);
         }
-        f.m = f.m.pmax(g.m);
     }
     f
 }
 
 /// One output row from its `R` window rows, which start at flat indices
-/// `starts` of `x` and are `w` long: `ow` maxima into `dst` (and their
-/// indices into `adst` with `ARG`).
+/// `starts` of `x` and are `w` long: `dst.len()` maxima into `dst` (and
+/// their indices into `adst` with `ARG`). `USE`: the first row's folds are
+/// `cache`'s, not computed; `SAVE`: the last row's folds go to `cache`.
+/// `lo` is the lowest float (a value passed in, not a constant: V8 would
+/// rebuild a vector constant at every use inside the loop).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
+fn stream_row<
+    const R: usize,
+    const K3: bool,
+    const ARG: bool,
+    const USE: bool,
+    const SAVE: bool,
+>(
     x: &[f32],
     starts: [usize; R],
     w: usize,
+    lo: F32x4,
+    cache: &mut [Fold; CACHE_BLOCKS],
     dst: &mut [MaybeUninit<f32>],
     adst: &mut [MaybeUninit<u32>],
 ) {
@@ -432,10 +473,10 @@ fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
     // (The lane offsets loaded as a float vector: loads copy bits exactly.)
     let lanes = F32x4::load(&[0u32, 2, 4, 6].map(f32::from_bits)).to_bits();
     let idx0 = starts.map(|s| I32x4::splat(s as i32).add(lanes));
-    let put = |b: usize, f: Fold, dst: &mut [MaybeUninit<f32>], adst: &mut [MaybeUninit<u32>]| {
-        f.m.store_uninit(&mut dst[b..b + 4]);
+    let put = |o: usize, f: Fold, dst: &mut [MaybeUninit<f32>], adst: &mut [MaybeUninit<u32>]| {
+        f.m.store_uninit(&mut dst[o..o + 4]);
         if ARG {
-            f.at.store_bits_uninit(&mut adst[b..b + 4]);
+            f.at.store_bits_uninit(&mut adst[o..o + 4]);
         }
     };
     // Blocks whose eight elements and four outputs are all in the row.
@@ -443,15 +484,16 @@ fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
     let mut carry = [F32x4::splat(f32::NEG_INFINITY); R];
     for b in 0..full {
         let c = 8 * b;
-        let folds: [Fold; R] = core::array::from_fn(|r| {
+        let taps = |r: usize| {
             let v = &rows[r][c..c + 8];
             let (l0, l1) = (F32x4::load(&v[..4]), F32x4::load(&v[4..]));
             let odd = F32x4::odd(l0, l1);
             let prev = F32x4::shift_in(carry[r], odd);
             carry[r] = odd;
-            row_fold::<K3, ARG>(prev, l0, l1, idx0[r].add(I32x4::splat(c as i32)))
-        });
-        put(4 * b, combine::<R, ARG>(folds), dst, adst);
+            (prev, l0, l1)
+        };
+        let f = block_fold::<R, K3, ARG, USE, SAVE>(b, c, &idx0, lo, cache, taps);
+        put(4 * b, f, dst, adst);
     }
     if 4 * full == ow {
         return;
@@ -462,7 +504,7 @@ fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
     if 2 * ow <= w && ow >= 4 + K3 as usize {
         let o = ow - 4;
         let c = 2 * o;
-        let folds: [Fold; R] = core::array::from_fn(|r| {
+        let taps = |r: usize| {
             let v = &rows[r][c..c + 8];
             let (l0, l1) = (F32x4::load(&v[..4]), F32x4::load(&v[4..]));
             let prev = if K3 {
@@ -471,9 +513,10 @@ fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
             } else {
                 l0
             };
-            row_fold::<K3, ARG>(prev, l0, l1, idx0[r].add(I32x4::splat(c as i32)))
-        });
-        put(o, combine::<R, ARG>(folds), dst, adst);
+            (prev, l0, l1)
+        };
+        let f = block_fold::<R, K3, ARG, USE, SAVE>(full, c, &idx0, lo, cache, taps);
+        put(o, f, dst, adst);
         return;
     }
     // Otherwise the rest from copies of the row's end padded with -inf
@@ -481,7 +524,7 @@ fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
     let mut b = full;
     while 4 * b < ow {
         let c = 8 * b;
-        let folds: [Fold; R] = core::array::from_fn(|r| {
+        let taps = |r: usize| {
             let mut buf = [f32::NEG_INFINITY; 8];
             if c < w {
                 let n = (w - c).min(8);
@@ -491,9 +534,9 @@ fn stream_row<const R: usize, const K3: bool, const ARG: bool>(
             let odd = F32x4::odd(l0, l1);
             let prev = F32x4::shift_in(carry[r], odd);
             carry[r] = odd;
-            row_fold::<K3, ARG>(prev, l0, l1, idx0[r].add(I32x4::splat(c as i32)))
-        });
-        let f = combine::<R, ARG>(folds);
+            (prev, l0, l1)
+        };
+        let f = block_fold::<R, K3, ARG, USE, SAVE>(b, c, &idx0, lo, cache, taps);
         let n = (ow - 4 * b).min(4);
         let (m, at) = (f.m.to_array(), f.at.to_array());
         for k in 0..n {
@@ -544,7 +587,15 @@ fn max_pool_f32_stream<const ARG: bool>(
     };
     let plane = g.h * g.w;
     let (w, ow) = (g.w, g.ow);
+    let lo = F32x4::splat(core::hint::black_box(f32::MIN));
+    let none = I32x4::splat(-1).to_f32_bits();
+    let mut cache = [Fold { m: lo, at: none }; CACHE_BLOCKS];
+    // Output rows sharing a window row with the next (3 rows at stride 2)
+    // keep that row's folds, when a row's blocks fit the cache.
+    let reuse = g.kh == g.sh + 1 && ow.div_ceil(4) < CACHE_BLOCKS;
     for p in 0..g.planes {
+        // The input row whose folds `cache` holds.
+        let mut cached = usize::MAX;
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
             let at = (p * g.oh + oy) * ow;
@@ -555,19 +606,34 @@ fn max_pool_f32_stream<const ARG: bool>(
                 &mut adst[..0]
             };
             let s = |r: usize| p * plane + (h0 + r) * w;
-            match (h1 - h0, k3) {
-                (1, false) => stream_row::<1, false, ARG>(x, [s(0)], w, d, a),
-                (2, false) => stream_row::<2, false, ARG>(x, [s(0), s(1)], w, d, a),
-                (3, false) => stream_row::<3, false, ARG>(x, [s(0), s(1), s(2)], w, d, a),
-                (1, true) => stream_row::<1, true, ARG>(x, [s(0)], w, d, a),
-                (2, true) => stream_row::<2, true, ARG>(x, [s(0), s(1)], w, d, a),
-                (3, true) => stream_row::<3, true, ARG>(x, [s(0), s(1), s(2)], w, d, a),
+            let c = &mut cache;
+            macro_rules! run {
+                ($r:literal, $k3:literal, $use:literal, $save:literal, $starts:expr) => {
+                    stream_row::<$r, $k3, ARG, $use, $save>(x, $starts, w, lo, c, d, a)
+                };
+            }
+            match (h1 - h0, k3, reuse, reuse && cached == h0) {
+                (3, false, true, true) => run!(3, false, true, true, [s(0), s(1), s(2)]),
+                (3, true, true, true) => run!(3, true, true, true, [s(0), s(1), s(2)]),
+                (1, false, true, _) => run!(1, false, false, true, [s(0)]),
+                (2, false, true, _) => run!(2, false, false, true, [s(0), s(1)]),
+                (3, false, true, _) => run!(3, false, false, true, [s(0), s(1), s(2)]),
+                (1, true, true, _) => run!(1, true, false, true, [s(0)]),
+                (2, true, true, _) => run!(2, true, false, true, [s(0), s(1)]),
+                (3, true, true, _) => run!(3, true, false, true, [s(0), s(1), s(2)]),
+                (1, false, false, _) => run!(1, false, false, false, [s(0)]),
+                (2, false, false, _) => run!(2, false, false, false, [s(0), s(1)]),
+                (3, false, false, _) => run!(3, false, false, false, [s(0), s(1), s(2)]),
+                (1, true, false, _) => run!(1, true, false, false, [s(0)]),
+                (2, true, false, _) => run!(2, true, false, false, [s(0), s(1)]),
+                (3, true, false, _) => run!(3, true, false, false, [s(0), s(1), s(2)]),
                 // A window wholly in the padding (pad ≥ kernel).
                 _ => {
                     d.fill(MaybeUninit::new(f32::MIN));
                     a.fill(MaybeUninit::new(NO_ARGMAX));
                 }
             }
+            cached = if h1 > h0 { h1 - 1 } else { usize::MAX };
         }
     }
     // SAFETY: every output row [at, at + ow) of the n slots was written
@@ -582,7 +648,6 @@ fn max_pool_f32_stream<const ARG: bool>(
     }
     true
 }
-
 /// Sum / average pooling (`avg` divides by the window size MXNet uses).
 pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: &mut Vec<T>) {
     let plane = g.h * g.w;
@@ -1082,7 +1147,8 @@ mod tests {
         };
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         let mut checked = 0;
-        let widths = (1..=40).chain([56]);
+        // (600: rows too long for the fold cache.)
+        let widths = (1..=40).chain([56, 250, 600]);
         for w in widths {
             for (kw, pw) in [(2usize, 0usize), (3, 1)] {
                 if kw > w + 2 * pw {
