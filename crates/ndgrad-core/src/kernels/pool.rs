@@ -430,9 +430,9 @@ fn block_fold<
     } else {
         Fold { m: lo, at: none }
     };
-    for r in USE as usize..R {
+    for (r, i0) in idx0.iter().enumerate().skip(USE as usize) {
         let (prev, l0, l1) = taps(r);
-        let idx = idx0[r].add(I32x4::splat(c as i32));
+        let idx = i0.add(I32x4::splat(c as i32));
         if SAVE && r == R - 1 {
             let mut g = Fold { m: lo, at: none };
             fold_row::<K3, ARG>(&mut g, prev, l0, l1, idx);
