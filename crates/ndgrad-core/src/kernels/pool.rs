@@ -437,7 +437,11 @@ fn block_fold<
             let mut g = Fold { m: lo, at: none };
             fold_row::<K3, ARG>(&mut g, prev, l0, l1, idx);
             combine::<ARG>(&mut f, g);
-            cache[b] = g;
+            if ARG {
+                cache[b] = g;
+            } else {
+                cache[b].m = g.m;
+            }
         } else {
             fold_row::<K3, ARG>(&mut f, prev, l0, l1, idx);
         }
@@ -451,8 +455,13 @@ fn block_fold<
 /// `cache`'s, not computed; `SAVE`: the last row's folds go to `cache`.
 /// `lo` is the lowest float (a value passed in, not a constant: V8 would
 /// rebuild a vector constant at every use inside the loop).
+///
+/// Not inlined: each instance is a small wasm function of its own. Inlined
+/// into the op's export (a function of a quarter megabyte), V8 keeps the
+/// loop's carries and pointers in stack slots and rebuilds its constants
+/// at every iteration.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+#[inline(never)]
 fn stream_row<
     const R: usize,
     const K3: bool,
@@ -482,7 +491,7 @@ fn stream_row<
     // Blocks whose eight elements and four outputs are all in the row.
     let full = (w / 8).min(ow / 4);
     let mut carry = [F32x4::splat(f32::NEG_INFINITY); R];
-    for b in 0..full {
+    let mut body = |b: usize, cache: &mut [Fold; CACHE_BLOCKS]| {
         let c = 8 * b;
         let taps = |r: usize| {
             let v = &rows[r][c..c + 8];
@@ -494,6 +503,17 @@ fn stream_row<
         };
         let f = block_fold::<R, K3, ARG, USE, SAVE>(b, c, &idx0, lo, cache, taps);
         put(4 * b, f, dst, adst);
+    };
+    // Two blocks per iteration: V8 checks for interrupts on every loop
+    // back-edge, and reloads what it spilled.
+    let mut b = 0;
+    while b + 2 <= full {
+        body(b, cache);
+        body(b + 1, cache);
+        b += 2;
+    }
+    if b < full {
+        body(b, cache);
     }
     if 4 * full == ow {
         return;
@@ -587,7 +607,9 @@ fn max_pool_f32_stream<const ARG: bool>(
     };
     let plane = g.h * g.w;
     let (w, ow) = (g.w, g.ow);
-    let lo = F32x4::splat(core::hint::black_box(f32::MIN));
+    // Opaque to LLVM as well: told it is a splat, LLVM rewrites the first
+    // `pmax` of each fold as a compare and a bitselect (four instructions).
+    let lo = core::hint::black_box(F32x4::splat(f32::MIN));
     let none = I32x4::splat(-1).to_f32_bits();
     let mut cache = [Fold { m: lo, at: none }; CACHE_BLOCKS];
     // Output rows sharing a window row with the next (3 rows at stride 2)
