@@ -44,8 +44,9 @@ const WASM_OPT_FEATURES = ["--enable-simd", "--enable-bulk-memory", "--enable-si
  *  function with one caller whatever its size, and these kernels' callers
  *  end up inlined into an op's export of a quarter megabyte, where V8's
  *  register allocator keeps a loop's carries in stack slots: the max
- *  pooling row kernel ran 1.3× slower there (kernels/pool.rs). */
-const WASM_OPT_NO_INLINE = ["--no-inline=*stream_row*"];
+ *  pooling row kernel ran 1.3× slower there (kernels/pool.rs). Names
+ *  are mangled Rust paths; `*name*` matches the function's own name. */
+const WASM_OPT_NO_INLINE = ["--no-inline=*stream_row*", "--no-inline=*max_unpool_2x2*"];
 
 /** The four modules, and what each needs. */
 const VARIANTS = {

@@ -51,6 +51,13 @@ pub struct Geom {
 }
 
 impl Geom {
+    /// 2×2 windows at stride 2 without padding, all inside the input: they
+    /// do not overlap (`max_unpool_2x2_f32`).
+    pub fn is_2x2_tiling(&self) -> bool {
+        (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (2, 2, 2, 2, 0, 0)
+            && 2 * self.oh <= self.h
+            && 2 * self.ow <= self.w
+    }
     /// Input rows `[h0, h1)` of output row `oy`, clipped to the input, and
     /// the number of rows of the window inside the padded input.
     #[inline]
@@ -402,8 +409,8 @@ fn combine<const ARG: bool>(f: &mut Fold, g: Fold) {
     f.m = f.m.pmax(g.m);
 }
 
-/// Blocks of a row's folds kept for the next output row: up to 256 outputs
-/// a row (with the overlapping last block), on the stack.
+/// Blocks of a row's folds kept for the next output row, on the stack:
+/// rows of up to 260 outputs (65 blocks, or 64 and the overlapping last).
 const CACHE_BLOCKS: usize = 66;
 
 /// The fold of the block at column `c` (index `b` in `cache`) from each
@@ -670,6 +677,89 @@ fn max_pool_f32_stream<const ARG: bool>(
     }
     true
 }
+/// Max pooling's gradient for 2×2 windows at stride 2 without padding, the
+/// windows inside the input (`2·oh ≤ h`, `2·ow ≤ w`: "valid", LeNet's):
+/// the windows do not overlap, so every input element is written once,
+/// `dy` where it is its window's argmax and zero elsewhere, with no
+/// zero-fill pass before the scatter. `dy + 0` is written, as the scatter
+/// into zeros computes it (a `-0` gradient lands as `+0`). `arg` must be
+/// what `max_pool_f32` found for this geometry (each index inside its own
+/// window, or `NO_ARGMAX`): an index elsewhere is dropped, not checked.
+/// Appends `planes·h·w` elements to `dx`; false (nothing written) when the
+/// geometry is another or `dx` lacks the room.
+pub fn max_unpool_2x2_f32(dy: &[f32], arg: &[u32], g: &Geom, dx: &mut Vec<f32>) -> bool {
+    let plane = g.h * g.w;
+    let oplane = g.oh * g.ow;
+    let (Some(n), Some(on)) = (g.planes.checked_mul(plane), g.planes.checked_mul(oplane)) else {
+        return false;
+    };
+    if !g.is_2x2_tiling()
+        || dy.len() != on
+        || arg.len() != on
+        || n > i32::MAX as usize
+        || dx.capacity() - dx.len() < n
+    {
+        return false;
+    }
+    let len0 = dx.len();
+    let out = &mut dx.spare_capacity_mut()[..n];
+    let (w, ow) = (g.w, g.ow);
+    let zero = F32x4::splat(0.0);
+    let lanes = F32x4::load(&[0u32, 2, 4, 6].map(f32::from_bits)).to_bits();
+    let (one, down) = (I32x4::splat(1), I32x4::splat(w as i32));
+    let blocks = ow / 4;
+    for p in 0..g.planes {
+        let op = &mut out[p * plane..(p + 1) * plane];
+        for oy in 0..g.oh {
+            let k0 = p * oplane + oy * ow;
+            let (d, a) = (&dy[k0..k0 + ow], &arg[k0..k0 + ow]);
+            let top = p * plane + 2 * oy * w;
+            let (ra, rb) = op[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
+            // Four outputs (two rows of eight inputs) at a time, the last
+            // four again when `ow` is not a multiple of four (their elements
+            // get the same values twice).
+            let block = |j: usize, ra: &mut [MaybeUninit<f32>], rb: &mut [MaybeUninit<f32>]| {
+                let dv = F32x4::load(&d[j..j + 4]).add(zero);
+                let av = I32x4::load_u32(&a[j..j + 4]);
+                let ia = I32x4::splat((top + 2 * j) as i32).add(lanes);
+                let ib = ia.add(down);
+                let at = |i: I32x4| F32x4::select(av.eq_mask(i), dv, zero);
+                let (ea, oa, eb, ob) = (at(ia), at(ia.add(one)), at(ib), at(ib.add(one)));
+                F32x4::zip_lo(ea, oa).store_uninit(&mut ra[2 * j..2 * j + 4]);
+                F32x4::zip_hi(ea, oa).store_uninit(&mut ra[2 * j + 4..2 * j + 8]);
+                F32x4::zip_lo(eb, ob).store_uninit(&mut rb[2 * j..2 * j + 4]);
+                F32x4::zip_hi(eb, ob).store_uninit(&mut rb[2 * j + 4..2 * j + 8]);
+            };
+            for b in 0..blocks {
+                block(4 * b, ra, rb);
+            }
+            if ow % 4 != 0 && ow >= 4 {
+                block(ow - 4, ra, rb);
+            } else {
+                for j in 4 * blocks..ow {
+                    let v = d[j] + 0.0;
+                    for c in 0..2 {
+                        let i = (top + 2 * j + c) as u32;
+                        ra[2 * j + c].write(if a[j] == i { v } else { 0.0 });
+                        rb[2 * j + c].write(if a[j] == i + w as u32 { v } else { 0.0 });
+                    }
+                }
+            }
+            // Columns right of the last window.
+            ra[2 * ow..].fill(MaybeUninit::new(0.0));
+            rb[2 * ow..].fill(MaybeUninit::new(0.0));
+        }
+        // Rows below the last window.
+        op[2 * g.oh * w..].fill(MaybeUninit::new(0.0));
+    }
+    // SAFETY: each plane's rows [0, 2·oh) were written whole (the window
+    // columns by the blocks and the tail loop, the rest by the fills), and
+    // its rows [2·oh, h) by the last fill: all n slots, which `dx` had room
+    // for.
+    unsafe { dx.set_len(len0 + n) };
+    true
+}
+
 /// Sum / average pooling (`avg` divides by the window size MXNet uses).
 pub fn sum_pool<T: Float>(x: &[T], g: &Geom, avg: bool, include_pad: bool, out: &mut Vec<T>) {
     let plane = g.h * g.w;
@@ -1237,5 +1327,88 @@ mod tests {
             }
         }
         assert!(checked > 600, "{checked}");
+    }
+
+    /// The zero-free 2×2/2 scatter against zeros + scatter-add (the op's
+    /// general path) bit for bit: odd and even sizes (columns and rows left
+    /// of no window), widths around the 4-output blocks, windows of NaN
+    /// alone (no argmax), and gradients with -0 and NaN.
+    #[test]
+    fn unpool_2x2_is_the_scatter() {
+        let mut seed = 4242u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let mut checked = 0;
+        for h in [2usize, 3, 4, 7, 10, 24] {
+            for w in [2usize, 3, 8, 9, 10, 11, 16, 17, 24, 26] {
+                let g = Geom {
+                    planes: 3,
+                    h,
+                    w,
+                    oh: h / 2,
+                    ow: w / 2,
+                    kh: 2,
+                    kw: 2,
+                    sh: 2,
+                    sw: 2,
+                    ph: 0,
+                    pw: 0,
+                };
+                assert!(g.is_2x2_tiling());
+                let x: Vec<f32> = (0..3 * h * w)
+                    .map(|_| match next() % 6 {
+                        0 => f32::NAN,
+                        r => (r % 3) as f32,
+                    })
+                    .collect();
+                let (mut y, mut arg) = (vec![], vec![]);
+                max_pool(&x, &g, &mut y, &mut arg);
+                let dy: Vec<f32> = (0..arg.len())
+                    .map(|_| match next() % 5 {
+                        0 => -0.0,
+                        1 => f32::NAN,
+                        r => r as f32 - 2.5,
+                    })
+                    .collect();
+                let mut want = vec![0.0f32; x.len()];
+                for (&i, &d) in arg.iter().zip(&dy) {
+                    if i != NO_ARGMAX {
+                        want[i as usize] += d;
+                    }
+                }
+                let mut got = Vec::with_capacity(x.len());
+                assert!(max_unpool_2x2_f32(&dy, &arg, &g, &mut got), "{g:?}");
+                assert_eq!(bits(&want), bits(&got), "{g:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 60);
+        // Overlapping or padded windows are not this path's.
+        let mut g = Geom {
+            planes: 1,
+            h: 4,
+            w: 4,
+            oh: 2,
+            ow: 2,
+            kh: 2,
+            kw: 2,
+            sh: 2,
+            sw: 2,
+            ph: 0,
+            pw: 0,
+        };
+        g.pw = 1;
+        g.ow = 3;
+        assert!(!max_unpool_2x2_f32(
+            &[0.0; 6],
+            &[0; 6],
+            &g,
+            &mut Vec::with_capacity(16)
+        ));
     }
 }
