@@ -200,6 +200,11 @@ describe("init", () => {
   });
 });
 
+/** Mark hand-written gradients as written by backward (MXNet's `_fresh_grad = True`). */
+function fresh(...ps: gluon.Parameter[]): void {
+  for (const p of ps) p.data()._freshGrad = true;
+}
+
 describe("Trainer", () => {
   it("skips gradReq 'null' parameters, applies lrMult, and sets the learning rate", () => {
     const a = new gluon.Parameter("a", { shape: [2], init: "ones" });
@@ -210,17 +215,81 @@ describe("Trainer", () => {
     c.grad().set(1);
     const t = new gluon.Trainer([a, b, c], "sgd", { learningRate: 0.2 });
     expect(t.learningRate).toBe(0.2);
+    // Gradients written by hand, not by backward: marked fresh as
+    // backward would (MXNet's `_fresh_grad`), or the step refuses them.
+    fresh(a, c);
     t.step(2);
     expect([...a.data().data()].map((v) => +v.toFixed(6))).toEqual([0.9, 0.9]);
     expect([...b.data().data()]).toEqual([1, 1]);
     expect([...c.data().data()].map((v) => +v.toFixed(6))).toEqual([0.95, 0.95]);
     t.setLearningRate(0.4);
     expect(t.learningRate).toBe(0.4);
+    fresh(a, c);
     t.step(4);
     expect([...a.data().data()].map((v) => +v.toFixed(6))).toEqual([0.8, 0.8]);
     t.dispose();
     expect(() => t.step(1)).toThrow(/disposed/);
     for (const p of [a, b, c]) p.dispose();
+  });
+
+  it("refuses a gradient backward has not written since the last step, or skips it with ignoreStaleGrad (MXNet 1.9.1 Trainer._update)", () => {
+    const a = new gluon.Parameter("a", { shape: [2], init: "ones" });
+    const b = new gluon.Parameter("b", { shape: [2], init: "ones" });
+    a.initialize();
+    b.initialize();
+    const t = new gluon.Trainer([a, b], "sgd", { learningRate: 1, momentum: 0.5 });
+    const stale = (name: string) =>
+      new RegExp(`Trainer.step: Gradient of Parameter \`${name}\` on context cpu\\(0\\) has not been updated by backward since last \`step\`.*ignoreStaleGrad`);
+    expect(a.data()._freshGrad).toBe(false);
+    expect(() => t.step(1)).toThrow(stale("a"));
+    // backward through a only: b stays stale, and the refused step writes nothing
+    nd.scope(() => autograd.record(() => a.data().mul(2).sum()).backward());
+    expect([a.data()._freshGrad, b.data()._freshGrad]).toEqual([true, false]);
+    expect(() => t.step(1)).toThrow(stale("b"));
+    expect([...a.data().data()]).toEqual([1, 1]);
+    expect(() => t.update(1)).toThrow(/Trainer.update: Gradient of Parameter `b`/);
+    // skipped: b keeps its value and gets no momentum state or update count
+    t.step(1, true); // a: mom = -2, a = -1
+    expect([...a.data().data()]).toEqual([-1, -1]);
+    expect([...b.data().data()]).toEqual([1, 1]);
+    expect(a.data()._freshGrad).toBe(false);
+    expect(() => t.step(1)).toThrow(stale("a"));
+    t.step(1, true); // nothing fresh: nothing changes
+    expect([...a.data().data()]).toEqual([-1, -1]);
+    nd.scope(() => autograd.record(() => a.data().mul(b.data()).sum()).backward());
+    t.step(1); // a: grad b = 1, mom = 0.5·(-2) - 1 = -2, a = -3; b: grad a = -1, mom = 1, b = 2
+    expect([...a.data().data()]).toEqual([-3, -3]);
+    expect([...b.data().data()]).toEqual([2, 2]);
+    expect(() => t.step(1, "yes" as never)).toThrow(/Trainer.step: ignoreStaleGrad must be a boolean \(got string "yes"\)/);
+    t.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
+  it("_freshGrad: set by backward (all variables of the graph, gradReq add too), not by autograd.grad; an Error without a gradient", () => {
+    using x = nd.array([1, 2]);
+    using y = nd.array([3, 4]);
+    using z = nd.array([5]);
+    x.attachGrad();
+    y.attachGrad("add");
+    z.attachGrad("null");
+    nd.scope(() => {
+      autograd.grad(autograd.record(() => x.mul(y).sum()), [x]);
+    });
+    expect([x._freshGrad, y._freshGrad]).toEqual([false, false]);
+    nd.scope(() => autograd.record(() => x.mul(y).sum().add(z.mul(0))).backward());
+    expect([x._freshGrad, y._freshGrad, z._freshGrad]).toEqual([true, true, false]);
+    x._freshGrad = false;
+    expect(x._freshGrad).toBe(false);
+    x.attachGrad(); // a new gradient buffer starts stale, as MXNet's attach_grad
+    y._freshGrad = false;
+    nd.scope(() => autograd.record(() => y.square().sum()).backward());
+    expect([x._freshGrad, y._freshGrad]).toEqual([false, true]);
+    using w = nd.array([1]);
+    expect(() => w._freshGrad).toThrow(/_freshGrad: the array has no gradient \(call attachGrad first\)/);
+    expect(() => {
+      w._freshGrad = true;
+    }).toThrow(/_freshGrad: the array has no gradient/);
   });
 
   it("schedules follow MXNet's FactorScheduler, MultiFactorScheduler and CosineScheduler", () => {
@@ -237,7 +306,9 @@ describe("Trainer", () => {
     const t = new gluon.Trainer([p], "sgd", { lrScheduler: new gluon.lrScheduler.FactorScheduler(1, { factor: 0.5, baseLr: 1 }) });
     expect(() => t.setLearningRate(0.1)).toThrow(/lrScheduler/);
     p.grad().set(1);
+    fresh(p);
     t.step(1); // num_update 1: lr 1
+    fresh(p);
     t.step(1); // num_update 2: lr 0.5
     expect(p.data().asscalar()).toBeCloseTo(-1.5, 6);
     t.dispose();
@@ -251,6 +322,7 @@ describe("Trainer", () => {
     const before = nd.memory().arrays;
     {
       using t = new gluon.Trainer([p], "adam", {});
+      fresh(p);
       t.step(1);
       expect(nd.memory().arrays).toBe(before + 2);
     }
@@ -440,11 +512,13 @@ describe("bad input is an Error that says what is wrong, and nothing is half-upd
     a.grad().set(1);
     const t = new gluon.Trainer([a, b], "sgd", { learningRate: 1, momentum: 0.5 });
     // b's value is still needed by a recorded graph: the step must refuse.
+    fresh(a, b);
     const keepGraph = autograd.record(() => b.data().mul(b.data()));
     expect(() => t.step(1)).toThrow(/Trainer.step: sgd_mom_update: parameter b .*recorded graph/);
     expect([...a.data().data()]).toEqual([1, 1]);
     keepGraph.backward();
     keepGraph.dispose();
+    fresh(a);
     t.step(1);
     expect([...a.data().data()]).toEqual([0, 0]);
     t.dispose();

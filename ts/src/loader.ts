@@ -129,6 +129,8 @@ export interface Exports extends ThreadsExports {
   ): number;
   nd_attach_grad(h: number, req: number): number;
   nd_grad(h: number): number;
+  nd_fresh_grad(h: number): number;
+  nd_set_fresh_grad(h: number, state: number): number;
   nd_backward(n: number, retainGraph: number, trainMode: number): number;
   nd_grad_of(n: number, m: number, retainGraph: number, createGraph: number, trainMode: number): number;
   nd_init(): void;

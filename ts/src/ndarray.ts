@@ -456,6 +456,20 @@ export class NDArray {
     this.#grad = new NDArray(g, resultShape(), this.#dtype);
     return this.#grad;
   }
+  /**
+   * MXNet's `_fresh_grad`: whether `backward` has written this variable's
+   * gradient since the flag was last cleared (`gluon.Trainer.step` clears it
+   * and refuses a stale gradient). An Error on an array without a gradient.
+   */
+  get _freshGrad(): boolean {
+    const v = wasm.nd_fresh_grad(this.handleFor("_freshGrad"));
+    if (v < 0) raise();
+    return v === 1;
+  }
+  set _freshGrad(state: boolean) {
+    if (typeof state !== "boolean") throw new Error(`_freshGrad: must be a boolean (got ${describe(state)})`);
+    checkStatus(wasm.nd_set_fresh_grad(this.handleFor("_freshGrad"), state ? 1 : 0));
+  }
   backward(outGrad?: NDArray | null | BackwardOptions, options: BackwardOptions = {}): void {
     let head: NDArray | null = null;
     if (outGrad instanceof NDArray) head = outGrad;

@@ -92,6 +92,11 @@ pub struct Leaf {
     /// so backward writes into it in place.
     pub grad: Tensor,
     pub req: Cell<GradReq>,
+    /// MXNet's `fresh_out_grad`: set by `backward` for every variable of the
+    /// graph it writes (`src/imperative/imperative.cc`, `Imperative::Backward`),
+    /// cleared by `gluon.Trainer` once it has used the gradient; the Trainer
+    /// refuses a stale gradient unless told to skip it.
+    pub fresh: Cell<bool>,
 }
 
 /// A recorded operation.
@@ -194,6 +199,7 @@ pub fn attach_grad(t: &mut Tensor, req: GradReq) -> Result<()> {
     t.ag = Some(AgRef::Leaf(Rc::new(Leaf {
         grad,
         req: Cell::new(req),
+        fresh: Cell::new(false),
     })));
     Ok(())
 }
@@ -231,6 +237,7 @@ pub fn mark_variable(t: &mut Tensor, grad: &Tensor, req: GradReq) -> Result<()> 
     t.ag = Some(AgRef::Leaf(Rc::new(Leaf {
         grad: grad.detached(),
         req: Cell::new(req),
+        fresh: Cell::new(false),
     })));
     Ok(())
 }
@@ -240,6 +247,25 @@ pub fn grad_of(t: &Tensor) -> Option<Tensor> {
     match &t.ag {
         Some(AgRef::Leaf(l)) => Some(l.grad.detached()),
         _ => None,
+    }
+}
+
+/// MXNet's `_fresh_grad` of a variable: None when `t` has no gradient.
+pub fn fresh_grad(t: &Tensor) -> Option<bool> {
+    match &t.ag {
+        Some(AgRef::Leaf(l)) => Some(l.fresh.get()),
+        _ => None,
+    }
+}
+
+/// Set `_fresh_grad`; false when `t` has no gradient.
+pub fn set_fresh_grad(t: &Tensor, state: bool) -> bool {
+    match &t.ag {
+        Some(AgRef::Leaf(l)) => {
+            l.fresh.set(state);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -297,6 +323,9 @@ pub fn backward(
     )?;
     for (leaf, g) in &leaf_grads {
         write_grad(leaf, g)?;
+        if leaf.req.get() != GradReq::Null {
+            leaf.fresh.set(true);
+        }
     }
     Ok(())
 }

@@ -652,6 +652,25 @@ impl Engine {
         Ok(autograd::grad_of(t).is_some())
     }
 
+    /// MXNet's `_fresh_grad` of `h` (an Error when it has no gradient).
+    pub fn fresh_grad(&self, h: u32) -> Result<bool> {
+        let t = self.arena.get(h).map_err(|e| e.in_op("_freshGrad"))?;
+        autograd::fresh_grad(t).ok_or_else(|| {
+            Error::invalid("_freshGrad: the array has no gradient (call attachGrad first)")
+        })
+    }
+
+    pub fn set_fresh_grad(&self, h: u32, state: bool) -> Result<()> {
+        let t = self.arena.get(h).map_err(|e| e.in_op("_freshGrad"))?;
+        if autograd::set_fresh_grad(t, state) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "_freshGrad: the array has no gradient (call attachGrad first)",
+            ))
+        }
+    }
+
     /// A new handle onto `h`'s gradient buffer, or None without `attachGrad`.
     pub fn grad(&mut self, h: u32) -> Result<Option<u32>> {
         let t = self.arena.get(h).map_err(|e| e.in_op("grad"))?;

@@ -1107,6 +1107,20 @@ pub extern "C" fn nd_grad(h: u32) -> u32 {
     op(|e| e.grad(h)?.ok_or_else(|| Error::internal("grad vanished")))
 }
 
+/// MXNet's `_fresh_grad` of `h`: 1 or 0, or -1 with the error set.
+#[no_mangle]
+pub extern "C" fn nd_fresh_grad(h: u32) -> i32 {
+    clear_error();
+    run_light(-1, |e| e.fresh_grad(h).map(i32::from))
+}
+
+/// Set `_fresh_grad` (allocates nothing: works when memory is full).
+#[no_mangle]
+pub extern "C" fn nd_set_fresh_grad(h: u32, state: u32) -> i32 {
+    clear_error();
+    run_light(-1, |e| e.set_fresh_grad(h, state != 0).map(|_| 0))
+}
+
 /// Heads and head gradients from the I/O area: `n` heads, then `n` head
 /// gradients (0: ones), then `m` more handles.
 type HeadArgs = (Vec<u32>, Vec<Option<u32>>, Vec<u32>);

@@ -170,29 +170,65 @@ export class Trainer {
    * whose gradReq is not "null" is updated in place, in one engine call.
    * A failure leaves every parameter as it was.
    */
-  step(batchSize: number, _ignoreStaleGrad = false): void {
+  step(batchSize: number, ignoreStaleGrad = false): void {
     const op = "Trainer.step";
     if (this.#disposed) throw new Error(`${op}: the trainer has been disposed`);
+    this.#rescale(op, batchSize);
+    this.#update(op, ignoreStaleGrad);
+  }
+
+  /**
+   * MXNet's `update(batch_size, ignore_stale_grad)`: the step without the
+   * gradient reduction (a no-op here: one device). Without `batchSize` the
+   * last step's `rescaleGrad` is kept.
+   */
+  update(batchSize?: number, ignoreStaleGrad = false): void {
+    const op = "Trainer.update";
+    if (this.#disposed) throw new Error(`${op}: the trainer has been disposed`);
+    if (batchSize !== undefined) this.#rescale(op, batchSize);
+    this.#update(op, ignoreStaleGrad);
+  }
+
+  #rescale(op: string, batchSize: number): void {
     if (typeof batchSize !== "number" || !(batchSize > 0) || !Number.isFinite(batchSize)) {
       throw new Error(`${op}: batchSize must be a positive number (got ${describe(batchSize)})`);
     }
     this.#rescaleGrad = this.#scale / batchSize;
-    this.update();
   }
 
-  /** MXNet's `update`: the step without changing rescaleGrad. */
-  update(): void {
-    const op = "Trainer.step";
-    const active = this.#params.filter((p) => p.gradReq !== "null");
-    const names = this.#names.filter((_, i) => this.#params[i]!.gradReq !== "null");
-    if (active.length === 0) return;
+  #update(op: string, ignoreStaleGrad: boolean): void {
+    if (typeof ignoreStaleGrad !== "boolean") {
+      throw new Error(`${op}: ignoreStaleGrad must be a boolean (got ${describe(ignoreStaleGrad)})`);
+    }
+    let active = this.#params.filter((p) => p.gradReq !== "null");
+    let names = this.#names.filter((_, i) => this.#params[i]!.gradReq !== "null");
     // Check everything that can fail in JavaScript before the engine writes.
-    const datas = active.map((p) => {
+    let datas = active.map((p) => {
       const d = p.data();
       const g = d.grad;
       if (g === null) throw new Error(`${op}: parameter ${p.name} has no gradient buffer`);
       return [d, g] as const;
     });
+    // MXNet 1.9.1's Trainer._update (python/mxnet/gluon/trainer.py): a
+    // gradient backward has not written since the last step is refused, or
+    // with ignoreStaleGrad its parameter is left alone (no update, no count).
+    const fresh = datas.map(([d]) => d._freshGrad);
+    if (!ignoreStaleGrad) {
+      const i = fresh.indexOf(false);
+      if (i >= 0) {
+        throw new Error(
+          `${op}: Gradient of Parameter \`${names[i]}\` on context cpu(0) has not been updated by backward since last \`step\`. ` +
+            "This could mean a bug in your model that made it only use a subset of the Parameters (Blocks) for this iteration. " +
+            "If you are intentionally only using a subset, call step with ignoreStaleGrad = true to suppress this error " +
+            "and skip updating of Parameters with stale gradient",
+        );
+      }
+    } else {
+      active = active.filter((_, i) => fresh[i]);
+      names = names.filter((_, i) => fresh[i]);
+      datas = datas.filter((_, i) => fresh[i]);
+    }
+    if (active.length === 0) return;
     const rule = this.#rule();
     const nStates = STATES[rule]!;
     for (const [i, p] of active.entries()) {
@@ -283,6 +319,7 @@ export class Trainer {
     }
     active.forEach((p, i) => this.#counts.set(p, counts[i]!));
     this.#numUpdate = numUpdate;
+    for (const [d] of datas) d._freshGrad = false;
   }
 
   #rule(): number {
