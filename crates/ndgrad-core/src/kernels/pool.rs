@@ -409,6 +409,9 @@ fn combine<const ARG: bool>(f: &mut Fold, g: Fold) {
     f.m = f.m.pmax(g.m);
 }
 
+/// The start of every fold (see `stream_row`).
+static LOWEST: [f32; 4] = [f32::MIN; 4];
+
 /// Blocks of a row's folds kept for the next output row, on the stack:
 /// rows of up to 260 outputs (65 blocks, or 64 and the overlapping last).
 const CACHE_BLOCKS: usize = 66;
@@ -428,7 +431,7 @@ fn block_fold<
     c: usize,
     idx0: &[I32x4; R],
     lo: F32x4,
-    cache: &mut [Fold; CACHE_BLOCKS],
+    cache: &mut [Fold],
     mut taps: impl FnMut(usize) -> (F32x4, F32x4, F32x4),
 ) -> Fold {
     let none = I32x4::splat(-1).to_f32_bits();
@@ -460,8 +463,6 @@ fn block_fold<
 /// `starts` of `x` and are `w` long: `dst.len()` maxima into `dst` (and
 /// their indices into `adst` with `ARG`). `USE`: the first row's folds are
 /// `cache`'s, not computed; `SAVE`: the last row's folds go to `cache`.
-/// `lo` is the lowest float (a value passed in, not a constant: V8 would
-/// rebuild a vector constant at every use inside the loop).
 ///
 /// Not inlined: each instance is a small wasm function of its own. Inlined
 /// into the op's export (a function of a quarter megabyte), V8 keeps the
@@ -479,12 +480,16 @@ fn stream_row<
     x: &[f32],
     starts: [usize; R],
     w: usize,
-    lo: F32x4,
     cache: &mut [Fold; CACHE_BLOCKS],
     dst: &mut [MaybeUninit<f32>],
     adst: &mut [MaybeUninit<u32>],
 ) {
     let ow = dst.len();
+    // The lowest float, loaded through an opaque reference: as a constant
+    // V8 rebuilds it at every use in the loop, and as a splat or an
+    // argument LLVM orders `pmax(lo, v)`'s compare the other way round and
+    // emits a compare + bitselect (four instructions, not one).
+    let lo = F32x4::load(core::hint::black_box(&LOWEST));
     let rows = starts.map(|s| &x[s..s + w]);
     // (The lane offsets loaded as a float vector: loads copy bits exactly.)
     let lanes = F32x4::load(&[0u32, 2, 4, 6].map(f32::from_bits)).to_bits();
@@ -498,7 +503,11 @@ fn stream_row<
     // Blocks whose eight elements and four outputs are all in the row.
     let full = (w / 8).min(ow / 4);
     let mut carry = [F32x4::splat(f32::NEG_INFINITY); R];
-    let mut body = |b: usize, cache: &mut [Fold; CACHE_BLOCKS]| {
+    // The full blocks' part of the cache, sliced once so that indexing it
+    // by a block number below `full` needs no check (untouched, and maybe
+    // shorter than `full`, when neither `USE` nor `SAVE`).
+    let (cf, _) = cache.split_at_mut(if USE || SAVE { full } else { 0 });
+    let mut body = |b: usize, cache: &mut [Fold]| {
         let c = 8 * b;
         let taps = |r: usize| {
             let v = &rows[r][c..c + 8];
@@ -515,12 +524,12 @@ fn stream_row<
     // back-edge, and reloads what it spilled.
     let mut b = 0;
     while b + 2 <= full {
-        body(b, cache);
-        body(b + 1, cache);
+        body(b, cf);
+        body(b + 1, cf);
         b += 2;
     }
     if b < full {
-        body(b, cache);
+        body(b, cf);
     }
     if 4 * full == ow {
         return;
@@ -614,11 +623,11 @@ fn max_pool_f32_stream<const ARG: bool>(
     };
     let plane = g.h * g.w;
     let (w, ow) = (g.w, g.ow);
-    // Opaque to LLVM as well: told it is a splat, LLVM rewrites the first
-    // `pmax` of each fold as a compare and a bitselect (four instructions).
-    let lo = core::hint::black_box(F32x4::splat(f32::MIN));
     let none = I32x4::splat(-1).to_f32_bits();
-    let mut cache = [Fold { m: lo, at: none }; CACHE_BLOCKS];
+    let mut cache = [Fold {
+        m: F32x4::splat(f32::MIN),
+        at: none,
+    }; CACHE_BLOCKS];
     // Output rows sharing a window row with the next (3 rows at stride 2)
     // keep that row's folds, when a row's blocks fit the cache.
     let reuse = g.kh == g.sh + 1 && ow.div_ceil(4) < CACHE_BLOCKS;
@@ -638,7 +647,7 @@ fn max_pool_f32_stream<const ARG: bool>(
             let c = &mut cache;
             macro_rules! run {
                 ($r:literal, $k3:literal, $use:literal, $save:literal, $starts:expr) => {
-                    stream_row::<$r, $k3, ARG, $use, $save>(x, $starts, w, lo, c, d, a)
+                    stream_row::<$r, $k3, ARG, $use, $save>(x, $starts, w, c, d, a)
                 };
             }
             match (h1 - h0, k3, reuse, reuse && cached == h0) {
