@@ -507,18 +507,33 @@ fn stream_row<
     // by a block number below `full` needs no check (untouched, and maybe
     // shorter than `full`, when neither `USE` nor `SAVE`).
     let (cf, _) = cache.split_at_mut(if USE || SAVE { full } else { 0 });
+    // The full blocks by pointer: the slice checks (one per row and one
+    // for the output, per block) were a fifth of the loop's instructions.
+    let rp = rows.map(<[f32]>::as_ptr);
+    let dp = dst.as_mut_ptr().cast::<f32>();
     let mut body = |b: usize, cache: &mut [Fold]| {
         let c = 8 * b;
         let taps = |r: usize| {
-            let v = &rows[r][c..c + 8];
-            let (l0, l1) = (F32x4::load(&v[..4]), F32x4::load(&v[4..]));
+            // SAFETY: b < full ≤ w / 8, so c + 8 ≤ w: the eight floats
+            // [c, c + 8) are inside row r (a slice of w floats of `x`).
+            let (l0, l1) = unsafe {
+                (
+                    F32x4::load_ptr(rp[r].add(c)),
+                    F32x4::load_ptr(rp[r].add(c + 4)),
+                )
+            };
             let odd = F32x4::odd(l0, l1);
             let prev = F32x4::shift_in(carry[r], odd);
             carry[r] = odd;
             (prev, l0, l1)
         };
         let f = block_fold::<R, K3, ARG, USE, SAVE>(b, c, &idx0, lo, cache, taps);
-        put(4 * b, f, dst, adst);
+        // SAFETY: b < full ≤ ow / 4, so 4b + 4 ≤ ow = dst.len(): four
+        // slots of `dst` (writing a float into `MaybeUninit<f32>` slots).
+        unsafe { f.m.store_ptr(dp.add(4 * b)) };
+        if ARG {
+            f.at.store_bits_uninit(&mut adst[4 * b..4 * b + 4]);
+        }
     };
     // Two blocks per iteration: V8 checks for interrupts on every loop
     // back-edge, and reloads what it spilled.
