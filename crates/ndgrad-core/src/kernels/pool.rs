@@ -600,42 +600,19 @@ fn stream_row<
     }
 }
 
-/// Max pooling by `stream_row` when the geometry has a stream path and
-/// `out` (and `arg` with `ARG`) have room for every output; false (nothing
-/// written) otherwise.
-fn max_pool_f32_stream<const ARG: bool>(
+/// `max_pool_f32_stream` over the planes from `p0` whose outputs `dst`
+/// (and `adst` with `ARG`) hold: every slot written.
+fn stream_planes<const ARG: bool>(
     x: &[f32],
     g: &Geom,
-    out: &mut Vec<f32>,
-    arg: &mut Vec<u32>,
-) -> bool {
-    let k3 = match (g.kw, g.pw) {
-        (2, 0) => false,
-        (3, 1) => true,
-        _ => return false,
-    };
-    let Some(n) = g.planes.checked_mul(g.oh).and_then(|v| v.checked_mul(g.ow)) else {
-        return false;
-    };
-    if g.sw != 2
-        || g.kh > 3
-        || g.ow == 0
-        || out.capacity() - out.len() < n
-        || (ARG && arg.capacity() - arg.len() < n)
-        // Flat indices are i32 lanes (the op refuses 2³²-element inputs;
-        // this path also leaves 2³¹ and more to the scalar kernel).
-        || x.len() > i32::MAX as usize
-    {
-        return false;
+    k3: bool,
+    p0: usize,
+    dst: &mut [MaybeUninit<f32>],
+    adst: &mut [MaybeUninit<u32>],
+) {
+    if g.oh * g.ow == 0 {
+        return;
     }
-    let (len0, alen0) = (out.len(), arg.len());
-    let dst = &mut out.spare_capacity_mut()[..n];
-    let mut no_arg: [MaybeUninit<u32>; 0] = [];
-    let adst: &mut [MaybeUninit<u32>] = if ARG {
-        &mut arg.spare_capacity_mut()[..n]
-    } else {
-        &mut no_arg
-    };
     let plane = g.h * g.w;
     let (w, ow) = (g.w, g.ow);
     let none = I32x4::splat(-1).to_f32_bits();
@@ -646,12 +623,13 @@ fn max_pool_f32_stream<const ARG: bool>(
     // Output rows sharing a window row with the next (3 rows at stride 2)
     // keep that row's folds, when a row's blocks fit the cache.
     let reuse = g.kh == g.sh + 1 && ow.div_ceil(4) < CACHE_BLOCKS;
-    for p in 0..g.planes {
+    for pi in 0..dst.len() / (g.oh * ow) {
+        let p = p0 + pi;
         // The input row whose folds `cache` holds.
         let mut cached = usize::MAX;
         for oy in 0..g.oh {
             let (h0, h1, _) = g.rows(oy);
-            let at = (p * g.oh + oy) * ow;
+            let at = (pi * g.oh + oy) * ow;
             let d = &mut dst[at..at + ow];
             let a = if ARG {
                 &mut adst[at..at + ow]
@@ -689,10 +667,78 @@ fn max_pool_f32_stream<const ARG: bool>(
             cached = if h1 > h0 { h1 - 1 } else { usize::MAX };
         }
     }
-    // SAFETY: every output row [at, at + ow) of the n slots was written
-    // above: by `stream_row` (its full blocks, then the overlapping last
-    // block or the padded tail blocks, which reach ow) or by the fill; the
-    // same slots of `arg` with `ARG`. Both vectors had room for n more.
+}
+
+/// Max pooling by `stream_row` when the geometry has a stream path and
+/// `out` (and `arg` with `ARG`) have room for every output; false (nothing
+/// written) otherwise.
+fn max_pool_f32_stream<const ARG: bool>(
+    x: &[f32],
+    g: &Geom,
+    out: &mut Vec<f32>,
+    arg: &mut Vec<u32>,
+) -> bool {
+    let k3 = match (g.kw, g.pw) {
+        (2, 0) => false,
+        (3, 1) => true,
+        _ => return false,
+    };
+    let Some(n) = g.planes.checked_mul(g.oh).and_then(|v| v.checked_mul(g.ow)) else {
+        return false;
+    };
+    if g.sw != 2
+        || g.kh > 3
+        || g.ow == 0
+        || out.capacity() - out.len() < n
+        || (ARG && arg.capacity() - arg.len() < n)
+        // Flat indices are i32 lanes (the op refuses 2³²-element inputs;
+        // this path also leaves 2³¹ and more to the scalar kernel).
+        || x.len() > i32::MAX as usize
+    {
+        return false;
+    }
+    let (len0, alen0) = (out.len(), arg.len());
+    let dst = &mut out.spare_capacity_mut()[..n];
+    let mut no_arg: [MaybeUninit<u32>; 0] = [];
+    let adst: &mut [MaybeUninit<u32>] = if ARG {
+        &mut arg.spare_capacity_mut()[..n]
+    } else {
+        &mut no_arg
+    };
+    // Planes are independent: in the threads build, runs of planes go to
+    // the pool (each output written by one thread, so the results are the
+    // same whatever the number of threads).
+    let oplane = g.oh * g.ow;
+    let threads = if x.len() >= super::vector::PAR_MIN && g.planes > 1 {
+        crate::threads::threads()
+    } else {
+        1
+    };
+    if threads <= 1 {
+        stream_planes::<ARG>(x, g, k3, 0, dst, adst);
+    } else {
+        // A few runs per thread, so that a thread the OS delays holds up
+        // less of the job.
+        let per = g.planes.div_ceil(threads * 4);
+        let mut parts = Vec::with_capacity(g.planes.div_ceil(per));
+        let (mut d, mut a) = (dst, adst);
+        let mut p0 = 0;
+        while p0 < g.planes {
+            let k = per.min(g.planes - p0) * oplane;
+            let (dh, dt) = d.split_at_mut(k);
+            let (ah, at) = a.split_at_mut(if ARG { k } else { 0 });
+            parts.push((p0, dh, ah));
+            (d, a, p0) = (dt, at, p0 + per);
+        }
+        crate::threads::for_each(parts, threads, |_, (p0, d, a)| {
+            stream_planes::<ARG>(x, g, k3, p0, d, a)
+        });
+    }
+    // SAFETY: the parts (or the one call) cover all n slots of `dst` (and
+    // of `adst` with `ARG`), and `stream_planes` writes every output row of
+    // its planes: by `stream_row` (its full blocks, then the overlapping
+    // last block or the padded tail blocks, which reach ow) or by the fill.
+    // Both vectors had room for n more.
     unsafe {
         out.set_len(len0 + n);
         if ARG {
@@ -1434,5 +1480,51 @@ mod tests {
             &g,
             &mut Vec::with_capacity(16)
         ));
+    }
+
+    /// The pool changes who pools a plane, never how: with helper threads
+    /// the stream path's values and argmax are the scalar kernel's.
+    #[test]
+    fn stream_max_pool_on_threads() {
+        crate::threads::spawn_native_helpers(2);
+        crate::threads::set_helpers(2);
+        let (planes, h, w) = (90, 56, 56);
+        assert!(planes * h * w >= super::super::vector::PAR_MIN);
+        let mut seed = 99u32;
+        let x: Vec<f32> = (0..planes * h * w)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed % 7) as f32 - 3.0
+            })
+            .collect();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for (k, p) in [(2usize, 0usize), (3, 1)] {
+            let o = 1 + (h + 2 * p - k) / 2;
+            let g = Geom {
+                planes,
+                h,
+                w,
+                oh: o,
+                ow: o,
+                kh: k,
+                kw: k,
+                sh: 2,
+                sw: 2,
+                ph: p,
+                pw: p,
+            };
+            let n = planes * o * o;
+            let (mut a, mut ia) = (vec![], vec![]);
+            max_pool(&x, &g, &mut a, &mut ia);
+            let (mut b, mut ib) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            max_pool_f32(&x, &g, &mut b, &mut ib);
+            assert_eq!(ia, ib, "{g:?}");
+            assert_eq!(bits(&a), bits(&b), "{g:?}");
+            let mut c = Vec::with_capacity(n);
+            max_pool_f32_values(&x, &g, &mut c);
+            assert_eq!(bits(&a), bits(&c), "{g:?}");
+        }
     }
 }
