@@ -409,7 +409,7 @@ fn combine<const ARG: bool>(f: &mut Fold, g: Fold) {
     f.m = f.m.pmax(g.m);
 }
 
-/// The start of every fold (see `stream_row`).
+/// The start of every fold (see `row_body`).
 static LOWEST: [f32; 4] = [f32::MIN; 4];
 
 /// Blocks of a row's folds kept for the next output row, on the stack:
@@ -417,7 +417,7 @@ static LOWEST: [f32; 4] = [f32::MIN; 4];
 const CACHE_BLOCKS: usize = 66;
 
 /// The fold of the block at column `c` (index `b` in `cache`) from each
-/// window row's `(prev, l0, l1)`, as `taps(r)` gives them (see `stream_row`).
+/// window row's `(prev, l0, l1)`, as `taps(r)` gives them (see `row_body`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block_fold<
@@ -463,20 +463,9 @@ fn block_fold<
 /// `starts` of `x` and are `w` long: `dst.len()` maxima into `dst` (and
 /// their indices into `adst` with `ARG`). `USE`: the first row's folds are
 /// `cache`'s, not computed; `SAVE`: the last row's folds go to `cache`.
-///
-/// Not inlined: each instance is a small wasm function of its own. Inlined
-/// into the op's export (a function of a quarter megabyte), V8 keeps the
-/// loop's carries and pointers in stack slots and rebuilds its constants
-/// at every iteration.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn stream_row<
-    const R: usize,
-    const K3: bool,
-    const ARG: bool,
-    const USE: bool,
-    const SAVE: bool,
->(
+#[inline(always)]
+fn row_body<const R: usize, const K3: bool, const ARG: bool, const USE: bool, const SAVE: bool>(
     x: &[f32],
     starts: [usize; R],
     w: usize,
@@ -600,6 +589,45 @@ fn stream_row<
     }
 }
 
+/// `nrows` output rows of one plane whose window rows are alike (`R` of
+/// them, the first row's starting at `starts`, each next output row's `step`
+/// elements further on): `row_body` for each, outputs `ow` apart in `dst`
+/// (and `adst` with `ARG`).
+///
+/// Not inlined: each instance is a small wasm function of its own. Inlined
+/// into the op's export (a function of a quarter megabyte), V8 keeps the
+/// loop's carries and pointers in stack slots and rebuilds its constants
+/// at every iteration. A run of rows per call rather than one row: the
+/// call and its dispatch were a tenth of a 56-wide row's time.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn stream_rows<
+    const R: usize,
+    const K3: bool,
+    const ARG: bool,
+    const USE: bool,
+    const SAVE: bool,
+>(
+    x: &[f32],
+    starts: [usize; R],
+    step: usize,
+    w: usize,
+    cache: &mut [Fold; CACHE_BLOCKS],
+    dst: &mut [MaybeUninit<f32>],
+    adst: &mut [MaybeUninit<u32>],
+    ow: usize,
+) {
+    for (i, d) in dst.chunks_exact_mut(ow).enumerate() {
+        let a = if ARG {
+            &mut adst[i * ow..(i + 1) * ow]
+        } else {
+            &mut adst[..0]
+        };
+        let s = starts.map(|s| s + i * step);
+        row_body::<R, K3, ARG, USE, SAVE>(x, s, w, cache, d, a);
+    }
+}
+
 /// `max_pool_f32_stream` over the planes from `p0` whose outputs `dst`
 /// (and `adst` with `ARG`) hold: every slot written.
 fn stream_planes<const ARG: bool>(
@@ -627,23 +655,39 @@ fn stream_planes<const ARG: bool>(
         let p = p0 + pi;
         // The input row whose folds `cache` holds.
         let mut cached = usize::MAX;
-        for oy in 0..g.oh {
+        let mut oy = 0;
+        while oy < g.oh {
             let (h0, h1, _) = g.rows(oy);
+            let r = h1 - h0;
+            let use_cache = reuse && cached == h0;
+            // The run of output rows alike: as many window rows, each
+            // `sh` rows below the last, with the same use of the cache
+            // (after the first, a row uses it when its window starts on
+            // the last row of the window before).
+            let mut n = 1;
+            while r > 0 && oy + n < g.oh {
+                let (a0, a1, _) = g.rows(oy + n);
+                if a1 - a0 != r || a0 != h0 + n * g.sh || use_cache != (reuse && r == g.sh + 1) {
+                    break;
+                }
+                n += 1;
+            }
             let at = (pi * g.oh + oy) * ow;
-            let d = &mut dst[at..at + ow];
+            let d = &mut dst[at..at + n * ow];
             let a = if ARG {
-                &mut adst[at..at + ow]
+                &mut adst[at..at + n * ow]
             } else {
                 &mut adst[..0]
             };
             let s = |r: usize| p * plane + (h0 + r) * w;
             let c = &mut cache;
+            let step = g.sh * w;
             macro_rules! run {
                 ($r:literal, $k3:literal, $use:literal, $save:literal, $starts:expr) => {
-                    stream_row::<$r, $k3, ARG, $use, $save>(x, $starts, w, c, d, a)
+                    stream_rows::<$r, $k3, ARG, $use, $save>(x, $starts, step, w, c, d, a, ow)
                 };
             }
-            match (h1 - h0, k3, reuse, reuse && cached == h0) {
+            match (r, k3, reuse, use_cache) {
                 (3, false, true, true) => run!(3, false, true, true, [s(0), s(1), s(2)]),
                 (3, true, true, true) => run!(3, true, true, true, [s(0), s(1), s(2)]),
                 (1, false, true, _) => run!(1, false, false, true, [s(0)]),
@@ -664,12 +708,14 @@ fn stream_planes<const ARG: bool>(
                     a.fill(MaybeUninit::new(NO_ARGMAX));
                 }
             }
-            cached = if h1 > h0 { h1 - 1 } else { usize::MAX };
+            let last = h0 + (n - 1) * g.sh;
+            cached = if r > 0 { last + r - 1 } else { usize::MAX };
+            oy += n;
         }
     }
 }
 
-/// Max pooling by `stream_row` when the geometry has a stream path and
+/// Max pooling by `row_body` when the geometry has a stream path and
 /// `out` (and `arg` with `ARG`) have room for every output; false (nothing
 /// written) otherwise.
 fn max_pool_f32_stream<const ARG: bool>(
@@ -736,7 +782,7 @@ fn max_pool_f32_stream<const ARG: bool>(
     }
     // SAFETY: the parts (or the one call) cover all n slots of `dst` (and
     // of `adst` with `ARG`), and `stream_planes` writes every output row of
-    // its planes: by `stream_row` (its full blocks, then the overlapping
+    // its planes: by `row_body` (its full blocks, then the overlapping
     // last block or the padded tail blocks, which reach ow) or by the fill.
     // Both vectors had room for n more.
     unsafe {
