@@ -598,7 +598,7 @@ fn row_body<const R: usize, const K3: bool, const ARG: bool, const USE: bool, co
 /// into the op's export (a function of a quarter megabyte), V8 keeps the
 /// loop's carries and pointers in stack slots and rebuilds its constants
 /// at every iteration. A run of rows per call rather than one row: the
-/// call and its dispatch were a tenth of a 56-wide row's time.
+/// call and its dispatch were a sixth of a 56-wide row's time.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn stream_rows<
