@@ -39,6 +39,15 @@ const WASM_OPT_FEATURES = ["--enable-simd", "--enable-bulk-memory", "--enable-si
   "--enable-nontrapping-float-to-int", "--enable-mutable-globals", "--enable-multivalue",
   "--enable-reference-types"];
 
+/** Functions wasm-opt must not inline (name patterns; marked before -O3
+ *  runs, while the raw module still has its names). wasm-opt inlines a
+ *  function with one caller whatever its size, and these kernels' callers
+ *  end up inlined into an op's export of a quarter megabyte, where V8's
+ *  register allocator keeps a loop's carries in stack slots: the max
+ *  pooling row kernel ran 1.3× slower there (kernels/pool.rs). Names
+ *  are mangled Rust paths; `*name*` matches the function's own name. */
+const WASM_OPT_NO_INLINE = ["--no-inline=*stream_row*", "--no-inline=*max_unpool_2x2*"];
+
 /** The four modules, and what each needs. */
 const VARIANTS = {
   single: { out: "ndgrad.wasm", threads: false, relaxed: false },
@@ -174,7 +183,7 @@ async function buildModule(t, { crate, targetDir, rustflags, out, wasmOptFlags =
   if (!existsSync(dest) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== hash) {
     const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
     if (existsSync(wasmOpt)) {
-      await run(wasmOpt, [raw, "-O3", ...WASM_OPT_FEATURES, ...wasmOptFlags, "--strip-debug", "--strip-producers", "-o", dest]);
+      await run(wasmOpt, [raw, ...WASM_OPT_NO_INLINE, "-O3", ...WASM_OPT_FEATURES, ...wasmOptFlags, "--strip-debug", "--strip-producers", "-o", dest]);
     } else {
       log("wasm-opt not found (run npm install): shipping the unoptimised module");
       copyFileSync(raw, dest);

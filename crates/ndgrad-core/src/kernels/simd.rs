@@ -355,6 +355,46 @@ mod imp {
         pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
             F32x4(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0))
         }
+        /// Lane 3 of `a` then lanes 0, 1, 2 of `b`: `b` shifted by one
+        /// element of a stream whose previous vector is `a`.
+        #[inline(always)]
+        pub fn shift_in(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<3, 4, 5, 6>(a.0, b.0))
+        }
+        /// The four lanes' bits stored into `u32` slots (argmax indices
+        /// kept in float vectors).
+        #[inline(always)]
+        pub fn store_bits_uninit(self, s: &mut [MaybeUninit<u32>]) {
+            assert!(s.len() >= 4);
+            // SAFETY: the slice holds at least 4 slots of 4 bytes (checked
+            // above); writing into `MaybeUninit` slots is always allowed.
+            unsafe { v128_store(s.as_mut_ptr() as *mut v128, self.0) }
+        }
+        /// Lanes 0, 1 of `a` and `b` interleaved: `a0 b0 a1 b1`.
+        #[inline(always)]
+        pub fn zip_lo(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0))
+        }
+        /// Lanes 2, 3 of `a` and `b` interleaved: `a2 b2 a3 b3`.
+        #[inline(always)]
+        pub fn zip_hi(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4(i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0))
+        }
+    }
+    impl I32x4 {
+        /// Four `u32` (argmax indices) as lanes.
+        #[inline(always)]
+        pub fn load_u32(s: &[u32]) -> I32x4 {
+            assert!(s.len() >= 4);
+            // SAFETY: the slice holds at least 4 values of 4 bytes (checked
+            // above); v128_load has no alignment requirement.
+            I32x4(unsafe { v128_load(s.as_ptr() as *const v128) })
+        }
+        /// All-ones lanes where `self == o` (as a float mask for `select`).
+        #[inline(always)]
+        pub fn eq_mask(self, o: I32x4) -> F32x4 {
+            F32x4(i32x4_eq(self.0, o.0))
+        }
     }
 }
 
@@ -588,6 +628,28 @@ mod imp {
         }
         pub fn odd(a: F32x4, b: F32x4) -> F32x4 {
             F32x4([a.0[1], a.0[3], b.0[1], b.0[3]])
+        }
+        pub fn shift_in(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[3], b.0[0], b.0[1], b.0[2]])
+        }
+        pub fn store_bits_uninit(self, s: &mut [MaybeUninit<u32>]) {
+            for (d, v) in s[..4].iter_mut().zip(self.0) {
+                d.write(v.to_bits());
+            }
+        }
+        pub fn zip_lo(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[0], b.0[0], a.0[1], b.0[1]])
+        }
+        pub fn zip_hi(a: F32x4, b: F32x4) -> F32x4 {
+            F32x4([a.0[2], b.0[2], a.0[3], b.0[3]])
+        }
+    }
+    impl I32x4 {
+        pub fn load_u32(s: &[u32]) -> I32x4 {
+            I32x4([s[0] as i32, s[1] as i32, s[2] as i32, s[3] as i32])
+        }
+        pub fn eq_mask(self, o: I32x4) -> F32x4 {
+            F32x4([0, 1, 2, 3].map(|i| if self.0[i] == o.0[i] { TRUE } else { 0.0 }))
         }
     }
 }

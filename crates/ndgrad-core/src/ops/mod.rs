@@ -119,11 +119,15 @@ pub enum Op {
     PoolMax {
         idx: std::rc::Rc<Vec<u32>>,
         in_shape: Vec<usize>,
+        /// The pooling that found `idx` (its scatter has faster paths for
+        /// some geometries).
+        geom: std::rc::Rc<crate::kernels::pool::Geom>,
     },
     /// Max pooling's gradient: `dy` scattered to the argmax positions.
     PoolMaxGrad {
         idx: std::rc::Rc<Vec<u32>>,
         out_shape: Vec<usize>,
+        geom: std::rc::Rc<crate::kernels::pool::Geom>,
     },
     /// Avg / sum pooling, or (adjoint) its gradient.
     PoolLinear {
@@ -247,13 +251,25 @@ impl Op {
             Op::Conv { kind, geom, rank } => {
                 nn::conv::backward(*kind, geom, *rank, saved, dy, needs)
             }
-            Op::PoolMax { idx, in_shape } => {
-                Ok(vec![Some(pool::pool_scatter(dy, idx.clone(), in_shape)?)])
-            }
-            Op::PoolMaxGrad { idx, out_shape } => Ok(vec![Some(pool::pool_gather(
+            Op::PoolMax {
+                idx,
+                in_shape,
+                geom,
+            } => Ok(vec![Some(pool::pool_scatter(
+                dy,
+                idx.clone(),
+                in_shape,
+                geom.clone(),
+            )?)]),
+            Op::PoolMaxGrad {
+                idx,
+                out_shape,
+                geom,
+            } => Ok(vec![Some(pool::pool_gather(
                 dy,
                 idx.clone(),
                 out_shape.clone(),
+                geom.clone(),
             )?)]),
             Op::PoolLinear { lin, adjoint } => {
                 Ok(vec![Some(pool::pool_linear(dy, lin.clone(), !adjoint)?)])
