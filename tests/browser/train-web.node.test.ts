@@ -229,6 +229,61 @@ interface Run {
   errors: string[];
   params: Uint8Array;
   sawTraining: boolean;
+  /** The page's main-thread tasks while it trained, from Chromium's trace. */
+  tasks: TrainingTasks;
+}
+
+interface TrainingTasks {
+  count: number;
+  /** The most CPU time one task used on the page's main thread (ms). */
+  maxCpuMs: number;
+  /** The longest one took, waiting for a core included (ms). */
+  maxWallMs: number;
+  /** The heaviest few, for failure messages: [wall ms, cpu ms, what ran]. */
+  worst: [number, number, string][];
+}
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  args?: { data?: { message?: string } };
+}
+
+/**
+ * The page's main-thread tasks between the two marks the test leaves with
+ * `console.timeStamp` (training seen, training done): each task's wall and
+ * CPU time. The Long Tasks API measures wall time only, which on a 2-core
+ * machine that also runs the worker's threads, Chromium's compositor and
+ * its software raster includes time spent waiting for a core; the CPU time
+ * is the page's own work.
+ */
+function trainingTasks(trace: Buffer): TrainingTasks {
+  const events = (JSON.parse(trace.toString("utf8")) as { traceEvents: TraceEvent[] }).traceEvents;
+  const mark = (m: string): TraceEvent | undefined => events.find((e) => e.name === "TimeStamp" && e.args?.data?.message === m);
+  const from = mark("ndgrad:training");
+  const to = mark("ndgrad:done");
+  if (from === undefined || to === undefined) throw new Error("the trace lacks the test's console.timeStamp marks");
+  const tasks = events.filter(
+    (e) => e.ph === "X" && e.name === "ThreadControllerImpl::RunTask" && e.pid === from.pid && e.tid === from.tid && e.ts >= from.ts && e.ts <= to.ts,
+  );
+  const what = (t: TraceEvent): string => {
+    const inner = events.filter(
+      (e) => e.ph === "X" && e !== t && e.pid === t.pid && e.tid === t.tid && e.ts >= t.ts && e.ts < t.ts + (t.dur ?? 0) && (e.dur ?? 0) > 2000,
+    );
+    return inner.slice(0, 4).map((e) => `${e.name} ${((e.dur ?? 0) / 1000).toFixed(0)}`).join(", ");
+  };
+  const byCpu = [...tasks].sort((a, b) => (b.tdur ?? 0) - (a.tdur ?? 0));
+  return {
+    count: tasks.length,
+    maxCpuMs: (byCpu[0]?.tdur ?? 0) / 1000,
+    maxWallMs: Math.max(0, ...tasks.map((t) => (t.dur ?? 0) / 1000)),
+    worst: byCpu.slice(0, 3).map((t) => [Math.round((t.dur ?? 0) / 1000), Math.round((t.tdur ?? 0) / 1000), what(t)]),
+  };
 }
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
@@ -243,13 +298,20 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
       for (const e of list.getEntries()) seen.push({ start: Math.round(e.startTime), duration: Math.round(e.duration), phase });
     }).observe({ type: "longtask", buffered: true });
   });
+  const chromium = page.context().browser()!;
+  await chromium.startTracing(page, { categories: ["devtools.timeline", "toplevel", "disabled-by-default-devtools.timeline"] });
   await page.goto(url);
   // Polled, so a page that only publishes its state at the end fails.
   let sawTraining = false;
+  let marked = false;
   let statusTraining = "";
   const deadline = Date.now() + 120_000;
   for (;;) {
     const s = await state(page).catch(() => null);
+    if (s !== null && s.phase === "training" && !marked) {
+      marked = true;
+      await page.evaluate(() => console.timeStamp("ndgrad:training"));
+    }
     if (s !== null && s.phase === "training" && s.batches > 0 && s.batches < BATCHES && s.trainLoss.length === s.batches) {
       sawTraining = true;
       statusTraining ||= (await page.textContent("#status")) ?? "";
@@ -260,6 +322,8 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
     if (Date.now() > deadline) throw new Error(`the page did not finish training in 120 s: ${JSON.stringify(s)?.slice(0, 400)}`);
     await page.waitForTimeout(50);
   }
+  await page.evaluate(() => console.timeStamp("ndgrad:done"));
+  const tasks = trainingTasks(await chromium.stopTracing());
   const s = await state(page);
   expect(s.error).toBeNull();
   expect(s.phase).toBe("done");
@@ -312,11 +376,11 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
   const path = await download.path();
   const params = new Uint8Array(readFileSync(path));
   const longTasks = (await page.evaluate(() => (window as unknown as { __longTasks: LongTask[] }).__longTasks)) ?? [];
-  return { s, longTasks, errors, params, sawTraining };
+  return { s, longTasks, errors, params, sawTraining, tasks };
 }
 
 /** Everything a finished run must satisfy, against Node and the fixtures. */
-function checkRun({ s, params, sawTraining, longTasks }: Run): void {
+function checkRun({ s, params, sawTraining, longTasks, tasks }: Run): void {
   expect(sawTraining, "never saw phase 'training' with 0 < batches < total: the state is not live").toBe(true);
 
   // Counters and the per-batch and per-epoch series.
@@ -339,10 +403,24 @@ function checkRun({ s, params, sawTraining, longTasks }: Run): void {
   // Chance is 0.1; this recipe reaches 0.45-0.66 in Node.
   expect(s.testAcc.at(-1)!).toBeGreaterThan(0.3);
 
-  // The page stays responsive. Soft: the other checks still run and report.
-  const tasks = `long tasks (ms after navigation, ms, phase when reported): ${JSON.stringify(longTasks)}`;
-  expect.soft(s.longestTaskMs, tasks).toBeGreaterThanOrEqual(0);
-  expect.soft(s.longestTaskMs, tasks).toBeLessThan(50);
+  // The page stays responsive while it trains: no main-thread task of the
+  // page's own does 50 ms of work (CPU time, Chromium's trace), and none,
+  // waiting for a core included, blocks for long. The wall-time bound is
+  // loose: on this 2-core machine, with the worker's threads, Chromium's
+  // compositor and its software raster (and, under npm test, other test
+  // files) on the same cores, a task of 10-30 ms of CPU has been seen to take
+  // 50-160 ms; training on the main thread takes 160-210 ms a step
+  // (bench/web-train.mjs) and blocks for the whole run.
+  const during = longTasks.filter((t) => t.phase === "training");
+  const detail = `main-thread tasks while training (wall ms, cpu ms, what): ${JSON.stringify(tasks.worst)}; long tasks (ms after navigation, ms, phase): ${JSON.stringify(longTasks)}`;
+  console.log(
+    `train-web (${s.build}): ${tasks.count} main-thread tasks while training, the heaviest ${tasks.maxCpuMs.toFixed(1)} ms of CPU, ` +
+      `the longest ${tasks.maxWallMs.toFixed(0)} ms of wall time; long tasks while training: ${JSON.stringify(during.map((t) => t.duration))}`,
+  );
+  expect(tasks.count, "no main-thread task was traced while training").toBeGreaterThan(0);
+  expect(tasks.maxCpuMs, detail).toBeLessThan(50);
+  expect(Math.max(0, ...during.map((t) => t.duration)), detail).toBeLessThan(400);
+  expect(s.longestTaskMs).toBeGreaterThanOrEqual(0);
 
   // The grid: 10-20 test images of the limited test set, their true labels.
   expect(s.grid.length).toBeGreaterThanOrEqual(10);
