@@ -439,7 +439,9 @@ describe("processes with helper threads", () => {
       const { nd } = await import(pkgUrl);
       const { threadsInfo } = await import(new URL("./threads.js", pkgUrl).href);
       nd.setThreads(3);
-      await new Promise((r) => setTimeout(r, 200));
+      // Helpers start asynchronously: on a loaded machine a worker thread
+      // can take longer than a fixed wait (200 ms was seen to be too short).
+      for (let i = 0; i < 160 && threadsInfo().helpersRunning < 2; i++) await new Promise((r) => setTimeout(r, 50));
       const a = nd.random.uniform(-1, 1, [400, 400]);
       for (let i = 0; i < 5; i++) a.dot(a).dispose();
       out = threadsInfo();
