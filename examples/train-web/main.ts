@@ -431,6 +431,36 @@ const CELL = 84; // 28 px × 3
 const CELL_W = CELL + 12;
 const CELL_H = CELL + 34;
 
+/** The grid's images, one 28×28 tile each in a row, converted once per data set
+ *  (only the labels change from epoch to epoch): a redraw is then a few
+ *  scaled copies, not 12,544 pixel writes and a canvas per image. */
+let tileCache: { of: object; canvas: OffscreenCanvas } | null = null;
+function gridTiles(g: { pixels: Uint8Array; indices: ArrayLike<number> }): OffscreenCanvas {
+  if (tileCache !== null && tileCache.of === g) return tileCache.canvas;
+  const n = g.indices.length;
+  const canvas = new OffscreenCanvas(28 * Math.max(1, n), 28);
+  const tctx = canvas.getContext("2d")!;
+  const img = tctx.createImageData(28 * Math.max(1, n), 28);
+  const d = img.data;
+  const width = 28 * Math.max(1, n);
+  for (let k = 0; k < n; k++) {
+    for (let r = 0; r < 28; r++) {
+      for (let c = 0; c < 28; c++) {
+        // Dark garments on white, as the crash course's plot shows them.
+        const v = 255 - g.pixels[k * 784 + r * 28 + c]!;
+        const o = (r * width + k * 28 + c) * 4;
+        d[o] = v;
+        d[o + 1] = v;
+        d[o + 2] = v;
+        d[o + 3] = 255;
+      }
+    }
+  }
+  tctx.putImageData(img, 0, 0);
+  tileCache = { of: g, canvas };
+  return canvas;
+}
+
 function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null, columns: number): void {
   if (gridData === null) return;
   const n = gridData.indices.length;
@@ -444,21 +474,12 @@ function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null, column
   if (ctx === null) return;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const tile = new OffscreenCanvas(28, 28);
-  const tctx = tile.getContext("2d")!;
-  const img = tctx.createImageData(28, 28);
+  const tiles = gridTiles(gridData);
+  ctx.imageSmoothingEnabled = false;
   for (let k = 0; k < n; k++) {
-    const px = gridData.pixels.subarray(k * 784, (k + 1) * 784);
-    for (let i = 0; i < 784; i++) {
-      // Dark garments on white, as the crash course's plot shows them.
-      const v = 255 - px[i]!;
-      img.data.set([v, v, v, 255], i * 4);
-    }
-    tctx.putImageData(img, 0, 0);
     const x = (k % cols) * CELL_W + 6;
     const y = Math.floor(k / cols) * CELL_H + 4;
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(tile, x, y, CELL, CELL);
+    ctx.drawImage(tiles, k * 28, 0, 28, 28, x, y, CELL, CELL);
     const label = gridData.labels[k]!;
     const entry = entries?.[k];
     const wrong = entry !== undefined && entry.pred !== label;
