@@ -404,13 +404,12 @@ function checkRun({ s, params, sawTraining, longTasks, tasks }: Run): void {
   expect(s.testAcc.at(-1)!).toBeGreaterThan(0.3);
 
   // The page stays responsive while it trains: no main-thread task of the
-  // page's own does 50 ms of work (CPU time, Chromium's trace), and none,
-  // waiting for a core included, blocks for long. The wall-time bound is
-  // loose: on this 2-core machine, with the worker's threads, Chromium's
-  // compositor and its software raster (and, under npm test, other test
-  // files) on the same cores, a task of 10-30 ms of CPU has been seen to take
-  // 50-160 ms; training on the main thread takes 160-210 ms a step
-  // (bench/web-train.mjs) and blocks for the whole run.
+  // page's own does 50 ms of work (CPU time, Chromium's trace; training on
+  // the main thread would be 100+ ms of CPU every step), and none, waiting
+  // for a core included, blocks for a second. The wall-time bound is loose:
+  // on this 2-core machine, with the worker's threads, Chromium's compositor
+  // and its software raster (and, under npm test, other test files) on the
+  // same cores, a task of 10-30 ms of CPU has been seen to take 50-310 ms.
   const during = longTasks.filter((t) => t.phase === "training");
   const detail = `main-thread tasks while training (wall ms, cpu ms, what): ${JSON.stringify(tasks.worst)}; long tasks (ms after navigation, ms, phase): ${JSON.stringify(longTasks)}`;
   console.log(
@@ -419,7 +418,7 @@ function checkRun({ s, params, sawTraining, longTasks, tasks }: Run): void {
   );
   expect(tasks.count, "no main-thread task was traced while training").toBeGreaterThan(0);
   expect(tasks.maxCpuMs, detail).toBeLessThan(50);
-  expect(Math.max(0, ...during.map((t) => t.duration)), detail).toBeLessThan(400);
+  expect(Math.max(0, ...during.map((t) => t.duration)), detail).toBeLessThan(1000);
   expect(s.longestTaskMs).toBeGreaterThanOrEqual(0);
 
   // The grid: 10-20 test images of the limited test set, their true labels.
