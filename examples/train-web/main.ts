@@ -1,23 +1,29 @@
 // The training page: starts a worker that downloads Fashion-MNIST (progress
 // reported back for the bar), gunzips it with DecompressionStream and trains
-// LeNet with ndgrad's synchronous API (train-worker.ts); this thread draws
-// what comes back. The page asks for ~100 ms of training at a time
-// (`trainChunk`): progress arrives live, and pause/stop is not asking again.
-// This thread does little per update (push numbers; every 400 ms one uPlot
-// `setData` while the worker waits, see drawFrames) so that it never blocks
-// for long: `trainState.longestTaskMs` is the longest main-thread task seen.
+// LeNet with ndgrad's synchronous API (train-worker.ts), and a second worker
+// that owns the canvases and draws them (draw-worker.ts: the chart with
+// Chart.js, the prediction grids, the confusion matrix). The page asks for
+// ~100 ms of training at a time (`trainChunk`): progress arrives live, and
+// pause/stop is not asking again. This thread only keeps the numbers, sets
+// a few text nodes and forwards new points to the drawing worker (every
+// 400 ms, while the training worker waits, see drawFrames), so that it never
+// blocks for long: `trainState.longestTrainingTaskMs` is the longest
+// main-thread task while training (`longestTaskMs`: since the page loaded).
+// While training, the download link gets its file on click, a Blob URL the
+// worker makes (a Blob made here at every epoch's end cost this thread
+// 10-20 ms each time).
 //
 // `window.trainState` and the element ids are an automation contract
 // (tests/browser and scripts drive the page through them): keep them.
 import { createWorker, transfer, type NDWorker } from "ndgrad/worker";
-import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import {
   CLASS_NAMES,
   DATA_FILES,
   type ChunkResult,
   type DataName,
+  type DrawReply,
+  type DrawRequest,
   type Evaluation,
   type GridEntry,
   type OptimizerName,
@@ -46,6 +52,8 @@ interface TrainState {
   testAcc: number[];
   imagesPerSec: number;
   longestTaskMs: number;
+  /** The longest main-thread task (Long Tasks API, ms) that started while the phase was "training". */
+  longestTrainingTaskMs: number;
   grid: GridEntry[];
   confusion: number[][] | null;
   loadedParams: { grid: GridEntry[]; testAcc: number } | null;
@@ -102,6 +110,7 @@ const trainState: TrainState = {
   testAcc: [],
   imagesPerSec: 0,
   longestTaskMs: 0,
+  longestTrainingTaskMs: 0,
   grid: [],
   confusion: null,
   loadedParams: null,
@@ -114,9 +123,24 @@ const trainState: TrainState = {
 // evaluating this page's scripts, which no update of ours causes.
 let loadedAt = Infinity;
 const longTasks: { start: number; duration: number }[] = [];
+/** When the phase was "training": [from, to] (to null while it is). */
+const trainingSpans: [number, number | null][] = [];
+const whileTraining = (t: number): boolean => trainingSpans.some(([from, to]) => t >= from && (to === null || t <= to));
 const updateLongest = (): void => {
-  for (const t of longTasks) if (t.start >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, t.duration);
+  for (const t of longTasks) {
+    if (t.start >= loadedAt) trainState.longestTaskMs = Math.max(trainState.longestTaskMs, t.duration);
+    if (whileTraining(t.start)) trainState.longestTrainingTaskMs = Math.max(trainState.longestTrainingTaskMs, t.duration);
+  }
 };
+
+/** Every change of phase goes here: it keeps the spans of training for the long-task count. */
+function setPhase(phase: Phase): void {
+  const now = performance.now();
+  const open = trainingSpans.at(-1);
+  if (phase === "training" && (open === undefined || open[1] !== null)) trainingSpans.push([now, null]);
+  if (phase !== "training" && open !== undefined && open[1] === null) open[1] = now;
+  trainState.phase = phase;
+}
 const markLoaded = (): void => {
   const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
   loadedAt = nav !== undefined && nav.loadEventEnd > 0 ? nav.loadEventEnd : performance.now();
@@ -146,15 +170,15 @@ let run: {
   stopRequested: boolean;
 } | null = null;
 let looping = false;
-/** The grid's pixels and labels (from the worker's uint8 dataset). */
-let gridData: { indices: number[]; pixels: Uint8Array; labels: number[] } | null = null;
 let testCount = 0;
+/** The download link's Blob URL, and whether it holds the net as it is now. */
 let downloadUrl: string | null = null;
+let downloadFresh = false;
 
 function fail(e: unknown): void {
   const message = e instanceof Error ? e.message : String(e);
   console.error(e);
-  trainState.phase = "error";
+  setPhase("error");
   trainState.error = message;
   render();
 }
@@ -222,7 +246,7 @@ async function start(): Promise<void> {
     return;
   }
   trainState.error = null;
-  trainState.phase = "training";
+  setPhase("training");
   Object.assign(trainState, {
     epoch: 0,
     batches: 0,
@@ -235,6 +259,9 @@ async function start(): Promise<void> {
     confusion: null,
   });
   chartEpochs = [];
+  sentBatches = 0;
+  sentEpochs = 0;
+  void send({ kind: "reset", batchesPerEpoch: 1 }).catch(fail);
   run = { config, batchesPerEpoch: 1, activeMs: 0, evalMs: 0, stopRequested: false };
   const { batchesPerEpoch } = await worker.module.configure(config);
   run.batchesPerEpoch = batchesPerEpoch;
@@ -244,7 +271,7 @@ async function start(): Promise<void> {
 
 function pause(): void {
   if (trainState.phase === "training") {
-    trainState.phase = "paused";
+    setPhase("paused");
     render();
     // The download button offers the net as it is now.
     void refreshDownload().catch(fail);
@@ -253,7 +280,7 @@ function pause(): void {
 
 function resume(): void {
   if (trainState.phase !== "paused") return;
-  trainState.phase = "training";
+  setPhase("training");
   render();
   void loop();
 }
@@ -316,7 +343,7 @@ function apply(r: NonNullable<typeof run>, chunk: ChunkResult): void {
     trainState.grid = chunk.epochEnd.grid;
     chartEpochs.push(trainState.batches);
     if (chunk.finished) trainState.confusion = chunk.epochEnd.confusion;
-    void refreshDownload().catch(fail);
+    downloadStale();
   }
 }
 
@@ -324,21 +351,31 @@ async function finish(completed: boolean): Promise<void> {
   if (worker === null) return;
   if (!completed) {
     // Stopped mid-run: the final predictions are those of the net as it is.
-    trainState.phase = "training";
+    setPhase("training");
     const ev: Evaluation = await worker.module.evaluate();
     trainState.grid = ev.grid;
     trainState.confusion = ev.confusion;
   }
   await refreshDownload();
-  trainState.phase = "done";
+  setPhase("done");
   render();
 }
 
+/** The net changed (an epoch ended): the link offers it, its bytes are made on click. */
+function downloadStale(): void {
+  downloadFresh = false;
+  const a = $<HTMLAnchorElement>("download");
+  a.classList.remove("disabled");
+  a.removeAttribute("aria-disabled");
+}
+
+/** The link's file: the net as it is now, saved in MXNet's format by the worker. */
 async function refreshDownload(): Promise<void> {
   if (worker === null) return;
-  const bytes = await worker.module.saveParams();
-  if (downloadUrl !== null) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = URL.createObjectURL(new Blob([bytes as BlobPart], { type: "application/octet-stream" }));
+  // A Blob URL the worker made (and revokes when it makes the next).
+  downloadUrl = await worker.module.saveParamsUrl();
+  // Training goes on: the next epoch's end makes these bytes old.
+  downloadFresh = true;
   const a = $<HTMLAnchorElement>("download");
   a.href = downloadUrl;
   a.classList.remove("disabled");
@@ -353,203 +390,72 @@ async function loadParamsFile(file: File): Promise<void> {
   $("loaded-box").hidden = false;
   $("loaded-summary").textContent =
     `${file.name}: a fresh LeNet with these parameters predicts ${(ev.testAcc * 100).toFixed(1)} % of the ${testCount.toLocaleString("en")} test images right.`;
-  drawGrid($<HTMLCanvasElement>("loaded-grid"), ev.grid, 8);
+  await send({ kind: "grid", target: "loadedGrid", entries: ev.grid, columns: 8 });
   render();
 }
 
 // ---- drawing ----
 
-let chart: uPlot | null = null;
+type DrawBody = DrawRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+/**
+ * The drawing worker (draw-worker.ts): it owns the canvases (chart, grids,
+ * confusion matrix) and draws them; this thread only sends numbers and sets
+ * text. Each request resolves when the worker has drawn it.
+ */
+const drawer = new Worker(new URL("./draw-worker.ts", import.meta.url), { type: "module", name: "train-web draw" });
+const drawing = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+let drawId = 0;
+drawer.addEventListener("message", (ev: MessageEvent<DrawReply>) => {
+  const waiting = drawing.get(ev.data.id);
+  drawing.delete(ev.data.id);
+  if (ev.data.kind === "error") {
+    const e = new Error(`the drawing worker: ${ev.data.message}`);
+    if (waiting !== undefined) waiting.reject(e);
+    else fail(e);
+  } else waiting?.resolve();
+});
+drawer.addEventListener("error", (ev) => fail(new Error(`the drawing worker failed: ${ev.message || "it could not start"}`)));
+
+function send(req: DrawBody, transferList: Transferable[] = []): Promise<void> {
+  const id = ++drawId;
+  return new Promise((resolve, reject) => {
+    drawing.set(id, { resolve, reject });
+    drawer.postMessage({ ...req, id }, transferList);
+  });
+}
+
 /** Batch counts at which each epoch ended (where its test accuracy is drawn). */
 let chartEpochs: number[] = [];
-/** A chart ~1000 px wide shows no more: fewer points, a cheaper redraw. */
-const MAX_POINTS = 600;
+/** How many batches and epochs the drawing worker has. */
+let sentBatches = 0;
+let sentEpochs = 0;
 
-function chartData(): uPlot.AlignedData {
-  const n = trainState.trainLoss.length;
-  const per = run?.batchesPerEpoch ?? 1;
-  // Long runs: averages over buckets of `stride` batches keep setData cheap.
-  const stride = Math.max(1, Math.ceil(n / MAX_POINTS));
-  const xs: number[] = [];
-  const loss: number[] = [];
-  const acc: number[] = [];
-  const test: (number | null)[] = [];
-  let e = 0;
-  for (let start = 0; start < n; start += stride) {
-    const end = Math.min(n, start + stride);
-    let l = 0;
-    let a = 0;
-    for (let i = start; i < end; i++) {
-      l += trainState.trainLoss[i]!;
-      a += trainState.trainAcc[i]!;
-    }
-    xs.push(end / per);
-    loss.push(l / (end - start));
-    acc.push(a / (end - start));
-    let t: number | null = null;
-    while (e < chartEpochs.length && chartEpochs[e]! <= end) t = trainState.testAcc[e++] ?? null;
-    test.push(t);
+/** The chart's width in CSS pixels: its canvas's (CSS makes it as wide as its box). */
+const chartWidth = (): number => Math.max(320, $("chart-canvas").clientWidth || 800);
+
+/** The batches and epochs the drawing worker has not seen; `redraw`: the chart too. */
+function sendPoints(redraw: boolean): Promise<void> {
+  const s = trainState;
+  const epochs: { batches: number; testAcc: number }[] = [];
+  for (; sentEpochs < chartEpochs.length && sentEpochs < s.testAcc.length; sentEpochs++) {
+    epochs.push({ batches: chartEpochs[sentEpochs]!, testAcc: s.testAcc[sentEpochs]! });
   }
-  return [xs, loss, acc, test];
+  const loss = s.trainLoss.slice(sentBatches);
+  const acc = s.trainAcc.slice(sentBatches);
+  sentBatches = s.trainLoss.length;
+  return send({ kind: "points", loss, acc, epochs, batchesPerEpoch: run?.batchesPerEpoch ?? 1, draw: redraw });
 }
 
-function makeChart(): uPlot {
-  const host = $("chart");
-  // Inside the box's padding (uPlot's width is the canvas's).
-  const width = Math.max(320, (host.clientWidth || 800) - 12);
-  return new uPlot(
-    {
-      width,
-      height: 300,
-      scales: { x: { time: false }, acc: { range: [0, 1] } },
-      axes: [
-        { label: "epoch" },
-        { label: "loss", scale: "loss" },
-        { label: "accuracy", scale: "acc", side: 1, grid: { show: false } },
-      ],
-      series: [
-        { label: "epoch", value: (_u, v) => (v === null ? "–" : v.toFixed(2)) },
-        { label: "train loss", scale: "loss", stroke: "#d9661f", width: 1.5, value: (_u, v) => (v === null ? "–" : v.toFixed(3)) },
-        { label: "train accuracy", scale: "acc", stroke: "#30609e", width: 1.5, value: (_u, v) => (v === null ? "–" : v.toFixed(3)) },
-        {
-          label: "test accuracy",
-          scale: "acc",
-          stroke: "#2a8a3a",
-          width: 2,
-          spanGaps: true,
-          points: { show: true, size: 8, fill: "#2a8a3a" },
-          value: (_u, v) => (v === null ? "–" : v.toFixed(3)),
-        },
-      ],
-    },
-    [[], [], [], []],
-    host,
-  );
-}
-
-const CELL = 84; // 28 px × 3
-const CELL_W = CELL + 12;
-const CELL_H = CELL + 34;
-
-/** The grid's images, one 28×28 tile each in a row, converted once per data set
- *  (only the labels change from epoch to epoch): a redraw is then a few
- *  scaled copies, not 12,544 pixel writes and a canvas per image. */
-let tileCache: { of: object; canvas: OffscreenCanvas } | null = null;
-function gridTiles(g: { pixels: Uint8Array; indices: ArrayLike<number> }): OffscreenCanvas {
-  if (tileCache !== null && tileCache.of === g) return tileCache.canvas;
-  const n = g.indices.length;
-  const canvas = new OffscreenCanvas(28 * Math.max(1, n), 28);
-  const tctx = canvas.getContext("2d")!;
-  const img = tctx.createImageData(28 * Math.max(1, n), 28);
-  const d = img.data;
-  const width = 28 * Math.max(1, n);
-  for (let k = 0; k < n; k++) {
-    for (let r = 0; r < 28; r++) {
-      for (let c = 0; c < 28; c++) {
-        // Dark garments on white, as the crash course's plot shows them.
-        const v = 255 - g.pixels[k * 784 + r * 28 + c]!;
-        const o = (r * width + k * 28 + c) * 4;
-        d[o] = v;
-        d[o + 1] = v;
-        d[o + 2] = v;
-        d[o + 3] = 255;
-      }
-    }
-  }
-  tctx.putImageData(img, 0, 0);
-  tileCache = { of: g, canvas };
-  return canvas;
-}
-
-function drawGrid(canvas: HTMLCanvasElement, entries: GridEntry[] | null, columns: number): void {
-  if (gridData === null) return;
-  const n = gridData.indices.length;
-  const cols = Math.min(columns, n);
-  const rows = Math.ceil(n / cols);
-  if (canvas.width !== cols * CELL_W || canvas.height !== rows * CELL_H) {
-    canvas.width = cols * CELL_W;
-    canvas.height = rows * CELL_H;
-  }
-  const ctx = canvas.getContext("2d");
-  if (ctx === null) return;
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const tiles = gridTiles(gridData);
-  ctx.imageSmoothingEnabled = false;
-  for (let k = 0; k < n; k++) {
-    const x = (k % cols) * CELL_W + 6;
-    const y = Math.floor(k / cols) * CELL_H + 4;
-    ctx.drawImage(tiles, k * 28, 0, 28, 28, x, y, CELL, CELL);
-    const label = gridData.labels[k]!;
-    const entry = entries?.[k];
-    const wrong = entry !== undefined && entry.pred !== label;
-    ctx.strokeStyle = entry === undefined ? "#ccc" : wrong ? "#c62828" : "#2a8a3a";
-    ctx.lineWidth = wrong ? 3 : 1.5;
-    ctx.strokeRect(x - 1, y - 1, CELL + 2, CELL + 2);
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.textAlign = "center";
-    ctx.fillStyle = "#333";
-    ctx.fillText(CLASS_NAMES[label]!, x + CELL / 2, y + CELL + 13);
-    if (entry !== undefined) {
-      ctx.fillStyle = wrong ? "#c62828" : "#2a8a3a";
-      ctx.fillText(`${wrong ? "✗ " : "✓ "}${CLASS_NAMES[entry.pred] ?? entry.pred}`, x + CELL / 2, y + CELL + 27);
-    }
-  }
-}
-
-/** The confusion matrix on a canvas (a table of vertical headers cost this thread ~100 ms of layout). */
-function drawConfusion(m: number[][] | null): void {
-  const host = $("confusion");
-  if (m === null) {
-    host.innerHTML = '<p class="muted">appears when training ends</p>';
-    return;
-  }
-  const label = 86;
-  const head = 78;
-  const cell = 34;
-  let canvas = host.querySelector("canvas");
-  if (canvas === null) {
-    canvas = document.createElement("canvas");
-    canvas.width = label + 10 * cell + 2;
-    canvas.height = head + 10 * cell + 2;
-    canvas.setAttribute("role", "img");
-    host.replaceChildren(canvas);
-  }
-  const ctx = canvas.getContext("2d");
-  if (ctx === null) return;
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.font = "11px system-ui, sans-serif";
-  ctx.fillStyle = "#333";
-  ctx.textBaseline = "middle";
-  ctx.textAlign = "right";
-  CLASS_NAMES.forEach((name, i) => {
-    ctx.fillText(name, label - 6, head + i * cell + cell / 2);
-    ctx.save();
-    ctx.translate(label + i * cell + cell / 2, head - 6);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textAlign = "left";
-    ctx.fillText(name, 0, 0);
-    ctx.restore();
-  });
-  ctx.textAlign = "center";
-  const described: string[] = [];
-  m.forEach((row, i) => {
-    const total = row.reduce((sum, v) => sum + v, 0) || 1;
-    row.forEach((v, j) => {
-      const f = v / total;
-      const x = label + j * cell;
-      const y = head + i * cell;
-      ctx.fillStyle = i === j ? `rgba(42, 138, 58, ${f})` : `rgba(198, 40, 40, ${Math.min(1, f * 3)})`;
-      ctx.fillRect(x, y, cell, cell);
-      ctx.strokeStyle = "#e0e0e0";
-      ctx.strokeRect(x + 0.5, y + 0.5, cell, cell);
-      ctx.fillStyle = f > 0.5 ? "#fff" : "#333";
-      ctx.fillText(String(v), x + cell / 2, y + cell / 2);
-    });
-    described.push(`${CLASS_NAMES[i]}: ${row[i]} of ${row.reduce((sum, v) => sum + v, 0)} right`);
-  });
+/** The confusion matrix's placeholder text, or its canvas (drawn by the worker). */
+function showConfusion(m: number[][] | null): Promise<void> {
+  const canvas = $<HTMLCanvasElement>("confusion-canvas");
+  $("confusion-empty").hidden = m !== null;
+  canvas.hidden = m === null;
+  if (m === null) return Promise.resolve();
+  const described = m.map((row, i) => `${CLASS_NAMES[i]}: ${row[i]} of ${row.reduce((sum, v) => sum + v, 0)} right`);
   canvas.setAttribute("aria-label", `Confusion matrix, rows true classes. ${described.join("; ")}.`);
+  return send({ kind: "confusion", matrix: m });
 }
 
 function formatEta(sec: number): string {
@@ -558,28 +464,23 @@ function formatEta(sec: number): string {
   return `${Math.floor(sec / 60)} min ${Math.round(sec % 60)} s`;
 }
 
-let frameRequested = false;
+let drawScheduled = false;
 let lastDraw = 0;
 let drawnGrid: GridEntry[] | null = null;
 let drawnConfusion: number[][] | null = null;
-/** At most this often: a live chart needs no more, and the main thread stays free. */
+/** At most this often: a live chart needs no more. */
 const DRAW_EVERY_MS = 400;
 
 /** Redraw soon (many updates between two redraws: one redraw), outside the training loop's own redraws. */
 function render(): void {
   drawStatus();
-  if (frameRequested) return;
-  frameRequested = true;
+  if (drawScheduled) return;
+  drawScheduled = true;
   const wait = Math.max(0, lastDraw + DRAW_EVERY_MS - performance.now());
   setTimeout(() => {
-    frameRequested = false;
-    void drawFrames();
+    drawScheduled = false;
+    drawFrames().catch(fail);
   }, wait);
-}
-
-function draw(): void {
-  drawStatus();
-  if (chart !== null && run !== null) chart.setData(chartData());
 }
 
 /** The status line, the numbers and the buttons: a few text nodes, cheap enough to follow every change at once. */
@@ -607,7 +508,8 @@ function drawStatus(): void {
   $("status").textContent = status;
   $("status").classList.toggle("error", s.error !== null);
   // No frame loop of its own: this thread draws only when something changed.
-  $("heartbeat").textContent = `longest main-thread task since the page loaded: ${Math.round(s.longestTaskMs)} ms`;
+  $("heartbeat").textContent =
+    `longest main-thread task while training: ${Math.round(s.longestTrainingTaskMs)} ms (since the page loaded: ${Math.round(s.longestTaskMs)} ms)`;
 
   const active = s.phase === "training" || s.phase === "paused";
   $<HTMLButtonElement>("start").disabled = !(s.phase === "ready" || s.phase === "done" || s.phase === "paused");
@@ -619,52 +521,52 @@ function drawStatus(): void {
   for (const id of ["epochs", "batch", "lr", "optimizer"]) $<HTMLInputElement>(id).disabled = active;
 }
 
-/** The grid and the confusion matrix, if they changed: each a frame of its own (see drawFrames). */
-function pictureJobs(): (() => void)[] {
-  const s = trainState;
-  const jobs: (() => void)[] = [];
-  if (s.grid !== drawnGrid) {
-    const grid = s.grid;
-    const epoch = s.epoch;
-    drawnGrid = grid;
-    jobs.push(() => {
-      drawGrid($<HTMLCanvasElement>("grid"), grid.length > 0 ? grid : null, 4);
-      const wrong = grid.filter((g) => g.pred !== g.label).length;
-      $("grid-caption").textContent = grid.length > 0 ? `(after epoch ${epoch}: ${wrong} of ${grid.length} wrong)` : "(after each epoch)";
-    });
-  }
-  if (s.confusion !== drawnConfusion) {
-    const m = s.confusion;
-    drawnConfusion = m;
-    jobs.push(() => drawConfusion(m));
-  }
-  return jobs;
-}
-
-const nextFrame = (): Promise<void> => new Promise((resolve) => requestAnimationFrame(() => resolve()));
-/** Resolves after the current frame's rendering (a task queued from a frame callback runs after it). */
-const afterFrame = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
-
 /**
- * Draw now, one piece per frame (status and chart; then the grid; then the
- * confusion matrix), each frame's rendering finished before the next piece.
- * The training loop awaits this between two chunks, so that the worker's
- * threads are idle while this thread and the compositor draw: on a machine
- * with few cores a frame otherwise waits for CPU (Chromium's trace: a 10 ms
- * draw took 50–170 ms of wall time, mostly "Commit" waiting for the
- * compositor thread).
+ * Draw now: the status here, the chart (and the grid and the confusion
+ * matrix, if they changed) in the drawing worker. The training loop awaits
+ * this between two chunks, so that the worker's threads are idle while the
+ * drawing worker and the compositor draw: on a machine with few cores a
+ * frame otherwise waits for a core.
  */
 async function drawFrames(): Promise<void> {
-  await nextFrame();
   lastDraw = performance.now();
-  draw();
-  const jobs = pictureJobs();
-  await afterFrame();
-  for (const job of jobs) {
-    await nextFrame();
-    job();
-    await afterFrame();
+  drawStatus();
+  if (!canvasesReady) return;
+  const s = trainState;
+  const jobs = [sendPoints(true)];
+  if (s.grid !== drawnGrid) {
+    const grid = s.grid;
+    drawnGrid = grid;
+    const wrong = grid.filter((g) => g.pred !== g.label).length;
+    $("grid-caption").textContent = grid.length > 0 ? `(after epoch ${s.epoch}: ${wrong} of ${grid.length} wrong)` : "(after each epoch)";
+    jobs.push(send({ kind: "grid", target: "grid", entries: grid.length > 0 ? grid : null, columns: 4 }));
   }
+  if (s.confusion !== drawnConfusion) {
+    drawnConfusion = s.confusion;
+    jobs.push(showConfusion(s.confusion));
+  }
+  await Promise.all(jobs);
+}
+
+let canvasesReady = false;
+
+/** Hands the page's canvases to the drawing worker. */
+async function initCanvases(): Promise<void> {
+  const ids = ["chart-canvas", "grid", "loaded-grid", "confusion-canvas"] as const;
+  const [chart, grid, loadedGrid, confusion] = ids.map((id) => {
+    const c = $<HTMLCanvasElement>(id);
+    if (typeof c.transferControlToOffscreen !== "function") {
+      throw new Error("this browser cannot draw canvases in a worker (OffscreenCanvas): use Chrome/Edge 69+, Firefox 105+ or Safari 16.4+");
+    }
+    return c.transferControlToOffscreen();
+  }) as [OffscreenCanvas, OffscreenCanvas, OffscreenCanvas, OffscreenCanvas];
+  await send({ kind: "init", chart, grid, loadedGrid, confusion, dpr: window.devicePixelRatio || 1, chartWidth: chartWidth() }, [
+    chart,
+    grid,
+    loadedGrid,
+    confusion,
+  ]);
+  canvasesReady = true;
 }
 
 // ---- start-up ----
@@ -682,9 +584,9 @@ async function main(): Promise<void> {
   $<HTMLInputElement>("lr").value = String(lr);
   $<HTMLSelectElement>("optimizer").value = optimizer;
   window.addEventListener("resize", () => {
-    const host = $("chart");
-    chart?.setSize({ width: Math.max(320, host.clientWidth - 12), height: 300 });
+    if (canvasesReady) void send({ kind: "resize", chartWidth: chartWidth() }).catch(fail);
   });
+  await initCanvases();
   render();
 
   // The worker module: the .ts source on the dev server, its built .js in
@@ -719,14 +621,10 @@ async function main(): Promise<void> {
   }
   trainState.build = info.build;
   trainState.threads = info.threads;
-  gridData = info.grid;
   testCount = info.testCount;
   $("stats").textContent = `${info.trainCount.toLocaleString("en")} training and ${info.testCount.toLocaleString("en")} test images loaded`;
-  // The chart once the data are in: its first layout is a frame's work of
-  // its own, not added to the start-up's.
-  await nextFrame();
-  chart = makeChart();
-  trainState.phase = "ready";
+  await send({ kind: "tiles", pixels: info.grid.pixels, labels: info.grid.labels });
+  setPhase("ready");
   performance.mark("train-web:ready");
   drawnGrid = null;
   render();
@@ -748,8 +646,24 @@ $<HTMLInputElement>("load").addEventListener("change", (ev) => {
   }
   input.value = "";
 });
+/** Set for the one click this page makes on the link itself, once its bytes are made. */
+let ownClick = false;
 $("download").addEventListener("click", (ev) => {
-  if (downloadUrl === null) ev.preventDefault();
+  if (ownClick) {
+    ownClick = false;
+    return;
+  }
+  // Not training and the bytes are the net's as it is: the link's own download.
+  if (downloadUrl !== null && downloadFresh && trainState.phase !== "training") return;
+  ev.preventDefault();
+  if (worker === null || $("download").classList.contains("disabled")) return;
+  // The net as it is now (training changes it every batch), then the link's own download of it.
+  refreshDownload()
+    .then(() => {
+      ownClick = true;
+      $("download").click();
+    })
+    .catch(fail);
 });
 
 main().catch(fail);

@@ -98,3 +98,30 @@ export interface ChunkResult {
   finished: boolean;
   batchesPerEpoch: number;
 }
+
+/** What the page asks its drawing worker (draw-worker.ts) to do; `id` comes back in the {@link DrawReply}. */
+export type DrawRequest = { id: number } & (
+  | {
+      kind: "init";
+      /** The page's canvases, their control transferred (`transferControlToOffscreen`). */
+      chart: OffscreenCanvas;
+      grid: OffscreenCanvas;
+      loadedGrid: OffscreenCanvas;
+      confusion: OffscreenCanvas;
+      dpr: number;
+      /** The chart's width in CSS pixels (its height is fixed). */
+      chartWidth: number;
+    }
+  /** The grid's images: 28×28 uint8 pixels back to back, and their labels. */
+  | { kind: "tiles"; pixels: Uint8Array; labels: number[] }
+  /** A new run: the chart empties. */
+  | { kind: "reset"; batchesPerEpoch: number }
+  /** New batches (loss, accuracy) and ended epochs (batch count at the end, test accuracy); `draw`: redraw the chart now. */
+  | { kind: "points"; loss: number[]; acc: number[]; epochs: { batches: number; testAcc: number }[]; batchesPerEpoch: number; draw: boolean }
+  | { kind: "resize"; chartWidth: number }
+  /** Predictions on the grid's images (null: none yet), on the page's grid or the loaded file's. */
+  | { kind: "grid"; target: "grid" | "loadedGrid"; entries: GridEntry[] | null; columns: number }
+  | { kind: "confusion"; matrix: number[][] }
+);
+
+export type DrawReply = { kind: "drawn"; id: number } | { kind: "error"; id: number; message: string };

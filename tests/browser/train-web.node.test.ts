@@ -78,6 +78,7 @@ interface TrainState {
   testAcc: number[];
   imagesPerSec: number;
   longestTaskMs: number;
+  longestTrainingTaskMs: number;
   grid: GridItem[];
   confusion: number[][] | null;
   loadedParams: { grid: GridItem[]; testAcc: number } | null;
@@ -233,6 +234,12 @@ interface Run {
   tasks: TrainingTasks;
 }
 
+/** The colours of an element's screenshot (up to 5,000 distinct). */
+interface Palette {
+  count: number;
+  rgb: [number, number, number][];
+}
+
 interface TrainingTasks {
   count: number;
   /** The most CPU time one task used on the page's main thread (ms). */
@@ -301,6 +308,10 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
   const chromium = page.context().browser()!;
   await chromium.startTracing(page, { categories: ["devtools.timeline", "toplevel", "disabled-by-default-devtools.timeline"] });
   await page.goto(url);
+  // Playwright's selector engine (page.textContent below) runs a script of
+  // its own in the page the first time it is used: 70 ms on this thread,
+  // counted as the page's if it ran while training. Load it now.
+  await page.textContent("#status");
   // Polled, so a page that only publishes its state at the end fails.
   let sawTraining = false;
   let marked = false;
@@ -335,24 +346,54 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
     expect(box, `${id} is not displayed`).not.toBeNull();
     expect(box!.width * box!.height, `${id} is empty`).toBeGreaterThan(100);
   }
-  // The chart and the grid drew something: canvases (uPlot's, the grid's
-  // images, or the element itself) with more than a couple of colours in them.
-  const colours = (selector: string): Promise<number> =>
-    page.evaluate((sel) => {
-      const el = document.querySelector(sel)!;
-      const canvases = el instanceof HTMLCanvasElement ? [el] : Array.from(el.querySelectorAll("canvas"));
-      const seen = new Set<number>();
-      for (const c of canvases) {
-        const ctx = c.getContext("2d");
-        if (ctx === null || c.width === 0 || c.height === 0) continue;
-        const px = ctx.getImageData(0, 0, c.width, c.height).data;
-        for (let i = 0; i < px.length && seen.size < 50; i += 4 * 7) seen.add((px[i]! << 24) | (px[i + 1]! << 16) | (px[i + 2]! << 8) | px[i + 3]!);
+  // The chart, the grid and the confusion matrix are drawn, as the page
+  // shows them: screenshots of the elements (the page's canvases are drawn
+  // by a worker through OffscreenCanvas, whatever draws them), decoded in the
+  // page. The chart shows its series' colours, the grid its images and its
+  // frames (green: right; red: wrong), the matrix its green diagonal.
+  const shot = async (selector: string): Promise<Palette> => {
+    const png = (await page.locator(selector).screenshot()).toString("base64");
+    return page.evaluate(async (data) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${data}`;
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = img.width;
+      c.height = img.height;
+      const ctx = c.getContext("2d")!;
+      ctx.drawImage(img, 0, 0);
+      const px = ctx.getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set<number>();
+      const rgb: [number, number, number][] = [];
+      for (let i = 0; i < px.length; i += 4) {
+        const key = (px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!;
+        if (!colours.has(key) && colours.size < 5000) {
+          colours.add(key);
+          rgb.push([px[i]!, px[i + 1]!, px[i + 2]!]);
+        }
       }
-      // Images drawn as <img> count as drawn.
-      return seen.size + 50 * el.querySelectorAll("img").length;
-    }, selector);
-  expect(await colours("#chart"), "#chart holds no drawn canvas").toBeGreaterThan(2);
-  expect(await colours("#grid"), "#grid shows no images").toBeGreaterThan(2);
+      return { count: colours.size, rgb };
+    }, png);
+  };
+  const has = (p: Palette, hex: string): boolean => {
+    const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    return p.rgb.some((c) => c.every((v, i) => Math.abs(v - want[i]!) <= 12));
+  };
+  const chart = await shot("#chart");
+  expect(chart.count, "#chart drew nothing").toBeGreaterThan(10);
+  for (const [hex, what] of [
+    ["#d9661f", "train loss"],
+    ["#30609e", "train accuracy"],
+    ["#2a8a3a", "test accuracy"],
+  ]) {
+    expect(has(chart, hex!), `#chart shows no ${what} (${hex})`).toBe(true);
+  }
+  const grid = await shot("#grid");
+  // 16 garments in greys: many shades.
+  expect(grid.count, "#grid shows no images").toBeGreaterThan(30);
+  expect(has(grid, "#2a8a3a") || has(grid, "#c62828"), "#grid marks no prediction right or wrong").toBe(true);
+  const confusion = await shot("#confusion canvas");
+  expect(has(confusion, "#2a8a3a") || confusion.count > 20, "#confusion drew no matrix").toBe(true);
   // #status: phase, build and threads, images/s, and (while training) ETA.
   const status = (await page.textContent("#status")) ?? "";
   for (const text of [status, statusTraining]) {
@@ -403,23 +444,24 @@ function checkRun({ s, params, sawTraining, longTasks, tasks }: Run): void {
   // Chance is 0.1; this recipe reaches 0.45-0.66 in Node.
   expect(s.testAcc.at(-1)!).toBeGreaterThan(0.3);
 
-  // The page stays responsive while it trains: no main-thread task of the
-  // page's own does 50 ms of work (CPU time, Chromium's trace; training on
-  // the main thread would be 100+ ms of CPU every step), and none, waiting
-  // for a core included, blocks for a second. The wall-time bound is loose:
-  // on this 2-core machine, with the worker's threads, Chromium's compositor
-  // and its software raster (and, under npm test, other test files) on the
-  // same cores, a task of 10-30 ms of CPU has been seen to take 50-310 ms.
+  // The page stays responsive while it trains: no main-thread task takes
+  // 50 ms (the Long Tasks API: wall time, waiting for a core included), as
+  // the page measures it and as this test's own observer saw it; and no
+  // task of the page's own does more than 25 ms of work (CPU time,
+  // Chromium's trace; training on the main thread would be 100+ ms of CPU
+  // every step, a canvas drawn there 10-25 ms every redraw).
   const during = longTasks.filter((t) => t.phase === "training");
   const detail = `main-thread tasks while training (wall ms, cpu ms, what): ${JSON.stringify(tasks.worst)}; long tasks (ms after navigation, ms, phase): ${JSON.stringify(longTasks)}`;
   console.log(
     `train-web (${s.build}): ${tasks.count} main-thread tasks while training, the heaviest ${tasks.maxCpuMs.toFixed(1)} ms of CPU, ` +
-      `the longest ${tasks.maxWallMs.toFixed(0)} ms of wall time; long tasks while training: ${JSON.stringify(during.map((t) => t.duration))}`,
+      `the longest ${tasks.maxWallMs.toFixed(0)} ms of wall time; the page's longest task while training ${s.longestTrainingTaskMs} ms`,
   );
   expect(tasks.count, "no main-thread task was traced while training").toBeGreaterThan(0);
-  expect(tasks.maxCpuMs, detail).toBeLessThan(50);
-  expect(Math.max(0, ...during.map((t) => t.duration)), detail).toBeLessThan(1000);
-  expect(s.longestTaskMs).toBeGreaterThanOrEqual(0);
+  expect(tasks.maxCpuMs, detail).toBeLessThan(25);
+  expect(Math.max(0, ...during.map((t) => t.duration)), detail).toBeLessThan(50);
+  expect(s.longestTrainingTaskMs, detail).toBeLessThan(50);
+  expect(s.longestTrainingTaskMs).toBeGreaterThanOrEqual(0);
+  expect(s.longestTaskMs).toBeGreaterThanOrEqual(s.longestTrainingTaskMs);
 
   // The grid: 10-20 test images of the limited test set, their true labels.
   expect(s.grid.length).toBeGreaterThanOrEqual(10);
@@ -583,7 +625,7 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     await page.close();
   });
 
-  it("#pause holds the training, #start resumes it, #stop ends it early", async () => {
+  it("#pause holds the training, #start resumes it, #stop ends it early; #download paused and while training", async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors = collectErrors(page);
     // Long enough (5 epochs of 2,000 images) not to finish while the buttons are clicked.
@@ -605,9 +647,25 @@ describe("examples/train-web: training LeNet in a browser tab", () => {
     await page.waitForTimeout(800);
     expect(await batches()).toBe(held);
     expect((await state(page)).phase).toBe("paused");
+    // #download while paused: the net as it stands.
+    const download = async (): Promise<Uint8Array> => {
+      const [d] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click("#download")]);
+      expect(d.suggestedFilename()).toBe("net.params");
+      return new Uint8Array(readFileSync((await d.path())!));
+    };
+    const pausedParams = await download();
 
     await page.click("#start");
-    await until((s, a) => s.phase === "training" && s.batches > a, held);
+    await until((s, a) => s.phase === "training" && s.batches > a + 2, held);
+    // #download while training: the net of that moment (made on click), not the paused one's.
+    const trainingParams = await download();
+    expect((await state(page)).phase).toBe("training");
+    for (const bytes of [pausedParams, trainingParams]) {
+      const dict = nd.load(bytes) as Record<string, NDArray>;
+      expect(Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, v.shape]))).toEqual(lenetShapes());
+      for (const v of Object.values(dict)) v.dispose();
+    }
+    expect(Buffer.from(trainingParams).equals(Buffer.from(pausedParams))).toBe(false);
     await page.click("#stop");
     await until((s) => s.phase !== "training" && s.phase !== "paused", null);
     const s = await state(page);

@@ -7,6 +7,7 @@
 // The page itself (Chromium, the contract's trainState and element ids) is
 // tested by tests/browser. Also: the page's code typechecks, strict.
 import { spawnSync } from "node:child_process";
+import { resolveObjectURL } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
@@ -154,6 +155,18 @@ describe("examples/train-web: the worker module", () => {
     expect(loaded.grid).toEqual(end.grid);
     expect(loaded.testAcc).toBe(end.testAcc);
     expect(mod.evaluate().testAcc).toBe(end.testAcc);
+  });
+
+  it("saveParamsUrl: a Blob URL of the same bytes; the one before is revoked", async () => {
+    const first = mod.saveParamsUrl();
+    expect(first).toMatch(/^blob:/);
+    const blob = resolveObjectURL(first);
+    expect(blob).toBeDefined();
+    expect(Buffer.from(await blob!.arrayBuffer()).equals(Buffer.from(mod.saveParams()))).toBe(true);
+    const second = mod.saveParamsUrl();
+    expect(second).not.toBe(first);
+    expect(resolveObjectURL(first)).toBeUndefined();
+    expect(resolveObjectURL(second)).toBeDefined();
   });
 
   it("bad settings and bad files are Errors naming what is wrong; the run before stays usable", () => {
