@@ -171,7 +171,7 @@ try {
     }
     summary.push(
       `${build}: ${s.testAcc.length} epochs, test acc ${s.testAcc.map((a) => a.toFixed(3)).join(" ")}, ` +
-        `${Math.round(s.imagesPerSec)} images/s, longest main-thread task ${s.longestTaskMs.toFixed(0)} ms, ${seconds.toFixed(0)} s in all`,
+        `${Math.round(s.imagesPerSec)} images/s, longest main-thread task while training ${s.longestTrainingTaskMs.toFixed(0)} ms (since load ${s.longestTaskMs.toFixed(0)} ms), ${seconds.toFixed(0)} s in all`,
     );
   }
 } finally {
