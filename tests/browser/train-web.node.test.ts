@@ -234,10 +234,13 @@ interface Run {
   tasks: TrainingTasks;
 }
 
-/** The colours of an element's screenshot (up to 5,000 distinct). */
+/** An element's screenshot: how many distinct colours, how many pixels near each colour asked for. */
 interface Palette {
-  count: number;
-  rgb: [number, number, number][];
+  distinct: number;
+  pixels: number[];
+  /** Pixels clearly green, clearly red (whatever the shade). */
+  greenish: number;
+  reddish: number;
 }
 
 interface TrainingTasks {
@@ -351,49 +354,57 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
   // by a worker through OffscreenCanvas, whatever draws them), decoded in the
   // page. The chart shows its series' colours, the grid its images and its
   // frames (green: right; red: wrong), the matrix its green diagonal.
-  const shot = async (selector: string): Promise<Palette> => {
+  const shot = async (selector: string, colours: string[]): Promise<Palette> => {
     const png = (await page.locator(selector).screenshot()).toString("base64");
-    return page.evaluate(async (data) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${data}`;
-      await img.decode();
-      const c = document.createElement("canvas");
-      c.width = img.width;
-      c.height = img.height;
-      const ctx = c.getContext("2d")!;
-      ctx.drawImage(img, 0, 0);
-      const px = ctx.getImageData(0, 0, c.width, c.height).data;
-      const colours = new Set<number>();
-      const rgb: [number, number, number][] = [];
-      for (let i = 0; i < px.length; i += 4) {
-        const key = (px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!;
-        if (!colours.has(key) && colours.size < 5000) {
-          colours.add(key);
-          rgb.push([px[i]!, px[i + 1]!, px[i + 2]!]);
+    const want = colours.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+    return page.evaluate(
+      async ({ data, want }) => {
+        const img = new Image();
+        img.src = `data:image/png;base64,${data}`;
+        await img.decode();
+        const c = document.createElement("canvas");
+        c.width = img.width;
+        c.height = img.height;
+        const ctx = c.getContext("2d")!;
+        ctx.drawImage(img, 0, 0);
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        const distinct = new Set<number>();
+        const pixels = want.map(() => 0);
+        let greenish = 0;
+        let reddish = 0;
+        for (let i = 0; i < px.length; i += 4) {
+          distinct.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!);
+          // Anti-aliased thin lines blend with white: count by hue too.
+          if (px[i + 1]! - Math.max(px[i]!, px[i + 2]!) > 30) greenish++;
+          if (px[i]! - Math.max(px[i + 1]!, px[i + 2]!) > 60) reddish++;
+          want.forEach((w, k) => {
+            if (Math.abs(px[i]! - w[0]!) <= 16 && Math.abs(px[i + 1]! - w[1]!) <= 16 && Math.abs(px[i + 2]! - w[2]!) <= 16) pixels[k]!++;
+          });
         }
-      }
-      return { count: colours.size, rgb };
-    }, png);
+        return { distinct: distinct.size, pixels, greenish, reddish };
+      },
+      { data: png, want },
+    );
   };
-  const has = (p: Palette, hex: string): boolean => {
-    const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-    return p.rgb.some((c) => c.every((v, i) => Math.abs(v - want[i]!) <= 12));
-  };
-  const chart = await shot("#chart");
-  expect(chart.count, "#chart drew nothing").toBeGreaterThan(10);
-  for (const [hex, what] of [
-    ["#d9661f", "train loss"],
-    ["#30609e", "train accuracy"],
-    ["#2a8a3a", "test accuracy"],
-  ]) {
-    expect(has(chart, hex!), `#chart shows no ${what} (${hex})`).toBe(true);
-  }
-  const grid = await shot("#grid");
-  // 16 garments in greys: many shades.
-  expect(grid.count, "#grid shows no images").toBeGreaterThan(30);
-  expect(has(grid, "#2a8a3a") || has(grid, "#c62828"), "#grid marks no prediction right or wrong").toBe(true);
-  const confusion = await shot("#confusion canvas");
-  expect(has(confusion, "#2a8a3a") || confusion.count > 20, "#confusion drew no matrix").toBe(true);
+  const chart = await shot("#chart", ["#d9661f", "#30609e", "#2a8a3a"]);
+  const grid = await shot("#grid", []);
+  const confusion = await shot("#confusion canvas", []);
+  console.log(
+    `train-web: #chart ${chart.pixels.join(" / ")} pixels of its three series; #grid ${grid.distinct} colours, ${grid.greenish} / ${grid.reddish} pixels green / red; #confusion ${confusion.greenish} / ${confusion.reddish}`,
+  );
+  // The series' lines, not only the legend's swatches (~80 pixels each).
+  expect(chart.pixels[0], "#chart shows no train loss line").toBeGreaterThan(400);
+  expect(chart.pixels[1], "#chart shows no train accuracy line").toBeGreaterThan(400);
+  expect(chart.pixels[2], "#chart shows no test accuracy").toBeGreaterThan(300);
+  // 16 garments in greys (many shades), framed green (right) or red (wrong):
+  // each frame is ~350 px long, wrong ones 3 px wide.
+  expect(grid.distinct, "#grid shows no images").toBeGreaterThan(30);
+  expect(grid.greenish + grid.reddish, "#grid marks no prediction right or wrong").toBeGreaterThan(16 * 250);
+  const wrong = s.grid.filter((g) => g.pred !== g.label).length;
+  if (wrong > 0) expect(grid.reddish, "#grid marks no wrong prediction red").toBeGreaterThan(wrong * 500);
+  if (wrong < s.grid.length) expect(grid.greenish, "#grid marks no right prediction green").toBeGreaterThan((s.grid.length - wrong) * 250);
+  // The confusion matrix: its diagonal green.
+  expect(confusion.greenish, "#confusion has no green diagonal").toBeGreaterThan(2000);
   // #status: phase, build and threads, images/s, and (while training) ETA.
   const status = (await page.textContent("#status")) ?? "";
   for (const text of [status, statusTraining]) {
