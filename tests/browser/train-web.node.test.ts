@@ -296,6 +296,40 @@ function trainingTasks(trace: Buffer): TrainingTasks {
   };
 }
 
+/** A screenshot of the element (as the page shows it, whoever drew it), decoded in the page. */
+async function shot(page: Page, selector: string, colours: string[]): Promise<Palette> {
+  const png = (await page.locator(selector).screenshot()).toString("base64");
+  const want = colours.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+  return page.evaluate(
+    async ({ data, want }) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${data}`;
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = img.width;
+      c.height = img.height;
+      const ctx = c.getContext("2d")!;
+      ctx.drawImage(img, 0, 0);
+      const px = ctx.getImageData(0, 0, c.width, c.height).data;
+      const distinct = new Set<number>();
+      const pixels = want.map(() => 0);
+      let greenish = 0;
+      let reddish = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        distinct.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!);
+        // Anti-aliased thin lines blend with white: count by hue too.
+        if (px[i + 1]! - Math.max(px[i]!, px[i + 2]!) > 30) greenish++;
+        if (px[i]! - Math.max(px[i + 1]!, px[i + 2]!) > 60) reddish++;
+        want.forEach((w, k) => {
+          if (Math.abs(px[i]! - w[0]!) <= 16 && Math.abs(px[i + 1]! - w[1]!) <= 16 && Math.abs(px[i + 2]! - w[2]!) <= 16) pixels[k]!++;
+        });
+      }
+      return { distinct: distinct.size, pixels, greenish, reddish };
+    },
+    { data: png, want },
+  );
+}
+
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
 
 async function train(page: Page, url: string, screenshot: string | null): Promise<Run> {
@@ -354,41 +388,9 @@ async function train(page: Page, url: string, screenshot: string | null): Promis
   // by a worker through OffscreenCanvas, whatever draws them), decoded in the
   // page. The chart shows its series' colours, the grid its images and its
   // frames (green: right; red: wrong), the matrix its green diagonal.
-  const shot = async (selector: string, colours: string[]): Promise<Palette> => {
-    const png = (await page.locator(selector).screenshot()).toString("base64");
-    const want = colours.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
-    return page.evaluate(
-      async ({ data, want }) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${data}`;
-        await img.decode();
-        const c = document.createElement("canvas");
-        c.width = img.width;
-        c.height = img.height;
-        const ctx = c.getContext("2d")!;
-        ctx.drawImage(img, 0, 0);
-        const px = ctx.getImageData(0, 0, c.width, c.height).data;
-        const distinct = new Set<number>();
-        const pixels = want.map(() => 0);
-        let greenish = 0;
-        let reddish = 0;
-        for (let i = 0; i < px.length; i += 4) {
-          distinct.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!);
-          // Anti-aliased thin lines blend with white: count by hue too.
-          if (px[i + 1]! - Math.max(px[i]!, px[i + 2]!) > 30) greenish++;
-          if (px[i]! - Math.max(px[i + 1]!, px[i + 2]!) > 60) reddish++;
-          want.forEach((w, k) => {
-            if (Math.abs(px[i]! - w[0]!) <= 16 && Math.abs(px[i + 1]! - w[1]!) <= 16 && Math.abs(px[i + 2]! - w[2]!) <= 16) pixels[k]!++;
-          });
-        }
-        return { distinct: distinct.size, pixels, greenish, reddish };
-      },
-      { data: png, want },
-    );
-  };
-  const chart = await shot("#chart", ["#d9661f", "#30609e", "#2a8a3a"]);
-  const grid = await shot("#grid", []);
-  const confusion = await shot("#confusion canvas", []);
+  const chart = await shot(page, "#chart", ["#d9661f", "#30609e", "#2a8a3a"]);
+  const grid = await shot(page, "#grid", []);
+  const confusion = await shot(page, "#confusion canvas", []);
   console.log(
     `train-web: #chart ${chart.pixels.join(" / ")} pixels of its three series; #grid ${grid.distinct} colours, ${grid.greenish} / ${grid.reddish} pixels green / red; #confusion ${confusion.greenish} / ${confusion.reddish}`,
   );
@@ -537,6 +539,13 @@ async function reload(page: Page, run: Run): Promise<void> {
   expect(s.loadedParams).not.toBeNull();
   expect(s.loadedParams!.grid).toEqual(run.s.grid);
   expect(s.loadedParams!.testAcc).toBe(run.s.testAcc.at(-1));
+  // Its grid is drawn too: 16 frames, green or red.
+  await expect
+    .poll(async () => {
+      const p = await shot(page, "#loaded-grid", []);
+      return p.greenish + p.reddish;
+    }, { timeout: 10_000 })
+    .toBeGreaterThan(16 * 250);
 }
 
 // ---- the three setups ----
