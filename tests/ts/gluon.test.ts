@@ -450,6 +450,50 @@ describe("data", () => {
     expect(batched[0]![1]).toEqual([3, 1, 4, 1]);
   });
 
+  it("Normalize and ToTensor take an image or a batch, told apart by rank (MXNet's image_random-inl.h)", () => {
+    const { Normalize, ToTensor } = gluon.data.vision.transforms;
+    const norm = Normalize([0, 10, 20], [1, 2, 4]);
+    // N == C == 3: the channel axis of a 4-D batch is axis 1, not axis 0.
+    using b0 = nd.arange(9);
+    using b = b0.reshape([3, 3, 1, 1]);
+    using nb = norm(b);
+    expect(nb.shape).toEqual([3, 3, 1, 1]);
+    expect([...nb.data()]).toEqual([0, -4.5, -4.5, 3, -3, -3.75, 6, -1.5, -3]);
+    // A batch of 2 three-channel images (was refused: 3 means for 2 "channels").
+    using c0 = nd.arange(6);
+    using c = c0.reshape([2, 3, 1, 1]);
+    using nc = norm(c);
+    expect([...nc.data()]).toEqual([0, -4.5, -4.5, 3, -3, -3.75]);
+    // A (C, H, W) image keeps axis 0 as channels.
+    using im0 = nd.arange(6);
+    using im = im0.reshape([3, 1, 2]);
+    using ni = norm(im);
+    expect([...ni.data()]).toEqual([0, 1, -4, -3.5, -4, -3.75]);
+    // ToTensor: (N, H, W, C) → (N, C, H, W), values / 255.
+    const raw = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
+    using hwc = nd.array(raw, { shape: [2, 1, 2, 3], dtype: "uint8" });
+    using t = ToTensor()(hwc);
+    expect(t.shape).toEqual([2, 3, 1, 2]);
+    expect(t.dtype).toBe("float32");
+    const want: number[] = [];
+    for (let n = 0; n < 2; n++) for (let ch = 0; ch < 3; ch++) for (let w = 0; w < 2; w++) want.push(Math.fround(raw[n * 6 + w * 3 + ch]! / 255));
+    expect([...t.data()]).toEqual(want);
+    // Each batch row equals the transform of the image alone.
+    using one = hwc.at(1);
+    using t1 = ToTensor()(one);
+    using row = t.at(1);
+    expect([...t1.data()]).toEqual([...row.data()]);
+    // Other ranks and channel-count mismatches are Errors naming the shape.
+    using flat = nd.ones([3, 4]);
+    expect(() => norm(flat)).toThrow(/Normalize: expected a tensor of shape \(C, H, W\) or a batch of shape \(N, C, H, W\) \(got \[3,4\]\)/);
+    using five = nd.ones([1, 1, 3, 1, 1]);
+    expect(() => norm(five)).toThrow(/Normalize: .*\(got \[1,1,3,1,1\]\)/);
+    using two = nd.ones([4, 2, 1, 1]);
+    expect(() => norm(two)).toThrow(/Normalize: 3 means and 3 stds for 2 channels \(input shape \[4,2,1,1\]\)/);
+    using five8 = nd.zeros([1, 1, 1, 1, 3], { dtype: "uint8" });
+    expect(() => ToTensor()(five8)).toThrow(/ToTensor: expected an image of shape \(H, W, C\) or a batch of shape \(N, H, W, C\) \(got \[1,1,1,1,3\]\)/);
+  });
+
   it("reads IDX files, gzipped or not, from bytes", async () => {
     const images = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4]);
     const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);

@@ -237,25 +237,42 @@ function callable(fn: (x: NDArray) => NDArray, batch: (x: NDArray) => NDArray): 
 }
 
 /**
- * MXNet's `ToTensor`: an HWC image (or NHWC batch) of 0–255 values → CHW
- * (NCHW) float32 in [0, 1].
+ * MXNet's `ToTensor`: an (H, W, C) image or an (N, H, W, C) batch of 0–255
+ * values → (C, H, W) / (N, C, H, W) float32 in [0, 1]. The rank says which,
+ * as in MXNet's `ToTensorShape` (src/operator/image/image_random-inl.h,
+ * 1.9.1: "(height, width, channels), or (N, height, width, channels)").
+ * An (H, W) image (one channel, no channel axis) is accepted as well.
  */
 export function ToTensor(): BatchTransform {
-  const one = (x: NDArray, batch: boolean): NDArray => {
-    const nd = x.ndim;
-    if (nd !== (batch ? 4 : 3) && !(nd === 2 && !batch)) {
-      throw new Error(`ToTensor: expected an image of shape (H, W, C)${batch ? " per sample" : ""} (got [${x.shape.join(",")}])`);
-    }
-    return scope(() => {
+  const convert = (x: NDArray, perm: number[] | null): NDArray =>
+    scope(() => {
       const f = x.astype("float32").div(255);
-      if (nd === 2) return f.expandDims(0);
-      return f.transpose(batch ? [0, 3, 1, 2] : [2, 0, 1]);
+      return perm === null ? f.expandDims(f.ndim === 2 ? 0 : 1) : f.transpose(perm);
     });
+  // A direct call: the rank tells an image from a batch.
+  const direct = (x: NDArray): NDArray => {
+    if (x.ndim === 3) return convert(x, [2, 0, 1]);
+    if (x.ndim === 4) return convert(x, [0, 3, 1, 2]);
+    if (x.ndim === 2) return convert(x, null);
+    throw new Error(`ToTensor: expected an image of shape (H, W, C) or a batch of shape (N, H, W, C) (got [${x.shape.join(",")}])`);
   };
-  return callable((x) => one(x, false), (x) => one(x, true));
+  // The DataLoader's path: `x` stacks per-sample images, so its rank is
+  // one more than theirs ((N, H, W) stacks (H, W) images).
+  const batch = (x: NDArray): NDArray => {
+    if (x.ndim === 4) return convert(x, [0, 3, 1, 2]);
+    if (x.ndim === 3) return convert(x, null);
+    throw new Error(`ToTensor: expected images of shape (H, W, C) per sample (got a batch of shape [${x.shape.join(",")}])`);
+  };
+  return callable(direct, batch);
 }
 
-/** MXNet's `Normalize(mean, std)` per channel of a CHW tensor (or NCHW batch). */
+/**
+ * MXNet's `Normalize(mean, std)` per channel of a (C, H, W) tensor or an
+ * (N, C, H, W) batch: the channel axis is 0 for rank 3 and 1 for rank 4,
+ * as in MXNet's `NormalizeOpShape` (src/operator/image/image_random-inl.h,
+ * 1.9.1); other ranks are refused there and here. MXNet also insists on 1
+ * or 3 channels; any channel count matching `mean`/`std` is accepted here.
+ */
 export function Normalize(mean: number | number[] = 0, std: number | number[] = 1): BatchTransform {
   const ms = Array.isArray(mean) ? mean : [mean];
   const ss = Array.isArray(std) ? std : [std];
@@ -269,12 +286,22 @@ export function Normalize(mean: number | number[] = 0, std: number | number[] = 
     if (ms.length === 1 && ss.length === 1) return scope(() => x.sub(ms[0]!).div(ss[0]!));
     return scope(() => {
       const shape = x.shape.map((d, i) => (i === chAxis ? c : 1));
-      const m = array(ms.length === 1 ? new Array(c).fill(ms[0]) : ms, { shape });
-      const s = array(ss.length === 1 ? new Array(c).fill(ss[0]) : ss, { shape });
+      const m = array(ms.length === 1 ? new Array(c).fill(ms[0]) : ms, { shape, dtype: x.dtype === "float64" ? "float64" : "float32" });
+      const s = array(ss.length === 1 ? new Array(c).fill(ss[0]) : ss, { shape, dtype: x.dtype === "float64" ? "float64" : "float32" });
       return x.sub(m).div(s);
     });
   };
-  return callable((x) => apply(x, 0), (x) => apply(x, 1));
+  const direct = (x: NDArray): NDArray => {
+    if (x.ndim === 3) return apply(x, 0);
+    if (x.ndim === 4) return apply(x, 1);
+    throw new Error(`Normalize: expected a tensor of shape (C, H, W) or a batch of shape (N, C, H, W) (got [${x.shape.join(",")}])`);
+  };
+  // The DataLoader's path: a stack of (C, H, W) samples.
+  const batch = (x: NDArray): NDArray => {
+    if (x.ndim === 4) return apply(x, 1);
+    throw new Error(`Normalize: expected tensors of shape (C, H, W) per sample (got a batch of shape [${x.shape.join(",")}])`);
+  };
+  return callable(direct, batch);
 }
 
 /** MXNet's `Compose([...])`: transforms in order (batched when all of them can be). */
