@@ -494,6 +494,47 @@ describe("data", () => {
     expect(() => ToTensor()(five8)).toThrow(/ToTensor: expected an image of shape \(H, W, C\) or a batch of shape \(N, H, W, C\) \(got \[1,1,1,1,3\]\)/);
   });
 
+  it("a number column keeps its dtype through at + transform + batchify (MXNet's NumPy scalars)", () => {
+    using x = nd.ones([4, 3]);
+    using yf = nd.array([1, 2, 3, 4]);
+    const ds = new gluon.data.ArrayDataset(x, yf);
+    const labelOf = (d: InstanceType<typeof gluon.data.Dataset>): [string, number[]] => {
+      for (const [, y] of new gluon.data.DataLoader(d, { batchSize: 4 })) return [y!.dtype, [...y!.data()]];
+      throw new Error("no batch");
+    };
+    // The fast path and the per-sample path agree: float32, as the column.
+    expect(labelOf(ds)).toEqual(["float32", [1, 2, 3, 4]]);
+    expect(labelOf(ds.transform((a, b) => [(a as NDArray).mul(2), b!]))).toEqual(["float32", [1, 2, 3, 4]]);
+    // ...and an L2Loss against a float32 prediction then works (was "sub: dtype mismatch").
+    const l2 = new gluon.loss.L2Loss();
+    for (const [a, b] of new gluon.data.DataLoader(ds.transform((a, b) => [(a as NDArray).mul(2), b!]), { batchSize: 4 })) {
+      using p = a!.sum(1);
+      using l = l2(p, b!);
+      expect([...l.data()]).toEqual([12.5, 8, 4.5, 2]);
+    }
+    // float64 and non-integer float32 values survive bit for bit.
+    const v = [0.1, 1 / 3, 2, -7];
+    using y64 = nd.array(v, { dtype: "float64" });
+    using y32 = nd.array(v);
+    const d64 = new gluon.data.ArrayDataset(x, y64).transformFirst((a: NDArray) => a.mul(2));
+    expect(labelOf(d64)).toEqual(["float64", v]);
+    const d32 = new gluon.data.ArrayDataset(x, y32);
+    const fast = labelOf(d32);
+    expect(fast).toEqual(["float32", v.map(Math.fround)]);
+    expect(labelOf(d32.transform((a, b) => [(a as NDArray).copy(), b!]))).toEqual(fast);
+    // An int32 column stays int32; a transform that makes it non-integer gets
+    // a float (NumPy promotes int32 / 2 to a float).
+    const di = new gluon.data.ArrayDataset(x, Int32Array.from([1, 2, 3, 4]));
+    expect(labelOf(di.transformFirst((a: NDArray) => a.copy()))).toEqual(["int32", [1, 2, 3, 4]]);
+    expect(labelOf(di.transform((a, b) => [(a as NDArray).copy(), (b as number) / 2]))).toEqual(["float32", [0.5, 1, 1.5, 2]]);
+    // FashionMNIST's labels stay int32 through a transform too.
+    const images = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 10, 20]);
+    const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);
+    const fm = new gluon.data.vision.FashionMNIST({ images, labels });
+    expect(labelOf(fm)).toEqual(["int32", [7, 9]]);
+    expect(labelOf(fm.transform((a, b) => [(a as NDArray).astype("float32"), b!]))).toEqual(["int32", [7, 9]]);
+  });
+
   it("reads IDX files, gzipped or not, from bytes", async () => {
     const images = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4]);
     const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);

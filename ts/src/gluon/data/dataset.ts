@@ -3,10 +3,20 @@ import { describe } from "../../args.js";
 import { array } from "../../nd.js";
 import { stack } from "../../ndarray.js";
 import { NDArray } from "../../ndarray.js";
+import type { DType } from "../../format.js";
 
 /** One field of a sample: an array, or a number (MXNet's NumPy scalars). */
 export type Item = NDArray | number;
 export type Sample = Item | Item[];
+
+/**
+ * @internal The dtype of a sample's plain-number fields, by position (null:
+ * not a number column, or unknown). MXNet's items are NumPy scalars that
+ * carry their dtype through transforms into `default_batchify_fn`'s
+ * `np.asarray(data)` (python/mxnet/gluon/data/dataset.py `ArrayDataset`,
+ * dataloader.py, 1.9.1); a JS number cannot, so the dataset says it.
+ */
+export type FieldDtypes = readonly (DType | null)[];
 
 /** A transform of one field (or a whole batch of it, see `BatchTransform`). */
 export type Transform = (x: NDArray) => NDArray;
@@ -35,6 +45,15 @@ export abstract class Dataset {
    * when this dataset can only give samples one by one.
    */
   batch(_indices: readonly number[]): NDArray[] | null {
+    return null;
+  }
+
+  /**
+   * @internal The dtypes of the plain-number fields of this dataset's
+   * samples, by position, or null when unknown (numbers then batch as
+   * int32 when all are integers, float32 otherwise).
+   */
+  fieldDtypes(): FieldDtypes | null {
     return null;
   }
 
@@ -78,6 +97,11 @@ class TransformFirstDataset extends Dataset {
     const out = this.fn(first);
     if (out !== first) first.dispose();
     return Array.isArray(s) ? [out, ...fields.slice(1)] : out;
+  }
+  override fieldDtypes(): FieldDtypes | null {
+    // The first field becomes an NDArray; the others are the base's.
+    const d = this.base.fieldDtypes();
+    return d === null ? null : [null, ...d.slice(1)];
   }
   override batch(indices: readonly number[]): NDArray[] | null {
     const b = this.base.batch(indices);
@@ -125,7 +149,25 @@ class LazyTransformDataset extends Dataset {
   }
   at(i: number): Sample {
     const s = this.base.at(i);
-    return Array.isArray(s) ? this.fn(...s) : this.fn(s);
+    const inputs = Array.isArray(s) ? s : [s];
+    let out: Sample | undefined;
+    try {
+      out = Array.isArray(s) ? this.fn(...s) : this.fn(s);
+      return out;
+    } finally {
+      // The base's arrays are this call's to free once the transform has
+      // made new ones from them (as transformFirst does); those it passes
+      // through belong to the caller with the rest of the sample.
+      const kept = out === undefined ? [] : Array.isArray(out) ? out : [out];
+      for (const f of inputs) if (f instanceof NDArray && !kept.includes(f)) f.dispose();
+    }
+  }
+  override fieldDtypes(): FieldDtypes | null {
+    // Positional: a number the transform passes through (or computes in
+    // place of one) keeps its column's dtype, as a NumPy scalar would.
+    // The batchify checks the values fit (an integer dtype is dropped for
+    // non-integers, as NumPy promotes int32 / 2 to a float).
+    return this.base.fieldDtypes();
   }
 }
 
@@ -183,6 +225,9 @@ export class ArrayDataset extends Dataset {
     const j = this.index(i);
     const fields = this.#cols.map((c) => (c.kind === "array" ? c.a.at(j) : c.v[j]!));
     return fields.length === 1 ? fields[0]! : fields;
+  }
+  override fieldDtypes(): FieldDtypes {
+    return this.#cols.map((c) => (c.kind === "numbers" ? c.dtype : null));
   }
   override batch(indices: readonly number[]): NDArray[] {
     const idx = Int32Array.from(indices);

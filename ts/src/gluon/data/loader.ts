@@ -6,7 +6,8 @@
 import { describe } from "../../args.js";
 import { array, random } from "../../nd.js";
 import { NDArray, stack } from "../../ndarray.js";
-import type { Dataset, Item, Sample } from "./dataset.js";
+import type { Dataset, FieldDtypes, Item, Sample } from "./dataset.js";
+import type { DType } from "../../format.js";
 
 export type LastBatch = "keep" | "discard" | "rollover";
 
@@ -107,7 +108,7 @@ export class DataLoader implements Iterable<NDArray[]> {
         const b = this.#batchify(samples);
         return Array.isArray(b) ? b : [b];
       }
-      return defaultBatchify(samples);
+      return defaultBatchify(samples, typeof this.dataset.fieldDtypes === "function" ? this.dataset.fieldDtypes() : null);
     } finally {
       for (const s of samples) for (const f of Array.isArray(s) ? s : [s]) if (f instanceof NDArray) f.dispose();
     }
@@ -128,8 +129,26 @@ export class DataLoader implements Iterable<NDArray[]> {
   }
 }
 
-/** MXNet's `default_batchify_fn`: stack arrays, turn numbers into a 1-D array. */
-export function defaultBatchify(samples: Sample[]): NDArray[] {
+/** Whether every value is representable in `dtype` without rounding (else NumPy would have promoted). */
+function fits(dtype: DType, v: readonly number[]): boolean {
+  switch (dtype) {
+    case "int32":
+      return v.every((x) => Number.isInteger(x) && x >= -0x80000000 && x <= 0x7fffffff);
+    case "uint8":
+      return v.every((x) => Number.isInteger(x) && x >= 0 && x <= 255);
+    default:
+      return true;
+  }
+}
+
+/**
+ * MXNet's `default_batchify_fn` (python/mxnet/gluon/data/dataloader.py,
+ * 1.9.1): stack arrays, turn numbers into a 1-D array. MXNet's numbers are
+ * NumPy scalars whose dtype `np.asarray` keeps; here `dtypes` (the
+ * dataset's, by field position) stands in for it. Without one, numbers that
+ * are all integers give int32 and others float32.
+ */
+export function defaultBatchify(samples: Sample[], dtypes: FieldDtypes | null = null): NDArray[] {
   if (samples.length === 0) return [];
   const first = samples[0]!;
   const nFields = Array.isArray(first) ? first.length : 1;
@@ -142,7 +161,9 @@ export function defaultBatchify(samples: Sample[]): NDArray[] {
         out.push(stack(samples.map((s) => field(s, k) as NDArray), 0));
       } else {
         const v = samples.map((s) => field(s, k) as number);
-        out.push(array(v.every(Number.isInteger) ? Int32Array.from(v) : Float32Array.from(v)));
+        const d = dtypes?.[k] ?? null;
+        if (d !== null && fits(d, v)) out.push(array(v, { dtype: d }));
+        else out.push(array(v.every(Number.isInteger) ? Int32Array.from(v) : Float32Array.from(v)));
       }
     }
   } catch (e) {

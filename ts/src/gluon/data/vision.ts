@@ -7,7 +7,7 @@ import { describe } from "../../args.js";
 import { array } from "../../nd.js";
 import { NDArray } from "../../ndarray.js";
 import { scope } from "../../memory.js";
-import { Dataset, type BatchTransform, type Sample } from "./dataset.js";
+import { Dataset, type BatchTransform, type FieldDtypes, type Sample } from "./dataset.js";
 
 type Bytes = ArrayBuffer | Uint8Array;
 
@@ -181,6 +181,11 @@ export class MNIST extends Dataset {
       return out;
     }
     return [img, label];
+  }
+
+  /** Labels are int32 (MXNet's `astype(np.int32)` in `_get_data`). */
+  override fieldDtypes(): FieldDtypes {
+    return [null, "int32"];
   }
 
   override batch(indices: readonly number[]): NDArray[] | null {
