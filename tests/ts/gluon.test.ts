@@ -535,6 +535,32 @@ describe("data", () => {
     expect(labelOf(fm.transform((a, b) => [(a as NDArray).astype("float32"), b!]))).toEqual(["int32", [7, 9]]);
   });
 
+  it("DataLoader over a plain list: numbers batch into a 1-D array, NDArrays are stacked and stay intact", () => {
+    expect(collect(new gluon.data.DataLoader([1, 2, 3], { batchSize: 2 }))).toEqual([[[1, 2]], [[3]]]);
+    for (const [b] of new gluon.data.DataLoader([1, 2, 3], { batchSize: 2 })) expect(b!.dtype).toBe("int32");
+    for (const [b] of new gluon.data.DataLoader([0.5, 2], { batchSize: 2 })) expect([b!.dtype, ...b!.data()]).toEqual(["float32", 0.5, 2]);
+    using a = nd.array([1, 2]);
+    using b = nd.array([3, 4]);
+    const pairs = [
+      [a, 7],
+      [b, 8],
+    ];
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const batches = [...new gluon.data.DataLoader(pairs, { batchSize: 2 })].length;
+      expect(batches).toBe(1);
+      expect(collect(new gluon.data.DataLoader(pairs, { batchSize: 2 }))).toEqual([[[1, 2, 3, 4], [7, 8]]]);
+    }
+    for (const [x] of new gluon.data.DataLoader([a, b], { batchSize: 2 })) expect(x!.shape).toEqual([2, 2]);
+    // The list's own arrays outlive the epochs.
+    expect([...a.data(), ...b.data()]).toEqual([1, 2, 3, 4]);
+    // A dataset of the user's own making needs only at and length.
+    const own = { length: 3, at: (i: number) => i * 10 } as unknown as InstanceType<typeof gluon.data.Dataset>;
+    expect(collect(new gluon.data.DataLoader(own, { batchSize: 3 }))).toEqual([[[0, 10, 20]]]);
+    expect(() => new gluon.data.DataLoader({ at: () => 1 } as never, { batchSize: 1 })).toThrow(
+      /DataLoader: expected a Dataset or a list of samples \(got Object\)/,
+    );
+  });
+
   it("reads IDX files, gzipped or not, from bytes", async () => {
     const images = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4]);
     const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);

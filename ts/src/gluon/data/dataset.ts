@@ -171,7 +171,10 @@ class LazyTransformDataset extends Dataset {
   }
 }
 
-/** A dataset over a list (MXNet's SimpleDataset). */
+/**
+ * A dataset over a list (MXNet's SimpleDataset): samples are its items
+ * (numbers, NDArrays, or lists of them), NDArrays given as copies.
+ */
 export class SimpleDataset extends Dataset {
   constructor(readonly data: readonly Sample[]) {
     super();
@@ -180,7 +183,19 @@ export class SimpleDataset extends Dataset {
     return this.data.length;
   }
   at(i: number): Sample {
-    return this.data[this.index(i)]!;
+    // Copies: the caller owns (and the DataLoader frees) what `at` returns,
+    // and the list's own arrays must outlive every epoch.
+    const s = this.data[this.index(i)]!;
+    const own = (f: Item): Item => (f instanceof NDArray ? f.copy() : f);
+    if (!Array.isArray(s)) return own(s);
+    const out: Item[] = [];
+    try {
+      for (const f of s) out.push(own(f));
+    } catch (e) {
+      for (const f of out) if (f instanceof NDArray) f.dispose();
+      throw e;
+    }
+    return out;
   }
 }
 

@@ -6,7 +6,7 @@
 import { describe } from "../../args.js";
 import { array, random } from "../../nd.js";
 import { NDArray, stack } from "../../ndarray.js";
-import type { Dataset, FieldDtypes, Item, Sample } from "./dataset.js";
+import { SimpleDataset, type Dataset, type FieldDtypes, type Item, type Sample } from "./dataset.js";
 import type { DType } from "../../format.js";
 
 export type LastBatch = "keep" | "discard" | "rollover";
@@ -33,9 +33,22 @@ export class DataLoader implements Iterable<NDArray[]> {
   /** Rollover's leftover indices, which start the next epoch. */
   #prev: number[] = [];
 
-  constructor(dataset: Dataset, options: DataLoaderOptions) {
-    if (dataset === null || typeof dataset !== "object" || typeof (dataset as Dataset).at !== "function") {
-      throw new Error(`DataLoader: expected a Dataset (got ${describe(dataset)})`);
+  /**
+   * `dataset`: a Dataset, or a plain list of samples (MXNet's DataLoader
+   * takes any sequence with `__getitem__` and `__len__`; a list is wrapped
+   * as a SimpleDataset, so numbers batch into a 1-D array and NDArrays are
+   * stacked, as `default_batchify_fn` does).
+   */
+  constructor(dataset: Dataset | readonly Sample[], options: DataLoaderOptions) {
+    if (Array.isArray(dataset)) {
+      dataset = new SimpleDataset(dataset as readonly Sample[]);
+    } else if (
+      dataset === null ||
+      typeof dataset !== "object" ||
+      typeof (dataset as Dataset).at !== "function" ||
+      typeof (dataset as Dataset).length !== "number"
+    ) {
+      throw new Error(`DataLoader: expected a Dataset or a list of samples (got ${describe(dataset)})`);
     }
     if (options === null || typeof options !== "object") throw new Error(`DataLoader: options {batchSize, …} are required (got ${describe(options)})`);
     const { batchSize, shuffle = false, lastBatch = "keep" } = options;
@@ -46,7 +59,7 @@ export class DataLoader implements Iterable<NDArray[]> {
       throw new Error(`DataLoader: lastBatch must be "keep", "discard" or "rollover" (got ${describe(lastBatch)})`);
     }
     if (typeof shuffle !== "boolean") throw new Error(`DataLoader: shuffle must be a boolean (got ${describe(shuffle)})`);
-    this.dataset = dataset;
+    this.dataset = dataset as Dataset;
     this.batchSize = batchSize;
     this.shuffle = shuffle;
     this.lastBatch = lastBatch;
@@ -99,7 +112,8 @@ export class DataLoader implements Iterable<NDArray[]> {
   }
 
   #make(indices: number[]): NDArray[] {
-    const fast = this.#batchify === null ? this.dataset.batch(indices) : null;
+    // A dataset of another making (only `at` and `length`) has no batch path.
+    const fast = this.#batchify === null && typeof this.dataset.batch === "function" ? this.dataset.batch(indices) : null;
     if (fast !== null) return fast;
     const samples: Sample[] = [];
     try {
