@@ -292,6 +292,42 @@ describe("Trainer", () => {
     }).toThrow(/_freshGrad: the array has no gradient/);
   });
 
+  it("scheduler options are checked, each Error naming the option (MXNet's lr_scheduler.py asserts, and types)", () => {
+    const { FactorScheduler, MultiFactorScheduler, CosineScheduler } = gluon.lrScheduler;
+    const bad = (o: Record<string, unknown>) => o as never;
+    expect(() => new FactorScheduler(10, bad({ baseLr: "x" }))).toThrow(/FactorScheduler: baseLr must be a finite number \(got string "x"\)/);
+    expect(() => new FactorScheduler(10, bad({ factor: "x" }))).toThrow(/FactorScheduler: factor must be a finite number \(got string "x"\)/);
+    expect(() => new FactorScheduler(10, bad({ factor: NaN }))).toThrow(/FactorScheduler: factor must be a finite number \(got NaN\)/);
+    expect(() => new FactorScheduler(10, { factor: 1.5 })).toThrow(/FactorScheduler: factor must be no more than 1 \(got 1.5\)/);
+    expect(() => new FactorScheduler(10, bad({ stopFactorLr: null }))).toThrow(/FactorScheduler: stopFactorLr must be a finite number \(got null\)/);
+    expect(() => new FactorScheduler(0.5)).toThrow(/FactorScheduler: step must be a number of at least 1 \(got 0.5\)/);
+    expect(() => new FactorScheduler("3" as never)).toThrow(/FactorScheduler: step must be a number of at least 1 \(got string "3"\)/);
+    expect(() => new FactorScheduler(10, bad({ warmupSteps: 1.5 }))).toThrow(/FactorScheduler: warmupSteps must be a non-negative integer \(got 1.5\)/);
+    expect(() => new FactorScheduler(10, bad({ warmupSteps: -1 }))).toThrow(/FactorScheduler: warmupSteps must be a non-negative integer \(got -1\)/);
+    expect(() => new FactorScheduler(10, bad({ warmupBeginLr: "0" }))).toThrow(/FactorScheduler: warmupBeginLr must be a finite number/);
+    expect(() => new FactorScheduler(10, { baseLr: 0.1, warmupBeginLr: 0.2 })).toThrow(/FactorScheduler: baseLr \(0.1\) has to be higher than warmupBeginLr \(0.2\)/);
+    expect(() => new FactorScheduler(10, bad({ warmupMode: "cosine" }))).toThrow(/FactorScheduler: warmupMode must be "linear" or "constant" \(got string "cosine"\)/);
+    expect(() => new FactorScheduler(10, bad({ base_lr: 0.1 }))).toThrow(/FactorScheduler: unknown option "base_lr"/);
+    expect(() => new FactorScheduler(10, null as never)).toThrow(/FactorScheduler: options must be an object \(got null\)/);
+    expect(() => new MultiFactorScheduler([2, 2])).toThrow(/MultiFactorScheduler: schedule steps must be an increasing integer list \(got array \[2, 2\]\)/);
+    expect(() => new MultiFactorScheduler([0, 2])).toThrow(/MultiFactorScheduler: schedule steps must be at least 1/);
+    expect(() => new MultiFactorScheduler([2, "5"] as never)).toThrow(/MultiFactorScheduler: steps\[1\] must be a number \(got string "5"\)/);
+    expect(() => new MultiFactorScheduler([])).toThrow(/MultiFactorScheduler: steps must be a non-empty list/);
+    expect(() => new MultiFactorScheduler([2], bad({ factor: "x" }))).toThrow(/MultiFactorScheduler: factor must be a finite number/);
+    expect(() => new MultiFactorScheduler([2], { factor: 2 })).toThrow(/MultiFactorScheduler: factor must be no more than 1 \(got 2\)/);
+    expect(() => new MultiFactorScheduler([2], bad({ finalLr: 0 }))).toThrow(/MultiFactorScheduler: unknown option "finalLr"/);
+    expect(() => new CosineScheduler(10, bad({ finalLr: "x" }))).toThrow(/CosineScheduler: finalLr must be a finite number \(got string "x"\)/);
+    expect(() => new CosineScheduler(10, bad({ baseLr: Infinity }))).toThrow(/CosineScheduler: baseLr must be a finite number \(got Infinity\)/);
+    expect(() => new CosineScheduler(2.5)).toThrow(/CosineScheduler: maxUpdate must be a positive integer \(got 2.5\)/);
+    expect(() => new CosineScheduler(5, { warmupSteps: 5 })).toThrow(/CosineScheduler: warmupSteps \(5\) must differ from maxUpdate \(5\)/);
+    const f = new FactorScheduler(2, { factor: 0.5, baseLr: 1 });
+    expect(() => f.call("3" as never)).toThrow(/FactorScheduler.call: numUpdate must be a non-negative integer \(got string "3"\)/);
+    expect(f.call(3)).toBe(0.5); // the refused call changed nothing
+    // Absent options (undefined) take MXNet's defaults.
+    const d = new FactorScheduler(2, { factor: undefined, baseLr: undefined });
+    expect([d.baseLr, d.factor, d.stopFactorLr, d.warmupSteps, d.warmupMode]).toEqual([0.01, 1, 1e-8, 0, "linear"]);
+  });
+
   it("schedules follow MXNet's FactorScheduler, MultiFactorScheduler and CosineScheduler", () => {
     const f = new gluon.lrScheduler.FactorScheduler(2, { factor: 0.5, baseLr: 1 });
     expect([1, 2, 3, 4, 5, 6, 7].map((n) => f.call(n))).toEqual([1, 1, 0.5, 0.5, 0.25, 0.25, 0.125]);
