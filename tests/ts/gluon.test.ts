@@ -405,6 +405,62 @@ describe("metrics", () => {
   });
 });
 
+describe("MSE, MAE, RMSE broadcast as MXNet's (1-D reshaped to (N, 1))", () => {
+  it("a (N,) label against an (N, C) prediction, and the other way round", () => {
+    using y = nd.array([1, 2]);
+    using yh = nd.array([
+      [1, 1],
+      [2, 4],
+    ]);
+    // (1-1, 1-1, 2-2, 2-4): squares 0 0 0 4, absolutes 0 0 0 2.
+    const mse = new metric.MSE();
+    mse.update(y, yh);
+    expect(mse.get()).toEqual(["mse", 1]);
+    const mae = new metric.MAE();
+    mae.update([y], [yh]);
+    expect(mae.get()).toEqual(["mae", 0.5]);
+    const rmse = new metric.RMSE();
+    rmse.update(y, yh);
+    expect(rmse.get()).toEqual(["rmse", 1]);
+    // A 1-D prediction against an (N, C) label: rows minus (1, 3).
+    using l2 = nd.array([
+      [1, 2],
+      [3, 6],
+    ]);
+    using p1 = nd.array([1, 3]);
+    const m2 = new metric.MSE();
+    m2.update(l2, p1); // 0 1 0 9
+    expect(m2.get()[1]).toBe(2.5);
+    // (N, 1) against (N,): the same (N, 1) on both sides.
+    using c = nd.array([[3], [5]]);
+    using r = nd.array([1, 2]);
+    const m3 = new metric.MAE();
+    m3.update(c, r); // 2, 3
+    expect(m3.get()[1]).toBe(2.5);
+    // RMSE is the mean over updates of each update's root.
+    rmse.update(c, r); // sqrt((4 + 9) / 2)
+    expect(rmse.get()[1]).toBeCloseTo((1 + Math.sqrt(6.5)) / 2, 14);
+    // Rank 3 against rank 2, both broadcast. NumPy: L = np.arange(6.).reshape(2,1,3);
+    // P = np.array([.5,1.5,2.5,7]).reshape(4,1); ((L-P)**2).mean(), abs(P-L).mean()
+    using a6 = nd.arange(6);
+    using L3 = a6.reshape([2, 1, 3]);
+    using P2 = nd.array([[0.5], [1.5], [2.5], [7]]);
+    const m4 = new metric.MSE();
+    m4.update(L3, P2);
+    expect(m4.get()[1]).toBe(9.229166666666666);
+    const m5 = new metric.MAE();
+    m5.update(P2, L3);
+    expect(m5.get()[1]).toBe(2.4583333333333335);
+    // Shapes NumPy cannot broadcast: an Error naming both, and no update counted.
+    using p3 = nd.array([1, 2, 3]);
+    using l23 = nd.ones([2, 3]);
+    expect(() => m2.update([l2, l23], [p1, p3])).toThrow(
+      /MSE.update: label of shape \[2,3\] and prediction of shape \[3\] do not broadcast \(as \(2,3\) against \(3,1\)\)/,
+    );
+    expect([m2.sumMetric, m2.numInst]).toEqual([2.5, 1]);
+  });
+});
+
 describe("data", () => {
   const collect = (loader: InstanceType<typeof gluon.data.DataLoader>): number[][][] => {
     const out: number[][][] = [];

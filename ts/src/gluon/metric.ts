@@ -110,15 +110,66 @@ export class TopKAccuracy extends EvalMetric {
   }
 }
 
+/**
+ * The mean of f(label − pred) over NumPy's broadcast of the two, after
+ * MXNet's reshape of a 1-D label or prediction to (N, 1) (`MSE.update`,
+ * `MAE.update`, `RMSE.update` in python/mxnet/metric.py, 1.9.1): a (N,)
+ * label against an (N, C) prediction is compared with every column.
+ * Computed in doubles.
+ */
 function meanOf(op: string, label: NDArray, pred: NDArray, f: (d: number) => number): number {
+  const as2d = (s: readonly number[]): number[] => (s.length === 1 ? [s[0]!, 1] : [...s]);
+  const ls = as2d(label.shape);
+  const ps = as2d(pred.shape);
+  const nd = Math.max(ls.length, ps.length);
+  const lp = [...new Array<number>(nd - ls.length).fill(1), ...ls];
+  const pp = [...new Array<number>(nd - ps.length).fill(1), ...ps];
+  const out: number[] = [];
+  for (let i = 0; i < nd; i++) {
+    const a = lp[i]!;
+    const b = pp[i]!;
+    if (a !== b && a !== 1 && b !== 1) {
+      throw new Error(
+        `${op}.update: label of shape [${label.shape.join(",")}] and prediction of shape [${pred.shape.join(",")}] do not broadcast` +
+          ` (as (${ls.join(",")}) against (${ps.join(",")}))`,
+      );
+    }
+    out.push(a === 1 ? b : a);
+  }
   const l = label.data();
   const p = pred.data();
-  if (l.length !== p.length) {
-    throw new Error(`${op}.update: label of shape [${label.shape.join(",")}] and prediction of shape [${pred.shape.join(",")}] differ`);
+  const n = out.reduce((x, y) => x * y, 1);
+  if (n === 0) return NaN; // NumPy's mean of nothing
+  // Row-major strides, 0 along a broadcast axis.
+  const strides = (shape: number[]): number[] => {
+    const st = new Array<number>(nd).fill(0);
+    let acc = 1;
+    for (let i = nd - 1; i >= 0; i--) {
+      st[i] = shape[i] === 1 ? 0 : acc;
+      acc *= shape[i]!;
+    }
+    return st;
+  };
+  const sl = strides(lp);
+  const sp = strides(pp);
+  const idx = new Array<number>(nd).fill(0);
+  let il = 0;
+  let ip = 0;
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    sum += f(l[il]! - p[ip]!);
+    // Advance the multi-index, last axis fastest.
+    for (let ax = nd - 1; ax >= 0; ax--) {
+      idx[ax]! += 1;
+      il += sl[ax]!;
+      ip += sp[ax]!;
+      if (idx[ax]! < out[ax]!) break;
+      il -= sl[ax]! * out[ax]!;
+      ip -= sp[ax]! * out[ax]!;
+      idx[ax] = 0;
+    }
   }
-  let s = 0;
-  for (let i = 0; i < l.length; i++) s += f(l[i]! - p[i]!);
-  return l.length === 0 ? NaN : s / l.length;
+  return sum / n;
 }
 
 /** Mean absolute error, averaged per update (MXNet counts one instance per array). */
@@ -127,8 +178,11 @@ export class MAE extends EvalMetric {
     super(options.name ?? "mae");
   }
   update(labels: NDArray | NDArray[], preds: NDArray | NDArray[]): void {
-    for (const [label, pred] of pairs("MAE", labels, preds)) {
-      this.sumMetric += meanOf("MAE", label, pred, Math.abs);
+    const ps = pairs("MAE", labels, preds);
+    // Every pair checked before the running sums change.
+    const m = ps.map(([label, pred]) => meanOf("MAE", label, pred, Math.abs));
+    for (const v of m) {
+      this.sumMetric += v;
       this.numInst += 1;
     }
   }
@@ -140,8 +194,25 @@ export class MSE extends EvalMetric {
     super(options.name ?? "mse");
   }
   update(labels: NDArray | NDArray[], preds: NDArray | NDArray[]): void {
-    for (const [label, pred] of pairs("MSE", labels, preds)) {
-      this.sumMetric += meanOf("MSE", label, pred, (d) => d * d);
+    const ps = pairs("MSE", labels, preds);
+    const m = ps.map(([label, pred]) => meanOf("MSE", label, pred, (d) => d * d));
+    for (const v of m) {
+      this.sumMetric += v;
+      this.numInst += 1;
+    }
+  }
+}
+
+/** Root mean squared error per update, averaged over updates (MXNet's `RMSE`). */
+export class RMSE extends EvalMetric {
+  constructor(options: { name?: string } = {}) {
+    super(options.name ?? "rmse");
+  }
+  update(labels: NDArray | NDArray[], preds: NDArray | NDArray[]): void {
+    const ps = pairs("RMSE", labels, preds);
+    const m = ps.map(([label, pred]) => Math.sqrt(meanOf("RMSE", label, pred, (d) => d * d)));
+    for (const v of m) {
+      this.sumMetric += v;
       this.numInst += 1;
     }
   }
@@ -177,4 +248,4 @@ export class CrossEntropy extends EvalMetric {
 }
 
 /** MXNet's `mx.metric`. */
-export const metric = { EvalMetric, Accuracy, TopKAccuracy, MAE, MSE, CrossEntropy };
+export const metric = { EvalMetric, Accuracy, TopKAccuracy, MAE, MSE, RMSE, CrossEntropy };
