@@ -728,6 +728,27 @@ describe("bad input is an Error that says what is wrong, and nothing is half-upd
     a.dispose();
     b.dispose();
   });
+  it("a parameter too large for any array is refused naming the layer and the size (the engine's 2^30 elements)", () => {
+    expect(() => new nn.Embedding(2 ** 31, 4)).toThrow(
+      /Embedding: inputDim 2147483648 × outputDim 4 = 8589934592 weights, more than an array can hold \(1073741824, 2\^30\)/,
+    );
+    expect(() => new nn.Embedding(2 ** 28, 8)).toThrow(/Embedding: inputDim 268435456 × outputDim 8 = 2147483648 weights/);
+    const d = new nn.Dense(100000, { inUnits: 100000 });
+    expect(() => d.initialize()).toThrow(/Parameter dense\d+_weight: shape \[100000,100000\] has 10000000000 elements, more than an array can hold/);
+    d.dispose();
+    // Deferred: refused when the first batch fixes the shape.
+    const d2 = new nn.Dense(2 ** 16);
+    d2.initialize();
+    using x = nd.ones([1, 2 ** 15]);
+    expect(() => d2(x)).toThrow(/Parameter dense\d+_weight: shape \[65536,32768\] has 2147483648 elements/);
+    d2.dispose();
+    const p = new gluon.Parameter("big", { shape: [2 ** 40, 2 ** 40] });
+    expect(() => p.initialize()).toThrow(/Parameter big: shape \[1099511627776,1099511627776\] has .* elements, more than an array can hold/);
+    // A dimension past 2^31 - 1 is too large, not "not an integer".
+    expect(() => nd.zeros([2 ** 31, 4])).toThrow(/zeros: shape dimension 2147483648 is too large: an array holds at most 1073741824 \(2\^30\) elements/);
+    // The engine's own limit is the one the message names.
+    expect(() => nd.zeros([2 ** 30 + 1])).toThrow(/more than 1073741824 elements/);
+  });
   it("a dataset directory without the files names them and what to install", () => {
     const inNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
     expect(() => new gluon.data.vision.FashionMNIST({ root: "/nonexistent/dir" })).toThrow(

@@ -13,6 +13,14 @@ export function describe(v: unknown): string {
 /** The largest rank (NumPy's limit too). */
 export const MAX_RANK = 32;
 
+/**
+ * The most elements one array holds: the engine's `MAX_ELEMENTS`
+ * (crates/ndgrad-core/src/shape.rs; 4 GiB of memory is 2^30 float32s).
+ * The engine enforces it; this copy lets a caller say which layer or
+ * parameter asked for too much before the engine sees the shape.
+ */
+export const MAX_ELEMENTS = 2 ** 30;
+
 /** A shape: a non-negative integer (1-D) or a list of them. */
 export function shapeArg(op: string, shape: unknown): number[] {
   const dims = typeof shape === "number" ? [shape] : shape;
@@ -21,8 +29,11 @@ export function shapeArg(op: string, shape: unknown): number[] {
   }
   const out = Array.from(dims as ArrayLike<unknown>);
   for (const d of out) {
-    if (typeof d !== "number" || !Number.isInteger(d) || d < 0 || d > 0x7fffffff) {
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 0) {
       throw new Error(`${op}: shape dimensions must be non-negative integers (got ${describe(shape)})`);
+    }
+    if (d > 0x7fffffff) {
+      throw new Error(`${op}: shape dimension ${d} is too large: an array holds at most ${MAX_ELEMENTS} (2^30) elements (got ${describe(shape)})`);
     }
   }
   if (out.length > MAX_RANK) throw new Error(`${op}: rank ${out.length} exceeds the maximum of ${MAX_RANK}`);

@@ -2,7 +2,7 @@
 // 1.9.1). A parameter's value is an ordinary ndgrad array with an attached
 // gradient, so everything autograd does (higher order, gradReq "add")
 // works through layers unchanged.
-import { describe } from "../args.js";
+import { describe, MAX_ELEMENTS } from "../args.js";
 import { zeros } from "../nd.js";
 import { NDArray, type DType, type GradReq } from "../ndarray.js";
 import { keep } from "../memory.js";
@@ -100,6 +100,7 @@ export class Parameter {
   initialize(init: Initializer | string | null = null, options: { defaultInit?: Initializer; forceReinit?: boolean } = {}): void {
     if (this.#data !== null && options.forceReinit !== true) return;
     const chosen = init !== null ? create(init, `Parameter ${this.name}`) : (this.init ?? options.defaultInit ?? new Uniform());
+    if (this.shapeKnown) this.#checkSize();
     this.#free();
     if (!this.shapeKnown) {
       if (!this.allowDeferredInit) {
@@ -119,6 +120,7 @@ export class Parameter {
     if (!this.shapeKnown) {
       throw new Error(`Parameter ${this.name}: shape [${this.#shape.join(",")}] is still unknown`);
     }
+    this.#checkSize();
     const data = keep(zeros(this.#shape, { dtype: this.dtype }));
     try {
       autograd.pause(() => init.call({ name: this.name }, data));
@@ -129,6 +131,16 @@ export class Parameter {
     this.#deferred = null;
     this.#data = data;
     this.#attach();
+  }
+
+  /** A shape too large for any array, refused naming this parameter (the engine would name only `zeros`). */
+  #checkSize(): void {
+    const n = this.#shape.reduce((a, b) => a * b, 1);
+    if (n > MAX_ELEMENTS) {
+      throw new Error(
+        `Parameter ${this.name}: shape [${this.#shape.join(",")}] has ${n} elements, more than an array can hold (${MAX_ELEMENTS}, 2^30)`,
+      );
+    }
   }
 
   #attach(): void {

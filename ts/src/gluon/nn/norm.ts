@@ -2,7 +2,7 @@
 // basic_layers.py, 1.9.1) over nd.BatchNorm, nd.LayerNorm, nd.Embedding.
 // BatchNorm's running statistics are parameters with gradReq "null",
 // updated in place by the operator while recording in train mode.
-import { describe } from "../../args.js";
+import { describe, MAX_ELEMENTS } from "../../args.js";
 import { NDArray } from "../../ndarray.js";
 import { HybridBlock } from "../block.js";
 import type { Initializer } from "../init.js";
@@ -123,6 +123,13 @@ export class Embedding extends HybridBlock {
     super();
     for (const [k, v] of [["inputDim", inputDim], ["outputDim", outputDim]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`Embedding: ${k} must be a positive integer (got ${describe(v)})`);
+    }
+    // The weight is one (inputDim, outputDim) array: refused here, naming
+    // the layer, rather than by the engine at initialize().
+    if (inputDim * outputDim > MAX_ELEMENTS) {
+      throw new Error(
+        `Embedding: inputDim ${inputDim} × outputDim ${outputDim} = ${inputDim * outputDim} weights, more than an array can hold (${MAX_ELEMENTS}, 2^30)`,
+      );
     }
     this.inputDim = inputDim;
     this.outputDim = outputDim;
