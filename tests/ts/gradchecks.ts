@@ -714,6 +714,7 @@ export const NOT_OPS = [
   "backward", "dispose", "toString", "asscalar", "data", "toArray", "set",
   // MXNet's `_fresh_grad` flag (gluon.Trainer's stale-gradient check)
   "_freshGrad",
+  "_serial",
   // nd
   "array", "zeros", "ones", "full", "arange", "zerosLike", "onesLike", "random", "scope", "keep", "debug",
   "memory", "waitall", "formatScalar", "simd", "relaxedSimd", "setThreads", "getThreads",

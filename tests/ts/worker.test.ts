@@ -544,7 +544,7 @@ describe("every op and dtype gives the main API's result", () => {
     // Internal: the handle, the hook `autograd.markVariables` uses, and
     // MXNet's private `_fresh_grad` flag, which only gluon.Trainer reads
     // (gluon runs inside a worker module, not through the remote API).
-    const internal = new Set(["handleFor", "markVariable", "_freshGrad"]);
+    const internal = new Set(["handleFor", "markVariable", "_freshGrad", "_serial"]);
     const methods = Object.getOwnPropertyNames(NDArray.prototype).filter((m) => !internal.has(m));
     const remote = new Set(Object.getOwnPropertyNames(RemoteNDArray.prototype));
     expect(methods.filter((m) => !remote.has(m))).toEqual([]);

@@ -43,7 +43,7 @@
  *   `.npz` files are written with stored (uncompressed) members.
  * - a `.npy` file loads as a list of one array.
  */
-import { describe } from "./args.js";
+import { boolArg, describe } from "./args.js";
 import { dataView } from "./ffi.js";
 import { fill, NDArray, type DType } from "./ndarray.js";
 
@@ -944,6 +944,10 @@ export interface ParamSlot {
 export interface LoadParamsOptions {
   allowMissing?: boolean;
   ignoreExtra?: boolean;
+  /** MXNet's `cast_dtype`: values saved in another dtype are cast to the parameter's (otherwise an Error). */
+  castDtype?: boolean;
+  /** MXNet's `dtype_source`: only `"current"` (the parameter keeps its dtype). */
+  dtypeSource?: "current" | "saved";
 }
 
 /** `save_parameters`: the dict of structural names to arrays, MXNet's file. */
@@ -967,7 +971,19 @@ export function loadParamsInto(
   params: Record<string, ParamSlot>,
   options: LoadParamsOptions = {},
 ): void {
-  const { allowMissing = false, ignoreExtra = false } = options;
+  const op = "loadParameters";
+  if (typeof options !== "object" || options === null) throw new Error(`${op}: options must be an object (got ${describe(options)})`);
+  const allowMissing = boolArg(op, "allowMissing", options.allowMissing, false);
+  const ignoreExtra = boolArg(op, "ignoreExtra", options.ignoreExtra, false);
+  const castDtype = boolArg(op, "castDtype", options.castDtype, false);
+  const dtypeSource = options.dtypeSource ?? "current";
+  if (dtypeSource !== "current") {
+    throw new Error(
+      dtypeSource === "saved"
+        ? `loadParameters: dtypeSource "saved" is not supported (a parameter keeps the dtype it was created with); use castDtype: true to cast to it`
+        : `loadParameters: dtypeSource must be "current" or "saved" (got ${describe(dtypeSource)})`,
+    );
+  }
   const loaded = load(source);
   const from = typeof source === "string" ? ` '${source}'` : "";
   try {
@@ -998,6 +1014,13 @@ export function loadParamsInto(
       if (!ok) {
         throw new Error(
           `loadParameters: Failed loading Parameter '${name}' from saved params: shape incompatible expected [${want.join(",")}] vs saved [${got.join(",")}]`,
+        );
+      }
+      // MXNet's _load_init: another dtype is refused unless cast_dtype.
+      const saved = loaded[name]!.dtype;
+      if (slot.dtype !== undefined && slot.dtype !== saved && !castDtype) {
+        throw new Error(
+          `loadParameters: Failed loading Parameter '${name}' from saved params: dtype incompatible expected ${slot.dtype} vs saved ${saved}. Set castDtype: true to cast the dtype of saved params.`,
         );
       }
     }

@@ -43,9 +43,18 @@ export interface ReduceOptions {
   keepdims?: boolean;
 }
 
+/** Arrays constructed so far: each array's `_serial` is its place in that count. */
+let created = 0;
+
+/** @internal How many arrays have been constructed (a later array has a larger `_serial`). */
+export function arraysCreated(): number {
+  return created;
+}
+
 export class NDArray {
   #h: number;
   #shape: number[];
+  readonly #serial = ++created;
   /** The `.grad` view, owned by this array (disposed with it). */
   #grad: NDArray | null = null;
   #dtype: DType;
@@ -56,6 +65,11 @@ export class NDArray {
     this.#shape = shape;
     this.#dtype = dtype ?? DTYPE_BY_CODE[wasm.nd_dtype(handle)] ?? "float32";
     track(this);
+  }
+
+  /** @internal When this array was constructed (see `arraysCreated`). */
+  get _serial(): number {
+    return this.#serial;
   }
 
   /** `"float32"` (the default), `"float64"`, `"int32"` or `"uint8"`. */

@@ -5,10 +5,10 @@
 // parameter names (`"0.weight"`, `"dense0.bias"`, as `save_parameters`
 // writes them).
 import { describe } from "../args.js";
-import { NDArray } from "../ndarray.js";
+import { NDArray, arraysCreated } from "../ndarray.js";
 import { Initializer, Uniform, create } from "./init.js";
 import { Parameter, ParameterDict } from "./parameter.js";
-import { loadParamsInto, saveParams, type ParamSlot } from "../io.js";
+import { loadParamsInto, saveParams, type LoadParamsOptions, type ParamSlot } from "../io.js";
 
 /** Per-class counters for MXNet-style block names (`dense0`, `dense1` …). */
 const counters = new Map<string, number>();
@@ -106,7 +106,18 @@ export class Block {
     const all = new ParameterDict();
     collect(this, "", all, new Set());
     if (select === undefined) return all;
-    const re = typeof select === "string" ? new RegExp(`^(?:${select})$`) : select;
+    // MXNet's collect_params (gluon/block.py): `re.compile(select).match(name)`,
+    // anchored at the start only ("dense0" selects dense0_weight and
+    // dense0_bias). A RegExp is used as given.
+    let re: RegExp;
+    if (typeof select === "string") {
+      try {
+        re = new RegExp(`^(?:${select})`);
+      } catch (e) {
+        throw new Error(`collectParams: select is not a valid regular expression: ${select} (${e instanceof Error ? e.message : String(e)})`);
+      }
+    } else if (select instanceof RegExp) re = select;
+    else throw new Error(`collectParams: select must be a string or a RegExp (got ${describe(select)})`);
     const out = new ParameterDict();
     for (const [k, p] of all) {
       if (re.test(k) || re.test(p.name)) out.set(k, p);
@@ -138,16 +149,17 @@ export class Block {
    * MXNet's `load_parameters`: from a path (Node) or the bytes, through
    * `nd.load` (so files MXNet 1.x wrote load too). A missing, extra or
    * wrongly shaped parameter is an Error naming it (unless `allowMissing` /
-   * `ignoreExtra`); nothing is loaded unless everything fits.
+   * `ignoreExtra`), and so is one saved in another dtype (unless
+   * `castDtype`, MXNet's `cast_dtype`); nothing is loaded unless everything fits.
    */
-  loadParameters(source: string | ArrayBuffer | Uint8Array, options: { allowMissing?: boolean; ignoreExtra?: boolean } = {}): void {
+  loadParameters(source: string | ArrayBuffer | Uint8Array, options: LoadParamsOptions = {}): void {
     if (typeof source !== "string" && !(source instanceof ArrayBuffer) && !(source instanceof Uint8Array)) {
       throw new Error(`loadParameters: expected a path, an ArrayBuffer or a Uint8Array (got ${describe(source)})`);
     }
     const slots: Record<string, ParamSlot> = {};
     for (const [k, p] of this.collectParams()) {
       // Unknown (deferred) dimensions are 0; an unknown rank is no shape.
-      slots[k] = { shape: p.shape.length === 0 ? null : p.shape, setData: (v) => p.loadData(v) };
+      slots[k] = { shape: p.shape.length === 0 ? null : p.shape, dtype: p.dtype, setData: (v) => p.loadData(v) };
     }
     loadParamsInto(source, slots, options);
   }
@@ -212,13 +224,17 @@ export class Sequential extends Block {
     return this;
   }
   override forward(x: NDArray, ...rest: NDArray[]): NDArray {
+    // MXNet's Sequential.forward (gluon/nn/basic_layers.py) only chains the
+    // children. Intermediate outputs are freed here (a recorded graph keeps
+    // what backward needs), but only arrays a child made during this call:
+    // a child may return its input (an identity block, an empty Sequential),
+    // the caller's `x`, or an array it keeps; none of those is ours.
+    const before = arraysCreated();
     let out = x;
     let first = true;
     for (const [, b] of this._extraChildren) {
       const next = first ? b.forward(out, ...rest) : b.forward(out);
-      // Intermediate outputs are ours to free; a recorded graph keeps what
-      // backward needs.
-      if (!first && out !== next) out.dispose();
+      if (!first && out !== next && out._serial > before) out.dispose();
       out = next;
       first = false;
     }

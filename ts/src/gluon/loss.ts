@@ -2,7 +2,7 @@
 // including the numerically stable forms (log-softmax, softrelu), one value
 // per sample: every axis but `batchAxis` is averaged (KLDivLoss: summed, as
 // MXNet does).
-import { describe } from "../args.js";
+import { boolArg, describe, intArg } from "../args.js";
 import { scope } from "../memory.js";
 import { NDArray } from "../ndarray.js";
 import { where } from "../ndarray.js";
@@ -106,7 +106,7 @@ export class SigmoidBinaryCrossEntropyLoss extends Loss {
   readonly fromSigmoid: boolean;
   constructor(options: LossOptions & { fromSigmoid?: boolean } = {}) {
     super(null, options);
-    this.fromSigmoid = options.fromSigmoid ?? false;
+    this.fromSigmoid = boolArg(this.constructor.name, "fromSigmoid", options.fromSigmoid, false);
   }
   override forward(pred: NDArray, label: NDArray, sampleWeight?: NDArray, posWeight?: NDArray): NDArray {
     if (posWeight === undefined || posWeight === null) return super.forward(pred, label, sampleWeight);
@@ -128,9 +128,13 @@ export class SigmoidBinaryCrossEntropyLoss extends Loss {
       const logWeight = pw.sub(1).mul(z).add(1);
       return pred.sub(pred.mul(z)).add(logWeight.mul(pred.abs().neg().softrelu().add(pred.neg().relu())));
     }
+    // MXNet: log(pred + eps)·label + log(1. - pred + eps)·(1. - label), in
+    // that order: (1 − pred) first, then + eps, so that a probability of
+    // exactly 1 (sigmoid(x) for x ≳ 17 in float32) gives log(1e-12), not
+    // log(1 + 1e-12 − 1) = log(0) (1 + 1e-12 rounds to 1 in float32).
     const eps = 1e-12;
     const pos = pred.add(eps).log().mul(z);
-    const neg = pred.neg().add(1 + eps).log().mul(z.neg().add(1));
+    const neg = pred.neg().add(1).add(eps).log().mul(z.neg().add(1));
     return (pw === null ? pos : pos.mul(pw)).add(neg).neg();
   }
 }
@@ -147,9 +151,9 @@ export class SoftmaxCrossEntropyLoss extends Loss {
   readonly fromLogits: boolean;
   constructor(options: LossOptions & { axis?: number; sparseLabel?: boolean; fromLogits?: boolean } = {}) {
     super(null, options);
-    this.axis = options.axis ?? -1;
-    this.sparseLabel = options.sparseLabel ?? true;
-    this.fromLogits = options.fromLogits ?? false;
+    this.axis = intArg(this.constructor.name, "axis", options.axis ?? -1);
+    this.sparseLabel = boolArg(this.constructor.name, "sparseLabel", options.sparseLabel, true);
+    this.fromLogits = boolArg(this.constructor.name, "fromLogits", options.fromLogits, false);
   }
   protected compute(pred: NDArray, label: NDArray): NDArray {
     const logp = this.fromLogits ? pred : pred.logSoftmax(this.axis);
@@ -184,14 +188,19 @@ function checkClasses(label: NDArray, classes: number, predShape: number[]): voi
   }
 }
 
+function finite(op: string, name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${op}: ${name} must be a finite number (got ${describe(v)})`);
+  return v;
+}
+
 /** `label·(log(label + 1e-12) − pred)`, summed over the non-batch axes (MXNet's KLDivLoss). */
 export class KLDivLoss extends Loss {
   readonly fromLogits: boolean;
   readonly axis: number;
   constructor(options: LossOptions & { fromLogits?: boolean; axis?: number } = {}) {
     super(null, options);
-    this.fromLogits = options.fromLogits ?? true;
-    this.axis = options.axis ?? -1;
+    this.fromLogits = boolArg(this.constructor.name, "fromLogits", options.fromLogits, true);
+    this.axis = intArg(this.constructor.name, "axis", options.axis ?? -1);
   }
   protected compute(pred: NDArray, label: NDArray): NDArray {
     const logp = this.fromLogits ? pred : pred.logSoftmax(this.axis);
@@ -207,7 +216,7 @@ export class HuberLoss extends Loss {
   readonly rho: number;
   constructor(options: LossOptions & { rho?: number } = {}) {
     super(null, options);
-    this.rho = options.rho ?? 1;
+    this.rho = finite(this.constructor.name, "rho", options.rho ?? 1);
   }
   protected compute(pred: NDArray, label: NDArray): NDArray {
     const d = reshapeLike("HuberLoss", label, pred).sub(pred).abs();
@@ -220,7 +229,7 @@ export class HingeLoss extends Loss {
   readonly margin: number;
   constructor(options: LossOptions & { margin?: number } = {}) {
     super(null, options);
-    this.margin = options.margin ?? 1;
+    this.margin = finite(this.constructor.name, "margin", options.margin ?? 1);
   }
   protected compute(pred: NDArray, label: NDArray): NDArray {
     return pred.mul(reshapeLike("HingeLoss", label, pred)).neg().add(this.margin).relu();
