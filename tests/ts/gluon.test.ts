@@ -575,6 +575,12 @@ describe("data", () => {
     using t1 = ToTensor()(one);
     using row = t.at(1);
     expect([...t1.data()]).toEqual([...row.data()]);
+    // (H, W) images through the DataLoader's batched path: (N, 1, H, W).
+    using hw = nd.array(Uint8Array.from([0, 51, 102, 255]), { shape: [2, 1, 2], dtype: "uint8" });
+    for (const [xb] of new gluon.data.DataLoader(new gluon.data.ArrayDataset(hw).transformFirst(ToTensor()), { batchSize: 2 })) {
+      expect(xb!.shape).toEqual([2, 1, 1, 2]);
+      expect([...xb!.data()]).toEqual([0, 0.2, 0.4, 1].map(Math.fround));
+    }
     // Other ranks and channel-count mismatches are Errors naming the shape.
     using flat = nd.ones([3, 4]);
     expect(() => norm(flat)).toThrow(/Normalize: expected a tensor of shape \(C, H, W\) or a batch of shape \(N, C, H, W\) \(got \[3,4\]\)/);
