@@ -476,10 +476,12 @@ add("backward", "backward on an array computed outside record", (c) => {
   const x = c.variable([1, 2]);
   x.mul(2).backward();
 }, ["computational graph"]);
-add("backward", "backward on a comparison (not differentiable)", (c) => {
-  const x = c.variable([1, 2]);
-  autograd.record(() => x.greater(0)).backward();
-});
+// A float comparison is recorded (zero gradients, MXNet's MakeZeroGradNodes:
+// tests/ts/audit-ops.test.ts); an integer result never is.
+add("backward", "backward on an integer comparison (integer arrays have no gradients)", () => {
+  const i = nd.array([1, 2], { dtype: "int32" });
+  autograd.record(() => i.greater(0)).backward();
+}, ["computational graph"]);
 add("backward", "backward with a head gradient of the wrong shape", (c) => {
   const x = c.variable([1, 2]);
   autograd.record(() => x.mul(2)).backward(nd.ones([3]));

@@ -58,7 +58,7 @@ impl BinOp {
         }
     }
 
-    /// Comparisons give 0/1 and carry no gradient.
+    /// Comparisons give 0/1 and a zero gradient (MXNet's MakeZeroGradNodes).
     pub fn is_comparison(self) -> bool {
         matches!(
             self,

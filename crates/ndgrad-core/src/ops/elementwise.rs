@@ -9,7 +9,7 @@ use crate::shape::{broadcast_shapes, checked_size};
 use crate::storage::{alloc_empty, Tensor};
 
 fn needs_inputs(op: BinOp) -> bool {
-    !matches!(op, BinOp::Add | BinOp::Sub)
+    !matches!(op, BinOp::Add | BinOp::Sub) && !op.is_comparison()
 }
 
 fn binary_kernel<T: Elem>(
@@ -65,21 +65,22 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         .map_err(|e| e.in_op(name))?
     };
     let mut t = Tensor::from_vec(oshape, data)?;
-    if !op.is_comparison() {
-        let rec = || Op::Binary {
-            op,
-            a_shape: a.shape.clone(),
-            b_shape: b.shape.clone(),
-        };
-        let save = || {
-            if needs_inputs(op) {
-                vec![a.clone(), b.clone()]
-            } else {
-                vec![]
-            }
-        };
-        record(rec, &[a, b], save, &mut t);
-    }
+    // Comparisons are recorded too: MXNet registers them with
+    // `FGradient = MakeZeroGradNodes` (elemwise_binary_broadcast_op_logic.cc),
+    // so backward through one gives zeros rather than "not in a graph".
+    let rec = || Op::Binary {
+        op,
+        a_shape: a.shape.clone(),
+        b_shape: b.shape.clone(),
+    };
+    let save = || {
+        if needs_inputs(op) {
+            vec![a.clone(), b.clone()]
+        } else {
+            vec![]
+        }
+    };
+    record(rec, &[a, b], save, &mut t);
     Ok(t)
 }
 
@@ -129,16 +130,16 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, s: f64, reverse: bool) -> Result<Ten
     }
     .map_err(|e| e.in_op(name))?;
     let mut t = Tensor::from_vec(a.shape.clone(), data)?;
-    if !op.is_comparison() {
-        let save = || {
-            if needs_inputs(op) {
-                vec![a.clone()]
-            } else {
-                vec![]
-            }
-        };
-        record(|| Op::Scalar { op, s, reverse }, &[a], save, &mut t);
-    }
+    // Comparisons included: MakeZeroGradNodes in MXNet's
+    // elemwise_binary_scalar_op_logic.cc.
+    let save = || {
+        if needs_inputs(op) {
+            vec![a.clone()]
+        } else {
+            vec![]
+        }
+    };
+    record(|| Op::Scalar { op, s, reverse }, &[a], save, &mut t);
     Ok(t)
 }
 
@@ -211,6 +212,17 @@ pub(super) fn binary_backward(
     dy: &Tensor,
     need: [bool; 2],
 ) -> Result<Vec<Option<Tensor>>> {
+    // MXNet's MakeZeroGradNodes: `zeros_like` of each input, not `dy * 0`
+    // (an infinite or NaN head gradient still gives zeros).
+    if op.is_comparison() {
+        let zeros = |n: bool, shape: &[usize]| -> Result<Option<Tensor>> {
+            Ok(match n {
+                true => Some(Tensor::zeros(shape, dy.dtype())?),
+                false => None,
+            })
+        };
+        return Ok(vec![zeros(need[0], a_shape)?, zeros(need[1], b_shape)?]);
+    }
     // Only the multiplying ops save work by skipping an unneeded side.
     if matches!(op, BinOp::Mul) {
         let (a, b) = (saved(s, 0)?, saved(s, 1)?);
@@ -303,6 +315,8 @@ pub(super) fn scalar_backward(
         }
         (BinOp::Maximum, _) => mul(dy, &scalar(BinOp::GreaterEqual, saved(s, 0)?, sv)?)?,
         (BinOp::Minimum, _) => mul(dy, &scalar(BinOp::LesserEqual, saved(s, 0)?, sv)?)?,
+        // MakeZeroGradNodes, as in the array form.
+        _ if op.is_comparison() => Tensor::zeros(&dy.shape, dy.dtype())?,
         _ => return Ok(vec![None]),
     };
     Ok(vec![Some(g)])

@@ -6,7 +6,8 @@
 //! | op | gradient |
 //! |---|---|
 //! | binary `add sub mul div pow maximum minimum` | elementwise rules, summed back to each input's shape (`sum_to`) |
-//! | comparisons, `sign` | none (not recorded) |
+//! | comparisons | zeros of each input's shape (MXNet's `MakeZeroGradNodes`) |
+//! | `sign floor ceil round rint trunc` | `dy · 0` |
 //! | scalar forms `x op s`, `s op x` | as binary, w.r.t. `x` only |
 //! | unary `neg exp log sqrt square abs sigmoid tanh relu` | elementwise rules |
 //! | `sum mean max min prod norm` | broadcast of `dy` (max/min: to the extremal elements; norm: `x / norm`) |

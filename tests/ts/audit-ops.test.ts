@@ -1,0 +1,153 @@
+// Defects found by an audit of API.md (Part 1) against MXNet 1.9.1, each
+// tested as MXNet behaves:
+//   1. comparisons are recorded with zero gradients (MXNet registers every
+//      comparison with `FGradient = MakeZeroGradNodes`:
+//      src/operator/tensor/elemwise_binary_broadcast_op_logic.cc,
+//      elemwise_binary_scalar_op_logic.cc), so backward through one works;
+//   2. squeeze refuses an axis named twice (SqueezeShape's "duplicate value
+//      in axis", src/operator/tensor/matrix_op-inl.h; NumPy too);
+//   3. an op implemented through another names itself, and the caller's
+//      shapes, in its Errors (API.md: "names the operation and the shapes").
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { autograd, nd, NDArray } from "ndgrad";
+import { createWorker, type NDWorker } from "ndgrad/worker";
+import { expectNoLeaks } from "./helpers.js";
+
+afterEach(expectNoLeaks);
+
+const COMPARISONS = ["equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual"] as const;
+type Cmp = (typeof COMPARISONS)[number];
+
+/** The message of the Error `f` throws (arrays it made are freed). */
+function errorOf(f: () => unknown): string {
+  try {
+    nd.scope(() => {
+      f();
+    });
+  } catch (e) {
+    expect(e).toBeInstanceOf(Error);
+    return (e as Error).message;
+  }
+  throw new Error("expected an Error");
+}
+
+describe("comparisons are recorded, with zero gradients (MXNet's MakeZeroGradNodes)", () => {
+  // Each form of each comparison, as `f(x, b)`: x is [2,3], b is [3] (broadcast).
+  const forms: [string, (op: Cmp, x: NDArray, b: NDArray) => NDArray][] = [
+    ["method, array (broadcast)", (op, x, b) => x[op](b)],
+    ["method, number", (op, x) => x[op](0.5)],
+    ["nd, array then array (broadcast)", (op, x, b) => nd[op](b, x)],
+    ["nd, number then array", (op, x) => nd[op](0.5, x)],
+    ["nd, array then number", (op, x) => nd[op](x, 0.5)],
+    ["method, same shape", (op, x) => x[op](x.mul(0.5))],
+  ];
+
+  for (const op of COMPARISONS) {
+    for (const [form, f] of forms) {
+      it(`${op}, ${form}: backward writes zeros, add keeps the sum, grad gives zeros`, () => {
+        using x = nd.array([[1, -2, 0.5], [3, 0, -1]]);
+        using b = nd.array([0.5, 0, 2]);
+        x.attachGrad();
+        b.attachGrad("add");
+        // Non-zero gradients first, so that "write" must overwrite them.
+        {
+          using y = autograd.record(() => nd.scope(() => x.mul(x).add(b.mul(3)).sum()));
+          y.backward();
+        }
+        expect(x.grad!.toArray()).toEqual([[2, -4, 1], [6, 0, -2]]);
+        expect(b.grad!.toArray()).toEqual([6, 6, 6]);
+        {
+          using y = autograd.record(() => nd.scope(() => f(op, x, b).sum()));
+          y.backward();
+        }
+        expect(x.grad!.toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+        expect(b.grad!.toArray()).toEqual([6, 6, 6]); // add: + 0
+        {
+          using y = autograd.record(() => nd.scope(() => f(op, x, b).sum()));
+          const g = autograd.grad(y, [x, b]);
+          expect(g.map((a) => a.toArray())).toEqual([[[0, 0, 0], [0, 0, 0]], [0, 0, 0]]);
+          for (const a of g) a.dispose();
+        }
+      });
+    }
+  }
+
+  it("zeros even for an infinite or NaN head gradient (zeros_like, not dy * 0), summed back to each input's shape", () => {
+    for (const op of COMPARISONS) {
+      using x = nd.array([[1, 2], [3, 4]], { dtype: "float64" });
+      using b = nd.array([[2], [3]], { dtype: "float64" });
+      x.attachGrad();
+      b.attachGrad();
+      using y = autograd.record(() => nd[op](x, b));
+      using head = nd.array([[Infinity, NaN], [-Infinity, 1]], { dtype: "float64" });
+      y.backward(head);
+      expect(x.grad!.toArray()).toEqual([[0, 0], [0, 0]]);
+      expect(b.grad!.toArray()).toEqual([[0], [0]]);
+      expect(x.grad!.dtype).toBe("float64");
+    }
+  });
+
+  it("a mask from a comparison: d/dx Σ x²·(x > 0.5) = 2x·(x > 0.5), and the second derivative 2·(x > 0.5) (createGraph)", () => {
+    using x = nd.array([-1, 0.25, 1, 2]);
+    x.attachGrad();
+    const [g] = autograd.record(() => {
+      using y = nd.scope(() => x.square().mul(x.greater(0.5)).sum());
+      return autograd.grad(y, [x], { createGraph: true });
+    });
+    using gx = g!;
+    expect(gx.toArray()).toEqual([0, 0, 2, 4]);
+    gx.backward();
+    expect(x.grad!.toArray()).toEqual([0, 0, 2, 2]);
+  });
+
+  it("the gradient of a comparison's gradient is zero (createGraph), with gradReq add accumulating it", () => {
+    for (const op of COMPARISONS) {
+      using x = nd.array([0.3, -1.2, 2]);
+      x.attachGrad("add");
+      const [g] = autograd.record(() => {
+        using y = nd.scope(() => nd[op](x, 0.3).mul(2).sum());
+        return autograd.grad(y, [x], { createGraph: true });
+      });
+      using gx = g!;
+      expect(gx.toArray()).toEqual([0, 0, 0]);
+      using s = autograd.record(() => gx.sum());
+      s.backward();
+      expect(x.grad!.toArray()).toEqual([0, 0, 0]);
+      // add: a later backward accumulates onto these zeros
+      using t = autograd.record(() => nd.scope(() => x.mul(3).sum()));
+      t.backward();
+      expect(x.grad!.toArray()).toEqual([3, 3, 3]);
+    }
+  });
+
+  it("integer comparisons are still not recorded (integer arrays have no gradients)", () => {
+    using i = nd.array([1, 2, 3], { dtype: "int32" });
+    using y = autograd.record(() => i.greater(1));
+    expect(y.dtype).toBe("int32");
+    expect(() => y.backward()).toThrow(/not in a computational graph/);
+  });
+
+  describe("through the worker (the same engine)", () => {
+    let w: NDWorker;
+    beforeAll(async () => {
+      w = await createWorker();
+    });
+    afterAll(async () => {
+      await w.terminate();
+    });
+    it("x.greater(1.5).sum().backward() and autograd.grad give zeros remotely", async () => {
+      await w.nd.scope(async () => {
+        const x = w.nd.array([1, 2, 3]);
+        await x.attachGrad();
+        const y = await w.autograd.record(() => x.greater(1.5).sum());
+        await y.backward();
+        expect(await (await x.grad)!.toArray()).toEqual([0, 0, 0]);
+        const [g] = await w.autograd.record(() => w.autograd.grad(w.nd.lesserEqual(x, 2).mul(x).sum(), [x]));
+        expect(await g!.toArray()).toEqual([1, 1, 0]);
+        x.dispose(); // a scope keeps arrays with an attached gradient
+      });
+      const m = await w.nd.memory();
+      expect([m.arrays, m.tapeNodes]).toEqual([0, 0]);
+    });
+  });
+});
