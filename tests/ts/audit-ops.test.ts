@@ -151,3 +151,26 @@ describe("comparisons are recorded, with zero gradients (MXNet's MakeZeroGradNod
     });
   });
 });
+
+describe("squeeze refuses duplicate axes (MXNet's SqueezeShape, NumPy)", () => {
+  it.each([
+    [[0, 0], "[0,0]"],
+    [[2, -1], "[2,-1]"],
+    [[-3, 0, 2], "[-3,0,2]"],
+  ])("squeeze(%j) of [1,2,1]", (axes, shown) => {
+    using z = nd.zeros([1, 2, 1]);
+    const m = errorOf(() => z.squeeze(axes));
+    expect(m).toMatch(/^squeeze: duplicate value in axis/);
+    expect(m).toContain(shown);
+    expect(m).toContain("[1,2,1]");
+    expect(errorOf(() => nd.squeeze(z, axes))).toBe(m);
+    expect(z.toArray()).toEqual([[[0], [0]]]);
+  });
+  it("distinct axes still squeeze", () => {
+    using z = nd.zeros([1, 2, 1]);
+    using a = z.squeeze([0, -1]);
+    expect(a.shape).toEqual([2]);
+    using b = z.squeeze(2);
+    expect(b.shape).toEqual([1, 2]);
+  });
+});

@@ -340,6 +340,13 @@ export class NDArray {
         }
         return p;
       });
+      // MXNet's SqueezeShape (src/operator/tensor/matrix_op-inl.h:
+      // `CHECK_NE(oshape[axes[i]], -1) << "duplicate value in axis"`) and
+      // NumPy refuse an axis named twice, also as a negative and a positive.
+      const dup = drop.findIndex((p, i) => drop.indexOf(p) !== i);
+      if (dup >= 0) {
+        throw new Error(`squeeze: duplicate value in axis [${axes.join(",")}] (axis ${drop[dup]} of shape [${shape.join(",")}])`);
+      }
     }
     let out = shape.filter((_, i) => !drop.includes(i));
     if (out.length === 0) out = [1]; // MXNet 1.x has no 0-d arrays
