@@ -174,3 +174,94 @@ describe("squeeze refuses duplicate axes (MXNet's SqueezeShape, NumPy)", () => {
     expect(b.shape).toEqual([1, 2]);
   });
 });
+
+describe("Errors name the op called and the caller's shapes, not an op it is built on", () => {
+  const FULL_SIZE = /^(\w+): shape \[100000,100000\] has more than 1073741824 elements/;
+  it("zeros, ones, full: too many elements", () => {
+    for (const [op, f] of [
+      ["zeros", () => nd.zeros([1e5, 1e5])],
+      ["ones", () => nd.ones([1e5, 1e5])],
+      ["full", () => nd.full([1e5, 1e5], 2)],
+    ] as const) {
+      const m = errorOf(f);
+      expect(m).toMatch(FULL_SIZE);
+      expect(m.startsWith(`${op}:`)).toBe(true);
+    }
+  });
+  it("zeros, ones: out of memory", () => {
+    // 2^30 float64 elements (8 GiB) never fit in WebAssembly's 4 GiB.
+    for (const op of ["zeros", "ones"] as const) {
+      const m = errorOf(() => nd[op]([2 ** 29, 2], { dtype: "float64" }));
+      expect(m).toMatch(new RegExp(`^${op}: out of memory`));
+    }
+  });
+  it("zerosLike, onesLike of a disposed array", () => {
+    const a = nd.ones([2, 3]);
+    a.dispose();
+    expect(errorOf(() => nd.zerosLike(a))).toMatch(/^zerosLike: .*\[2,3\]/);
+    expect(errorOf(() => nd.onesLike(a))).toMatch(/^onesLike: .*\[2,3\]/);
+  });
+  it("stack of mixed dtypes names stack and the caller's shapes", () => {
+    using a = nd.ones([2]);
+    using b = nd.ones([2], { dtype: "float64" });
+    const m = errorOf(() => nd.stack([a, b]));
+    expect(m).toBe("stack: dtype mismatch: float32 (shape [2]) and float64 (shape [2]); cast one with astype");
+    using c = nd.ones([2, 3]);
+    using d = nd.ones([2, 3], { dtype: "int32" });
+    expect(errorOf(() => nd.stack([c, c, d], 1))).toBe(
+      "stack: dtype mismatch: float32 (shape [2,3]) and int32 (shape [2,3]); cast one with astype",
+    );
+  });
+  it("expandDims and stack past the maximum rank", () => {
+    using r32 = nd.zeros(new Array<number>(32).fill(1));
+    const shape = `[${new Array<number>(32).fill(1).join(",")}]`;
+    expect(errorOf(() => r32.expandDims(0))).toBe(`expandDims: rank 33 exceeds the maximum of 32 (shape ${shape})`);
+    expect(errorOf(() => nd.expandDims(r32, -1))).toBe(`expandDims: rank 33 exceeds the maximum of 32 (shape ${shape})`);
+    expect(errorOf(() => nd.stack([r32, r32]))).toBe(`stack: rank 33 exceeds the maximum of 32 (arrays of shape ${shape})`);
+  });
+  it("T, flatten of a disposed array; flatten of a 0-d array", () => {
+    const a = nd.ones([2, 3]);
+    a.dispose();
+    expect(errorOf(() => a.T)).toMatch(/^T: .*disposed.*\[2,3\]/);
+    expect(errorOf(() => a.flatten())).toMatch(/^flatten: .*disposed.*\[2,3\]/);
+    using z = nd.zeros([]);
+    expect(errorOf(() => z.flatten())).toMatch(/^flatten: .*shape \[\]/);
+    expect(errorOf(() => nd.Flatten(z))).toMatch(/^Flatten: .*shape \[\]/);
+  });
+  it("nd.negative and nd.cast (MXNet's other names for neg and astype) name themselves", () => {
+    const a = nd.ones([2, 3]);
+    a.dispose();
+    expect(errorOf(() => nd.negative(a))).toBe("negative: the array has been disposed (shape [2,3])");
+    expect(errorOf(() => nd.cast(a, "float64"))).toBe("cast: the array has been disposed (shape [2,3])");
+    using i = nd.ones([2], { dtype: "int32" });
+    expect(errorOf(() => nd.cast(i, "int8" as "int32"))).toMatch(/^cast: dtype must be/);
+  });
+  it("slice with a step of a 0-d array says what slice without one says", () => {
+    using z = nd.zeros([]);
+    expect(errorOf(() => z.slice(0, 1))).toMatch(/^slice: cannot index a 0-d array/);
+    expect(errorOf(() => z.slice(0, 1, 2))).toMatch(/^slice: cannot index a 0-d array/);
+  });
+  it("the worker gives the same messages", async () => {
+    const w = await createWorker();
+    try {
+      const err = async (p: PromiseLike<unknown>): Promise<string> => {
+        try {
+          await p;
+        } catch (e) {
+          return (e as Error).message;
+        }
+        throw new Error("expected a rejection");
+      };
+      expect(await err(w.nd.zeros([1e5, 1e5]).toArray())).toMatch(/^zeros: shape \[100000,100000\]/);
+      await w.nd.scope(async () => {
+        const m = await err(w.nd.stack([w.nd.ones([2]), w.nd.ones([2], { dtype: "float64" })]).toArray());
+        expect(m).toBe("stack: dtype mismatch: float32 (shape [2]) and float64 (shape [2]); cast one with astype");
+        expect(await err(w.nd.zeros([1, 2, 1]).squeeze([2, -1]).toArray())).toMatch(/^squeeze: duplicate value in axis \[2,-1\]/);
+      });
+      const m = await w.nd.memory();
+      expect([m.arrays, m.tapeNodes]).toEqual([0, 0]);
+    } finally {
+      await w.terminate();
+    }
+  });
+});

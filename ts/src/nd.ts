@@ -21,6 +21,7 @@ import {
   full,
   oneHot,
   reduce,
+  renamed,
   result,
   stack,
   unary,
@@ -324,7 +325,8 @@ export const nd = {
   random,
   ...opTable(BINARY_OPS, bin),
   ...opTable(UNARY_OPS, un),
-  negative: un("neg"),
+  // MXNet's other name for neg; its Errors say "negative", as called.
+  negative: (x: NDArray): NDArray => renamed("neg", "negative", () => unary("neg", x)),
   ...opTable(REDUCE_OPS, red),
   dot: (a: NDArray, b: NDArray, options?: DotOptions): NDArray => dot(a, b, options),
   batchDot,
@@ -368,7 +370,7 @@ export const nd = {
   sliceAxis: (x: NDArray, axis: number, begin: number | null, end: number | null): NDArray =>
     arrayArg("sliceAxis", x).sliceAxis(axis, begin, end),
   /** MXNet's `cast`: `x.astype(dtype)`. */
-  cast: (x: NDArray, dtype: DType): NDArray => arrayArg("cast", x).astype(dtype),
+  cast: (x: NDArray, dtype: DType): NDArray => renamed("astype", "cast", () => arrayArg("cast", x).astype(dtype)),
   astype: (x: NDArray, dtype: DType): NDArray => arrayArg("astype", x).astype(dtype),
   // ---- Pooling, BatchNorm, LayerNorm (pool branch) ----
   Pooling,

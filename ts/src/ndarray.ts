@@ -11,6 +11,7 @@ import {
   DTYPES,
   dtypeCode,
   isNDData,
+  NDGradError,
   raise,
   resultDtype,
   resultShape,
@@ -191,7 +192,8 @@ export class NDArray {
   }
   /** MXNet's `flatten()` (nnmisc group, issue #12): `(d0, d1·d2·…)`; a 1-D `(n,)` becomes `(n, 1)`. */
   flatten(): NDArray {
-    return result(wasm.nd_flatten(this.handleFor("Flatten")));
+    const h = this.handleFor("flatten");
+    return renamed("Flatten", "flatten", () => result(wasm.nd_flatten(h)));
   }
   /** Softmax along `axis` (default -1), numerically stable. */
   softmax(axis?: number | { axis?: number }): NDArray {
@@ -309,7 +311,8 @@ export class NDArray {
     return result(wasm.nd_transpose(h, dims.length));
   }
   get T(): NDArray {
-    return this.transpose();
+    this.handleFor("T");
+    return renamed("transpose", "T", () => this.transpose());
   }
   expandDims(axis: number): NDArray {
     this.handleFor("expandDims");
@@ -318,10 +321,14 @@ export class NDArray {
     if (a < -nd || a >= nd) {
       throw new Error(`expandDims: axis ${axis} is out of bounds for the result of dimension ${nd}`);
     }
+    // Checked here: the reshape below would refuse it under its own name.
+    if (nd > MAX_RANK) {
+      throw new Error(`expandDims: rank ${nd} exceeds the maximum of ${MAX_RANK} (shape [${this.#shape.join(",")}])`);
+    }
     if (a < 0) a += nd;
     const shape = this.shape;
     shape.splice(a, 0, 1);
-    return this.reshape(shape);
+    return renamed("reshape", "expandDims", () => this.reshape(shape));
   }
   squeeze(axis?: Axis): NDArray {
     this.handleFor("squeeze");
@@ -350,7 +357,7 @@ export class NDArray {
     }
     let out = shape.filter((_, i) => !drop.includes(i));
     if (out.length === 0) out = [1]; // MXNet 1.x has no 0-d arrays
-    return this.reshape(out);
+    return renamed("reshape", "squeeze", () => this.reshape(out));
   }
   broadcastTo(shape: number[] | number): NDArray {
     const dims = shapeArg("broadcastTo", shape);
@@ -378,7 +385,11 @@ export class NDArray {
     step?: number | null | (number | null)[],
   ): NDArray {
     if (Array.isArray(begin) || Array.isArray(end) || Array.isArray(step)) return sliceMulti(this, begin, end, step);
-    if (step !== undefined && step !== null && step !== 1) return sliceMulti(this, [begin ?? null], [end ?? null], [step]);
+    if (step !== undefined && step !== null && step !== 1) {
+      // As without a step; the multi-axis form would count "1 axes given".
+      if (this.ndim === 0) throw new Error(`slice: cannot index a 0-d array (shape [])`);
+      return sliceMulti(this, [begin ?? null], [end ?? null], [step]);
+    }
     const b = begin === undefined || begin === null ? NaN : intArg("slice", "begin", begin);
     const e = end === undefined || end === null ? NaN : intArg("slice", "end", end);
     return result(wasm.nd_slice(this.handleFor("slice"), b, e));
@@ -576,7 +587,7 @@ export function binary(op: string, a: unknown, b: unknown): NDArray {
   }
   if (y instanceof NDArray) return result(wasm.nd_binary_scalar(code, y.handleFor(op), x, 1));
   // Two numbers: a shape-[1] array, as MXNet gives for scalar arithmetic on arrays.
-  using one = fill([1], x);
+  using one = fill([1], x, "float32", op);
   return result(wasm.nd_binary_scalar(code, one.handleFor(op), y, 0));
 }
 
@@ -745,14 +756,39 @@ export function stack(arrays: NDArray[], axis = 0): NDArray {
       throw new Error(`stack: all arrays must have the same shape: [${first.join(",")}] vs [${s.join(",")}]`);
     }
   }
+  // Checked on the caller's arrays: the concat below would name itself and
+  // the expanded shapes (MXNet's stack infers one dtype for all inputs).
+  const mixed = arrays.find((a) => a.dtype !== arrays[0]!.dtype);
+  if (mixed !== undefined) {
+    throw new Error(
+      `stack: dtype mismatch: ${arrays[0]!.dtype} (shape [${first.join(",")}]) and ${mixed.dtype} (shape [${mixed.shape.join(",")}]); cast one with astype`,
+    );
+  }
   const nd = first.length + 1;
   const ax = intArg("stack", "axis", axis);
   if (ax < -nd || ax >= nd) throw new Error(`stack: axis ${ax} is out of bounds for the result of dimension ${nd}`);
-  const expanded = arrays.map((a) => a.expandDims(ax));
+  if (nd > MAX_RANK) throw new Error(`stack: rank ${nd} exceeds the maximum of ${MAX_RANK} (arrays of shape [${first.join(",")}])`);
+  const expanded: NDArray[] = [];
   try {
-    return concat(expanded, ax < 0 ? ax + nd : ax);
+    for (const a of arrays) expanded.push(renamed("expandDims", "stack", () => a.expandDims(ax)));
+    return renamed("concat", "stack", () => concat(expanded, ax < 0 ? ax + nd : ax));
   } finally {
     for (const e of expanded) e.dispose();
+  }
+}
+
+/**
+ * @internal Run `f`, an op implemented through the op `from`, so that an
+ * Error it raises under `from`'s name names `to`, the op the caller called
+ * (API.md: the message names the operation).
+ */
+export function renamed<T>(from: string, to: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.startsWith(`${from}:`)) throw e;
+    const message = to + e.message.slice(from.length);
+    throw e instanceof NDGradError ? new NDGradError(message, e.kind) : new Error(message);
   }
 }
 
@@ -770,7 +806,9 @@ export function fill(shape: number[] | number, value: number, dtype: DType = "fl
   const v = numArg(op, "value", value);
   const code = dtypeCode(op, dtype);
   writeInts(op, dims);
-  return result(wasm.nd_full(dims.length, v, code));
+  // The engine's `full` serves zeros, ones, zerosLike, onesLike and the
+  // scalar-scalar arithmetic: its errors name the caller's op.
+  return renamed("full", op, () => result(wasm.nd_full(dims.length, v, code)));
 }
 
 /** Options accepted where MXNet takes a `dtype` keyword. */

@@ -103,7 +103,8 @@ export function LeakyReLU(data: NDArray, options: LeakyReLUOptions = {}): NDArra
 
 /** MXNet's `Flatten`: keeps axis 0, flattens the rest. */
 export function Flatten(data: NDArray): NDArray {
-  return arrayIn("Flatten", "data", data).flatten();
+  // The engine's own name; x.flatten() renames its Errors to "flatten".
+  return result(wasm.nd_flatten(arrayIn("Flatten", "data", data).handleFor("Flatten")));
 }
 
 /** MXNet's `softmax_cross_entropy(data (N, C), label (N,))`: summed over the batch, shape [1]. */
