@@ -707,6 +707,14 @@ export const NOT_DIFFERENTIABLE = [
   // indices and masks
   "argmax", "argmin", "argsort", "oneHot",
 ];
+/**
+ * The NOT_DIFFERENTIABLE names that are nevertheless recorded, with an
+ * all-zero gradient (MXNet 1.9.1 registers every comparison with
+ * `FGradient = MakeZeroGradNodes`): backward through them gives zeros.
+ * Their reference vectors carry no gradients (nothing to compare but
+ * zeros); tests/ts/audit-ops.test.ts checks every form of each.
+ */
+export const ZERO_GRADIENT = ["equal", "notEqual", "greater", "greaterEqual", "lesser", "lesserEqual"];
 /** API names that are not array -> array computations. */
 export const NOT_OPS = [
   // NDArray

@@ -13,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { nd, NDArray } from "ndgrad";
 import { opsVectors, vectors } from "./helpers.js";
-import { CHECKS, NOT_DIFFERENTIABLE, NOT_OPS } from "./gradchecks.js";
+import { CHECKS, NOT_DIFFERENTIABLE, NOT_OPS, ZERO_GRADIENT } from "./gradchecks.js";
 import { SECOND } from "./secondorder.js";
 
 interface VCase {
@@ -98,7 +98,7 @@ function table(): { text: string; problems: string[] } {
     const gv = differentiable && mine.length > 0 ? `${count("float32", true)} / ${count("float64", true)}` : "—";
     const alias = op !== name ? ` (= ${op})` : "";
     rows.push(
-      `| ${name}${alias} | ${forms} | ${dtypes.join(", ") || (NO_VECTORS[name]?.dtypes ?? "none")} | ${differentiable ? "yes" : "no"} | ${vec} | ${gv} | ${differentiable ? fd : "—"} | ${second} |`,
+      `| ${name}${alias} | ${forms} | ${dtypes.join(", ") || (NO_VECTORS[name]?.dtypes ?? "none")} | ${differentiable ? "yes" : ZERO_GRADIENT.includes(name) ? "zero" : "no"} | ${vec} | ${gv} | ${differentiable ? fd : "—"} | ${second} |`,
     );
   }
   const text = [
@@ -114,7 +114,9 @@ function table(): { text: string; problems: string[] } {
     "(float32 / float64), and the finite-difference checks of its gradient (each runs in float32 and in",
     "float64). Integer arrays never have gradients; ops without int32 (uint8) vectors refuse such arrays with an",
     "Error or are not meaningful for them; uint8 wraps modulo 256 as NumPy's uint8. Semantics: MXNet 1.x (see",
-    "docs/ops-spec.md for the choices made).",
+    "docs/ops-spec.md for the choices made). \"zero\" in the differentiable column: recorded under",
+    "`autograd.record` with an all-zero gradient, as MXNet's `MakeZeroGradNodes` (the comparisons; checked",
+    "in every form by tests/ts/audit-ops.test.ts); \"no\": never recorded.",
     "",
     "Second order (the last column): every differentiable op stays differentiable again through",
     "`autograd.grad(..., {createGraph: true})`. \"value\": a true second derivative; \"zero\": the gradient",
