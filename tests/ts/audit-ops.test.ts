@@ -265,3 +265,60 @@ describe("Errors name the op called and the caller's shapes, not an op it is bui
     }
   });
 });
+
+describe("x.set(v) under autograd.record records a copy (MXNet's x[:] = v: broadcast_to, then _copyto with an identity gradient)", () => {
+  it("MXNet's example: q = zeros(2); q[:] = w * 2; q.sum() gives w.grad = [2, 2]", () => {
+    using w = nd.array([1, 2]);
+    w.attachGrad();
+    using s = autograd.record(() =>
+      nd.scope(() => {
+        const q = nd.zeros([2]);
+        q.set(w.mul(2));
+        return q.sum();
+      }),
+    );
+    expect(s.toArray()).toEqual([6]);
+    s.backward();
+    expect(w.grad!.toArray()).toEqual([2, 2]);
+  });
+  it("a broadcast value's gradient is summed back; another float dtype is cast back; autograd.grad and createGraph work", () => {
+    using w = nd.array([1, 2, 3], { dtype: "float64" });
+    w.attachGrad();
+    using q = nd.zeros([2, 3]);
+    const [g] = autograd.record(() => {
+      using s = nd.scope(() => {
+        q.set(w.square());
+        return q.mul(q).sum(); // Σ over 2 rows of w⁴ (computed in float32)
+      });
+      return autograd.grad(s, [w], { createGraph: true });
+    });
+    using gw = g!;
+    expect(gw.dtype).toBe("float64");
+    expect(gw.toArray()).toEqual([8, 64, 216]); // 2 · 4w³
+    gw.backward();
+    expect(w.grad!.toArray()).toEqual([24, 96, 216]); // 2 · 12w²
+  });
+  it("outside record, into a variable, or a number: not recorded; into a recorded array: still refused", () => {
+    using w = nd.array([1, 2]);
+    w.attachGrad();
+    using q = nd.zeros([2]);
+    {
+      using w2 = w.mul(2);
+      q.set(w2);
+    }
+    using s = autograd.record(() => q.sum());
+    expect(() => s.backward()).toThrow(/not in a computational graph/);
+    using v = nd.zeros([2]);
+    v.attachGrad();
+    autograd.record(() => {
+      using w3 = w.mul(3);
+      v.set(w3);
+    });
+    expect(v.toArray()).toEqual([3, 6]);
+    expect(v.grad!.toArray()).toEqual([0, 0]);
+    expect(nd.memory().tapeNodes).toBe(0);
+    using y = autograd.record(() => w.mul(2));
+    expect(errorOf(() => autograd.record(() => y.set(w)))).toMatch(/^set: in-place operations/);
+    expect(y.toArray()).toEqual([2, 4]);
+  });
+});

@@ -513,24 +513,57 @@ impl Engine {
         if std::rc::Rc::ptr_eq(&s.buf, &d.buf) {
             return Self::write_with(d, |_| {});
         }
-        // A value of another dtype is converted first (MXNet's copyto).
+        // Under recording, MXNet's `x[:] = v` is `v.broadcast_to(x.shape)`
+        // (when the shapes differ) then `_copyto` into x, both recorded
+        // (python/mxnet/ndarray/ndarray.py `_set_nd_basic_indexing`;
+        // `_copyto`'s FGradient is ElemwiseGradUseNone, an identity:
+        // src/ndarray/ndarray.cc): x becomes a function of v. Only when v is
+        // in a graph and x is not a variable: a variable keeps its place
+        // (rebinding it would drop its gradient), and an array already
+        // recorded is refused by `write_with` below.
+        let into_graph = autograd::is_recording()
+            && s.ag.is_some()
+            && d.ag.is_none()
+            && d.dtype().is_float()
+            && s.dtype().is_float();
+        // A value of another dtype is converted first (MXNet's copyto),
+        // recorded (a cast back of the gradient) when the copy is.
         let conv;
         let s = if s.dtype() != d.dtype() {
-            conv = ops::astype(&s.detached(), d.dtype()).map_err(|e| e.in_op("set"))?;
+            let from = if into_graph { s.clone() } else { s.detached() };
+            conv = ops::astype(&from, d.dtype()).map_err(|e| e.in_op("set"))?;
             &conv
         } else {
             s
         };
         // Broadcast straight into the destination: no temporary (a
         // full-size one could exhaust memory on a write that needs none).
-        let src = s.data()?;
-        Self::write_with(d, |out| match (out, &*src) {
-            (Data::F32(o), Data::F32(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
-            (Data::F64(o), Data::F64(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
-            (Data::I32(o), Data::I32(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
-            (Data::U8(o), Data::U8(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
-            _ => {}
-        })
+        {
+            let src = s.data()?;
+            Self::write_with(d, |out| match (out, &*src) {
+                (Data::F32(o), Data::F32(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+                (Data::F64(o), Data::F64(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+                (Data::I32(o), Data::I32(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+                (Data::U8(o), Data::U8(x)) => kernels::broadcast_copy(x, &s.shape, &d.shape, o),
+                _ => {}
+            })?;
+        }
+        if into_graph {
+            let value = s.clone();
+            let same_shape = value.shape == d.shape;
+            let dt = self.arena.get_mut(dst).map_err(|e| e.in_op("set"))?;
+            let op = || {
+                if same_shape {
+                    ops::Op::Copy
+                } else {
+                    ops::Op::BroadcastTo {
+                        in_shape: value.shape.clone(),
+                    }
+                }
+            };
+            autograd::record(op, &[&value], Vec::new, dt);
+        }
+        Ok(())
     }
 
     pub fn set_scalar(&mut self, dst: u32, v: f64) -> Result<()> {

@@ -130,3 +130,71 @@ fn a_comparison_mask_differentiates_twice() {
     e.backward(&[s], &[None], false, true).unwrap();
     assert_eq!(grad_vals(&mut e, x), [0., 0., 2., 2.]);
 }
+
+/// MXNet's `x[:] = v` under `autograd.record` is `broadcast_to` (when the
+/// shapes differ) then `_copyto`, whose gradient is the identity
+/// (src/ndarray/ndarray.cc; python/mxnet/ndarray/ndarray.py
+/// `_set_nd_basic_indexing`): `q = zeros(2); q[:] = w * 2; q.sum()` gives
+/// w.grad = [2, 2].
+#[test]
+fn set_under_recording_records_a_copy() {
+    use ndgrad_core::dtype::DType;
+    let mut e = Engine::new();
+    let w = e.from_data(&[3], &[1., 2., 3.]).unwrap();
+    e.attach_grad(w, GradReq::Write).unwrap();
+
+    // same shape: identity
+    let q = e.full(&[3], 0., DType::F32).unwrap();
+    let s = rec(|| {
+        let w2 = e.binary_scalar(BinOp::Mul, w, 2., false).unwrap();
+        e.set(q, w2).unwrap();
+        e.reduce(RedOp::Sum, q, None, false).unwrap()
+    });
+    assert_eq!(vals(&e, q), [2., 4., 6.]);
+    e.backward(&[s], &[None], false, true).unwrap();
+    assert_eq!(grad_vals(&mut e, w), [2., 2., 2.]);
+
+    // broadcast: the gradient is summed back to w's shape
+    let q2 = e.full(&[2, 3], 0., DType::F32).unwrap();
+    let s2 = rec(|| {
+        let wx = e.binary(BinOp::Mul, w, w).unwrap();
+        e.set(q2, wx).unwrap();
+        e.reduce(RedOp::Sum, q2, None, false).unwrap()
+    });
+    e.backward(&[s2], &[None], false, true).unwrap();
+    assert_eq!(grad_vals(&mut e, w), [4., 8., 12.]); // 2 rows · 2w
+
+    // another float dtype: converted, the gradient cast back
+    let q3 = e.full(&[3], 0., DType::F64).unwrap();
+    let s3 = rec(|| {
+        e.set(q3, w).unwrap();
+        let sq = e.binary(BinOp::Mul, q3, q3).unwrap();
+        e.reduce(RedOp::Sum, sq, None, false).unwrap()
+    });
+    e.backward(&[s3], &[None], false, true).unwrap();
+    assert_eq!(grad_vals(&mut e, w), [2., 4., 6.]);
+
+    // not recording: a plain write, nothing recorded
+    let q4 = e.full(&[3], 0., DType::F32).unwrap();
+    e.set(q4, w).unwrap();
+    assert_eq!(e.memory().tape_nodes, 0);
+
+    // a variable written under recording stays a variable (its gradient
+    // buffer is kept), the copy is not recorded
+    let v = e.from_data(&[3], &[0., 0., 0.]).unwrap();
+    e.attach_grad(v, GradReq::Write).unwrap();
+    rec(|| e.set(v, w).unwrap());
+    assert_eq!(e.memory().tape_nodes, 0);
+    assert_eq!(grad_vals(&mut e, v), [0., 0., 0.]);
+
+    // an array already recorded is still refused while recording
+    let (y, err) = rec(|| {
+        let y = e.binary_scalar(BinOp::Mul, w, 2., false).unwrap();
+        (y, e.set(y, w).unwrap_err())
+    });
+    assert!(err.message.contains("set: in-place"), "{}", err.message);
+    assert_eq!(vals(&e, y), [2., 4., 6.]);
+    drop(e);
+    assert_eq!(storage::live_buffers(), 0);
+    assert_eq!(autograd::live_nodes(), 0);
+}
