@@ -45,11 +45,11 @@ describe("ndgrad/worker with a browser Worker", () => {
       X.dispose(); // a variable outlives its scope
     }));
 
-  it("uses SIMD in the worker, and moves typed arrays instead of copying them", () =>
+  it("uses SIMD in the worker, and moves typed arrays instead of copying them when asked", () =>
     w.nd.scope(async () => {
       expect(await w.nd.simd()).toBe(true);
       const data = new Float32Array([1, 2, 3, 4, 5, 6]);
-      const a = w.nd.array(data, { shape: [2, 3] });
+      const a = w.nd.array(data, { shape: [2, 3], transfer: true });
       expect(a.shape).toEqual([2, 3]);
       expect(await a.sum().asscalar()).toBe(21);
       expect(data.length).toBe(0); // transferred to the worker
@@ -59,7 +59,7 @@ describe("ndgrad/worker with a browser Worker", () => {
   it("keeps dtypes: float64 and int32 arrays move in and out as Float64Array and Int32Array", () =>
     w.nd.scope(async () => {
       const f64 = new Float64Array([0.1, 1e300]);
-      const a = w.nd.array(f64);
+      const a = w.nd.array(f64, { transfer: true });
       const b = w.nd.arange(0, 4, 1, { dtype: "int32" }).topk({ k: 2, retTyp: "both" });
       expect([a.dtype, b[0].dtype, b[1].dtype, b[0].shape]).toEqual(["float64", "int32", "int32", [2]]);
       const d = await a.data();

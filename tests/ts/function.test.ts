@@ -99,6 +99,25 @@ describe("autograd.Function", () => {
     });
   });
 
+  it("a backward using a saved output cannot be recorded for higher order: an Error, not a wrong derivative", () => {
+    // The saved output is a constant in the recorded backward: x.grad came
+    // out [0, 0] for this sigmoid (PyTorch: [-0.0576, -0.0909]).
+    nd.scope(() => {
+      const x = nd.array([0.5, 1], { dtype: "float64" });
+      x.attachGrad();
+      const y = autograd.record(() => (new Sigmoid().apply(x) as NDArray).sum());
+      expect(() => autograd.grad(y, x, { createGraph: true })).toThrow(
+        /Sigmoid\.backward: cannot be recorded for higher-order gradients \(createGraph\) because forward saved one of its outputs/,
+      );
+      // First order is unaffected, and the engine keeps working.
+      const [g] = autograd.grad(y, x, { retainGraph: true });
+      const s = [0.5, 1].map((v) => 1 / (1 + Math.exp(-v)));
+      g!.toArray().forEach((v, i) => expect(v).toBeCloseTo(s[i]! * (1 - s[i]!), 12));
+      y.backward();
+      x.dispose();
+    });
+  });
+
   it("outside record nothing is recorded", () => {
     nd.scope(() => {
       const x = nd.array([1, 2]);

@@ -1134,16 +1134,41 @@ describe("freeing", () => {
 });
 
 describe("transfer", () => {
-  it("nd.array moves a typed array's buffer in; data() results are moved out", async () => {
+  it("nd.array copies a typed array (as the synchronous API), moves it when asked; data() results are moved out", async () => {
     const f32 = new Float32Array([1, 2, 3, 4, 5, 6]);
-    const a = w.nd.array(f32, { shape: [2, 3] });
+    const a = w.nd.array(f32, { shape: [2, 3], transfer: true });
     expect(await a.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
     expect(f32.byteLength).toBe(0); // moved, not copied
 
     const kept = new Float32Array([1, 2]);
-    const b = w.nd.array(kept, { transfer: false });
+    const b = w.nd.array(kept);
     expect(await b.toArray()).toEqual([1, 2]);
-    expect(Array.from(kept)).toEqual([1, 2]);
+    expect(Array.from(kept)).toEqual([1, 2]); // copied: still the caller's
+    // Twice from the same array: the same values (it was not moved away).
+    const b2 = w.nd.array(kept);
+    expect(await b2.toArray()).toEqual([1, 2]);
+    b2.dispose();
+    const marked = transfer(new Float32Array([3, 4]));
+    const m = w.nd.array(marked);
+    expect(await m.toArray()).toEqual([3, 4]);
+    expect(marked.length).toBe(0); // transfer() moves
+    m.dispose();
+
+    // A detached array (moved before) is an Error naming the call, at once, not a call that never settles.
+    expect(() => w.nd.array(f32)).toThrow(/nd\.array: the Float32Array passed is detached/);
+    await expect(w.nd.load(marked as unknown as Uint8Array)).rejects.toThrow(/nd\.load: the Float32Array passed is detached/);
+    const o = w.nd.ones([2]);
+    expect(await o.toArray()).toEqual([1, 1]); // and the worker keeps working
+    o.dispose();
+
+    // nd.load copies the file's bytes unless marked.
+    const one = nd.ones([2]);
+    const file = nd.save(null, { x: one });
+    one.dispose();
+    const loaded = (await w.nd.load(file)) as Record<string, RemoteNDArray>;
+    expect(await loaded.x!.toArray()).toEqual([1, 1]);
+    expect(file.length).toBeGreaterThan(0);
+    loaded.x!.dispose();
 
     // A view into a larger buffer is copied (moving would take the whole buffer).
     const big = new Float32Array([9, 8, 7, 6]);
@@ -1172,8 +1197,8 @@ describe("dtypes across the boundary", () => {
     const s0 = await w.stats();
     const f64 = new Float64Array([1.5, 2.5, 1e300]);
     const i32 = new Int32Array([1, -2, 2147483647]);
-    const a = w.nd.array(f64);
-    const b = w.nd.array(i32, { shape: [3, 1] });
+    const a = w.nd.array(f64, { transfer: true });
+    const b = w.nd.array(i32, { shape: [3, 1], transfer: true });
     const c = w.nd.array(new Float64Array([1.9, -1.9]), { dtype: "int32" });
     expect([a.dtype, b.dtype, b.shape, c.dtype]).toEqual(["float64", "int32", [3, 1], "int32"]);
     const da = await a.data();

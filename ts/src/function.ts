@@ -16,6 +16,8 @@ interface Pending {
   live: number;
   /** Engine-owned aliases of what forward saved, freed with the record. */
   saved: NDArray[];
+  /** Whether forward saved one of its own outputs (kept detached: see apply). */
+  savesOutputs: boolean;
 }
 
 const functions = new Map<number, Pending>();
@@ -33,6 +35,16 @@ host.customBackward = (id, output, dyHandle) => {
     if (p === undefined) {
       wasm.nd_free(dyHandle); // ours to free, whatever happens
       throw new Error(`Function: backward of an unknown function (${id})`);
+    }
+    // A saved output is a constant here (see apply): recorded for a higher
+    // order, its derivative would be missing and the result wrong, silently.
+    // MXNet has no gradient for a custom function's backward either.
+    if (p.savesOutputs && wasm.nd_is_recording() !== 0) {
+      wasm.nd_free(dyHandle);
+      throw new Error(
+        `${p.fn.constructor.name}.backward: cannot be recorded for higher-order gradients (createGraph) because forward saved one of its outputs; ` +
+          `save the inputs instead and recompute from them in backward`,
+      );
     }
     for (const [k, shape] of p.outShapes.entries()) {
       const dtype = p.outDtypes[k]!;
@@ -92,6 +104,9 @@ host.customRelease = (id) => {
  * `forward` runs with recording paused and must return new arrays;
  * `backward` gets one gradient per output and returns one per input (null
  * for none). Arrays passed to `saveForBackward` stay owned by the caller.
+ * `backward` is recorded for higher-order gradients (`createGraph`) when
+ * forward saved only inputs (as `Cube` in the tests); a function that saved
+ * one of its outputs (as this sigmoid) refuses that with an Error.
  */
 /** What each Function instance saved (a WeakMap, not a private field: the
  *  instance the constructor returns is a callable, not `this`). */
@@ -157,6 +172,7 @@ export class Function {
         // the caller disposes (or scopes away) the arrays it saved.
         // A saved output is kept detached: with its graph place it would keep
         // its own node (and so itself) alive.
+        const savedOutputs = this.savedTensors.some((a) => arrays.includes(a));
         const saved = this.savedTensors.map((a) => keep(new NDArray(checkedAlias(a, name, arrays.includes(a)), a.shape, a.dtype)));
         savedOf.set(this, saved);
         functions.set(id, {
@@ -166,6 +182,7 @@ export class Function {
           outDtypes: arrays.map((o) => o.dtype),
           live: arrays.length,
           saved,
+          savesOutputs: savedOutputs,
         });
       }
     }

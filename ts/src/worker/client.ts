@@ -69,10 +69,21 @@ function toError(w: WireError): RemoteError {
 /** Typed arrays marked to be moved into the worker by a module call. */
 const toTransfer = new WeakSet<object>();
 
+/** Whether `buffer` was detached (moved to another thread): only a detached buffer cannot be cloned. */
+function detached(buffer: ArrayBuffer): boolean {
+  try {
+    structuredClone(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /**
  * Mark a typed array to be moved (transferred, not copied) into the worker
- * when passed to a module function: `w.module.fit(transfer(xs))`. Afterwards
- * it is detached (length 0) here. `w.nd.array(typed)` moves without this.
+ * when passed to a module function or `w.nd.array` / `w.nd.load`:
+ * `w.module.fit(transfer(xs))`. Afterwards it is detached (length 0) here.
+ * Unmarked typed arrays are copied, as the synchronous API copies them.
  */
 export function transfer<T extends ArrayBufferView>(typed: T): T {
   toTransfer.add(typed);
@@ -245,6 +256,8 @@ export class Session {
     infer: () => Meta[],
     moveTyped: boolean,
   ): RemoteNDArray[] {
+    // First: a bad argument (a detached typed array) throws before any proxy exists.
+    const encoded = this.encode(args, moveTyped, true, op);
     let metas: Meta[];
     try {
       metas = infer();
@@ -262,7 +275,7 @@ export class Session {
       ids.push(id);
       arrays.push(a);
     }
-    const c: Command = { op, args: this.encode(args, moveTyped) };
+    const c: Command = { op, args: encoded };
     if (count === null) {
       c.out = ids[0]!;
       c.shape = arrays[0]!.shapeRef;
@@ -286,7 +299,7 @@ export class Session {
   /** Queue a command with no value. */
   command(op: string, self: RemoteNDArray | undefined, args: unknown[] = [], always = false): Pending {
     const c: Command = { op };
-    if (args.length > 0) c.args = this.encode(args, false);
+    if (args.length > 0) c.args = this.encode(args, false, true, op);
     if (self !== undefined) c.self = self.id;
     if (always) c.always = true;
     const p = new Pending(this);
@@ -298,14 +311,24 @@ export class Session {
   /** Queue a command whose value is awaited; sends the queue now. */
   read<T>(op: string, self: RemoteNDArray | undefined, args: unknown[] = [], decode?: (v: unknown) => T): Promise<T> {
     const c: Command = { op, reply: true };
-    if (args.length > 0) c.args = this.encode(args, false);
+    try {
+      if (args.length > 0) c.args = this.encode(args, false, true, op);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (self !== undefined) c.self = self.id;
     return this.#await(c, decode);
   }
 
   /** Call a function of the worker's module (arrays in its result become proxies). */
   call(name: string, args: unknown[]): Promise<unknown> {
-    const c: Command = { op: "call", reply: true, args: this.encode([name, ...args], false, false) };
+    let encoded: unknown[];
+    try {
+      encoded = this.encode([name, ...args], false, false, `module.${name}`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const c: Command = { op: "call", reply: true, args: encoded };
     return this.#await(c, (v) => this.decodeResult(v));
   }
 
@@ -459,25 +482,30 @@ export class Session {
    * structured clone failing; a module's functions get class instances as
    * structured clone copies them.
    */
-  encode(args: unknown[], moveTyped: boolean, standIns = true): unknown[] {
-    return args.map((a) => this.#encode(a, moveTyped, standIns, 0));
+  encode(args: unknown[], moveTyped: boolean, standIns = true, op = "worker"): unknown[] {
+    return args.map((a) => this.#encode(a, moveTyped, standIns, 0, op));
   }
 
-  #encode(v: unknown, moveTyped: boolean, standIns: boolean, depth: number): unknown {
+  #encode(v: unknown, moveTyped: boolean, standIns: boolean, depth: number, op: string): unknown {
     if (v instanceof RemoteNDArray) return { [REF]: v.session === this ? v.id : 0 };
     if (typeof v === "function") return { [FN]: "function" };
     if (typeof v === "symbol") return { [FN]: "symbol" };
     if (v === null || typeof v !== "object" || depth > 16) return v;
     if (ArrayBuffer.isView(v)) {
+      // A buffer moved to a worker before is detached: structured clone
+      // refuses it (and a transfer list holding it never delivers the batch).
+      if (v.byteLength === 0 && v.buffer instanceof ArrayBuffer && detached(v.buffer)) {
+        throw new Error(`${op}: the ${v.constructor.name} passed is detached (its buffer was moved to a worker, e.g. with transfer()); pass a copy`);
+      }
       if ((moveTyped || toTransfer.has(v)) && !(v instanceof DataView)) {
-        const whole = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength;
+        const whole = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.byteLength > 0;
         if (whole && v.buffer instanceof ArrayBuffer && !this.#transfers.includes(v.buffer)) {
           this.#transfers.push(v.buffer);
         }
       }
       return v;
     }
-    if (Array.isArray(v)) return v.map((x) => this.#encode(x, moveTyped, standIns, depth + 1));
+    if (Array.isArray(v)) return v.map((x) => this.#encode(x, moveTyped, standIns, depth + 1, op));
     if ((v as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "NDArray") return { [LOCAL]: 1 };
     const proto = Object.getPrototypeOf(v) as object | null;
     if (proto !== Object.prototype && proto !== null) {
@@ -486,7 +514,7 @@ export class Session {
       return { [FN]: "object", name: typeof name === "string" ? name : "Object" };
     }
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = this.#encode(x, moveTyped, standIns, depth + 1);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = this.#encode(x, moveTyped, standIns, depth + 1, op);
     return out;
   }
 
@@ -921,8 +949,9 @@ function nest(flat: NDData, shape: number[]): NestedArray[] {
 // ---- the `w.nd` and `w.autograd` namespaces ----
 
 export interface RemoteArrayOptions extends ArrayOptions {
-  /** Move a typed array's buffer into the worker (default) rather than copy it.
-   *  A moved array is detached (length 0) here afterwards. */
+  /** Move a typed array's buffer into the worker rather than copy it (the
+   *  default is a copy, as the synchronous API's). A moved array is detached
+   *  (length 0) here afterwards. */
   transfer?: boolean;
 }
 
@@ -1042,7 +1071,7 @@ export interface RemoteND extends RemoteNDElementwise {
     data: RemoteNDArray | RemoteNDArray[] | Record<string, RemoteNDArray>,
     options?: SaveOptions,
   ): Promise<Uint8Array>;
-  /** `nd.load` in the worker: a typed array's whole buffer is moved there (detached here), as `nd.array`'s. */
+  /** `nd.load` in the worker: the bytes are copied there (moved, detached here, when marked with `transfer()`). */
   load(source: string | ArrayBuffer | ArrayBufferView): Promise<RemoteNDArray[] | Record<string, RemoteNDArray>>;
   /** The worker's `nd.memory()`. */
   memory(): Promise<MemoryInfo>;
@@ -1130,10 +1159,12 @@ export function remoteND(s: Session): RemoteND {
   return {
     array(data, options) {
       let opts: unknown = options;
-      let move = true;
+      // Copied, as the synchronous nd.array copies; `transfer: true` (or a
+      // typed array marked with transfer()) moves the buffer instead.
+      let move = false;
       if (options !== null && typeof options === "object" && "transfer" in options) {
         const { transfer: t, ...rest } = options;
-        move = t !== false;
+        move = t === true;
         opts = rest;
       }
       return s.op("nd.array", undefined, trim([data, opts]), () => ({
@@ -1280,8 +1311,8 @@ export function remoteND(s: Session): RemoteND {
     },
     save: (path, data, options) => s.read<Uint8Array>("nd.save", undefined, trim([path, data, options])),
     load: (source) => {
+      // Copied unless marked with transfer(): the caller's file bytes stay theirs.
       const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : source;
-      if (ArrayBuffer.isView(bytes)) transfer(bytes);
       return s.read("nd.load", undefined, [bytes], (v) => s.decodeResult(v) as RemoteNDArray[] | Record<string, RemoteNDArray>);
     },
     memory: () => s.read<MemoryInfo>("nd.memory", undefined),
