@@ -7,7 +7,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { gluon, loadParamsInto, nd, NDArray, type DType, type ParamSlot } from "ndgrad";
-import { createWorker, RemoteNDArray } from "ndgrad/worker";
+import { createWorker, RemoteNDArray, transfer } from "ndgrad/worker";
 import { expectNoLeaks, prng } from "./helpers.js";
 
 interface Want {
@@ -344,7 +344,7 @@ describe("Gluon parameters: loadParamsInto (load_parameters' checks)", () => {
 });
 
 describe("the worker loads and saves too", () => {
-  it("bytes move across; arrays come back as remote arrays; errors arrive as the main API's", async () => {
+  it("bytes go across (copied, or moved with transfer()); arrays come back as remote arrays; errors arrive as the main API's", async () => {
     await using w = await createWorker();
     const local = nd.array([[1.5, -2], [3, 4]], { dtype: "float64" });
     const img = nd.array(new Uint8Array([0, 7, 255]));
@@ -354,9 +354,15 @@ describe("the worker loads and saves too", () => {
       const bytes = await w.nd.save(null, { x, y });
       expect(hex(bytes)).toBe(hex(nd.save(null, { x: local, y: img })));
       const c = manifest.load.find((f) => f.file === "mx_two_layer.params")!;
-      const src = new Uint8Array(file("mx_two_layer.params")); // a whole buffer: it moves
+      const src = new Uint8Array(file("mx_two_layer.params"));
+      const size = src.length;
       const back = (await w.nd.load(src)) as Record<string, RemoteNDArray>;
-      expect(src.length).toBe(0);
+      expect(src.length).toBe(size); // copied, as the synchronous nd.load reads them
+      // Marked with transfer(): moved (detached here).
+      const moved = transfer(new Uint8Array(file("mx_two_layer.params")));
+      const again = (await w.nd.load(moved)) as Record<string, RemoteNDArray>;
+      expect(moved.length).toBe(0);
+      for (const r of Object.values(again)) r.dispose();
       expect(Object.keys(back)).toEqual(c.arrays.map((a) => a.name));
       for (const want of c.arrays) {
         const r = back[want.name!]!;
