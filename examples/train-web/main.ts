@@ -95,13 +95,9 @@ function optimizerParam(): OptimizerName {
 
 // ---- state ----
 
-const trainState: TrainState = {
-  phase: "loading",
-  error: null,
-  // Until the worker says which build its engine loaded.
-  build: globalThis.crossOriginIsolated === true && query.get("threads") !== "0" ? "threads" : "single",
-  threads: 1,
-  isolated: globalThis.crossOriginIsolated === true,
+/** What a run starts from (the page's first state, and every Start). */
+type RunFields = "epoch" | "batches" | "images" | "trainLoss" | "trainAcc" | "testAcc" | "imagesPerSec" | "grid" | "confusion";
+const runStart = (): Pick<TrainState, RunFields> => ({
   epoch: 0,
   batches: 0,
   images: 0,
@@ -109,10 +105,20 @@ const trainState: TrainState = {
   trainAcc: [],
   testAcc: [],
   imagesPerSec: 0,
-  longestTaskMs: 0,
-  longestTrainingTaskMs: 0,
   grid: [],
   confusion: null,
+});
+
+const trainState: TrainState = {
+  phase: "loading",
+  error: null,
+  // Until the worker says which build its engine loaded.
+  build: globalThis.crossOriginIsolated === true && query.get("threads") !== "0" ? "threads" : "single",
+  threads: 1,
+  isolated: globalThis.crossOriginIsolated === true,
+  ...runStart(),
+  longestTaskMs: 0,
+  longestTrainingTaskMs: 0,
   loadedParams: null,
   engineCheck: null,
 };
@@ -247,17 +253,7 @@ async function start(): Promise<void> {
   }
   trainState.error = null;
   setPhase("training");
-  Object.assign(trainState, {
-    epoch: 0,
-    batches: 0,
-    images: 0,
-    trainLoss: [],
-    trainAcc: [],
-    testAcc: [],
-    imagesPerSec: 0,
-    grid: [],
-    confusion: null,
-  });
+  Object.assign(trainState, runStart());
   chartEpochs = [];
   sentBatches = 0;
   sentEpochs = 0;
