@@ -66,7 +66,7 @@ const SHARED = [
   "conv", // conv branch (issue #12)
   "nn-misc", "lenet", // nnmisc group (issue #12)
   "gluon", "gluon-vectors", "gluon-train", // gluon branch (issue #14)
-  "gluon-fidelity", // session 5 audit
+  "gluon-fidelity", "reshape-codes", // session 5 audits
 ].map((n) => `tests/ts/${n}.test.ts`);
 
 export default defineConfig({

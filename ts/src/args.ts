@@ -72,3 +72,57 @@ export function boolArg(op: string, name: string, v: unknown, dflt: boolean): bo
   if (typeof v !== "boolean") throw new Error(`${op}: ${name} must be a boolean (got ${describe(v)})`);
   return v;
 }
+
+/**
+ * MXNet 1.x's special values in a reshape target (src/operator/tensor/
+ * matrix_op-inl.h `InferReshapeShape`, 1.9.1): `0` copies the input's
+ * dimension, `-2` copies all remaining ones, `-3` merges the next two,
+ * `-4 a b` splits the next one into `a × b` (one of them may be -1); `-1`
+ * stays for the engine to infer. Returns the target with only plain sizes
+ * and at most one -1, or the spec itself when it uses none of these codes.
+ * (MXNet records -1's place by its index in the spec, which after a -2, -3
+ * or -4 points at another dimension; here it is the -1's own place.)
+ */
+export function mxnetReshapeSpec(op: string, input: readonly number[], spec: readonly number[]): number[] {
+  if (!spec.some((d) => d === 0 || d === -2 || d === -3 || d === -4)) return spec.slice();
+  const shown = (): string => `[${spec.join(",")}] for an array of shape [${input.join(",")}]`;
+  const out: number[] = [];
+  let src = 0;
+  let inferred = false;
+  for (let i = 0; i < spec.length; i++) {
+    const d = spec[i]!;
+    if (d === 0) {
+      if (src >= input.length) throw new Error(`${op}: 0 copies an input dimension, but the input has only ${input.length}: ${shown()}`);
+      out.push(input[src++]!);
+    } else if (d === -1) {
+      if (inferred) throw new Error(`${op}: can only specify one unknown dimension (-1): ${shown()}`);
+      inferred = true;
+      out.push(-1);
+      src++;
+    } else if (d === -2) {
+      while (src < input.length) out.push(input[src++]!);
+    } else if (d === -3) {
+      if (src + 1 >= input.length) throw new Error(`${op}: -3 merges two input dimensions, but fewer remain: ${shown()}`);
+      out.push(input[src]! * input[src + 1]!);
+      src += 2;
+    } else if (d === -4) {
+      if (i + 2 >= spec.length) throw new Error(`${op}: -4 must be followed by the two sizes to split into: ${shown()}`);
+      if (src >= input.length) throw new Error(`${op}: -4 splits an input dimension, but none remains: ${shown()}`);
+      const d0 = input[src++]!;
+      let a = spec[++i]!;
+      let b = spec[++i]!;
+      if (a === -1 && b === -1) throw new Error(`${op}: split dims cannot both be -1: ${shown()}`);
+      if (a < -1 || b < -1) throw new Error(`${op}: -4 takes two sizes (one may be -1): ${shown()}`);
+      if (a === -1) a = b === 0 ? 0 : Math.floor(d0 / b);
+      if (b === -1) b = a === 0 ? 0 : Math.floor(d0 / a);
+      if (a * b !== d0) throw new Error(`${op}: split dims ${a}, ${b} do not divide original dim ${d0}: ${shown()}`);
+      out.push(a, b);
+    } else if (d < -4) {
+      throw new Error(`${op}: invalid dimension ${d} in the target shape ${shown()}`);
+    } else {
+      out.push(d);
+      src++;
+    }
+  }
+  return out;
+}

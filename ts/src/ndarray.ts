@@ -1,6 +1,6 @@
 // The NDArray class: a handle into the engine plus its shape. Every method
 // is one call into WebAssembly; values never stay in JavaScript.
-import { MAX_RANK, axesArg, boolArg, describe, intArg, numArg, shapeArg } from "./args.js";
+import { MAX_RANK, axesArg, boolArg, describe, intArg, mxnetReshapeSpec, numArg, shapeArg } from "./args.js";
 import {
   BINARY,
   REDUCE,
@@ -295,9 +295,10 @@ export class NDArray {
   reshape(...shape: (number | number[])[]): NDArray {
     const spec = shape.length === 1 && Array.isArray(shape[0]) ? shape[0] : shape;
     if (spec.length > MAX_RANK) throw new Error(`reshape: rank ${spec.length} exceeds the maximum of ${MAX_RANK}`);
-    const dims = (spec as unknown[]).map((d) => intArg("reshape", "dimension", d));
-    writeInts("reshape", dims);
-    return result(wasm.nd_reshape(this.handleFor("reshape"), dims.length));
+    this.handleFor("reshape");
+    const dims = mxnetReshapeSpec("reshape", this.#shape, (spec as unknown[]).map((d) => intArg("reshape", "dimension", d)));
+    if (dims.length > MAX_RANK) throw new Error(`reshape: rank ${dims.length} exceeds the maximum of ${MAX_RANK}`);
+    return reshapeExact(this, dims);
   }
   transpose(...axes: (number | number[])[]): NDArray {
     const h = this.handleFor("transpose");
@@ -328,7 +329,7 @@ export class NDArray {
     if (a < 0) a += nd;
     const shape = this.shape;
     shape.splice(a, 0, 1);
-    return renamed("reshape", "expandDims", () => this.reshape(shape));
+    return renamed("reshape", "expandDims", () => reshapeExact(this, shape));
   }
   squeeze(axis?: Axis): NDArray {
     this.handleFor("squeeze");
@@ -357,7 +358,7 @@ export class NDArray {
     }
     let out = shape.filter((_, i) => !drop.includes(i));
     if (out.length === 0) out = [1]; // MXNet 1.x has no 0-d arrays
-    return renamed("reshape", "squeeze", () => this.reshape(out));
+    return renamed("reshape", "squeeze", () => reshapeExact(this, out));
   }
   broadcastTo(shape: number[] | number): NDArray {
     const dims = shapeArg("broadcastTo", shape);
@@ -564,6 +565,13 @@ function gradReqCode(op: string, gradReq: unknown): number {
 }
 
 /** Wrap a handle an op returned (its shape is in the I/O area). */
+/** @internal A reshape to exactly `dims` (0 is a zero size, not MXNet's "copy"; -1 infers): for shapes computed here. */
+export function reshapeExact(x: NDArray, dims: number[]): NDArray {
+  const h = x.handleFor("reshape");
+  writeInts("reshape", dims);
+  return result(wasm.nd_reshape(h, dims.length));
+}
+
 export function result(h: number): NDArray {
   checkHandle(h);
   return new NDArray(h, resultShape(), resultDtype());

@@ -5,7 +5,7 @@
 import { boolArg, describe, intArg } from "../args.js";
 import { scope } from "../memory.js";
 import { NDArray } from "../ndarray.js";
-import { where } from "../ndarray.js";
+import { reshapeExact, where } from "../ndarray.js";
 import { HybridBlock } from "./block.js";
 
 export interface LossOptions {
@@ -26,7 +26,7 @@ function reshapeLike(op: string, label: NDArray, pred: NDArray): NDArray {
       `${op}: label of shape [${label.shape.join(",")}] does not have as many elements as pred of shape [${pred.shape.join(",")}]`,
     );
   }
-  return label.reshape(pred.shape);
+  return reshapeExact(label, pred.shape);
 }
 
 export abstract class Loss extends HybridBlock {
@@ -167,7 +167,7 @@ export class SoftmaxCrossEntropyLoss extends Loss {
         );
       }
       checkClasses(label, pred.shape[ax]!, pred.shape);
-      return logp.pick(label.reshape(want), { axis: this.axis, keepdims: true }).neg();
+      return logp.pick(reshapeExact(label, want), { axis: this.axis, keepdims: true }).neg();
     }
     return logp.mul(reshapeLike("SoftmaxCrossEntropyLoss", label, pred)).sum(this.axis, true).neg();
   }

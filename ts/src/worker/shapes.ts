@@ -9,6 +9,7 @@
 // guess). The convolution's rules are not copied here: the client asks the
 // engine for them (engine-shapes.ts).
 import type { DType } from "../format.js";
+import { mxnetReshapeSpec } from "../args.js";
 
 type Shape = number[];
 
@@ -174,7 +175,12 @@ export function specOf(args: unknown[]): unknown[] {
 }
 
 export function reshapeShape(x: Shape, spec: unknown[]): Shape {
-  const out = spec.map((d) => (isInt(d) ? d : 1));
+  let out = spec.map((d) => (isInt(d) ? d : 1));
+  try {
+    out = mxnetReshapeSpec("reshape", x, out);
+  } catch {
+    // The worker's error corrects this guess.
+  }
   const infer = out.indexOf(-1);
   if (infer >= 0) {
     const known = out.reduce((a, d, i) => (i === infer ? a : a * d), 1);
