@@ -172,49 +172,55 @@ function meanOf(op: string, label: NDArray, pred: NDArray, f: (d: number) => num
   return sum / n;
 }
 
-/** Mean absolute error, averaged per update (MXNet counts one instance per array). */
-export class MAE extends EvalMetric {
-  constructor(options: { name?: string } = {}) {
-    super(options.name ?? "mae");
+/** A metric of one number per (label, prediction) pair, averaged over pairs (MXNet counts one instance per array). */
+abstract class PerPairMetric extends EvalMetric {
+  /** `op` names the metric in errors (a bundler may rename the class). */
+  constructor(
+    private readonly op: string,
+    name: string,
+  ) {
+    super(name);
   }
+  /** The pair's value. */
+  protected abstract value(op: string, label: NDArray, pred: NDArray): number;
   update(labels: NDArray | NDArray[], preds: NDArray | NDArray[]): void {
-    const ps = pairs("MAE", labels, preds);
+    const op = this.op;
     // Every pair checked before the running sums change.
-    const m = ps.map(([label, pred]) => meanOf("MAE", label, pred, Math.abs));
+    const m = pairs(op, labels, preds).map(([label, pred]) => this.value(op, label, pred));
     for (const v of m) {
       this.sumMetric += v;
       this.numInst += 1;
     }
+  }
+}
+
+/** Mean absolute error, averaged per update (MXNet counts one instance per array). */
+export class MAE extends PerPairMetric {
+  constructor(options: { name?: string } = {}) {
+    super("MAE", options.name ?? "mae");
+  }
+  protected value(op: string, label: NDArray, pred: NDArray): number {
+    return meanOf(op, label, pred, Math.abs);
   }
 }
 
 /** Mean squared error, averaged per update (as MXNet). */
-export class MSE extends EvalMetric {
+export class MSE extends PerPairMetric {
   constructor(options: { name?: string } = {}) {
-    super(options.name ?? "mse");
+    super("MSE", options.name ?? "mse");
   }
-  update(labels: NDArray | NDArray[], preds: NDArray | NDArray[]): void {
-    const ps = pairs("MSE", labels, preds);
-    const m = ps.map(([label, pred]) => meanOf("MSE", label, pred, (d) => d * d));
-    for (const v of m) {
-      this.sumMetric += v;
-      this.numInst += 1;
-    }
+  protected value(op: string, label: NDArray, pred: NDArray): number {
+    return meanOf(op, label, pred, (d) => d * d);
   }
 }
 
 /** Root mean squared error per update, averaged over updates (MXNet's `RMSE`). */
-export class RMSE extends EvalMetric {
+export class RMSE extends PerPairMetric {
   constructor(options: { name?: string } = {}) {
-    super(options.name ?? "rmse");
+    super("RMSE", options.name ?? "rmse");
   }
-  update(labels: NDArray | NDArray[], preds: NDArray | NDArray[]): void {
-    const ps = pairs("RMSE", labels, preds);
-    const m = ps.map(([label, pred]) => Math.sqrt(meanOf("RMSE", label, pred, (d) => d * d)));
-    for (const v of m) {
-      this.sumMetric += v;
-      this.numInst += 1;
-    }
+  protected value(op: string, label: NDArray, pred: NDArray): number {
+    return Math.sqrt(meanOf(op, label, pred, (d) => d * d));
   }
 }
 
